@@ -1,0 +1,344 @@
+//! Stateless checks of a decoded entry: the shape and range of every field,
+//! before the sequencer looks at who may do what. These need no state, so
+//! they run on the request's task, in parallel with other requests.
+
+use crate::error::Refusal;
+use crate::limits::{Limits, MAX_AMOUNT, MAX_UNIX_SECONDS};
+use crate::pb::{self, entry::Body};
+
+/// Length of an entry nonce (spec/DECISIONS.md).
+pub const NONCE_BYTES: usize = 16;
+
+/// The short name of a body kind, as people and error messages call it.
+pub fn body_name(body: &Body) -> &'static str {
+    match body {
+        Body::Genesis(_) => "genesis",
+        Body::AdmitMember(_) => "admit_member",
+        Body::RotateKey(_) => "rotate_key",
+        Body::GrantRole(_) => "grant_role",
+        Body::RevokeRole(_) => "revoke_role",
+        Body::AdoptPolicy(_) => "adopt_policy",
+        Body::LogContribution(_) => "log_contribution",
+        Body::AmendContribution(_) => "amend_contribution",
+        Body::RetractContribution(_) => "retract_contribution",
+        Body::Evaluate(_) => "evaluate",
+        Body::Allocate(_) => "allocate",
+    }
+}
+
+/// The `EntryKind` of a body, for filters.
+pub fn body_kind(body: &Body) -> pb::EntryKind {
+    match body {
+        Body::Genesis(_) => pb::EntryKind::Genesis,
+        Body::AdmitMember(_) => pb::EntryKind::AdmitMember,
+        Body::RotateKey(_) => pb::EntryKind::RotateKey,
+        Body::GrantRole(_) => pb::EntryKind::GrantRole,
+        Body::RevokeRole(_) => pb::EntryKind::RevokeRole,
+        Body::AdoptPolicy(_) => pb::EntryKind::AdoptPolicy,
+        Body::LogContribution(_) => pb::EntryKind::LogContribution,
+        Body::AmendContribution(_) => pb::EntryKind::AmendContribution,
+        Body::RetractContribution(_) => pb::EntryKind::RetractContribution,
+        Body::Evaluate(_) => pb::EntryKind::Evaluate,
+        Body::Allocate(_) => pb::EntryKind::Allocate,
+    }
+}
+
+/// Checks a member handle: `[a-z0-9][a-z0-9._-]{0,63}` (spec/DECISIONS.md).
+pub fn check_handle(handle: &str, field: &str) -> Result<(), Refusal> {
+    let b = handle.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::InvalidArgument(format!(
+            "{field}: {handle:?} is not a valid handle (1 to 64 of a-z 0-9 . _ -, starting with a letter or digit)"
+        )))
+    }
+}
+
+/// Checks a bounded string with no control characters.
+fn check_text(s: &str, max: usize, field: &str, required: bool) -> Result<(), Refusal> {
+    if required && s.trim().is_empty() {
+        return Err(Refusal::InvalidArgument(format!("{field}: must not be empty")));
+    }
+    if s.len() > max {
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}: {} bytes is over the limit of {max}",
+            s.len()
+        )));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Refusal::InvalidArgument(format!("{field}: must not contain control characters")));
+    }
+    Ok(())
+}
+
+/// Checks a time in Unix seconds is representable as RFC 3339 with a four-digit year.
+pub fn check_unix_seconds(t: i64, field: &str) -> Result<(), Refusal> {
+    if (0..=MAX_UNIX_SECONDS).contains(&t) {
+        Ok(())
+    } else {
+        Err(Refusal::InvalidArgument(format!(
+            "{field}: {t} is outside 1970-01-01T00:00:00Z..=9999-12-31T23:59:59Z"
+        )))
+    }
+}
+
+/// Checks a period is a non-empty half-open range.
+pub fn check_period(period: Option<&pb::Period>, field: &str) -> Result<(i64, i64), Refusal> {
+    let p = period.ok_or_else(|| Refusal::InvalidArgument(format!("{field}: is required")))?;
+    check_unix_seconds(p.start, &format!("{field}.start"))?;
+    check_unix_seconds(p.end, &format!("{field}.end"))?;
+    if p.start >= p.end {
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}: start ({}) must be before end ({})",
+            p.start, p.end
+        )));
+    }
+    Ok((p.start, p.end))
+}
+
+/// Checks the fields of a contribution as logged or amended.
+pub fn check_contribution(c: Option<&pb::Contribution>, limits: &Limits, field: &str) -> Result<(), Refusal> {
+    let c = c.ok_or_else(|| Refusal::InvalidArgument(format!("{field}: is required")))?;
+    match pb::ContributionKind::try_from(c.kind) {
+        Ok(pb::ContributionKind::Unspecified) | Err(_) => {
+            return Err(Refusal::InvalidArgument(format!(
+                "{field}.kind: must be one of work, money, expense, resource, use (got {})",
+                c.kind
+            )));
+        }
+        Ok(_) => {}
+    }
+    if c.quantity > MAX_AMOUNT {
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}.quantity: {} is over the limit of {MAX_AMOUNT}",
+            c.quantity
+        )));
+    }
+    if let Some(rate) = c.rate
+        && rate > MAX_AMOUNT
+    {
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}.rate: {rate} is over the limit of {MAX_AMOUNT}"
+        )));
+    }
+    if c.tags.len() > limits.max_tags {
+        return Err(Refusal::ResourceExhausted(format!(
+            "{field}.tags: {} tags is over the limit of {}",
+            c.tags.len(),
+            limits.max_tags
+        )));
+    }
+    for (i, tag) in c.tags.iter().enumerate() {
+        let f = format!("{field}.tags[{i}]");
+        check_text(tag, limits.max_string_bytes, &f, true)?;
+        if tag.trim() != tag || tag.chars().any(char::is_whitespace) {
+            return Err(Refusal::InvalidArgument(format!("{f}: {tag:?} must not contain whitespace")));
+        }
+        if c.tags[..i].contains(tag) {
+            return Err(Refusal::InvalidArgument(format!("{f}: {tag:?} appears twice")));
+        }
+    }
+    check_text(&c.project, limits.max_string_bytes, &format!("{field}.project"), false)?;
+    check_unix_seconds(c.at, &format!("{field}.at"))?;
+    check_text(&c.note, limits.max_note_bytes, &format!("{field}.note"), false)?;
+    check_text(&c.evidence_url, limits.max_note_bytes, &format!("{field}.evidence_url"), false)?;
+    if !c.evidence_hash.is_empty() && c.evidence_hash.len() != 32 {
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}.evidence_hash: must be empty or 32 bytes (got {})",
+            c.evidence_hash.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a role field names a real role.
+pub fn check_role(role: i32, field: &str) -> Result<pb::Role, Refusal> {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Unspecified) | Err(_) => Err(Refusal::InvalidArgument(format!(
+            "{field}: must be admin or treasurer (got {role})"
+        ))),
+        Ok(r) => Ok(r),
+    }
+}
+
+/// Checks everything about an entry that needs no state: header fields and
+/// the body's own fields. Returns the body.
+pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body, Refusal> {
+    let body = entry
+        .body
+        .as_ref()
+        .ok_or_else(|| Refusal::InvalidArgument("entry.body: is required (which kind of entry is this?)".into()))?;
+    check_handle(&entry.author, "entry.author")?;
+    if entry.nonce.len() != NONCE_BYTES {
+        return Err(Refusal::InvalidArgument(format!(
+            "entry.nonce: must be {NONCE_BYTES} random bytes (got {})",
+            entry.nonce.len()
+        )));
+    }
+    if entry.created_at_ms <= 0 || entry.created_at_ms > MAX_UNIX_SECONDS * 1000 {
+        return Err(Refusal::InvalidArgument(format!(
+            "entry.created_at_ms: {} is not a time in milliseconds since 1970",
+            entry.created_at_ms
+        )));
+    }
+    match body {
+        Body::Genesis(g) => {
+            if !entry.network_id.is_empty() {
+                return Err(Refusal::InvalidArgument(
+                    "entry.network_id: must be empty in genesis (the network id is genesis's own id)".into(),
+                ));
+            }
+            check_text(&g.name, limits.max_string_bytes, "genesis.name", true)?;
+            let cur = g.currency.as_bytes();
+            if cur.len() < 2 || cur.len() > 12 || !cur[0].is_ascii_uppercase()
+                || !cur.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                return Err(Refusal::InvalidArgument(format!(
+                    "genesis.currency: {:?} must be 2 to 12 of A-Z 0-9, starting with a letter (like EUR)",
+                    g.currency
+                )));
+            }
+            if g.decimals > 8 {
+                return Err(Refusal::InvalidArgument(format!(
+                    "genesis.decimals: must be 0..=8 (got {})",
+                    g.decimals
+                )));
+            }
+            if g.founders.is_empty() {
+                return Err(Refusal::InvalidArgument("genesis.founders: at least one founder is required".into()));
+            }
+            if g.founders.len() > limits.max_members {
+                return Err(Refusal::ResourceExhausted(format!(
+                    "genesis.founders: {} founders is over the member limit of {}",
+                    g.founders.len(),
+                    limits.max_members
+                )));
+            }
+            for (i, f) in g.founders.iter().enumerate() {
+                check_handle(&f.handle, &format!("genesis.founders[{i}].handle"))?;
+                crate::envelope::check_member_key(&f.public_key, &format!("genesis.founders[{i}].public_key"))?;
+                if g.founders[..i].iter().any(|o| o.handle == f.handle) {
+                    return Err(Refusal::InvalidArgument(format!(
+                        "genesis.founders[{i}].handle: {:?} is named twice",
+                        f.handle
+                    )));
+                }
+                if g.founders[..i].iter().any(|o| o.public_key == f.public_key) {
+                    return Err(Refusal::InvalidArgument(format!(
+                        "genesis.founders[{i}].public_key: the same key is given to two founders"
+                    )));
+                }
+            }
+            if g.log_public_key.len() != 32 {
+                return Err(Refusal::InvalidArgument(format!(
+                    "genesis.log_public_key: must be the server's 32-byte log key (got {} bytes)",
+                    g.log_public_key.len()
+                )));
+            }
+        }
+        other => {
+            if entry.network_id.len() != 32 {
+                return Err(Refusal::InvalidArgument(format!(
+                    "entry.network_id: must be the 32-byte network id (got {} bytes)",
+                    entry.network_id.len()
+                )));
+            }
+            check_body(other, limits)?;
+        }
+    }
+    Ok(body)
+}
+
+fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
+    match body {
+        Body::Genesis(_) => Ok(()),
+        Body::AdmitMember(a) => {
+            check_handle(&a.handle, "admit_member.handle")?;
+            crate::envelope::check_member_key(&a.public_key, "admit_member.public_key").map(|_| ())
+        }
+        Body::RotateKey(r) => {
+            crate::envelope::check_member_key(&r.new_public_key, "rotate_key.new_public_key").map(|_| ())
+        }
+        Body::GrantRole(g) => {
+            check_handle(&g.member, "grant_role.member")?;
+            check_role(g.role, "grant_role.role").map(|_| ())
+        }
+        Body::RevokeRole(r) => {
+            check_handle(&r.member, "revoke_role.member")?;
+            check_role(r.role, "revoke_role.role").map(|_| ())
+        }
+        Body::AdoptPolicy(p) => {
+            if p.policy_json.is_empty() {
+                return Err(Refusal::InvalidArgument("adopt_policy.policy_json: must not be empty".into()));
+            }
+            Ok(())
+        }
+        Body::LogContribution(l) => check_contribution(l.contribution.as_ref(), limits, "log_contribution.contribution"),
+        Body::AmendContribution(a) => {
+            crate::envelope::EntryId::from_field(&a.contribution_id, "amend_contribution.contribution_id")?;
+            check_contribution(a.contribution.as_ref(), limits, "amend_contribution.contribution")
+        }
+        Body::RetractContribution(r) => {
+            crate::envelope::EntryId::from_field(&r.contribution_id, "retract_contribution.contribution_id")?;
+            check_text(&r.reason, limits.max_note_bytes, "retract_contribution.reason", false)
+        }
+        Body::Evaluate(e) => {
+            crate::envelope::EntryId::from_field(&e.contribution_id, "evaluate.contribution_id")?;
+            match pb::Verdict::try_from(e.verdict) {
+                Ok(pb::Verdict::Unspecified) | Err(_) => {
+                    return Err(Refusal::InvalidArgument(format!(
+                        "evaluate.verdict: must be approve or flag (got {})",
+                        e.verdict
+                    )));
+                }
+                Ok(_) => {}
+            }
+            if let Some(r) = e.rating
+                && r > 100
+            {
+                return Err(Refusal::InvalidArgument(format!("evaluate.rating: must be 0..=100 (got {r})")));
+            }
+            check_text(&e.note, limits.max_note_bytes, "evaluate.note", false)
+        }
+        Body::Allocate(a) => {
+            check_period(a.period.as_ref(), "allocate.period")?;
+            if a.shares.len() > limits.max_members {
+                return Err(Refusal::ResourceExhausted(format!(
+                    "allocate.shares: {} shares is over the member limit of {}",
+                    a.shares.len(),
+                    limits.max_members
+                )));
+            }
+            let mut total: u64 = 0;
+            for (i, s) in a.shares.iter().enumerate() {
+                check_handle(&s.member, &format!("allocate.shares[{i}].member"))?;
+                if s.percent > 100 {
+                    return Err(Refusal::InvalidArgument(format!(
+                        "allocate.shares[{i}].percent: must be 0..=100 (got {})",
+                        s.percent
+                    )));
+                }
+                if a.shares[..i].iter().any(|o| o.member == s.member) {
+                    return Err(Refusal::InvalidArgument(format!(
+                        "allocate.shares[{i}].member: {:?} appears twice",
+                        s.member
+                    )));
+                }
+                total += u64::from(s.percent);
+            }
+            if total != 100 {
+                return Err(Refusal::InvalidArgument(format!(
+                    "allocate.shares: the percents must sum to 100 (they sum to {total})"
+                )));
+            }
+            Ok(())
+        }
+    }
+}

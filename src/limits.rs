@@ -1,0 +1,65 @@
+//! Limits on everything a client can make the server hold or do.
+//!
+//! Every limit has a default sized for a cooperative of up to a hundred
+//! thousand members on a small machine, can be changed on the command line of
+//! `coopledger serve`, and is enforced with a `ResourceExhausted` (or
+//! `InvalidArgument` for a field's own range) that names it.
+
+use serde::{Deserialize, Serialize};
+
+/// The configurable limits of one server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest gRPC message accepted, in bytes (tonic's decode limit).
+    pub max_message_bytes: usize,
+    /// Largest signed payload (one entry), in bytes.
+    pub max_payload_bytes: usize,
+    /// Most envelopes in one `SubmitBatch`.
+    pub max_batch_entries: usize,
+    /// Most tags on one contribution.
+    pub max_tags: usize,
+    /// Longest short string (handle-like fields, tags, project, name, currency), in bytes.
+    pub max_string_bytes: usize,
+    /// Longest free text (note, reason, evidence link), in bytes.
+    pub max_note_bytes: usize,
+    /// Most members in a network (founders included).
+    pub max_members: usize,
+    /// How far an entry's `created_at_ms` may be from the server's clock on
+    /// arrival, and how far a contribution's `at` may be in the future.
+    pub max_clock_skew_ms: u64,
+    /// Most entries one `ListEntries` call returns.
+    pub max_list_entries: u64,
+    /// Most concurrent `Subscribe` streams.
+    pub max_subscribers: usize,
+    /// Most entries the sequencer writes in one group commit.
+    pub max_group_entries: usize,
+    /// Most requests waiting for the sequencer before `Submit` answers
+    /// `ResourceExhausted` instead of queueing without bound.
+    pub max_pending_requests: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 8 << 20,
+            max_payload_bytes: 64 << 10,
+            max_batch_entries: 1000,
+            max_tags: 16,
+            max_string_bytes: 128,
+            max_note_bytes: 4096,
+            max_members: 100_000,
+            max_clock_skew_ms: 10 * 60 * 1000,
+            max_list_entries: 100_000,
+            max_subscribers: 256,
+            max_group_entries: 8192,
+            max_pending_requests: 4096,
+        }
+    }
+}
+
+/// The largest quantity, rate or amount the scoring spec accepts (10^15).
+pub const MAX_AMOUNT: u64 = 1_000_000_000_000_000;
+
+/// The latest time coopledger accepts: 9999-12-31T23:59:59Z, so every time
+/// has a four-digit-year RFC 3339 spelling.
+pub const MAX_UNIX_SECONDS: i64 = 253_402_300_799;

@@ -1,0 +1,439 @@
+//! The append-only log: the sled store, the one sequencer that writes it, and
+//! the replay that rebuilds state on start.
+//!
+//! Verification of signatures happens before an entry reaches the sequencer,
+//! on the request's own task, so the sequencer only checks rules against the
+//! state, batches every request that is waiting (group commit), writes the
+//! group in one atomic sled batch, flushes from `spawn_blocking`, and only
+//! then answers. One writer means one total order and no write conflicts;
+//! grouping means one flush serves many requests.
+
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use ed25519_dalek::SigningKey;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::envelope::{EntryId, VerifiedEnvelope};
+use crate::error::{LedgerError, Refusal, Result};
+use crate::limits::Limits;
+use crate::merkle::Frontier;
+use crate::state::{CheckContext, LedgerState, Undo};
+pub use store::{Head, Store};
+
+/// Where one envelope landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// 0-based position in the log (the Merkle leaf index).
+    pub sequence: u64,
+    /// blake3 of the entry's PAE bytes.
+    pub id: EntryId,
+    /// True when the envelope was already in the log and nothing was written.
+    pub duplicate: bool,
+    /// The durable head right after the group the entry landed in.
+    pub head: Head,
+}
+
+/// One request waiting for the sequencer: envelopes to append all or none.
+struct Job {
+    envelopes: Vec<VerifiedEnvelope>,
+    /// Whether the request was a batch, so refusals name `envelopes[i]`.
+    batch: bool,
+    reply: oneshot::Sender<Result<Vec<Receipt>>>,
+}
+
+/// A shared handle to an open ledger: submit entries, read entries and state.
+/// Cheap to clone; the sequencer stops when [`Ledger::close`] is called or the
+/// last handle is dropped.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    state: Arc<RwLock<LedgerState>>,
+    limits: Limits,
+    log_key: SigningKey,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    head: watch::Receiver<Head>,
+    sequencer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The file in the data folder that holds the server's log key.
+pub const LOG_KEY_FILE: &str = "log.key";
+
+impl Ledger {
+    /// Opens the ledger in `data_dir` (creating it and the log key on first
+    /// start), replays the whole log to rebuild state, checks the replayed
+    /// Merkle root against the stored head, and starts the sequencer.
+    /// A log that does not replay cleanly is refused with the sequence number
+    /// of the first bad entry.
+    pub async fn open(data_dir: &Path, limits: Limits) -> Result<Ledger> {
+        let dir: PathBuf = data_dir.to_path_buf();
+        let limits2 = limits.clone();
+        let (store, state, frontier, log_key) =
+            tokio::task::spawn_blocking(move || open_blocking(&dir, &limits2))
+                .await
+                .map_err(|e| LedgerError::Unavailable(format!("replay task failed: {e}")))??;
+        let head = Head { size: frontier.size(), root: frontier.root() };
+        let (head_tx, head_rx) = watch::channel(head);
+        let (tx, rx) = mpsc::channel(limits.max_pending_requests.max(1));
+        let state = Arc::new(RwLock::new(state));
+        let sequencer = Sequencer {
+            store: store.clone(),
+            state: state.clone(),
+            limits: limits.clone(),
+            log_public_key: log_key.verifying_key().to_bytes(),
+            frontier,
+            head: head_tx,
+        };
+        let handle = tokio::spawn(sequencer.run(rx));
+        Ok(Ledger {
+            inner: Arc::new(Inner {
+                store,
+                state,
+                limits,
+                log_key,
+                jobs: Mutex::new(Some(tx)),
+                head: head_rx,
+                sequencer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// Appends envelopes in order, all or none, and returns one receipt each
+    /// once they are durable. `batch` only changes how refusals name the
+    /// failing envelope.
+    pub async fn submit(&self, envelopes: Vec<VerifiedEnvelope>, batch: bool) -> Result<Vec<Receipt>> {
+        let sender = self
+            .inner
+            .jobs
+            .lock()
+            .map_err(|_| LedgerError::Unavailable("sequencer lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| LedgerError::Unavailable("the ledger is shutting down".into()))?;
+        let (reply, answer) = oneshot::channel();
+        sender.try_send(Job { envelopes, batch, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => LedgerError::Refused(Refusal::ResourceExhausted(format!(
+                "the ledger has {} requests waiting (max_pending_requests); retry shortly",
+                self.inner.limits.max_pending_requests
+            ))),
+            mpsc::error::TrySendError::Closed(_) => LedgerError::Unavailable("the sequencer has stopped".into()),
+        })?;
+        answer
+            .await
+            .map_err(|_| LedgerError::Unavailable("the sequencer stopped before answering".into()))?
+    }
+
+    /// The durable head: entries up to `size` are on disk.
+    pub fn head(&self) -> Head {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver that changes whenever a group becomes durable; it closes
+    /// when the sequencer stops.
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.inner.head.clone()
+    }
+
+    /// The durable entry at `sequence`, decoded.
+    pub fn entry(&self, sequence: u64) -> Result<Option<VerifiedEnvelope>> {
+        if sequence >= self.head().size {
+            return Ok(None);
+        }
+        match self.inner.store.entry(sequence)? {
+            None => Err(LedgerError::Corrupt { sequence, detail: "the entry is missing from the store".into() }),
+            Some(bytes) => VerifiedEnvelope::decode_stored(&bytes)
+                .map(Some)
+                .map_err(|detail| LedgerError::Corrupt { sequence, detail }),
+        }
+    }
+
+    /// Where a durable entry landed.
+    pub fn sequence_of(&self, id: &EntryId) -> Result<Option<u64>> {
+        Ok(self.inner.store.sequence_of(&id.0)?.filter(|&s| s < self.head().size))
+    }
+
+    /// Read access to the derived state. It may include entries of the group
+    /// being flushed right now; entry reads are bounded by the durable head.
+    pub fn state(&self) -> Result<RwLockReadGuard<'_, LedgerState>> {
+        self.inner.state.read().map_err(|_| LedgerError::Unavailable("state lock poisoned".into()))
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The server's log public key.
+    pub fn log_public_key(&self) -> [u8; 32] {
+        self.inner.log_key.verifying_key().to_bytes()
+    }
+
+    /// The store, for readers that stream ranges.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Stops accepting writes, lets the sequencer finish the groups it has,
+    /// and waits for it to exit.
+    pub async fn close(&self) {
+        if let Ok(mut jobs) = self.inner.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.inner.sequencer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Loads the log key, opens sled and replays every entry.
+fn open_blocking(dir: &Path, limits: &Limits) -> Result<(Store, LedgerState, Frontier, SigningKey)> {
+    std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io { path: dir.display().to_string(), source })?;
+    let key_path = dir.join(LOG_KEY_FILE);
+    let log_key = crate::keyfile::load_or_create(&key_path)
+        .map_err(|e| LedgerError::Io { path: key_path.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
+    let store = Store::open(dir)?;
+    let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes(), limits)?;
+    Ok((store, state, frontier, log_key))
+}
+
+/// How many stored entries replay verifies in one parallel chunk.
+const REPLAY_CHUNK: usize = 4096;
+
+/// Rebuilds state and the Merkle frontier from the stored entries, checking
+/// each signature, each id index record and each rule, and finally the root
+/// against the stored head. Clock rules do not apply on replay.
+pub fn replay(store: &Store, log_public_key: &[u8; 32], limits: &Limits) -> Result<(LedgerState, Frontier)> {
+    let head = store.head()?;
+    let mut state = LedgerState::default();
+    let mut frontier = Frontier::new();
+    let cx = CheckContext { log_public_key, limits, now_ms: None };
+    let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
+    let mut entries = store.entries(0, head.size);
+    loop {
+        chunk.clear();
+        for item in entries.by_ref().take(REPLAY_CHUNK) {
+            chunk.push(item?);
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        for (sequence, leaf, verified) in verify_chunk(&chunk) {
+            let corrupt = |detail: String| LedgerError::Corrupt { sequence, detail };
+            if sequence != state.size() {
+                return Err(LedgerError::Corrupt {
+                    sequence: state.size(),
+                    detail: "the entry is missing from the store".into(),
+                });
+            }
+            let v = verified.map_err(corrupt)?;
+            match store.sequence_of(&v.id.0)? {
+                Some(s) if s == sequence => {}
+                other => return Err(corrupt(format!("the id index points to {other:?}, not here"))),
+            }
+            state.check(&v, &cx).map_err(|r| corrupt(format!("the entry breaks a ledger rule: {r}")))?;
+            state.apply(&v, sequence);
+            frontier.append(crate::proof::leaf_hash(leaf));
+        }
+    }
+    if state.size() != head.size {
+        return Err(LedgerError::Corrupt {
+            sequence: state.size(),
+            detail: format!("the head says {} entries but the store holds {}", head.size, state.size()),
+        });
+    }
+    if frontier.root() != head.root {
+        return Err(LedgerError::Corrupt {
+            sequence: head.size.saturating_sub(1),
+            detail: "the Merkle root of the stored entries differs from the stored head".into(),
+        });
+    }
+    Ok((state, frontier))
+}
+
+type Checked<'a> = (u64, &'a [u8], std::result::Result<VerifiedEnvelope, String>);
+
+/// Decodes and verifies a chunk of stored entries on all cores; signature
+/// checks dominate replay time.
+fn verify_chunk(chunk: &[(u64, sled::IVec)]) -> Vec<Checked<'_>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let per = chunk.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = chunk
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(seq, leaf)| (*seq, leaf.as_ref(), VerifiedEnvelope::from_leaf_bytes(leaf)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| match p.join() {
+                Ok(v) => v,
+                // A panic while verifying is a bug, not corruption; report it as
+                // a failed check of the first entry of the part.
+                Err(_) => Vec::new(),
+            })
+            .collect()
+    })
+}
+
+/// The single writer.
+struct Sequencer {
+    store: Store,
+    state: Arc<RwLock<LedgerState>>,
+    limits: Limits,
+    log_public_key: [u8; 32],
+    frontier: Frontier,
+    head: watch::Sender<Head>,
+}
+
+/// The outcome of one job inside a group, before the flush.
+enum Pending {
+    Accepted { reply: oneshot::Sender<Result<Vec<Receipt>>>, receipts: Vec<Receipt> },
+    Refused { reply: oneshot::Sender<Result<Vec<Receipt>>>, refusal: Refusal },
+}
+
+impl Sequencer {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut count = first.envelopes.len();
+            let mut group = vec![first];
+            while count < self.limits.max_group_entries {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        count += job.envelopes.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.commit_group(group).await {
+                tracing::error!(error = %e, "group commit failed; the sequencer stops (restart the server to replay from disk)");
+                jobs.close();
+                while let Some(job) = jobs.recv().await {
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(format!("an earlier write failed: {e}"))));
+                }
+                return;
+            }
+        }
+    }
+
+    /// Checks and applies each job of the group, writes the accepted entries
+    /// in one batch, flushes, then answers every job.
+    async fn commit_group(&mut self, group: Vec<Job>) -> std::result::Result<(), String> {
+        let now_ms = now_ms();
+        let mut write = store::GroupWrite::default();
+        let mut pending = Vec::with_capacity(group.len());
+        let mut wrote = false;
+        {
+            let mut state = match self.state.write() {
+                Ok(s) => s,
+                Err(_) => return Err("state lock poisoned".into()),
+            };
+            let cx = CheckContext { log_public_key: &self.log_public_key, limits: &self.limits, now_ms: Some(now_ms) };
+            for job in group {
+                match apply_job(&mut state, &job, &cx) {
+                    Err(refusal) => pending.push(Pending::Refused { reply: job.reply, refusal }),
+                    Ok(outcomes) => {
+                        let mut receipts = Vec::with_capacity(outcomes.len());
+                        for (v, outcome) in job.envelopes.iter().zip(outcomes) {
+                            let (sequence, duplicate) = match outcome {
+                                Outcome::Duplicate(s) => (s, true),
+                                Outcome::New(s) => {
+                                    let leaf = v.leaf_bytes();
+                                    for (level, index, hash) in self.frontier.append(crate::proof::leaf_hash(&leaf)) {
+                                        write.node(level, index, &hash);
+                                    }
+                                    write.entry(s, &v.id.0, &leaf);
+                                    wrote = true;
+                                    (s, false)
+                                }
+                            };
+                            receipts.push(Receipt { sequence, id: v.id, duplicate, head: Head::default() });
+                        }
+                        pending.push(Pending::Accepted { reply: job.reply, receipts });
+                    }
+                }
+            }
+        }
+        let head = Head { size: self.frontier.size(), root: self.frontier.root() };
+        if wrote {
+            write.head(&head);
+            let store = self.store.clone();
+            let result = tokio::task::spawn_blocking(move || store.commit(write)).await;
+            let failure = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(format!("write task failed: {e}")),
+            };
+            if let Some(e) = failure {
+                for p in pending {
+                    let reply = match p {
+                        Pending::Accepted { reply, .. } | Pending::Refused { reply, .. } => reply,
+                    };
+                    let _ = reply.send(Err(LedgerError::Unavailable(format!("the write failed: {e}"))));
+                }
+                return Err(e);
+            }
+            self.head.send_replace(head);
+        }
+        for p in pending {
+            match p {
+                Pending::Accepted { reply, mut receipts } => {
+                    for r in &mut receipts {
+                        r.head = head;
+                    }
+                    let _ = reply.send(Ok(receipts));
+                }
+                Pending::Refused { reply, refusal } => {
+                    let _ = reply.send(Err(LedgerError::Refused(refusal)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Outcome {
+    New(u64),
+    Duplicate(u64),
+}
+
+/// Checks and applies one job's envelopes in order; on the first refusal,
+/// takes back what the job applied and returns the refusal.
+fn apply_job(state: &mut LedgerState, job: &Job, cx: &CheckContext<'_>) -> std::result::Result<Vec<Outcome>, Refusal> {
+    let mut outcomes = Vec::with_capacity(job.envelopes.len());
+    let mut applied: Vec<(usize, Undo)> = Vec::new();
+    for (i, v) in job.envelopes.iter().enumerate() {
+        if let Some(s) = state.sequence_of(&v.id) {
+            outcomes.push(Outcome::Duplicate(s));
+            continue;
+        }
+        if let Err(refusal) = state.check(v, cx) {
+            for (j, undo) in applied.into_iter().rev() {
+                state.undo(&job.envelopes[j], undo);
+            }
+            return Err(if job.batch { refusal.within(&format!("envelopes[{i}]")) } else { refusal });
+        }
+        let sequence = state.size();
+        applied.push((i, state.apply(v, sequence)));
+        outcomes.push(Outcome::New(sequence));
+    }
+    Ok(outcomes)
+}
+
+/// The server's clock in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,158 @@
+//! The sled store: one tree holding entries, the id index, Merkle nodes and
+//! the head, so a whole group commit is one atomic `Batch` (sled batches are
+//! atomic within one tree).
+//!
+//! Key layout (all integers big-endian, so keys sort in log order):
+//! - `e ‖ u64 seq`      → leaf bytes (`u32be(len(pae)) ‖ pae ‖ key ‖ sig`)
+//! - `i ‖ id(32)`       → `u64 seq`
+//! - `n ‖ level ‖ u64`  → perfect Merkle subtree root (32 bytes)
+//! - `h`                → `u64 size ‖ root(32)`
+
+use std::path::Path;
+
+use crate::error::{LedgerError, Result};
+use crate::merkle::NodeSource;
+use crate::proof::{EMPTY_ROOT, Hash};
+
+const ENTRY: u8 = b'e';
+const ID: u8 = b'i';
+const NODE: u8 = b'n';
+const HEAD: &[u8] = b"h";
+
+/// The size and Merkle root of the durable log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Number of entries.
+    pub size: u64,
+    /// RFC 9162-shaped blake3 root of those entries.
+    pub root: Hash,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head { size: 0, root: EMPTY_ROOT }
+    }
+}
+
+/// Handle to the log's sled tree; cheap to clone, shared by the sequencer
+/// (the one writer) and the readers.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+/// The writes of one group commit, applied atomically.
+#[derive(Default)]
+pub struct GroupWrite {
+    batch: sled::Batch,
+}
+
+impl GroupWrite {
+    /// Adds an entry's leaf bytes and its id index record.
+    pub fn entry(&mut self, sequence: u64, id: &[u8; 32], leaf_bytes: &[u8]) {
+        self.batch.insert(&entry_key(sequence)[..], leaf_bytes);
+        let mut k = [0u8; 33];
+        k[0] = ID;
+        k[1..].copy_from_slice(id);
+        self.batch.insert(&k[..], &sequence.to_be_bytes()[..]);
+    }
+
+    /// Adds a completed perfect Merkle node.
+    pub fn node(&mut self, level: u8, index: u64, hash: &Hash) {
+        let mut k = [0u8; 10];
+        k[0] = NODE;
+        k[1..].copy_from_slice(&crate::merkle::node_key(level, index));
+        self.batch.insert(&k[..], &hash[..]);
+    }
+
+    /// Sets the head the group ends at.
+    pub fn head(&mut self, head: &Head) {
+        let mut v = [0u8; 40];
+        v[..8].copy_from_slice(&head.size.to_be_bytes());
+        v[8..].copy_from_slice(&head.root);
+        self.batch.insert(HEAD, &v[..]);
+    }
+}
+
+fn entry_key(sequence: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = ENTRY;
+    k[1..].copy_from_slice(&sequence.to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let db = sled::Config::new().path(dir.join("sled")).open()?;
+        let tree = db.open_tree("log")?;
+        Ok(Store { db, tree })
+    }
+
+    /// The durable head: `(0, empty root)` for a new log.
+    pub fn head(&self) -> Result<Head> {
+        match self.tree.get(HEAD)? {
+            None => Ok(Head::default()),
+            Some(v) if v.len() == 40 => {
+                let mut size = [0u8; 8];
+                size.copy_from_slice(&v[..8]);
+                let mut root = [0u8; 32];
+                root.copy_from_slice(&v[8..]);
+                Ok(Head { size: u64::from_be_bytes(size), root })
+            }
+            Some(v) => Err(LedgerError::Corrupt {
+                sequence: 0,
+                detail: format!("the head record is {} bytes, not 40", v.len()),
+            }),
+        }
+    }
+
+    /// The leaf bytes stored at `sequence`.
+    pub fn entry(&self, sequence: u64) -> Result<Option<sled::IVec>> {
+        Ok(self.tree.get(entry_key(sequence))?)
+    }
+
+    /// Where the entry with this id landed.
+    pub fn sequence_of(&self, id: &[u8; 32]) -> Result<Option<u64>> {
+        let mut k = [0u8; 33];
+        k[0] = ID;
+        k[1..].copy_from_slice(id);
+        Ok(self.tree.get(k)?.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes))
+    }
+
+    /// Entries with `from <= seq < to`, in order.
+    pub fn entries(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
+        self.tree.range(entry_key(from)..entry_key(to)).map(|r| {
+            let (k, v) = r?;
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&k[1..9]);
+            Ok((u64::from_be_bytes(seq), v))
+        })
+    }
+
+    /// Applies a group atomically and flushes it to disk. Blocking: call it
+    /// from `spawn_blocking` (sled's `flush_async` can lock up under load).
+    pub fn commit(&self, group: GroupWrite) -> Result<()> {
+        self.tree.apply_batch(group.batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Raw access to the tree, for tests that damage stored records on purpose
+    /// and for offline tools.
+    pub fn tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+}
+
+impl NodeSource for Store {
+    type Error = sled::Error;
+
+    fn node(&self, level: u8, index: u64) -> std::result::Result<Option<Hash>, sled::Error> {
+        let mut k = [0u8; 10];
+        k[0] = NODE;
+        k[1..].copy_from_slice(&crate::merkle::node_key(level, index));
+        Ok(self.tree.get(k)?.and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok()))
+    }
+}

@@ -1,0 +1,121 @@
+//! Starting and stopping a coopledger server: the ledger, the gRPC service,
+//! standard health checking and server reflection (so `grpcurl` works with no
+//! .proto files), on a listener the caller chooses (port 0 in tests).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::error::LedgerError;
+use crate::limits::Limits;
+use crate::log::Ledger;
+use crate::pb;
+use crate::service::{LedgerService, status::map_size_limit_status};
+
+/// What a server needs to start.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The data folder: sled files and the log key.
+    pub data_dir: PathBuf,
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Limits on requests and state.
+    pub limits: Limits,
+}
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The ledger could not be opened (storage, corruption, key file).
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The gRPC transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built from the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// A server running on a background task.
+pub struct RunningServer {
+    /// The address it listens on (with the real port when 0 was asked).
+    pub addr: SocketAddr,
+    ledger: Ledger,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningServer {
+    /// The open ledger (for in-process tools such as the demo).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// `http://ADDR`, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, finishes in-flight requests, lets the
+    /// sequencer drain and waits for it, so the data folder can be reopened.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.ledger.close().await;
+        match self.task.await {
+            Ok(r) => r.map_err(ServerError::from),
+            Err(e) => Err(ServerError::Ledger(LedgerError::Unavailable(format!("server task failed: {e}")))),
+        }
+    }
+
+    /// Runs until `signal` completes, then stops as [`RunningServer::stop`] does.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
+        signal.await;
+        self.stop().await
+    }
+}
+
+/// Opens the ledger (replaying the log), binds the listener and starts serving.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let ledger = Ledger::open(&config.data_dir, config.limits.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let max = config.limits.max_message_bytes;
+    let ledger_service = pb::ledger_server::LedgerServer::new(LedgerService::new(ledger.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+
+    let (tx, rx) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(256)
+        .layer(tower::util::MapResponseLayer::new(map_size_limit_status))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(ledger_service);
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        let _ = rx.await;
+    }));
+    tracing::info!(%addr, data = %config.data_dir.display(), "coopledger serving");
+    Ok(RunningServer { addr, ledger, shutdown: Some(tx), task })
+}

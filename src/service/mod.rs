@@ -1,0 +1,298 @@
+//! The gRPC service `coopledger.v1.Ledger` over an open [`Ledger`].
+//!
+//! Handlers do the stateless work (decode, verify signatures, check field
+//! shapes) on their own tasks, in parallel, and hand verified entries to the
+//! sequencer. Errors become `Status` only through `status.rs`.
+
+pub mod status;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::entry::body_kind;
+use crate::envelope::{EntryId, VerifiedEnvelope};
+use crate::error::Refusal;
+use crate::log::{Ledger, Receipt};
+use crate::pb;
+use crate::state::MemberState;
+
+/// The tonic service implementation.
+#[derive(Clone)]
+pub struct LedgerService {
+    ledger: Ledger,
+    subscribers: Arc<Semaphore>,
+}
+
+impl LedgerService {
+    /// Serves `ledger`.
+    pub fn new(ledger: Ledger) -> Self {
+        let subscribers = Arc::new(Semaphore::new(ledger.limits().max_subscribers));
+        LedgerService { ledger, subscribers }
+    }
+}
+
+type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::LoggedEntry, Status>> + Send>>;
+
+/// Entries verified per blocking task in a batch: enough to amortise the
+/// hand-off, small enough to use every core on one large batch.
+const VERIFY_CHUNK: usize = 64;
+
+/// Verifies a request's envelopes, in parallel across blocking tasks when
+/// there are many, naming the first bad one.
+async fn verify_all(envelopes: Vec<pb::Envelope>, max_payload: usize, batch: bool) -> Result<Vec<VerifiedEnvelope>, Status> {
+    let name = |i: usize, r: Refusal| if batch { r.within(&format!("envelopes[{i}]")) } else { r };
+    if envelopes.len() <= VERIFY_CHUNK {
+        return envelopes
+            .iter()
+            .enumerate()
+            .map(|(i, e)| VerifiedEnvelope::verify(e, max_payload).map_err(|r| Status::from(name(i, r))))
+            .collect();
+    }
+    let envelopes = Arc::new(envelopes);
+    let tasks: Vec<_> = (0..envelopes.len())
+        .step_by(VERIFY_CHUNK)
+        .map(|start| {
+            let envelopes = envelopes.clone();
+            tokio::task::spawn_blocking(move || {
+                let end = (start + VERIFY_CHUNK).min(envelopes.len());
+                (start..end)
+                    .map(|i| VerifiedEnvelope::verify(&envelopes[i], max_payload).map_err(|r| (i, r)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(envelopes.len());
+    for t in tasks {
+        let part = t.await.map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
+        out.extend(part.map_err(|(i, r)| Status::from(name(i, r)))?);
+    }
+    Ok(out)
+}
+
+fn receipt(r: &Receipt) -> pb::Receipt {
+    pb::Receipt {
+        sequence: r.sequence,
+        id: r.id.0.to_vec(),
+        duplicate: r.duplicate,
+        log_size: r.head.size,
+        root: r.head.root.to_vec(),
+    }
+}
+
+fn logged(sequence: u64, v: VerifiedEnvelope) -> pb::LoggedEntry {
+    pb::LoggedEntry { sequence, id: v.id.0.to_vec(), envelope: Some(v.to_envelope()), entry: Some(v.entry) }
+}
+
+fn member(m: &MemberState) -> pb::Member {
+    pb::Member {
+        handle: m.handle.clone(),
+        public_key: m.key.to_vec(),
+        roles: m.roles.iter().map(|r| *r as i32).collect(),
+        admitted_at: m.admitted_at,
+        retired_keys: m.retired_keys.iter().map(|k| k.to_vec()).collect(),
+        contributions: m.contributions,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::ledger_server::Ledger for LedgerService {
+    async fn get_server_info(&self, _: Request<pb::GetServerInfoRequest>) -> Result<Response<pb::ServerInfo>, Status> {
+        let head = self.ledger.head();
+        let l = self.ledger.limits();
+        let state = self.ledger.state()?;
+        let network = state.network().filter(|_| head.size > 0);
+        Ok(Response::new(pb::ServerInfo {
+            log_public_key: self.ledger.log_public_key().to_vec(),
+            network_id: network.map(|n| n.id.0.to_vec()).unwrap_or_default(),
+            network_name: network.map(|n| n.name.clone()).unwrap_or_default(),
+            currency: network.map(|n| n.currency.clone()).unwrap_or_default(),
+            decimals: network.map_or(0, |n| n.decimals),
+            log_size: head.size,
+            root: head.root.to_vec(),
+            limits: Some(pb::Limits {
+                max_message_bytes: l.max_message_bytes as u64,
+                max_payload_bytes: l.max_payload_bytes as u64,
+                max_batch_entries: l.max_batch_entries as u64,
+                max_tags: l.max_tags as u64,
+                max_string_bytes: l.max_string_bytes as u64,
+                max_note_bytes: l.max_note_bytes as u64,
+                max_members: l.max_members as u64,
+                max_clock_skew_ms: l.max_clock_skew_ms,
+                max_list_entries: l.max_list_entries,
+            }),
+        }))
+    }
+
+    async fn submit(&self, request: Request<pb::SubmitRequest>) -> Result<Response<pb::Receipt>, Status> {
+        let envelope = request
+            .into_inner()
+            .envelope
+            .ok_or_else(|| Status::invalid_argument("envelope: is required"))?;
+        let verified = verify_all(vec![envelope], self.ledger.limits().max_payload_bytes, false).await?;
+        let receipts = self.ledger.submit(verified, false).await?;
+        let r = receipts.first().ok_or_else(|| Status::internal("the sequencer returned no receipt"))?;
+        Ok(Response::new(receipt(r)))
+    }
+
+    async fn submit_batch(&self, request: Request<pb::SubmitBatchRequest>) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let envelopes = request.into_inner().envelopes;
+        let max = self.ledger.limits().max_batch_entries;
+        if envelopes.is_empty() {
+            return Err(Status::invalid_argument("envelopes: the batch is empty"));
+        }
+        if envelopes.len() > max {
+            return Err(Refusal::ResourceExhausted(format!(
+                "envelopes: {} entries is over the batch limit of {max}; split the batch",
+                envelopes.len()
+            ))
+            .into());
+        }
+        let verified = verify_all(envelopes, self.ledger.limits().max_payload_bytes, true).await?;
+        let receipts = self.ledger.submit(verified, true).await?;
+        Ok(Response::new(pb::SubmitBatchResponse { receipts: receipts.iter().map(receipt).collect() }))
+    }
+
+    async fn get_entry(&self, request: Request<pb::GetEntryRequest>) -> Result<Response<pb::LoggedEntry>, Status> {
+        let sequence = match request.into_inner().key {
+            None => return Err(Status::invalid_argument("key: give an id or a sequence number")),
+            Some(pb::get_entry_request::Key::Sequence(s)) => s,
+            Some(pb::get_entry_request::Key::Id(id)) => {
+                let id = EntryId::from_field(&id, "id")?;
+                self.ledger
+                    .sequence_of(&id)?
+                    .ok_or_else(|| Status::not_found(format!("id: no entry {id} in this log")))?
+            }
+        };
+        let v = self.ledger.entry(sequence)?.ok_or_else(|| {
+            Status::not_found(format!("sequence: {sequence} is past the end of the log ({} entries)", self.ledger.head().size))
+        })?;
+        Ok(Response::new(logged(sequence, v)))
+    }
+
+    type ListEntriesStream = EntryStream;
+
+    async fn list_entries(&self, request: Request<pb::ListEntriesRequest>) -> Result<Response<EntryStream>, Status> {
+        let req = request.into_inner();
+        let head = self.ledger.head().size;
+        let to = if req.to_sequence == 0 { head } else { req.to_sequence.min(head) };
+        if req.to_sequence != 0 && req.from_sequence > req.to_sequence {
+            return Err(Status::invalid_argument(format!(
+                "from_sequence ({}) is after to_sequence ({})",
+                req.from_sequence, req.to_sequence
+            )));
+        }
+        let max = self.ledger.limits().max_list_entries;
+        if req.limit > max {
+            return Err(Refusal::ResourceExhausted(format!("limit: {} is over the maximum of {max} entries per call", req.limit)).into());
+        }
+        let limit = if req.limit == 0 { max } else { req.limit };
+        let period = match &req.period {
+            Some(p) => Some(crate::entry::check_period(Some(p), "period")?),
+            None => None,
+        };
+        let mut kinds = Vec::with_capacity(req.kinds.len());
+        for k in &req.kinds {
+            match pb::EntryKind::try_from(*k) {
+                Ok(pb::EntryKind::Unspecified) | Err(_) => {
+                    return Err(Status::invalid_argument(format!("kinds: {k} is not an entry kind")));
+                }
+                Ok(kind) => kinds.push(kind),
+            }
+        }
+        if !req.member.is_empty() {
+            crate::entry::check_handle(&req.member, "member")?;
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut sent = 0u64;
+            for item in ledger.store().entries(req.from_sequence, to) {
+                if sent >= limit {
+                    break;
+                }
+                let result = item.map_err(Status::from).and_then(|(seq, leaf)| {
+                    VerifiedEnvelope::decode_stored(&leaf)
+                        .map(|v| (seq, v))
+                        .map_err(|detail| Status::data_loss(format!("log corrupted at sequence {seq}: {detail}")))
+                });
+                let keep = match &result {
+                    Err(_) => true,
+                    Ok((_, v)) => {
+                        let Ok(state) = ledger.state() else { break };
+                        let kind_ok = kinds.is_empty() || v.entry.body.as_ref().is_some_and(|b| kinds.contains(&body_kind(b)));
+                        kind_ok
+                            && (req.member.is_empty() || state.concerns(&v.entry, &req.member))
+                            && period.is_none_or(|(s, e)| state.dated_in(&v.entry, s, e))
+                    }
+                };
+                if !keep {
+                    continue;
+                }
+                let failed = result.is_err();
+                if tx.blocking_send(result.map(|(s, v)| logged(s, v))).is_err() || failed {
+                    break;
+                }
+                sent += 1;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type SubscribeStream = EntryStream;
+
+    async fn subscribe(&self, request: Request<pb::SubscribeRequest>) -> Result<Response<EntryStream>, Status> {
+        let permit = self.subscribers.clone().try_acquire_owned().map_err(|_| {
+            Status::from(Refusal::ResourceExhausted(format!(
+                "subscribers: the server already follows {} streams (max_subscribers)",
+                self.ledger.limits().max_subscribers
+            )))
+        })?;
+        let mut next = request.into_inner().from_sequence;
+        let ledger = self.ledger.clone();
+        let mut head = ledger.watch_head();
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            let _permit = permit;
+            loop {
+                let size = head.borrow_and_update().size;
+                while next < size {
+                    let item = match ledger.entry(next) {
+                        Ok(Some(v)) => Ok(logged(next, v)),
+                        Ok(None) => break,
+                        Err(e) => Err(Status::from(e)),
+                    };
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
+                    }
+                    next += 1;
+                }
+                tokio::select! {
+                    changed = head.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_member(&self, request: Request<pb::GetMemberRequest>) -> Result<Response<pb::Member>, Status> {
+        let handle = request.into_inner().handle;
+        crate::entry::check_handle(&handle, "handle")?;
+        let state = self.ledger.state()?;
+        let m = state
+            .member(&handle)
+            .ok_or_else(|| Status::not_found(format!("handle: {handle:?} is not a member")))?;
+        Ok(Response::new(member(m)))
+    }
+
+    async fn list_members(&self, _: Request<pb::ListMembersRequest>) -> Result<Response<pb::ListMembersResponse>, Status> {
+        let state = self.ledger.state()?;
+        Ok(Response::new(pb::ListMembersResponse { members: state.members().map(member).collect() }))
+    }
+}

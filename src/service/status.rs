@@ -1,0 +1,55 @@
+//! The one place where the ledger's errors become gRPC statuses.
+//!
+//! Every layer below returns its own error type; the mapping to codes lives
+//! here so the same refusal always carries the same code (spec/DECISIONS.md
+//! "Status codes").
+
+use tonic::{Code, Status};
+
+use crate::error::{LedgerError, Refusal};
+
+impl From<Refusal> for Status {
+    fn from(r: Refusal) -> Status {
+        let code = match &r {
+            Refusal::InvalidArgument(_) => Code::InvalidArgument,
+            Refusal::Unauthenticated(_) => Code::Unauthenticated,
+            Refusal::PermissionDenied(_) => Code::PermissionDenied,
+            Refusal::NotFound(_) => Code::NotFound,
+            Refusal::AlreadyExists(_) => Code::AlreadyExists,
+            Refusal::FailedPrecondition(_) => Code::FailedPrecondition,
+            Refusal::ResourceExhausted(_) => Code::ResourceExhausted,
+        };
+        Status::new(code, r.to_string())
+    }
+}
+
+impl From<LedgerError> for Status {
+    fn from(e: LedgerError) -> Status {
+        match e {
+            LedgerError::Refused(r) => r.into(),
+            LedgerError::Corrupt { .. } => Status::data_loss(e.to_string()),
+            LedgerError::Unavailable(_) => Status::unavailable(e.to_string()),
+            LedgerError::Storage(_) | LedgerError::Io { .. } => {
+                tracing::error!(error = %e, "internal error");
+                Status::internal(e.to_string())
+            }
+        }
+    }
+}
+
+/// tonic answers an over-size request with `OutOfRange` before any of our
+/// code runs; the spec asks for `ResourceExhausted`. This rewrites that one
+/// status in the response headers (where a trailers-only error lives).
+pub fn map_size_limit_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    let out_of_range = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"11");
+    let too_large = headers
+        .get("grpc-message")
+        .is_some_and(|v| String::from_utf8_lossy(v.as_bytes()).contains("too%20large") || String::from_utf8_lossy(v.as_bytes()).contains("too large"));
+    if out_of_range && too_large {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}

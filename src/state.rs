@@ -1,0 +1,730 @@
+//! The ledger state: a fold over the log.
+//!
+//! Members, keys, roles, policies, contributions, evaluations and allocations
+//! are all derived by replaying entries in order; nothing here is stored on
+//! its own, so it cannot drift from the log (DESIGN principle 1). The
+//! sequencer checks each entry against this state (`check`), then folds it in
+//! (`apply`), and can take it back (`undo`) when a later entry of the same
+//! all-or-nothing batch is refused.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::entry::{self, body_name};
+use crate::envelope::{EntryId, VerifiedEnvelope};
+use crate::error::Refusal;
+use crate::limits::Limits;
+use crate::pb::{self, entry::Body};
+
+/// The network created by genesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    /// The id of the genesis entry.
+    pub id: EntryId,
+    /// Human name of the cooperative.
+    pub name: String,
+    /// Currency code, fixed at genesis.
+    pub currency: String,
+    /// Minor-unit digits of the currency.
+    pub decimals: u32,
+    /// The server log key genesis bound the network to.
+    pub log_public_key: [u8; 32],
+}
+
+/// One member as the log defines them now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberState {
+    /// Stable handle.
+    pub handle: String,
+    /// The only key that may sign for the member now.
+    pub key: [u8; 32],
+    /// Earlier keys, oldest first; they can no longer sign.
+    pub retired_keys: Vec<[u8; 32]>,
+    /// Roles beyond membership.
+    pub roles: BTreeSet<pb::Role>,
+    /// Sequence number of the admitting entry (genesis for founders).
+    pub admitted_at: u64,
+    /// Contributions logged and not retracted.
+    pub contributions: u64,
+}
+
+/// A standing evaluation of a contribution by one evaluator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvaluationState {
+    /// Approve or flag.
+    pub verdict: pb::Verdict,
+    /// Quality in percent, if given.
+    pub rating: Option<u32>,
+    /// Sequence number of the evaluation entry.
+    pub sequence: u64,
+}
+
+/// A contribution with its current fields and standing evaluations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContributionState {
+    /// The id of the logging entry.
+    pub id: EntryId,
+    /// The contributor's handle.
+    pub member: String,
+    /// The fields, as last logged or amended.
+    pub fields: pb::Contribution,
+    /// Sequence number of the logging entry.
+    pub sequence: u64,
+    /// Whether the contributor withdrew it.
+    pub retracted: bool,
+    /// Standing evaluations by evaluator handle (a later one replaces the earlier).
+    pub evaluations: BTreeMap<String, EvaluationState>,
+}
+
+/// An adopted policy version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// 1, 2, 3... in adoption order.
+    pub version: u32,
+    /// Sequence number of the adopting entry.
+    pub sequence: u64,
+    /// The policy JSON exactly as adopted.
+    pub json: Vec<u8>,
+}
+
+/// A member's standing allocation for a period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllocationState {
+    /// Percent per receiving member (entries of 0 dropped).
+    pub to: BTreeMap<String, u32>,
+    /// Sequence number of the allocating entry.
+    pub sequence: u64,
+}
+
+/// Who a key belongs to and whether it may still sign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KeyOwner {
+    handle: String,
+    current: bool,
+}
+
+/// How to take back one applied entry.
+#[derive(Debug)]
+pub enum Undo {
+    /// Genesis: forget the network and its founders.
+    Genesis,
+    /// Forget an admitted member.
+    Admit { handle: String },
+    /// Restore the previous key.
+    Rotate { handle: String, old: [u8; 32], new: [u8; 32] },
+    /// Flip a role back.
+    Role { handle: String, role: pb::Role, granted: bool },
+    /// Drop the last policy version.
+    Policy,
+    /// Forget a logged contribution.
+    Log { id: EntryId },
+    /// Restore a contribution as it was before an amendment or retraction.
+    Restore { previous: Box<ContributionState> },
+    /// Restore the evaluation an evaluator had before.
+    Evaluate { contribution: EntryId, evaluator: String, previous: Option<EvaluationState> },
+    /// Restore a member's previous allocation for a period.
+    Allocate { key: (i64, i64, String), previous: Option<AllocationState> },
+}
+
+/// The whole derived state of one log.
+#[derive(Debug, Default)]
+pub struct LedgerState {
+    network: Option<Network>,
+    members: BTreeMap<String, MemberState>,
+    keys: HashMap<[u8; 32], KeyOwner>,
+    contributions: HashMap<EntryId, ContributionState>,
+    policies: Vec<PolicyVersion>,
+    allocations: BTreeMap<(i64, i64, String), AllocationState>,
+    ids: HashMap<EntryId, u64>,
+    size: u64,
+}
+
+/// What `check` needs besides the state: the server's log key (genesis must
+/// name it), the limits, and the clock (only on arrival; replay passes `None`).
+#[derive(Clone, Copy, Debug)]
+pub struct CheckContext<'a> {
+    /// The server's log key.
+    pub log_public_key: &'a [u8; 32],
+    /// The limits in force.
+    pub limits: &'a Limits,
+    /// The server's clock in ms, on arrival; `None` when replaying.
+    pub now_ms: Option<i64>,
+}
+
+impl LedgerState {
+    /// Number of entries folded in.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The network, once genesis has been applied.
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref()
+    }
+
+    /// A member by handle.
+    pub fn member(&self, handle: &str) -> Option<&MemberState> {
+        self.members.get(handle)
+    }
+
+    /// Every member, sorted by handle.
+    pub fn members(&self) -> impl Iterator<Item = &MemberState> {
+        self.members.values()
+    }
+
+    /// A contribution by id.
+    pub fn contribution(&self, id: &EntryId) -> Option<&ContributionState> {
+        self.contributions.get(id)
+    }
+
+    /// The adopted policy versions, oldest first.
+    pub fn policies(&self) -> &[PolicyVersion] {
+        &self.policies
+    }
+
+    /// Standing allocations keyed by (period start, period end, from).
+    pub fn allocations(&self) -> &BTreeMap<(i64, i64, String), AllocationState> {
+        &self.allocations
+    }
+
+    /// The sequence number an entry id landed at, if it is in the log.
+    pub fn sequence_of(&self, id: &EntryId) -> Option<u64> {
+        self.ids.get(id).copied()
+    }
+
+    /// Checks an entry against every ingestion rule. Never mutates.
+    pub fn check(&self, v: &VerifiedEnvelope, cx: &CheckContext<'_>) -> Result<(), Refusal> {
+        let entry = &v.entry;
+        let body = entry::check_entry(entry, cx.limits)?;
+        if let Some(now) = cx.now_ms {
+            let skew = i64::try_from(cx.limits.max_clock_skew_ms).unwrap_or(i64::MAX);
+            if (entry.created_at_ms - now).abs() > skew {
+                return Err(Refusal::InvalidArgument(format!(
+                    "entry.created_at_ms: {} is more than {} ms from the server's clock ({now}); check the signer's clock",
+                    entry.created_at_ms, cx.limits.max_clock_skew_ms
+                )));
+            }
+        }
+        if let Body::Genesis(g) = body {
+            return self.check_genesis(v, g, cx);
+        }
+        let network = self.network.as_ref().ok_or_else(|| {
+            Refusal::FailedPrecondition("the log has no network yet: the first entry must be a genesis".into())
+        })?;
+        if entry.network_id != network.id.0 {
+            return Err(Refusal::FailedPrecondition(format!(
+                "entry.network_id: {} is not this log's network {}",
+                hex::encode(&entry.network_id),
+                network.id
+            )));
+        }
+        let author = self.authenticate(&entry.author, &v.public_key)?;
+        match body {
+            Body::Genesis(_) => Ok(()),
+            Body::AdmitMember(a) => {
+                self.require_admin(author, "admit members")?;
+                if self.members.contains_key(&a.handle) {
+                    return Err(Refusal::AlreadyExists(format!(
+                        "admit_member.handle: {:?} is already a member",
+                        a.handle
+                    )));
+                }
+                self.check_key_unused(&a.public_key, "admit_member.public_key")?;
+                if self.members.len() >= cx.limits.max_members {
+                    return Err(Refusal::ResourceExhausted(format!(
+                        "admit_member: the network already has the maximum of {} members",
+                        cx.limits.max_members
+                    )));
+                }
+                Ok(())
+            }
+            Body::RotateKey(r) => self.check_key_unused(&r.new_public_key, "rotate_key.new_public_key"),
+            Body::GrantRole(g) => {
+                self.require_admin(author, "grant roles")?;
+                let role = entry::check_role(g.role, "grant_role.role")?;
+                let target = self.existing_member(&g.member, "grant_role.member")?;
+                if target.roles.contains(&role) {
+                    return Err(Refusal::AlreadyExists(format!(
+                        "grant_role: {} already holds the {} role",
+                        g.member,
+                        role_name(role)
+                    )));
+                }
+                Ok(())
+            }
+            Body::RevokeRole(r) => {
+                self.require_admin(author, "revoke roles")?;
+                let role = entry::check_role(r.role, "revoke_role.role")?;
+                let target = self.existing_member(&r.member, "revoke_role.member")?;
+                if !target.roles.contains(&role) {
+                    return Err(Refusal::NotFound(format!(
+                        "revoke_role: {} does not hold the {} role",
+                        r.member,
+                        role_name(role)
+                    )));
+                }
+                if role == pb::Role::Admin && self.members.values().filter(|m| m.roles.contains(&role)).count() == 1 {
+                    return Err(Refusal::FailedPrecondition(format!(
+                        "revoke_role: {} is the last admin; grant admin to someone else first",
+                        r.member
+                    )));
+                }
+                Ok(())
+            }
+            Body::AdoptPolicy(p) => {
+                self.require_admin(author, "adopt policies")?;
+                if p.policy_json.len() > cx.limits.max_payload_bytes {
+                    return Err(Refusal::ResourceExhausted(format!(
+                        "adopt_policy.policy_json: {} bytes is over the limit of {}",
+                        p.policy_json.len(),
+                        cx.limits.max_payload_bytes
+                    )));
+                }
+                check_policy(&p.policy_json)
+            }
+            Body::LogContribution(l) => self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution"),
+            Body::AmendContribution(a) => {
+                self.own_live_contribution(author, &a.contribution_id, "amend_contribution", "amend")?;
+                self.check_contribution_time(a.contribution.as_ref(), cx, "amend_contribution")
+            }
+            Body::RetractContribution(r) => self
+                .own_live_contribution(author, &r.contribution_id, "retract_contribution", "retract")
+                .map(|_| ()),
+            Body::Evaluate(e) => {
+                let c = self.live_contribution(&e.contribution_id, "evaluate.contribution_id")?;
+                if c.member == author.handle {
+                    return Err(Refusal::PermissionDenied(format!(
+                        "evaluate: {} cannot evaluate their own contribution {}",
+                        author.handle, c.id
+                    )));
+                }
+                Ok(())
+            }
+            Body::Allocate(a) => {
+                for (i, s) in a.shares.iter().enumerate() {
+                    if s.member == author.handle {
+                        return Err(Refusal::PermissionDenied(format!(
+                            "allocate.shares[{i}].member: {} cannot allocate to themselves",
+                            author.handle
+                        )));
+                    }
+                    self.existing_member(&s.member, &format!("allocate.shares[{i}].member"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn check_genesis(&self, v: &VerifiedEnvelope, g: &pb::Genesis, cx: &CheckContext<'_>) -> Result<(), Refusal> {
+        if let Some(n) = &self.network {
+            return Err(Refusal::AlreadyExists(format!(
+                "genesis: this log already holds the network {:?} ({})",
+                n.name, n.id
+            )));
+        }
+        if g.log_public_key != cx.log_public_key {
+            return Err(Refusal::FailedPrecondition(format!(
+                "genesis.log_public_key: {} is not this server's log key {}",
+                hex::encode(&g.log_public_key),
+                hex::encode(cx.log_public_key)
+            )));
+        }
+        let founder = g.founders.iter().find(|f| f.handle == v.entry.author).ok_or_else(|| {
+            Refusal::PermissionDenied(format!(
+                "genesis: the author {:?} must be one of the founders",
+                v.entry.author
+            ))
+        })?;
+        if founder.public_key != v.public_key {
+            return Err(Refusal::Unauthenticated(format!(
+                "genesis: signed with a key that is not founder {}'s key",
+                founder.handle
+            )));
+        }
+        Ok(())
+    }
+
+    /// The author, if `key` is their current key; `Unauthenticated` otherwise.
+    fn authenticate(&self, handle: &str, key: &[u8; 32]) -> Result<&MemberState, Refusal> {
+        let member = self.members.get(handle).ok_or_else(|| {
+            Refusal::Unauthenticated(format!("entry.author: {handle:?} is not a member of this network"))
+        })?;
+        if &member.key == key {
+            return Ok(member);
+        }
+        if member.retired_keys.contains(key) {
+            return Err(Refusal::Unauthenticated(format!(
+                "envelope.public_key: this key of {handle} was rotated out and can no longer sign"
+            )));
+        }
+        Err(Refusal::Unauthenticated(format!(
+            "envelope.public_key: not {handle}'s key"
+        )))
+    }
+
+    fn require_admin(&self, author: &MemberState, action: &str) -> Result<(), Refusal> {
+        if author.roles.contains(&pb::Role::Admin) {
+            Ok(())
+        } else {
+            Err(Refusal::PermissionDenied(format!(
+                "{} is not an admin; only admins {action}",
+                author.handle
+            )))
+        }
+    }
+
+    fn existing_member(&self, handle: &str, field: &str) -> Result<&MemberState, Refusal> {
+        self.members
+            .get(handle)
+            .ok_or_else(|| Refusal::NotFound(format!("{field}: {handle:?} is not a member")))
+    }
+
+    fn check_key_unused(&self, key: &[u8], field: &str) -> Result<(), Refusal> {
+        if let Ok(k) = <[u8; 32]>::try_from(key)
+            && let Some(owner) = self.keys.get(&k)
+        {
+            return Err(Refusal::AlreadyExists(format!(
+                "{field}: this key already belongs (or belonged) to {}; every key serves one member, once",
+                owner.handle
+            )));
+        }
+        Ok(())
+    }
+
+    fn live_contribution(&self, id: &[u8], field: &str) -> Result<&ContributionState, Refusal> {
+        let id = EntryId::from_field(id, field)?;
+        let c = self
+            .contributions
+            .get(&id)
+            .ok_or_else(|| Refusal::NotFound(format!("{field}: no contribution {id} in this log")))?;
+        if c.retracted {
+            return Err(Refusal::FailedPrecondition(format!(
+                "{field}: contribution {id} was retracted by {}",
+                c.member
+            )));
+        }
+        Ok(c)
+    }
+
+    fn own_live_contribution(
+        &self,
+        author: &MemberState,
+        id: &[u8],
+        body: &str,
+        action: &str,
+    ) -> Result<&ContributionState, Refusal> {
+        let c = self.live_contribution(id, &format!("{body}.contribution_id"))?;
+        if c.member != author.handle {
+            return Err(Refusal::PermissionDenied(format!(
+                "{body}: only {} can {action} contribution {}, not {}",
+                c.member, c.id, author.handle
+            )));
+        }
+        Ok(c)
+    }
+
+    fn check_contribution_time(
+        &self,
+        c: Option<&pb::Contribution>,
+        cx: &CheckContext<'_>,
+        body: &str,
+    ) -> Result<(), Refusal> {
+        if let (Some(now), Some(c)) = (cx.now_ms, c) {
+            let latest = now / 1000 + i64::try_from(cx.limits.max_clock_skew_ms / 1000).unwrap_or(0);
+            if c.at > latest {
+                return Err(Refusal::InvalidArgument(format!(
+                    "{body}.contribution.at: {} is in the future; log what was done, after it was done",
+                    c.at
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds a checked entry in at `sequence`. Call only after `check` passed.
+    pub fn apply(&mut self, v: &VerifiedEnvelope, sequence: u64) -> Undo {
+        self.ids.insert(v.id, sequence);
+        self.size = sequence + 1;
+        let author = v.entry.author.clone();
+        let Some(body) = v.entry.body.as_ref() else {
+            // check() refuses a missing body; nothing to fold.
+            return Undo::Policy;
+        };
+        match body {
+            Body::Genesis(g) => {
+                let mut log_key = [0u8; 32];
+                log_key.copy_from_slice(&g.log_public_key);
+                self.network = Some(Network {
+                    id: v.id,
+                    name: g.name.clone(),
+                    currency: g.currency.clone(),
+                    decimals: g.decimals,
+                    log_public_key: log_key,
+                });
+                for f in &g.founders {
+                    let mut key = [0u8; 32];
+                    key.copy_from_slice(&f.public_key);
+                    self.add_member(&f.handle, key, sequence, [pb::Role::Admin].into());
+                }
+                Undo::Genesis
+            }
+            Body::AdmitMember(a) => {
+                let mut key = [0u8; 32];
+                key.copy_from_slice(&a.public_key);
+                self.add_member(&a.handle, key, sequence, BTreeSet::new());
+                Undo::Admit { handle: a.handle.clone() }
+            }
+            Body::RotateKey(r) => {
+                let mut new = [0u8; 32];
+                new.copy_from_slice(&r.new_public_key);
+                let old = v.public_key;
+                if let Some(m) = self.members.get_mut(&author) {
+                    m.retired_keys.push(old);
+                    m.key = new;
+                }
+                if let Some(o) = self.keys.get_mut(&old) {
+                    o.current = false;
+                }
+                self.keys.insert(new, KeyOwner { handle: author.clone(), current: true });
+                Undo::Rotate { handle: author, old, new }
+            }
+            Body::GrantRole(g) => {
+                let role = pb::Role::try_from(g.role).unwrap_or(pb::Role::Unspecified);
+                if let Some(m) = self.members.get_mut(&g.member) {
+                    m.roles.insert(role);
+                }
+                Undo::Role { handle: g.member.clone(), role, granted: true }
+            }
+            Body::RevokeRole(r) => {
+                let role = pb::Role::try_from(r.role).unwrap_or(pb::Role::Unspecified);
+                if let Some(m) = self.members.get_mut(&r.member) {
+                    m.roles.remove(&role);
+                }
+                Undo::Role { handle: r.member.clone(), role, granted: false }
+            }
+            Body::AdoptPolicy(p) => {
+                let version = u32::try_from(self.policies.len() + 1).unwrap_or(u32::MAX);
+                self.policies.push(PolicyVersion { version, sequence, json: p.policy_json.clone() });
+                Undo::Policy
+            }
+            Body::LogContribution(l) => {
+                self.contributions.insert(
+                    v.id,
+                    ContributionState {
+                        id: v.id,
+                        member: author.clone(),
+                        fields: l.contribution.clone().unwrap_or_default(),
+                        sequence,
+                        retracted: false,
+                        evaluations: BTreeMap::new(),
+                    },
+                );
+                if let Some(m) = self.members.get_mut(&author) {
+                    m.contributions += 1;
+                }
+                Undo::Log { id: v.id }
+            }
+            Body::AmendContribution(a) => {
+                let id = id_of(&a.contribution_id);
+                let Some(c) = self.contributions.get_mut(&id) else {
+                    return Undo::Policy;
+                };
+                let previous = Box::new(c.clone());
+                c.fields = a.contribution.clone().unwrap_or_default();
+                // Reviewers approve what is there now (spec/DECISIONS.md).
+                c.evaluations.clear();
+                Undo::Restore { previous }
+            }
+            Body::RetractContribution(r) => {
+                let id = id_of(&r.contribution_id);
+                let Some(c) = self.contributions.get_mut(&id) else {
+                    return Undo::Policy;
+                };
+                let previous = Box::new(c.clone());
+                c.retracted = true;
+                if let Some(m) = self.members.get_mut(&author) {
+                    m.contributions = m.contributions.saturating_sub(1);
+                }
+                Undo::Restore { previous }
+            }
+            Body::Evaluate(e) => {
+                let id = id_of(&e.contribution_id);
+                let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
+                let previous = self.contributions.get_mut(&id).and_then(|c| {
+                    c.evaluations.insert(author.clone(), EvaluationState { verdict, rating: e.rating, sequence })
+                });
+                Undo::Evaluate { contribution: id, evaluator: author, previous }
+            }
+            Body::Allocate(a) => {
+                let (start, end) = a.period.as_ref().map(|p| (p.start, p.end)).unwrap_or_default();
+                let to = a
+                    .shares
+                    .iter()
+                    .filter(|s| s.percent > 0)
+                    .map(|s| (s.member.clone(), s.percent))
+                    .collect();
+                let key = (start, end, author);
+                let previous = self.allocations.insert(key.clone(), AllocationState { to, sequence });
+                Undo::Allocate { key, previous }
+            }
+        }
+    }
+
+    /// Takes back the entry `apply` folded in last (undos run newest first).
+    pub fn undo(&mut self, v: &VerifiedEnvelope, undo: Undo) {
+        self.ids.remove(&v.id);
+        self.size = self.size.saturating_sub(1);
+        match undo {
+            Undo::Genesis => {
+                self.network = None;
+                self.members.clear();
+                self.keys.clear();
+            }
+            Undo::Admit { handle } => {
+                if let Some(m) = self.members.remove(&handle) {
+                    self.keys.remove(&m.key);
+                }
+            }
+            Undo::Rotate { handle, old, new } => {
+                self.keys.remove(&new);
+                if let Some(o) = self.keys.get_mut(&old) {
+                    o.current = true;
+                }
+                if let Some(m) = self.members.get_mut(&handle) {
+                    m.key = old;
+                    m.retired_keys.pop();
+                }
+            }
+            Undo::Role { handle, role, granted } => {
+                if let Some(m) = self.members.get_mut(&handle) {
+                    if granted {
+                        m.roles.remove(&role);
+                    } else {
+                        m.roles.insert(role);
+                    }
+                }
+            }
+            Undo::Policy => {
+                if matches!(v.entry.body, Some(Body::AdoptPolicy(_))) {
+                    self.policies.pop();
+                }
+            }
+            Undo::Log { id } => {
+                if let Some(c) = self.contributions.remove(&id)
+                    && let Some(m) = self.members.get_mut(&c.member)
+                {
+                    m.contributions = m.contributions.saturating_sub(1);
+                }
+            }
+            Undo::Restore { previous } => {
+                if matches!(v.entry.body, Some(Body::RetractContribution(_)))
+                    && let Some(m) = self.members.get_mut(&previous.member)
+                {
+                    m.contributions += 1;
+                }
+                self.contributions.insert(previous.id, *previous);
+            }
+            Undo::Evaluate { contribution, evaluator, previous } => {
+                if let Some(c) = self.contributions.get_mut(&contribution) {
+                    match previous {
+                        Some(p) => {
+                            c.evaluations.insert(evaluator, p);
+                        }
+                        None => {
+                            c.evaluations.remove(&evaluator);
+                        }
+                    }
+                }
+            }
+            Undo::Allocate { key, previous } => match previous {
+                Some(p) => {
+                    self.allocations.insert(key, p);
+                }
+                None => {
+                    self.allocations.remove(&key);
+                }
+            },
+        }
+    }
+
+    fn add_member(&mut self, handle: &str, key: [u8; 32], sequence: u64, roles: BTreeSet<pb::Role>) {
+        self.members.insert(
+            handle.to_string(),
+            MemberState {
+                handle: handle.to_string(),
+                key,
+                retired_keys: Vec::new(),
+                roles,
+                admitted_at: sequence,
+                contributions: 0,
+            },
+        );
+        self.keys.insert(key, KeyOwner { handle: handle.to_string(), current: true });
+    }
+
+    /// Whether an entry is "dated" in `[start, end)` for list filters:
+    /// contributions by `at`; evaluations, amendments and retractions by their
+    /// contribution's `at`; allocations by overlap; others by `created_at`.
+    pub fn dated_in(&self, entry: &pb::Entry, start: i64, end: i64) -> bool {
+        let within = |t: i64| start <= t && t < end;
+        match entry.body.as_ref() {
+            Some(Body::LogContribution(l)) => l.contribution.as_ref().is_some_and(|c| within(c.at)),
+            Some(Body::AmendContribution(a)) => {
+                a.contribution.as_ref().is_some_and(|c| within(c.at)) || self.contribution_at(&a.contribution_id).is_some_and(within)
+            }
+            Some(Body::RetractContribution(r)) => self.contribution_at(&r.contribution_id).is_some_and(within),
+            Some(Body::Evaluate(e)) => self.contribution_at(&e.contribution_id).is_some_and(within),
+            Some(Body::Allocate(a)) => a.period.as_ref().is_some_and(|p| p.start < end && start < p.end),
+            _ => within(entry.created_at_ms.div_euclid(1000)),
+        }
+    }
+
+    fn contribution_at(&self, id: &[u8]) -> Option<i64> {
+        self.contributions.get(&id_of(id)).map(|c| c.fields.at)
+    }
+
+    /// Whether an entry was written by, or is about, `member` (list filters).
+    pub fn concerns(&self, entry: &pb::Entry, member: &str) -> bool {
+        if entry.author == member {
+            return true;
+        }
+        match entry.body.as_ref() {
+            Some(Body::Genesis(g)) => g.founders.iter().any(|f| f.handle == member),
+            Some(Body::AdmitMember(a)) => a.handle == member,
+            Some(Body::GrantRole(g)) => g.member == member,
+            Some(Body::RevokeRole(r)) => r.member == member,
+            Some(Body::Evaluate(e)) => self.contributions.get(&id_of(&e.contribution_id)).is_some_and(|c| c.member == member),
+            Some(Body::Allocate(a)) => a.shares.iter().any(|s| s.member == member),
+            _ => false,
+        }
+    }
+}
+
+/// Checks a policy document with the scoring core's own parser, so a policy
+/// it would refuse never enters the log.
+fn check_policy(json: &[u8]) -> Result<(), Refusal> {
+    serde_json::from_slice::<serde_json::Value>(json)
+        .map(|_| ())
+        .map_err(|e| Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}")))
+}
+
+/// The name of a role as people write it.
+pub fn role_name(role: pb::Role) -> &'static str {
+    match role {
+        pb::Role::Admin => "admin",
+        pb::Role::Treasurer => "treasurer",
+        pb::Role::Unspecified => "unspecified",
+    }
+}
+
+fn id_of(bytes: &[u8]) -> EntryId {
+    let mut id = [0u8; 32];
+    if bytes.len() == 32 {
+        id.copy_from_slice(bytes);
+    }
+    EntryId(id)
+}
+
+/// Describes an entry in one line for logs and messages.
+pub fn describe(entry: &pb::Entry) -> String {
+    entry.body.as_ref().map_or_else(|| "entry without body".to_string(), |b| format!("{} by {}", body_name(b), entry.author))
+}
