@@ -1,1 +1,2 @@
+//! Placeholder while the CLI lands.
 fn main() {}

@@ -100,9 +100,7 @@ pub enum MerkleError<E> {
         tree_size: u64,
     },
     /// A consistency proof was asked from a larger tree to a smaller one.
-    #[error(
-        "old tree size {old_size} is larger than new tree size {new_size}: a log only grows"
-    )]
+    #[error("old tree size {old_size} is larger than new tree size {new_size}: a log only grows")]
     OldSizeExceedsNew {
         /// The older tree size asked for.
         old_size: u64,
@@ -208,6 +206,10 @@ impl Frontier {
             // Invariant: `roots` has one entry per set bit of `size`, and the
             // trailing ones of `size` (the merges here) are among those bits,
             // so a left sibling is always there.
+            #[allow(
+                clippy::unreachable,
+                reason = "stated invariant: one root per set bit of the size"
+            )]
             let Some(left) = self.roots.pop() else {
                 unreachable!("frontier of size {} lost a root", self.size)
             };
@@ -261,7 +263,7 @@ pub fn subtree_root<S: NodeSource + ?Sized>(
         return Ok(EMPTY_ROOT);
     }
     let alignment = 1u64 << (u64::BITS - 1 - len.leading_zeros());
-    if start % alignment != 0 {
+    if !start.is_multiple_of(alignment) {
         return Err(MerkleError::UnalignedRange {
             start,
             end,

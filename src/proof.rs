@@ -63,6 +63,10 @@ const NODE_PREFIX: u8 = 0x01;
 /// gets here; a longer one is a bug in the caller.
 pub fn leaf_bytes(pae: &[u8], public_key: &[u8; 32], signature: &[u8; 64]) -> Vec<u8> {
     // Invariant (see `# Panics`): message limits keep PAE far below 4 GiB.
+    #[allow(
+        clippy::panic,
+        reason = "stated invariant: envelopes are bounded far below 4 GiB"
+    )]
     let Ok(len) = u32::try_from(pae.len()) else {
         panic!(
             "a PAE of {} bytes cannot be a Merkle leaf: its length must fit in a u32",

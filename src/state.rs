@@ -176,6 +176,11 @@ impl LedgerState {
         self.contributions.get(id)
     }
 
+    /// Every contribution, retracted ones included, in no particular order.
+    pub fn contributions(&self) -> impl Iterator<Item = &ContributionState> {
+        self.contributions.values()
+    }
+
     /// The adopted policy versions, oldest first.
     pub fn policies(&self) -> &[PolicyVersion] {
         &self.policies

@@ -1,0 +1,142 @@
+//! The `coopledger` command line: how members and treasurers work with the
+//! ledger. Commands connect to a server, sign with the member's own key, and
+//! print tables for people or JSON (`--json`) for scripts.
+
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod input;
+pub mod score;
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use coopledger::client::{LedgerClient, Signer};
+use coopledger::pb;
+
+use config::{Config, DEFAULT_SERVER, Pin};
+
+/// Everything a command needs from the global flags.
+pub struct Context {
+    /// The config folder.
+    pub home: PathBuf,
+    /// `--server`, else the config's, else the default.
+    pub server: String,
+    /// `--as`, if given.
+    pub identity: Option<String>,
+    /// Print JSON instead of tables.
+    pub json: bool,
+}
+
+/// A connected, pinned server.
+pub struct Session {
+    /// The client.
+    pub client: LedgerClient,
+    /// What the server said about itself.
+    pub info: pb::ServerInfo,
+}
+
+impl Context {
+    /// Builds the context from flags and the config file.
+    pub fn new(home: Option<PathBuf>, server: Option<String>, identity: Option<String>, json: bool) -> Result<Context> {
+        let home = match home {
+            Some(h) => h,
+            None => config::default_home()?,
+        };
+        let cfg = Config::load(&home)?;
+        let server = server.or(cfg.server).unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        let identity = identity.or(cfg.default_identity);
+        Ok(Context { home, server, identity, json })
+    }
+
+    /// The identity to sign with, or a message saying how to pick one.
+    pub fn handle(&self) -> Result<String> {
+        match &self.identity {
+            Some(h) => Ok(h.clone()),
+            None => bail!("no identity: pass --as HANDLE, set COOPLEDGER_AS, or create one with `coopledger keygen HANDLE`"),
+        }
+    }
+
+    /// Connects to the server, checks it against the pin (pinning it on
+    /// first contact) and returns the session.
+    pub async fn connect(&self) -> Result<Session> {
+        let mut client = LedgerClient::connect(self.server.clone())
+            .await
+            .with_context(|| format!("cannot reach a coopledger server at {} (start one with `coopledger serve`)", self.server))?;
+        client = client.max_decoding_message_size(64 << 20);
+        let info = client.get_server_info(pb::GetServerInfoRequest {}).await.map_err(status)?.into_inner();
+        self.check_pin(&info)?;
+        Ok(Session { client, info })
+    }
+
+    fn check_pin(&self, info: &pb::ServerInfo) -> Result<()> {
+        let mut cfg = Config::load(&self.home)?;
+        let seen = Pin { log_public_key: hex::encode(&info.log_public_key), network_id: hex::encode(&info.network_id) };
+        let pin = cfg.pins.entry(self.server.clone()).or_default();
+        if !pin.log_public_key.is_empty() && pin.log_public_key != seen.log_public_key {
+            bail!(
+                "the server at {} presents log key {} but this config pinned {}: it is not the same log. \
+                 If the cooperative really moved its log, remove the pin for {} from {}",
+                self.server,
+                seen.log_public_key,
+                pin.log_public_key,
+                self.server,
+                self.home.join("config.json").display()
+            );
+        }
+        if !pin.network_id.is_empty() && pin.network_id != seen.network_id {
+            bail!(
+                "the server at {} serves network {} but this config pinned network {}",
+                self.server,
+                if seen.network_id.is_empty() { "(none)" } else { &seen.network_id },
+                pin.network_id
+            );
+        }
+        if *pin != seen {
+            *pin = seen;
+            cfg.save(&self.home)?;
+        }
+        Ok(())
+    }
+
+    /// The signer for the current identity in the session's network.
+    pub fn signer(&self, session: &Session) -> Result<Signer> {
+        let handle = self.handle()?;
+        let key = coopledger::keyfile::read_key(&config::key_path(&self.home, &handle))
+            .with_context(|| format!("no usable key for {handle}; create one with `coopledger keygen {handle}`"))?;
+        Ok(Signer::new(handle, key, &session.info.network_id))
+    }
+}
+
+/// Turns a gRPC refusal into a message that leads with the server's words.
+pub fn status(s: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message())
+}
+
+/// Prints rows under headers with columns aligned.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(headers.to_vec());
+    line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

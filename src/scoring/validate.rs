@@ -1,0 +1,389 @@
+//! Validation and indexing of a [`ScoringInput`].
+//!
+//! Everything the spec refuses is refused here, before any number is
+//! computed, with the field named in the scenario format's terms
+//! (`contributions[3].member`, `distribution.buckets[1].percent_ppm`). What
+//! survives is indexed once: members sorted by id (a member's index *is* its
+//! rank, so "members in id order" is plain index order), contributions with
+//! their member, their rank by id and their value, and every reference
+//! resolved to an index. Lookups go through sorted arrays of 8-byte id
+//! prefixes rather than hash maps, so nothing depends on hashing order.
+
+use super::error::{Result, ScoringError};
+use super::input::{Kind, ScoringInput, Verdict};
+use super::json::Path;
+use super::limits::{
+    MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_TAGS,
+};
+use super::policy::{DocumentPaths, EvaluatorWeights, check_max, check_name};
+use super::time::{MAX_SECONDS, MIN_SECONDS, format_rfc3339};
+use super::value::{RateSource, resolve_rate, value_of};
+
+/// The first 8 bytes of an id, big-endian and zero-padded: comparing these
+/// first and the full strings only on a tie gives exactly bytewise order,
+/// with most comparisons on a contiguous array of integers.
+fn prefix(id: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = id.len().min(8);
+    bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+/// Ids sorted bytewise, for duplicate detection, lookups and ranks.
+pub(crate) struct SortedIds {
+    /// (prefix, index into the caller's list), sorted by the full id, then
+    /// by index so equal ids sit in list order.
+    keys: Vec<(u64, u32)>,
+}
+
+impl SortedIds {
+    /// Sorts the `count` ids given by `id_of`.
+    fn build<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> SortedIds {
+        let mut keys: Vec<(u64, u32)> = (0..count)
+            .map(|i| (prefix(id_of(i)), i as u32))
+            .collect();
+        keys.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| id_of(a.1 as usize).cmp(id_of(b.1 as usize)))
+                .then_with(|| a.1.cmp(&b.1))
+        });
+        SortedIds { keys }
+    }
+
+    /// The first pair of list indices (earlier, later) holding the same id.
+    fn duplicate<'s>(&self, id_of: impl Fn(usize) -> &'s str) -> Option<(usize, usize)> {
+        self.keys
+            .windows(2)
+            .find(|pair| pair[0].0 == pair[1].0 && id_of(pair[0].1 as usize) == id_of(pair[1].1 as usize))
+            .map(|pair| (pair[0].1 as usize, pair[1].1 as usize))
+    }
+
+    /// The list index holding `needle`, if any.
+    fn find<'s>(&self, needle: &str, id_of: impl Fn(usize) -> &'s str) -> Option<u32> {
+        let key = prefix(needle);
+        self.keys
+            .binary_search_by(|probe| {
+                probe
+                    .0
+                    .cmp(&key)
+                    .then_with(|| id_of(probe.1 as usize).cmp(needle))
+            })
+            .ok()
+            .map(|position| self.keys[position].1)
+    }
+
+    /// List indices in id order.
+    fn order(&self) -> impl Iterator<Item = u32> + '_ {
+        self.keys.iter().map(|key| key.1)
+    }
+}
+
+/// How a contribution's value was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Valued {
+    /// Minor units, ≤ 10^15.
+    pub value: u64,
+    /// The rate used, if the kind needs one and one resolved.
+    pub rate: Option<u64>,
+    /// Where the rate came from.
+    pub source: RateSource,
+}
+
+/// An evaluation with its references resolved.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResolvedEvaluation {
+    /// Index into `input.contributions`.
+    pub contribution: u32,
+    /// Member index (rank by id).
+    pub evaluator: u32,
+    pub verdict: Verdict,
+    pub rating: Option<u8>,
+}
+
+/// A validated input with every reference resolved to an index.
+pub struct Prepared<'a> {
+    /// The input itself.
+    pub(crate) input: &'a ScoringInput,
+    /// Member ids sorted bytewise; a member's index is its position here.
+    pub(crate) members: Vec<&'a str>,
+    /// Per contribution (input order): the contributor's member index.
+    pub(crate) contribution_member: Vec<u32>,
+    /// Per contribution (input order): its rank by id.
+    pub(crate) contribution_rank: Vec<u32>,
+    /// Contribution indices sorted by id.
+    pub(crate) contribution_order: Vec<u32>,
+    /// Per contribution (input order): value and rate.
+    pub(crate) valued: Vec<Valued>,
+    /// Evaluations in input (log) order.
+    pub(crate) evaluations: Vec<ResolvedEvaluation>,
+    /// Allocations in input order: (from, [(to, percent)] in id order,
+    /// zero entries dropped).
+    pub(crate) allocations: Vec<(u32, Vec<(u32, u64)>)>,
+    /// Per contribution: what earlier distributions repaid.
+    pub(crate) prior_repaid: Vec<u128>,
+    /// Per member: what earlier shares buckets paid.
+    pub(crate) prior_paid: Vec<u128>,
+    /// Pre-trusted members (EigenTrust), sorted.
+    pub(crate) pretrusted: Vec<u32>,
+}
+
+/// The paths under which a scenario file holds the parts of the input.
+const INPUT_PATHS: DocumentPaths<'static> = DocumentPaths {
+    rules: Path::Root("policy"),
+    mode: Path::Root("distribution.mode"),
+    buckets: Path::Root("distribution.buckets"),
+};
+
+fn check_time(path: &Path<'_>, seconds: i64) -> Result<()> {
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {
+        return Err(path.err(format!(
+            "must be a time between years 0000 and 9999 (got {seconds} Unix seconds)"
+        )));
+    }
+    Ok(())
+}
+
+fn check_count(path: &Path<'_>, count: usize, max: usize, what: &str) -> Result<()> {
+    if count > max {
+        return Err(path.err(format!("at most {max} {what} (got {count})")));
+    }
+    Ok(())
+}
+
+impl<'a> Prepared<'a> {
+    /// Validates `input` and resolves every reference.
+    pub fn new(input: &'a ScoringInput) -> Result<Prepared<'a>> {
+        input.policy.validate_at(INPUT_PATHS)?;
+        let distribution = Path::Root("distribution");
+        let period = distribution.key("period");
+        check_time(&period.key("start"), input.period.start)?;
+        check_time(&period.key("end"), input.period.end)?;
+        if input.period.start >= input.period.end {
+            return Err(period.err(format!(
+                "start ({}) must be before end ({})",
+                format_rfc3339(input.period.start),
+                format_rfc3339(input.period.end)
+            )));
+        }
+        check_max(&distribution.key("income"), input.income, MAX_AMOUNT, " minor units")?;
+
+        // Members, sorted: a member's index is its rank.
+        let members_path = Path::Root("members");
+        check_count(&members_path, input.members.len(), MAX_ENTRIES, "members")?;
+        for (index, member) in input.members.iter().enumerate() {
+            check_name(&members_path.index(index), member, "member id")?;
+        }
+        let member_ids = SortedIds::build(input.members.len(), |i| input.members[i].as_str());
+        if let Some((first, second)) = member_ids.duplicate(|i| input.members[i].as_str()) {
+            return Err(members_path.index(second).err(format!(
+                "duplicate member id {:?} (also members[{first}])",
+                input.members[second]
+            )));
+        }
+        let members: Vec<&str> = member_ids
+            .order()
+            .map(|i| input.members[i as usize].as_str())
+            .collect();
+        let member_of = |name: &str| -> Option<u32> {
+            members
+                .binary_search_by(|probe| (*probe).cmp(name))
+                .ok()
+                .map(|i| i as u32)
+        };
+        let not_member = |path: Path<'_>, name: &str| path.err(format!("{name:?} is not a member"));
+
+        let mut pretrusted = Vec::new();
+        if let EvaluatorWeights::EigenTrust { pretrusted: names, .. } =
+            &input.policy.policy.evaluator_weights
+        {
+            let path = Path::Root("policy.evaluator_weights.pretrusted");
+            for (index, name) in names.iter().enumerate() {
+                let member = member_of(name).ok_or_else(|| not_member(path.index(index), name))?;
+                pretrusted.push(member);
+            }
+            pretrusted.sort_unstable();
+        }
+
+        // Contributions.
+        let contributions = &input.contributions;
+        let contributions_path = Path::Root("contributions");
+        check_count(
+            &contributions_path,
+            contributions.len(),
+            MAX_CONTRIBUTIONS,
+            "contributions",
+        )?;
+        let policy = &input.policy.policy;
+        let mut contribution_member = Vec::with_capacity(contributions.len());
+        let mut valued = Vec::with_capacity(contributions.len());
+        for (index, contribution) in contributions.iter().enumerate() {
+            let path = contributions_path.index(index);
+            check_name(&path.key("id"), &contribution.id, "contribution id")?;
+            let member = member_of(&contribution.member)
+                .ok_or_else(|| not_member(path.key("member"), &contribution.member))?;
+            contribution_member.push(member);
+            check_max(&path.key("quantity"), contribution.quantity, MAX_AMOUNT, "")?;
+            if let Some(rate) = contribution.rate {
+                check_max(&path.key("rate"), rate, MAX_AMOUNT, "")?;
+            }
+            let tags_path = path.key("tags");
+            check_count(&tags_path, contribution.tags.len(), MAX_TAGS, "tags")?;
+            for (t, tag) in contribution.tags.iter().enumerate() {
+                check_name(&tags_path.index(t), tag, "tag")?;
+                if contribution.tags[..t].contains(tag) {
+                    return Err(tags_path.index(t).err(format!("duplicate tag {tag:?}")));
+                }
+            }
+            check_time(&path.key("at"), contribution.at)?;
+            let (rate, source) = resolve_rate(contribution, policy);
+            let value = value_of(contribution.kind, contribution.quantity, rate);
+            if value > u128::from(MAX_AMOUNT) {
+                let how = if contribution.kind == Kind::Work {
+                    "floor(minutes × hourly rate / 60)"
+                } else {
+                    "quantity × rate"
+                };
+                return Err(path.key("quantity").err(format!(
+                    "the value {how} = {value} must be at most {MAX_AMOUNT} minor units"
+                )));
+            }
+            valued.push(Valued {
+                // At most MAX_AMOUNT, checked just above.
+                value: value as u64,
+                rate,
+                source,
+            });
+        }
+        let contribution_ids = SortedIds::build(contributions.len(), |i| contributions[i].id.as_str());
+        if let Some((first, second)) = contribution_ids.duplicate(|i| contributions[i].id.as_str()) {
+            return Err(contributions_path.index(second).key("id").err(format!(
+                "duplicate contribution id {:?} (also contributions[{first}])",
+                contributions[second].id
+            )));
+        }
+        let contribution_order: Vec<u32> = contribution_ids.order().collect();
+        let mut contribution_rank = vec![0u32; contributions.len()];
+        for (rank, &index) in contribution_order.iter().enumerate() {
+            contribution_rank[index as usize] = rank as u32;
+        }
+        let contribution_of = |id: &str| contribution_ids.find(id, |i| contributions[i].id.as_str());
+
+        // Evaluations.
+        let evaluations_path = Path::Root("evaluations");
+        check_count(
+            &evaluations_path,
+            input.evaluations.len(),
+            MAX_EVALUATIONS,
+            "evaluations",
+        )?;
+        let mut evaluations = Vec::with_capacity(input.evaluations.len());
+        for (index, evaluation) in input.evaluations.iter().enumerate() {
+            let path = evaluations_path.index(index);
+            let contribution = contribution_of(&evaluation.contribution).ok_or_else(|| {
+                path.key("contribution").err(format!(
+                    "{:?} is not a known contribution id",
+                    evaluation.contribution
+                ))
+            })?;
+            let evaluator = member_of(&evaluation.evaluator)
+                .ok_or_else(|| not_member(path.key("evaluator"), &evaluation.evaluator))?;
+            if let Some(rating) = evaluation.rating {
+                check_max(&path.key("rating"), rating.into(), 100, " percent")?;
+            }
+            evaluations.push(ResolvedEvaluation {
+                contribution,
+                evaluator,
+                verdict: evaluation.verdict,
+                rating: evaluation.rating,
+            });
+        }
+
+        // Allocations.
+        let allocations_path = Path::Root("allocations");
+        check_count(&allocations_path, input.allocations.len(), MAX_ENTRIES, "allocations")?;
+        let mut allocations = Vec::with_capacity(input.allocations.len());
+        for (index, allocation) in input.allocations.iter().enumerate() {
+            let path = allocations_path.index(index);
+            let from = member_of(&allocation.from)
+                .ok_or_else(|| not_member(path.key("from"), &allocation.from))?;
+            let to_path = path.key("to");
+            let mut total: u64 = 0;
+            let mut to = Vec::with_capacity(allocation.to.len());
+            for (name, &percent) in &allocation.to {
+                let entry = to_path.key(name);
+                let member = member_of(name).ok_or_else(|| not_member(entry, name))?;
+                if member == from {
+                    return Err(entry.err("a member cannot allocate to themselves"));
+                }
+                check_max(&entry, percent, 100, " percent")?;
+                total += percent;
+                if percent > 0 {
+                    to.push((member, percent));
+                }
+            }
+            if total != 100 {
+                return Err(to_path.err(format!("percents must sum to 100 (got {total})")));
+            }
+            to.sort_unstable();
+            allocations.push((from, to));
+        }
+
+        // Prior amounts.
+        let repayments_path = Path::Root("prior_repayments");
+        check_count(
+            &repayments_path,
+            input.prior_repayments.len(),
+            MAX_ENTRIES,
+            "prior repayments",
+        )?;
+        let mut prior_repaid = vec![0u128; contributions.len()];
+        for (index, repayment) in input.prior_repayments.iter().enumerate() {
+            let path = repayments_path.index(index);
+            let contribution = contribution_of(&repayment.contribution).ok_or_else(|| {
+                path.key("contribution").err(format!(
+                    "{:?} is not a known contribution id",
+                    repayment.contribution
+                ))
+            })?;
+            check_max(&path.key("amount"), repayment.amount, MAX_AMOUNT, " minor units")?;
+            prior_repaid[contribution as usize] += u128::from(repayment.amount);
+        }
+        let payouts_path = Path::Root("prior_payouts");
+        check_count(&payouts_path, input.prior_payouts.len(), MAX_ENTRIES, "prior payouts")?;
+        let mut prior_paid = vec![0u128; members.len()];
+        for (index, payout) in input.prior_payouts.iter().enumerate() {
+            let path = payouts_path.index(index);
+            let member = member_of(&payout.recipient)
+                .ok_or_else(|| not_member(path.key("recipient"), &payout.recipient))?;
+            check_max(&path.key("amount"), payout.amount, MAX_AMOUNT, " minor units")?;
+            prior_paid[member as usize] += u128::from(payout.amount);
+        }
+
+        Ok(Prepared {
+            input,
+            members,
+            contribution_member,
+            contribution_rank,
+            contribution_order,
+            valued,
+            evaluations,
+            allocations,
+            prior_repaid,
+            prior_paid,
+            pretrusted,
+        })
+    }
+
+    /// Number of members.
+    pub(crate) fn member_count(&self) -> usize {
+        self.members.len()
+    }
+}
+
+impl ScoringInput {
+    /// Checks every rule the spec puts on an input, without scoring it.
+    /// [`crate::scoring::score`] runs the same checks first.
+    pub fn validate(&self) -> Result<(), ScoringError> {
+        Prepared::new(self).map(|_| ())
+    }
+}

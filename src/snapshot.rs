@@ -1,0 +1,101 @@
+//! From the live log to the scoring core's input: the one bridge between the
+//! ledger state and the pure scoring module, so a preview over the log and a
+//! scenario file are scored by the same code.
+
+use crate::error::Refusal;
+use crate::pb;
+use crate::scoring::input::{Allocation, Contribution, Evaluation, Kind, Period, ScoringInput, Verdict};
+use crate::scoring::policy::PolicyDocument;
+use crate::state::LedgerState;
+
+/// The scoring kind of a logged contribution kind.
+pub fn kind_of(kind: i32) -> Option<Kind> {
+    match pb::ContributionKind::try_from(kind).ok()? {
+        pb::ContributionKind::Work => Some(Kind::Work),
+        pb::ContributionKind::Money => Some(Kind::Money),
+        pb::ContributionKind::Expense => Some(Kind::Expense),
+        pb::ContributionKind::Resource => Some(Kind::Resource),
+        pb::ContributionKind::Use => Some(Kind::Use),
+        pb::ContributionKind::Unspecified => None,
+    }
+}
+
+/// Builds the scoring input for `[start, end)` and `income` under policy
+/// `version` (the latest adopted when `None`). Contribution ids are the
+/// entries' hex ids; evaluations are the standing ones in log order; the
+/// allocations are those made for exactly this period. Nothing has been
+/// distributed yet in this log model, so there are no prior amounts.
+pub fn scoring_input(
+    state: &LedgerState,
+    version: Option<u32>,
+    period: (i64, i64),
+    income: u64,
+) -> Result<ScoringInput, Refusal> {
+    let network = state
+        .network()
+        .ok_or_else(|| Refusal::FailedPrecondition("the log has no network yet".into()))?;
+    let adopted = match version {
+        None => state
+            .policies()
+            .last()
+            .ok_or_else(|| Refusal::FailedPrecondition("no policy has been adopted yet".into()))?,
+        Some(v) => state
+            .policies()
+            .iter()
+            .find(|p| p.version == v)
+            .ok_or_else(|| Refusal::NotFound(format!("policy_version: there is no policy version {v}")))?,
+    };
+    let mut policy = PolicyDocument::from_json(&adopted.json)
+        .map_err(|e| Refusal::FailedPrecondition(format!("policy version {} no longer parses: {e}", adopted.version)))?;
+    policy.currency = Some(network.currency.clone());
+    policy.decimals = Some(network.decimals);
+
+    let mut live: Vec<_> = state.contributions().filter(|c| !c.retracted).collect();
+    live.sort_by_key(|c| c.sequence);
+    let mut contributions = Vec::with_capacity(live.len());
+    let mut evaluations = Vec::new();
+    for c in &live {
+        let Some(kind) = kind_of(c.fields.kind) else { continue };
+        let id = c.id.to_hex();
+        contributions.push(Contribution {
+            id: id.clone(),
+            member: c.member.clone(),
+            kind,
+            quantity: c.fields.quantity,
+            rate: c.fields.rate,
+            tags: c.fields.tags.clone(),
+            at: c.fields.at,
+        });
+        for (evaluator, e) in &c.evaluations {
+            let verdict = if e.verdict == pb::Verdict::Flag { Verdict::Flag } else { Verdict::Approve };
+            evaluations.push((e.sequence, Evaluation {
+                contribution: id.clone(),
+                evaluator: evaluator.clone(),
+                verdict,
+                rating: e.rating.and_then(|r| u8::try_from(r).ok()),
+            }));
+        }
+    }
+    evaluations.sort_by_key(|(seq, _)| *seq);
+    let mut allocations: Vec<_> = state
+        .allocations()
+        .iter()
+        .filter(|((s, e, _), _)| (*s, *e) == period)
+        .map(|((_, _, from), a)| (a.sequence, Allocation {
+            from: from.clone(),
+            to: a.to.iter().map(|(m, p)| (m.clone(), u64::from(*p))).collect(),
+        }))
+        .collect();
+    allocations.sort_by_key(|(seq, _)| *seq);
+    Ok(ScoringInput {
+        policy,
+        members: state.members().map(|m| m.handle.clone()).collect(),
+        contributions,
+        evaluations: evaluations.into_iter().map(|(_, e)| e).collect(),
+        allocations: allocations.into_iter().map(|(_, a)| a).collect(),
+        prior_repayments: Vec::new(),
+        prior_payouts: Vec::new(),
+        period: Period { start: period.0, end: period.1 },
+        income,
+    })
+}
