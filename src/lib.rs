@@ -18,7 +18,10 @@ pub mod limits;
 pub mod log;
 pub mod merkle;
 pub mod proof;
+pub mod scenario;
+pub mod scoring;
 pub mod server;
+pub mod snapshot;
 pub mod service;
 pub mod state;
 

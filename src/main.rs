@@ -1,2 +1,204 @@
-//! Placeholder while the CLI lands.
-fn main() {}
+//! `coopledger`: the server and the command line of the contribution ledger.
+//!
+//! `coopledger serve` runs the gRPC server over a sled folder; every other
+//! command is a client that signs with the member's own key. `coopledger
+//! demo` runs a cooperative month end to end against an in-process server.
+
+mod cli;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+/// A signed contribution ledger for cooperatives.
+#[derive(Parser)]
+#[command(name = "coopledger", version, about, long_about = None)]
+struct Cli {
+    /// Server URL.
+    #[arg(long, global = true, env = "COOPLEDGER_SERVER")]
+    server: Option<String>,
+    /// Member handle to act as (its key is keys/HANDLE.key in the config folder).
+    #[arg(long = "as", global = true, env = "COOPLEDGER_AS")]
+    identity: Option<String>,
+    /// Config folder (keys, pinned servers).
+    #[arg(long, global = true, env = "COOPLEDGER_HOME")]
+    home: Option<PathBuf>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server over a sled data folder.
+    Serve(ServeArgs),
+    /// Run a short cooperative month end to end against an in-process server.
+    Demo,
+    /// Create a signing key for a member handle (0600, in the config folder).
+    Keygen {
+        /// The handle the key is for; becomes the default identity if there is none.
+        handle: String,
+    },
+    /// Found the network: sign the genesis entry naming the server's log key.
+    Init(cli::commands::InitArgs),
+    /// What the server serves: network, log size, root, limits.
+    Info,
+    /// Members: admit, list, show, grant and revoke roles, rotate your key.
+    #[command(subcommand)]
+    Member(cli::commands::MemberCommand),
+    /// Log a contribution: `log work 1h30m --tag design`, `log expense 25.00`.
+    Log(cli::commands::LogArgs),
+    /// Replace the fields of your contribution (its evaluations are cleared).
+    Amend(cli::commands::AmendArgs),
+    /// Withdraw your contribution.
+    Retract(cli::commands::RetractArgs),
+    /// Review someone's contribution: approve or flag, with a rating 0..=100.
+    Evaluate(cli::commands::EvaluateArgs),
+    /// Split 100 points among other members for a period: `allocate --period 2026-11 bob=60 carol=40`.
+    Allocate(cli::commands::AllocateArgs),
+    /// Policies: adopt a distribution policy (admins).
+    #[command(subcommand)]
+    Policy(cli::commands::PolicyCommand),
+    /// List entries, filtered by member, kind or period.
+    Entries(cli::commands::EntriesArgs),
+    /// Follow the log: print entries as they land.
+    Tail(cli::commands::TailArgs),
+    /// Offline what-if: score a scenario file (spec/SCORING.md §7).
+    Score(cli::score::ScoreArgs),
+}
+
+/// `coopledger serve` options; every limit has a default (see `Limits`).
+#[derive(Args)]
+struct ServeArgs {
+    /// Data folder (sled files and the log key).
+    #[arg(long, default_value = "coopledger-data", env = "COOPLEDGER_DATA")]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// Largest gRPC message, bytes.
+    #[arg(long)]
+    max_message_bytes: Option<usize>,
+    /// Largest signed entry payload, bytes.
+    #[arg(long)]
+    max_payload_bytes: Option<usize>,
+    /// Most envelopes in one SubmitBatch.
+    #[arg(long)]
+    max_batch_entries: Option<usize>,
+    /// Most tags on a contribution.
+    #[arg(long)]
+    max_tags: Option<usize>,
+    /// Longest short string, bytes.
+    #[arg(long)]
+    max_string_bytes: Option<usize>,
+    /// Longest note, bytes.
+    #[arg(long)]
+    max_note_bytes: Option<usize>,
+    /// Most members.
+    #[arg(long)]
+    max_members: Option<usize>,
+    /// Allowed clock difference for arriving entries, ms.
+    #[arg(long)]
+    max_clock_skew_ms: Option<u64>,
+    /// Most entries per ListEntries call.
+    #[arg(long)]
+    max_list_entries: Option<u64>,
+    /// Most concurrent Subscribe streams.
+    #[arg(long)]
+    max_subscribers: Option<usize>,
+    /// Most entries per group commit.
+    #[arg(long)]
+    max_group_entries: Option<usize>,
+    /// Most requests queued for the sequencer.
+    #[arg(long)]
+    max_pending_requests: Option<usize>,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> coopledger::limits::Limits {
+        let mut l = coopledger::limits::Limits::default();
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { l.$f = v; } )* };
+        }
+        set!(
+            max_message_bytes,
+            max_payload_bytes,
+            max_batch_entries,
+            max_tags,
+            max_string_bytes,
+            max_note_bytes,
+            max_members,
+            max_clock_skew_ms,
+            max_list_entries,
+            max_subscribers,
+            max_group_entries,
+            max_pending_requests
+        );
+        l
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    // The server reports what it does; client commands stay quiet unless asked.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let ctx = || cli::Context::new(cli.home.clone(), cli.server.clone(), cli.identity.clone(), cli.json);
+    match &cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Demo => cli::demo::run().await,
+        Command::Score(args) => cli::score::run(args),
+        Command::Keygen { handle } => cli::commands::keygen(&ctx()?, handle),
+        Command::Init(args) => cli::commands::init(&ctx()?, args).await,
+        Command::Info => cli::commands::info(&ctx()?).await,
+        Command::Member(c) => cli::commands::member(&ctx()?, c).await,
+        Command::Log(a) => cli::commands::log(&ctx()?, a).await,
+        Command::Amend(a) => cli::commands::amend(&ctx()?, a).await,
+        Command::Retract(a) => cli::commands::retract(&ctx()?, a).await,
+        Command::Evaluate(a) => cli::commands::evaluate(&ctx()?, a).await,
+        Command::Allocate(a) => cli::commands::allocate(&ctx()?, a).await,
+        Command::Policy(c) => cli::commands::policy(&ctx()?, c).await,
+        Command::Entries(a) => cli::commands::entries(&ctx()?, a).await,
+        Command::Tail(a) => cli::commands::tail(&ctx()?, a).await,
+    }
+}
+
+async fn serve(args: &ServeArgs) -> Result<()> {
+    let server = coopledger::server::start(coopledger::server::ServerConfig {
+        data_dir: args.data.clone(),
+        listen: args.listen,
+        limits: args.limits(),
+    })
+    .await?;
+    eprintln!(
+        "coopledger serving {} on {} (data in {}); Ctrl-C to stop",
+        hex::encode(server.ledger().log_public_key()),
+        server.url(),
+        args.data.display()
+    );
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    eprintln!("stopped cleanly");
+    Ok(())
+}
+

@@ -707,7 +707,7 @@ impl LedgerState {
 /// Checks a policy document with the scoring core's own parser, so a policy
 /// it would refuse never enters the log.
 fn check_policy(json: &[u8]) -> Result<(), Refusal> {
-    serde_json::from_slice::<serde_json::Value>(json)
+    crate::scoring::policy::PolicyDocument::from_json(json)
         .map(|_| ())
         .map_err(|e| Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}")))
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use coopledger::client::{self, Signer};
+use coopledger::client;
 use coopledger::envelope::EntryId;
 use coopledger::pb::{self, entry::Body};
 use coopledger::state::role_name;
@@ -683,9 +683,4 @@ pub async fn tail(ctx: &Context, args: &TailArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Signs with `signer` and submits, for the demo.
-pub async fn submit_as(session: &mut Session, signer: &Signer, body: Body) -> Result<pb::Receipt> {
-    submit(session, signer.sign(body)?).await
 }

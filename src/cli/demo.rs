@@ -10,7 +10,7 @@ use coopledger::pb::{self, entry::Body};
 use coopledger::server::{ServerConfig, start};
 use tokio_stream::StreamExt;
 
-use super::input::{format_money, parse_period};
+use super::input::{format_money, format_time, parse_period};
 use super::print_table;
 
 /// The policy the demo cooperative adopts: 5% to a commons fund, expenses
@@ -61,6 +61,18 @@ fn work(minutes: u64, at: i64, tags: &[&str], note: &str) -> Body {
     })
 }
 
+/// `[start, end)` of the calendar month (UTC) before the current one.
+fn previous_month() -> Result<(i64, i64)> {
+    let now = format_time(coopledger::log::now_ms() / 1000);
+    let (this_start, _) = parse_period(&now[..7])?;
+    let prev = format_time(this_start - 1);
+    parse_period(&prev[..7])
+}
+
+fn month_name(start: i64) -> String {
+    format_time(start)[..7].to_string()
+}
+
 /// Runs the demo.
 pub async fn run() -> Result<()> {
     let data = tempfile::tempdir().context("creating a temporary data folder")?;
@@ -94,9 +106,11 @@ pub async fn run() -> Result<()> {
     demo.submit(&ana, Body::AdoptPolicy(pb::AdoptPolicy { policy_json: DEMO_POLICY.as_bytes().to_vec() }), "adopt policy v1: 5% commons, repay expenses, rest by work")
         .await?;
 
-    let (start, end) = parse_period("2026-11")?;
+    // Last calendar month, so every contribution is in the past and the
+    // period is whole.
+    let (start, end) = previous_month()?;
     let day = |d: i64| start + (d - 1) * 86_400 + 9 * 3600;
-    println!("\n3. November: members log what they put in, each entry signed with their own key");
+    println!("\n3. {}: members log what they put in, each entry signed with their own key", month_name(start));
     let c1 = demo.submit(&ana, work(480, day(3), &["design"], "enclosure CAD"), "work 8h [design] enclosure CAD").await?;
     let c2 = demo.submit(&cai, work(600, day(5), &[], "assembly of 10 kits"), "work 10h assembly of 10 kits").await?;
     let expense = pb::Contribution {
@@ -123,7 +137,7 @@ pub async fn run() -> Result<()> {
     demo.submit(&ana, client::evaluate_body(&c3, pb::Verdict::Approve, None, "receipt checked"), "approves dee's expense").await?;
     demo.submit(&cai, client::evaluate_body(&c4, pb::Verdict::Approve, Some(70), ""), "approves ben's bookkeeping, rating 70").await?;
     demo.submit(&ben, client::evaluate_body(&c5, pb::Verdict::Approve, None, ""), "approves dee's printing").await?;
-    demo.submit(&ana, client::allocate_body(start, end, &[("ben", 30), ("cai", 40), ("dee", 30)]), "allocates November: ben 30, cai 40, dee 30")
+    demo.submit(&ana, client::allocate_body(start, end, &[("ben", 30), ("cai", 40), ("dee", 30)]), "allocates the month: ben 30, cai 40, dee 30")
         .await?;
 
     println!("\n5. The log refuses what breaks the rules, and writes nothing");
@@ -155,7 +169,7 @@ pub async fn run() -> Result<()> {
         .collect();
     print_table(&["MEMBER", "ROLES", "CONTRIBUTIONS"], &rows);
 
-    println!("\n7. What November's income of 1000.00 EUR would pay under policy v1 (a preview by the scoring core)");
+    println!("\n7. What the month's income of 1000.00 EUR would pay under policy v1 (a preview by the scoring core)");
     let input = {
         let state = server.ledger().state()?;
         coopledger::snapshot::scoring_input(&state, None, (start, end), 100_000)?

@@ -96,17 +96,31 @@ fn report_matrix(reports: &[Option<Vec<u64>>]) -> Vec<f64> {
 /// Impartial shares of n ≥ 3 participants, in participant order.
 ///
 /// `reports[j]` is participant j's report as integer percents indexed by
-/// participant (its own entry ignored), or `None` for an even split. Returns
-/// `None` below three participants, where no impartial split exists. The
-/// shares are the spec's f64 values bit for bit; for n ≥ 4 they sum to 1 up
-/// to rounding and one may be negative on extreme, inconsistent reports
-/// (the caller sets it to 0 and says so); for n = 3 they may sum below 1.
+/// participant (its own entry ignored), or `None` for an even split. Each
+/// percent / 100 is floored at 0.01 and the row renormalised, then
+/// [`impartial_division`] runs. Returns `None` below three participants,
+/// where no impartial split exists, or if a row is not n long.
 pub fn impartial_shares(reports: &[Option<Vec<u64>>]) -> Option<Vec<f64>> {
     let n = reports.len();
-    if n < 3 || reports.iter().flatten().any(|row| row.len() != n) {
+    if reports.iter().flatten().any(|row| row.len() != n) {
         return None;
     }
-    let r = report_matrix(reports);
+    impartial_division(&report_matrix(reports), n)
+}
+
+/// The impartial division rule on a normalised report matrix: `r[j * n + i]`
+/// is the fraction participant j gives participant i (rows sum to 1 over
+/// i ≠ j, entries positive; the diagonal is never read).
+///
+/// The shares are the spec's f64 values bit for bit. For n ≥ 4 they sum to 1
+/// up to rounding and one may be negative on extreme, inconsistent reports
+/// (the caller sets it to 0 and says so); for n = 3 they may sum below 1.
+/// On consistent reports (everyone reports the same relative split) they
+/// are that split. `None` if n < 3 or `r` is not n × n.
+pub fn impartial_division(r: &[f64], n: usize) -> Option<Vec<f64>> {
+    if n < 3 || r.len() != n * n {
+        return None;
+    }
     let at = |l: usize, k: usize| r[l * n + k];
     if n == 3 {
         return Some(
@@ -150,7 +164,11 @@ pub fn impartial_shares(reports: &[Option<Vec<u64>>]) -> Option<Vec<f64>> {
             }
             // ρ_j(k, i) = acc[j] / count; S_j(i) += ρ_j(k, i), k ascending.
             for (j, (s, a)) in sums.iter_mut().zip(&acc).enumerate() {
-                let count = if j == k { count_with_j } else { count_without_j };
+                let count = if j == k {
+                    count_with_j
+                } else {
+                    count_without_j
+                };
                 *s += a / count;
             }
         }
@@ -176,8 +194,10 @@ pub fn impartial_shares(reports: &[Option<Vec<u64>>]) -> Option<Vec<f64>> {
 }
 
 /// The spec's formula for n ≥ 4, term by term, as written (O(n⁴) with no
-/// sharing). The fast version must agree with it bit for bit.
+/// sharing). The fast version must agree with it bit for bit. Indexed loops
+/// on purpose: they read like the formula.
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)]
 fn impartial_shares_naive(reports: &[Option<Vec<u64>>]) -> Vec<f64> {
     let n = reports.len();
     let r = report_matrix(reports);
@@ -225,10 +245,12 @@ mod tests {
 
     /// A deterministic pseudo-random report for participant j of n.
     fn report(j: usize, n: usize, seed: u64) -> Option<Vec<u64>> {
-        if (seed + j as u64) % 7 == 0 {
+        if (seed + j as u64).is_multiple_of(7) {
             return None;
         }
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(j as u64 + 1);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(j as u64 + 1);
         let mut row = vec![0u64; n];
         let mut left = 100u64;
         let others: Vec<usize> = (0..n).filter(|&i| i != j).collect();
@@ -262,7 +284,10 @@ mod tests {
 
     #[test]
     fn fewer_than_three_have_no_impartial_split() {
-        assert_eq!(impartial_shares(&[Some(vec![0, 100]), Some(vec![100, 0])]), None);
+        assert_eq!(
+            impartial_shares(&[Some(vec![0, 100]), Some(vec![100, 0])]),
+            None
+        );
     }
 
     #[test]
@@ -296,7 +321,10 @@ mod tests {
         // Whole percents cannot express 40/50/... exactly, so only check the
         // order and closeness here; exact agreement is a property test.
         let shares = impartial_shares(&reports).unwrap();
-        assert!(shares.windows(2).all(|pair| pair[0] > pair[1]), "{shares:?}");
+        assert!(
+            shares.windows(2).all(|pair| pair[0] > pair[1]),
+            "{shares:?}"
+        );
         for (share, expected) in shares.iter().zip(consensus) {
             assert!((share - expected / 100.0).abs() < 0.01, "{shares:?}");
         }

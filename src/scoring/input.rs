@@ -33,7 +33,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order used for lists and messages.
-    pub const ALL: [Kind; 5] = [Kind::Work, Kind::Money, Kind::Expense, Kind::Resource, Kind::Use];
+    pub const ALL: [Kind; 5] = [
+        Kind::Work,
+        Kind::Money,
+        Kind::Expense,
+        Kind::Resource,
+        Kind::Use,
+    ];
 
     /// The word used in scenario files and reports.
     pub fn as_str(self) -> &'static str {

@@ -143,7 +143,7 @@ impl<'a> Path<'a> {
 impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Path::Root(name) if name.is_empty() => f.write_str("(document)"),
+            Path::Root("") => f.write_str("(document)"),
             Path::Root(name) => f.write_str(name),
             Path::Key(Path::Root(""), key) => f.write_str(key),
             Path::Key(parent, key) => write!(f, "{parent}.{key}"),
@@ -307,10 +307,7 @@ mod tests {
         let to = outer.required("to").unwrap();
         let to_path = root.key("to");
         let err = ObjectReader::new(to, to_path).err().unwrap();
-        assert_eq!(
-            err.to_string(),
-            "allocations[0].to: duplicate key \"bo\""
-        );
+        assert_eq!(err.to_string(), "allocations[0].to: duplicate key \"bo\"");
 
         let doc = Json::parse(br#"{"min_aprovals": 1}"#).unwrap();
         let root = Path::Root("policy.validation");

@@ -79,6 +79,6 @@ pub fn score(input: &ScoringInput) -> Result<Report, ScoringError> {
     let prepared = validate::Prepared::new(input)?;
     let reviewed = review::review(&prepared)?;
     let scored = value::score_contributions(&prepared, &reviewed)?;
-    let distributed = distribution::distribute(&prepared, &scored)?;
+    let distributed = distribution::distribute(&prepared, &reviewed, &scored)?;
     report::build(&prepared, &reviewed, &scored, distributed)
 }

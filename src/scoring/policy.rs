@@ -246,8 +246,6 @@ pub struct PolicyDocument {
 pub(crate) struct DocumentPaths<'a> {
     /// The rules object (`policy` in a scenario, the root in a document).
     pub rules: Path<'a>,
-    /// The `mode` field.
-    pub mode: Path<'a>,
     /// The `buckets` array.
     pub buckets: Path<'a>,
 }
@@ -263,9 +261,8 @@ impl PolicyDocument {
         let root = Path::Root("");
         let mut reader = ObjectReader::new(&doc, root)?;
         let (currency, decimals, policy) = read_rules(&mut reader)?;
-        let mode_path = root.key("mode");
         let mode = match reader.optional("mode") {
-            Some(value) => read_mode(value, &mode_path)?,
+            Some(value) => read_mode(value, &root.key("mode"))?,
             None => Mode::default(),
         };
         let buckets_path = root.key("buckets");
@@ -280,7 +277,6 @@ impl PolicyDocument {
         };
         document.validate_at(DocumentPaths {
             rules: root,
-            mode: mode_path,
             buckets: buckets_path,
         })?;
         Ok(document)
@@ -321,13 +317,11 @@ impl PolicyDocument {
     pub(crate) fn validate_at(&self, paths: DocumentPaths<'_>) -> Result<()> {
         let rules = &paths.rules;
         if let Some(code) = &self.currency
-            && (code.is_empty()
-                || code.len() > 16
-                || !code.bytes().all(|b| b.is_ascii_graphic()))
+            && (code.is_empty() || code.len() > 16 || !code.bytes().all(|b| b.is_ascii_graphic()))
         {
-            return Err(rules
-                .key("currency")
-                .err(format!("must be 1 to 16 visible ASCII characters (got {code:?})")));
+            return Err(rules.key("currency").err(format!(
+                "must be 1 to 16 visible ASCII characters (got {code:?})"
+            )));
         }
         if let Some(decimals) = self.decimals {
             check_max(&rules.key("decimals"), decimals.into(), MAX_DECIMALS, "")?;
@@ -362,11 +356,21 @@ impl PolicyDocument {
             if decay.interval_days == 0 {
                 return Err(interval.err("must be at least 1 day (got 0)"));
             }
-            check_max(&interval, decay.interval_days, MAX_DECAY_INTERVAL_DAYS, " days")?;
+            check_max(
+                &interval,
+                decay.interval_days,
+                MAX_DECAY_INTERVAL_DAYS,
+                " days",
+            )?;
             check_max(&decay_path.key("rate_ppm"), decay.rate_ppm, PPM, " ppm")?;
         }
         let rating = rules.key("rating");
-        check_max(&rating.key("default"), policy.rating.default.into(), 100, " percent")?;
+        check_max(
+            &rating.key("default"),
+            policy.rating.default.into(),
+            100,
+            " percent",
+        )?;
         if let EvaluatorWeights::EigenTrust {
             pretrusted,
             damping_ppm,
@@ -399,8 +403,7 @@ impl PolicyDocument {
             straight_total += percent;
             match bucket {
                 Bucket::Fixed { recipient, .. } => {
-                    check_name(&path, recipient, "recipient")
-                        .map_err(|_| path.key("recipient").err(name_rule("recipient", recipient)))?;
+                    check_name(&path.key("recipient"), recipient, "recipient")?;
                 }
                 Bucket::Reimburse { kinds, .. } | Bucket::Shares { kinds, .. } => {
                     check_kinds(&path.key("kinds"), kinds)?;
@@ -439,7 +442,10 @@ impl PolicyDocument {
             "kind_multiplier_ppm".into(),
             kind_map(&policy.kind_multiplier_ppm),
         );
-        object.insert("tag_multiplier_ppm".into(), json!(policy.tag_multiplier_ppm));
+        object.insert(
+            "tag_multiplier_ppm".into(),
+            json!(policy.tag_multiplier_ppm),
+        );
         if let Some(decay) = policy.decay {
             object.insert(
                 "decay".into(),
@@ -447,7 +453,10 @@ impl PolicyDocument {
             );
         }
         let mut validation = Map::new();
-        validation.insert("min_approvals".into(), json!(policy.validation.min_approvals));
+        validation.insert(
+            "min_approvals".into(),
+            json!(policy.validation.min_approvals),
+        );
         if let Some(max_flags) = policy.validation.max_flags {
             validation.insert("max_flags".into(), json!(max_flags));
         }
@@ -461,7 +470,9 @@ impl PolicyDocument {
             EvaluatorWeights::EigenTrust {
                 pretrusted,
                 damping_ppm,
-            } => json!({"method": "eigentrust", "pretrusted": pretrusted, "damping_ppm": damping_ppm}),
+            } => {
+                json!({"method": "eigentrust", "pretrusted": pretrusted, "damping_ppm": damping_ppm})
+            }
         };
         object.insert("evaluator_weights".into(), weights);
         object
@@ -598,8 +609,12 @@ pub(crate) fn read_rules(
                 json::uint(v, &validation_path.key("min_approvals"), u64::MAX, "")?;
         }
         if let Some(v) = validation.optional("max_flags") {
-            policy.validation.max_flags =
-                Some(json::uint(v, &validation_path.key("max_flags"), u64::MAX, "")?);
+            policy.validation.max_flags = Some(json::uint(
+                v,
+                &validation_path.key("max_flags"),
+                u64::MAX,
+                "",
+            )?);
         }
         validation.finish("min_approvals, max_flags")?;
     }
@@ -673,7 +688,10 @@ fn read_tag_map(value: &Json, path: &Path<'_>) -> Result<BTreeMap<String, u64>> 
     let mut reader = ObjectReader::new(value, *path)?;
     let mut map = BTreeMap::new();
     for (key, value) in reader.entries() {
-        map.insert(key.clone(), json::uint(value, &path.key(key), u64::MAX, "")?);
+        map.insert(
+            key.clone(),
+            json::uint(value, &path.key(key), u64::MAX, "")?,
+        );
     }
     Ok(map)
 }
@@ -770,7 +788,10 @@ pub(crate) fn read_buckets(value: &Json, path: &Path<'_>) -> Result<Vec<Bucket>>
                 let mechanism = json::word(
                     reader.required("mechanism")?,
                     &bucket_path.key("mechanism"),
-                    &[("give", Mechanism::Give), ("impartial", Mechanism::Impartial)],
+                    &[
+                        ("give", Mechanism::Give),
+                        ("impartial", Mechanism::Impartial),
+                    ],
                     "allocation mechanism",
                 )?;
                 reader.finish("type, percent_ppm, mechanism")?;
@@ -878,8 +899,7 @@ mod tests {
 
     #[test]
     fn currency_must_agree_with_the_network() {
-        let document =
-            PolicyDocument::from_json(br#"{"currency": "EUR", "buckets": []}"#).unwrap();
+        let document = PolicyDocument::from_json(br#"{"currency": "EUR", "buckets": []}"#).unwrap();
         assert!(document.check_currency("EUR", 2).is_ok());
         let err = document.check_currency("USD", 2).unwrap_err();
         assert_eq!(err.field(), Some("currency"));

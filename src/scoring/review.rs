@@ -234,7 +234,10 @@ mod tests {
     fn median_is_the_lower_weighted_median() {
         assert_eq!(weighted_lower_median(&mut []), None);
         // Equal weights, two ratings: the lower one.
-        assert_eq!(weighted_lower_median(&mut [(90, 0, 1), (70, 1, 1)]), Some(70));
+        assert_eq!(
+            weighted_lower_median(&mut [(90, 0, 1), (70, 1, 1)]),
+            Some(70)
+        );
         // An outlier does not swing it.
         assert_eq!(
             weighted_lower_median(&mut [(5, 0, 1), (80, 1, 1), (85, 2, 1)]),

@@ -190,7 +190,13 @@ mod tests {
     #[test]
     fn weights_follow_the_trust() {
         // 0 and 1 approve each other; 2 is approved by both; 0 is pretrusted.
-        let trust = eigentrust(3, &[(0, 1, 1), (1, 0, 1), (0, 2, 1), (1, 2, 1)], &[0], 150_000).unwrap();
+        let trust = eigentrust(
+            3,
+            &[(0, 1, 1), (1, 0, 1), (0, 2, 1), (1, 2, 1)],
+            &[0],
+            150_000,
+        )
+        .unwrap();
         assert!(trust.converged);
         let total: f64 = trust.trust.iter().sum();
         assert!((total - 1.0).abs() < 1e-9, "{total}");
@@ -216,7 +222,10 @@ mod tests {
         // The trust flowing into the ring: member 1 sends it half of its own.
         let inflow = trust.trust[1] * 0.5;
         assert!(ring > 0.0);
-        assert!(ring <= (0.85 / 0.15) * inflow + 1e-9, "ring {ring}, inflow {inflow}");
+        assert!(
+            ring <= (0.85 / 0.15) * inflow + 1e-9,
+            "ring {ring}, inflow {inflow}"
+        );
     }
 
     #[test]

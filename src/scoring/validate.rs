@@ -12,12 +12,10 @@
 use super::error::{Result, ScoringError};
 use super::input::{Kind, ScoringInput, Verdict};
 use super::json::Path;
-use super::limits::{
-    MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_TAGS,
-};
+use super::limits::{MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_TAGS};
 use super::policy::{DocumentPaths, EvaluatorWeights, check_max, check_name};
 use super::time::{MAX_SECONDS, MIN_SECONDS, format_rfc3339};
-use super::value::{RateSource, resolve_rate, value_of};
+use super::value::{RateFrom, resolve_rate, value_of};
 
 /// The first 8 bytes of an id, big-endian and zero-padded: comparing these
 /// first and the full strings only on a tie gives exactly bytewise order,
@@ -39,9 +37,7 @@ pub(crate) struct SortedIds {
 impl SortedIds {
     /// Sorts the `count` ids given by `id_of`.
     fn build<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> SortedIds {
-        let mut keys: Vec<(u64, u32)> = (0..count)
-            .map(|i| (prefix(id_of(i)), i as u32))
-            .collect();
+        let mut keys: Vec<(u64, u32)> = (0..count).map(|i| (prefix(id_of(i)), i as u32)).collect();
         keys.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
                 .then_with(|| id_of(a.1 as usize).cmp(id_of(b.1 as usize)))
@@ -54,7 +50,9 @@ impl SortedIds {
     fn duplicate<'s>(&self, id_of: impl Fn(usize) -> &'s str) -> Option<(usize, usize)> {
         self.keys
             .windows(2)
-            .find(|pair| pair[0].0 == pair[1].0 && id_of(pair[0].1 as usize) == id_of(pair[1].1 as usize))
+            .find(|pair| {
+                pair[0].0 == pair[1].0 && id_of(pair[0].1 as usize) == id_of(pair[1].1 as usize)
+            })
             .map(|pair| (pair[0].1 as usize, pair[1].1 as usize))
     }
 
@@ -86,7 +84,7 @@ pub(crate) struct Valued {
     /// The rate used, if the kind needs one and one resolved.
     pub rate: Option<u64>,
     /// Where the rate came from.
-    pub source: RateSource,
+    pub source: RateFrom,
 }
 
 /// An evaluation with its references resolved.
@@ -130,7 +128,6 @@ pub struct Prepared<'a> {
 /// The paths under which a scenario file holds the parts of the input.
 const INPUT_PATHS: DocumentPaths<'static> = DocumentPaths {
     rules: Path::Root("policy"),
-    mode: Path::Root("distribution.mode"),
     buckets: Path::Root("distribution.buckets"),
 };
 
@@ -165,7 +162,12 @@ impl<'a> Prepared<'a> {
                 format_rfc3339(input.period.end)
             )));
         }
-        check_max(&distribution.key("income"), input.income, MAX_AMOUNT, " minor units")?;
+        check_max(
+            &distribution.key("income"),
+            input.income,
+            MAX_AMOUNT,
+            " minor units",
+        )?;
 
         // Members, sorted: a member's index is its rank.
         let members_path = Path::Root("members");
@@ -193,8 +195,9 @@ impl<'a> Prepared<'a> {
         let not_member = |path: Path<'_>, name: &str| path.err(format!("{name:?} is not a member"));
 
         let mut pretrusted = Vec::new();
-        if let EvaluatorWeights::EigenTrust { pretrusted: names, .. } =
-            &input.policy.policy.evaluator_weights
+        if let EvaluatorWeights::EigenTrust {
+            pretrusted: names, ..
+        } = &input.policy.policy.evaluator_weights
         {
             let path = Path::Root("policy.evaluator_weights.pretrusted");
             for (index, name) in names.iter().enumerate() {
@@ -254,8 +257,10 @@ impl<'a> Prepared<'a> {
                 source,
             });
         }
-        let contribution_ids = SortedIds::build(contributions.len(), |i| contributions[i].id.as_str());
-        if let Some((first, second)) = contribution_ids.duplicate(|i| contributions[i].id.as_str()) {
+        let contribution_ids =
+            SortedIds::build(contributions.len(), |i| contributions[i].id.as_str());
+        if let Some((first, second)) = contribution_ids.duplicate(|i| contributions[i].id.as_str())
+        {
             return Err(contributions_path.index(second).key("id").err(format!(
                 "duplicate contribution id {:?} (also contributions[{first}])",
                 contributions[second].id
@@ -266,7 +271,8 @@ impl<'a> Prepared<'a> {
         for (rank, &index) in contribution_order.iter().enumerate() {
             contribution_rank[index as usize] = rank as u32;
         }
-        let contribution_of = |id: &str| contribution_ids.find(id, |i| contributions[i].id.as_str());
+        let contribution_of =
+            |id: &str| contribution_ids.find(id, |i| contributions[i].id.as_str());
 
         // Evaluations.
         let evaluations_path = Path::Root("evaluations");
@@ -300,7 +306,12 @@ impl<'a> Prepared<'a> {
 
         // Allocations.
         let allocations_path = Path::Root("allocations");
-        check_count(&allocations_path, input.allocations.len(), MAX_ENTRIES, "allocations")?;
+        check_count(
+            &allocations_path,
+            input.allocations.len(),
+            MAX_ENTRIES,
+            "allocations",
+        )?;
         let mut allocations = Vec::with_capacity(input.allocations.len());
         for (index, allocation) in input.allocations.iter().enumerate() {
             let path = allocations_path.index(index);
@@ -345,17 +356,32 @@ impl<'a> Prepared<'a> {
                     repayment.contribution
                 ))
             })?;
-            check_max(&path.key("amount"), repayment.amount, MAX_AMOUNT, " minor units")?;
+            check_max(
+                &path.key("amount"),
+                repayment.amount,
+                MAX_AMOUNT,
+                " minor units",
+            )?;
             prior_repaid[contribution as usize] += u128::from(repayment.amount);
         }
         let payouts_path = Path::Root("prior_payouts");
-        check_count(&payouts_path, input.prior_payouts.len(), MAX_ENTRIES, "prior payouts")?;
+        check_count(
+            &payouts_path,
+            input.prior_payouts.len(),
+            MAX_ENTRIES,
+            "prior payouts",
+        )?;
         let mut prior_paid = vec![0u128; members.len()];
         for (index, payout) in input.prior_payouts.iter().enumerate() {
             let path = payouts_path.index(index);
             let member = member_of(&payout.recipient)
                 .ok_or_else(|| not_member(path.key("recipient"), &payout.recipient))?;
-            check_max(&path.key("amount"), payout.amount, MAX_AMOUNT, " minor units")?;
+            check_max(
+                &path.key("amount"),
+                payout.amount,
+                MAX_AMOUNT,
+                " minor units",
+            )?;
             prior_paid[member as usize] += u128::from(payout.amount);
         }
 

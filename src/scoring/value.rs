@@ -31,7 +31,10 @@ pub(crate) enum RateFrom {
 
 /// Resolves the rate of a contribution: its own, else the first tag's that
 /// has one, else the kind's default, else none.
-pub(crate) fn resolve_rate(contribution: &Contribution, policy: &Policy) -> (Option<u64>, RateFrom) {
+pub(crate) fn resolve_rate(
+    contribution: &Contribution,
+    policy: &Policy,
+) -> (Option<u64>, RateFrom) {
     if contribution.kind.is_money() {
         return (None, RateFrom::NotNeeded);
     }

@@ -1,0 +1,385 @@
+//! `coopledger score --scenario FILE.json`: the offline what-if.
+//!
+//! A treasurer runs a scenario (SCORING.md §7) through the scoring core
+//! before adopting a policy. The default output is a table with amounts in
+//! the currency's units; `--json` prints the report in the §7 shape (plus
+//! repayments and explanations); `--explain MEMBER` shows one member's
+//! breakdown. A malformed scenario is refused with the field and the rule,
+//! and nothing else is printed: the whole output is built before any of it
+//! is written.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use coopledger::scenario::Scenario;
+use coopledger::scoring::input::Kind;
+use coopledger::scoring::report::{Explanation, Report};
+
+/// Arguments of `coopledger score`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScoreArgs {
+    /// The scenario file to score (the format of SCORING.md §7).
+    #[arg(long, value_name = "FILE.json")]
+    pub scenario: PathBuf,
+    /// Print the report (or, with --explain, the breakdown) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Show why this member (or fund) got what they got.
+    #[arg(long, value_name = "MEMBER")]
+    pub explain: Option<String>,
+}
+
+/// Runs `coopledger score`: prints the report, or fails with the refusal
+/// and prints nothing on standard output.
+pub fn run(args: &ScoreArgs) -> anyhow::Result<()> {
+    let output = render(args)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(output.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Builds the whole output of `score` as a string.
+fn render(args: &ScoreArgs) -> anyhow::Result<String> {
+    let bytes = std::fs::read(&args.scenario)
+        .with_context(|| format!("cannot read scenario {}", args.scenario.display()))?;
+    let shown = args.scenario.display();
+    let scenario =
+        Scenario::from_json(&bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
+    let report = scenario
+        .score()
+        .map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
+    match (&args.explain, args.json) {
+        (None, true) => Ok(format!("{}\n", report.to_json()?)),
+        (None, false) => Ok(table(&report)),
+        (Some(name), json) => {
+            let explanation = report.explain(name).ok_or_else(|| {
+                anyhow!(
+                    "{name:?} is neither a member of scenario {shown} nor a recipient in its report"
+                )
+            })?;
+            if json {
+                Ok(format!("{}\n", serde_json::to_string_pretty(explanation)?))
+            } else {
+                Ok(explain(&report, name, explanation))
+            }
+        }
+    }
+}
+
+/// Formats minor units in the currency's units: `33684` → `336.84 USD`.
+struct Money<'r> {
+    decimals: u32,
+    currency: Option<&'r str>,
+}
+
+impl Money<'_> {
+    fn of(report: &Report) -> Money<'_> {
+        Money {
+            decimals: report.decimals.unwrap_or(0),
+            currency: report.currency.as_deref(),
+        }
+    }
+
+    fn fmt(&self, amount: impl Into<u128>) -> String {
+        let amount: u128 = amount.into();
+        let mut text = if self.decimals == 0 {
+            amount.to_string()
+        } else {
+            let unit = 10u128.pow(self.decimals);
+            format!(
+                "{}.{:0width$}",
+                amount / unit,
+                amount % unit,
+                width = self.decimals as usize
+            )
+        };
+        if let Some(code) = self.currency {
+            text.push(' ');
+            text.push_str(code);
+        }
+        text
+    }
+}
+
+/// ppm as a percentage: 50000 → "5%", 125000 → "12.5%".
+fn percent(ppm: u64) -> String {
+    format!("{}%", decimal(ppm, 10_000))
+}
+
+/// ppm as a factor: 1200000 → "×1.2".
+fn factor(ppm: u64) -> String {
+    format!("×{}", decimal(ppm, 1_000_000))
+}
+
+/// value / unit with the fraction's trailing zeros trimmed.
+fn decimal(value: u64, unit: u64) -> String {
+    let whole = value / unit;
+    let fraction = value % unit;
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let digits = unit.to_string().len() - 1;
+    let text = format!("{whole}.{fraction:0digits$}");
+    text.trim_end_matches('0').to_owned()
+}
+
+/// Lays out rows in columns; `right[i]` right-aligns column i.
+fn columns(rows: &[Vec<String>], right: &[bool], indent: &str) -> String {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|row| row.get(i))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from(indent);
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = widths[i] - cell.chars().count();
+            if right.get(i).copied().unwrap_or(false) {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn kinds(list: &[Kind]) -> String {
+    list.iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The default, readable report.
+fn table(report: &Report) -> String {
+    let money = Money::of(report);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Distribution of {} for {} to {} (mode {})",
+        money.fmt(report.income),
+        report.period.start,
+        report.period.end,
+        report.mode
+    );
+
+    out.push_str("\nPayouts\n");
+    let mut names: Vec<&String> = report.payouts.keys().chain(report.points.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut rows = vec![vec!["recipient".into(), "amount".into(), "points".into()]];
+    for name in names {
+        rows.push(vec![
+            name.clone(),
+            money.fmt(report.payouts.get(name).copied().unwrap_or(0)),
+            report
+                .points
+                .get(name)
+                .map_or_else(|| "-".to_owned(), u128::to_string),
+        ]);
+    }
+    out.push_str(&columns(&rows, &[false, true, true], "  "));
+
+    out.push_str("\nBuckets\n");
+    let mut rows = vec![vec![
+        "#".into(),
+        "type".into(),
+        "of".into(),
+        "percent".into(),
+        "amount".into(),
+        "paid".into(),
+        "unpaid".into(),
+    ]];
+    for (index, bucket) in report.buckets.iter().enumerate() {
+        let detail = match bucket.bucket_type.as_str() {
+            "fixed" => format!("fixed → {}", bucket.recipient.as_deref().unwrap_or("?")),
+            "reimburse" => format!(
+                "reimburse {}",
+                kinds(bucket.kinds.as_deref().unwrap_or(&[]))
+            ),
+            "shares" => format!(
+                "shares {} ({})",
+                kinds(bucket.kinds.as_deref().unwrap_or(&[])),
+                bucket.method.as_deref().unwrap_or("?")
+            ),
+            other => format!("{other} ({})", bucket.mechanism.as_deref().unwrap_or("?")),
+        };
+        rows.push(vec![
+            index.to_string(),
+            detail,
+            money.fmt(bucket.base),
+            percent(bucket.percent_ppm),
+            money.fmt(bucket.amount),
+            money.fmt(bucket.amount - bucket.unpaid),
+            money.fmt(bucket.unpaid),
+        ]);
+        for (name, paid) in &bucket.paid {
+            rows.push(vec![
+                String::new(),
+                format!("  {name}"),
+                String::new(),
+                String::new(),
+                String::new(),
+                money.fmt(*paid),
+                String::new(),
+            ]);
+        }
+    }
+    out.push_str(&columns(
+        &rows,
+        &[true, false, true, true, true, true, true],
+        "  ",
+    ));
+
+    let _ = writeln!(out, "\nReserve: {}", money.fmt(report.reserve));
+    out.push_str("\nWarnings\n");
+    if report.warnings.is_empty() {
+        out.push_str("  none\n");
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "  - {warning}");
+    }
+    out
+}
+
+/// One member's breakdown, readable.
+fn explain(report: &Report, name: &str, explanation: &Explanation) -> String {
+    let money = Money::of(report);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "{name}: payout {}, {} points in the period",
+        money.fmt(explanation.payout),
+        explanation.points
+    );
+    if let Some(weight) = explanation.evaluator_weight {
+        let _ = write!(out, ", evaluator weight {weight}");
+    }
+    out.push('\n');
+
+    if !explanation.contributions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nContributions dated before {} ({})",
+            report.period.end,
+            explanation.contributions.len()
+        );
+    }
+    for line in &explanation.contributions {
+        let when = if line.in_period {
+            "in the period"
+        } else {
+            "before the period"
+        };
+        let _ = writeln!(out, "  {} {} at {} ({when})", line.id, line.kind, line.at);
+        let how = match (line.kind, line.rate) {
+            (Kind::Money | Kind::Expense, _) => "money as logged, no rate needed".to_owned(),
+            (Kind::Work, Some(rate)) => format!(
+                "{} min × {}/h, rate from {}",
+                line.quantity,
+                money.fmt(rate),
+                line.rate_source
+            ),
+            (_, Some(rate)) => format!(
+                "{} × {}, rate from {}",
+                line.quantity,
+                money.fmt(rate),
+                line.rate_source
+            ),
+            (_, None) => "no rate resolves: worth 0".to_owned(),
+        };
+        let _ = writeln!(out, "      value {} ({how})", money.fmt(line.value));
+        let _ = writeln!(
+            out,
+            "      peers: {} approval(s), {} flag(s) → {}; quality {}% ({}, {} rating(s))",
+            line.approvals,
+            line.flags,
+            if line.valid {
+                "valid"
+            } else {
+                "NOT valid: earns nothing"
+            },
+            line.quality,
+            line.quality_source,
+            line.ratings
+        );
+        let mut steps = format!("kind {}", factor(line.kind_multiplier_ppm));
+        for tag in &line.tag_multipliers {
+            let _ = write!(steps, ", tag {} {}", tag.tag, factor(tag.ppm));
+        }
+        let _ = write!(
+            steps,
+            ", decay {} ({} step(s)), quality {}%",
+            factor(line.decay_ppm),
+            line.decay_steps,
+            line.quality
+        );
+        let _ = writeln!(out, "      points {} ({steps})", line.points);
+        if line.prior_repaid > 0 || line.repaid > 0 {
+            let _ = writeln!(
+                out,
+                "      repaid {} now, {} before",
+                money.fmt(line.repaid),
+                money.fmt(line.prior_repaid)
+            );
+        }
+    }
+
+    out.push_str("\nBuckets\n");
+    if explanation.buckets.is_empty() {
+        out.push_str("  no bucket paid or weighed them\n");
+    }
+    for line in &explanation.buckets {
+        let mut basis = String::new();
+        if let (Some(points), Some(total)) = (line.points, line.total_points) {
+            let _ = write!(basis, "{points} of {total} points");
+            if let Some(prior) = line.prior {
+                let _ = write!(basis, ", {} paid before", money.fmt(prior));
+            }
+        }
+        if let (Some(weight), Some(total)) = (line.weight, line.total_weight) {
+            let _ = write!(basis, "weight {weight} of {total}");
+        }
+        if let Some(claims) = &line.claims {
+            let parts: Vec<String> = claims
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} repaid {} of {} owed",
+                        c.contribution,
+                        money.fmt(c.paid),
+                        money.fmt(c.outstanding)
+                    )
+                })
+                .collect();
+            basis.push_str(&parts.join("; "));
+        }
+        let _ = writeln!(
+            out,
+            "  {} {:<10} {}{}{}",
+            line.index,
+            line.bucket_type,
+            money.fmt(line.paid),
+            if basis.is_empty() { "" } else { "  " },
+            basis
+        );
+    }
+    out
+}

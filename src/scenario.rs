@@ -1,0 +1,388 @@
+//! Scenario files: the offline what-if of SCORING.md §7.
+//!
+//! A scenario is a policy, members, contributions, evaluations, allocations,
+//! prior amounts and one distribution, in one JSON file, so a treasurer can
+//! try a policy on real or made-up data before adopting it. The conformance
+//! files are scenarios plus `about` and `expected`, which this reader
+//! ignores. Anything else it does not know is refused, naming the field, so
+//! a typo cannot silently change a result; after reading, the whole input
+//! goes through the same validation as [`crate::scoring::score`].
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::scoring::error::Result;
+use crate::scoring::input::{
+    Allocation, Contribution, Evaluation, Kind, Period, PriorPayout, PriorRepayment, ScoringInput,
+    Verdict,
+};
+use crate::scoring::json::{self, Json, ObjectReader, Path};
+use crate::scoring::limits::MAX_AMOUNT;
+use crate::scoring::policy::{self, PolicyDocument};
+use crate::scoring::report::Report;
+use crate::scoring::time::{format_rfc3339, parse_rfc3339};
+
+/// A parsed and validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Everything the distribution is computed from.
+    pub input: ScoringInput,
+}
+
+const TOP_KEYS: &str = "policy, members, contributions, evaluations, allocations, \
+                        prior_repayments, prior_payouts, distribution, about, expected";
+
+fn string(value: &Json, path: &Path<'_>) -> Result<String> {
+    json::string(value, path).map(str::to_owned)
+}
+
+fn time(value: &Json, path: &Path<'_>) -> Result<i64> {
+    let text = json::string(value, path)?;
+    parse_rfc3339(text).map_err(|rule| path.err(rule))
+}
+
+fn amount(value: &Json, path: &Path<'_>) -> Result<u64> {
+    json::uint(value, path, MAX_AMOUNT, "")
+}
+
+/// Reads an optional array field, each element with `read`.
+fn list<T>(
+    reader: &mut ObjectReader<'_>,
+    key: &str,
+    read: impl Fn(&Json, &Path<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let base = *reader.path();
+    let path = base.key(key);
+    match reader.optional(key) {
+        None => Ok(Vec::new()),
+        Some(value) => json::array(value, &path)?
+            .iter()
+            .enumerate()
+            .map(|(index, item)| read(item, &path.index(index)))
+            .collect(),
+    }
+}
+
+fn read_contribution(value: &Json, path: &Path<'_>) -> Result<Contribution> {
+    let mut reader = ObjectReader::new(value, *path)?;
+    let id = string(reader.required("id")?, &path.key("id"))?;
+    let member = string(reader.required("member")?, &path.key("member"))?;
+    let kind = json::word(
+        reader.required("kind")?,
+        &path.key("kind"),
+        &Kind::choices(),
+        "kind",
+    )?;
+    let quantity = amount(reader.required("quantity")?, &path.key("quantity"))?;
+    let rate = match reader.optional("rate") {
+        Some(v) => Some(amount(v, &path.key("rate"))?),
+        None => None,
+    };
+    let tags = match reader.optional("tags") {
+        Some(v) => {
+            let tags_path = path.key("tags");
+            json::array(v, &tags_path)?
+                .iter()
+                .enumerate()
+                .map(|(index, tag)| string(tag, &tags_path.index(index)))
+                .collect::<Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+    let at = time(reader.required("at")?, &path.key("at"))?;
+    reader.finish("id, member, kind, quantity, rate, tags, at")?;
+    Ok(Contribution {
+        id,
+        member,
+        kind,
+        quantity,
+        rate,
+        tags,
+        at,
+    })
+}
+
+fn read_evaluation(value: &Json, path: &Path<'_>) -> Result<Evaluation> {
+    let mut reader = ObjectReader::new(value, *path)?;
+    let contribution = string(reader.required("contribution")?, &path.key("contribution"))?;
+    let evaluator = string(reader.required("evaluator")?, &path.key("evaluator"))?;
+    let verdict = json::word(
+        reader.required("verdict")?,
+        &path.key("verdict"),
+        &[("approve", Verdict::Approve), ("flag", Verdict::Flag)],
+        "verdict",
+    )?;
+    let rating = match reader.optional("rating") {
+        // At most 100, so it fits u8.
+        Some(v) => Some(json::uint(v, &path.key("rating"), 100, " percent")? as u8),
+        None => None,
+    };
+    reader.finish("contribution, evaluator, verdict, rating")?;
+    Ok(Evaluation {
+        contribution,
+        evaluator,
+        verdict,
+        rating,
+    })
+}
+
+fn read_allocation(value: &Json, path: &Path<'_>) -> Result<Allocation> {
+    let mut reader = ObjectReader::new(value, *path)?;
+    let from = string(reader.required("from")?, &path.key("from"))?;
+    let to_path = path.key("to");
+    let mut to_reader = ObjectReader::new(reader.required("to")?, to_path)?;
+    let mut to = BTreeMap::new();
+    for (member, percent) in to_reader.entries() {
+        let percent = json::uint(percent, &to_path.key(member), 100, " percent")?;
+        to.insert(member.clone(), percent);
+    }
+    reader.finish("from, to")?;
+    Ok(Allocation { from, to })
+}
+
+fn read_prior_repayment(value: &Json, path: &Path<'_>) -> Result<PriorRepayment> {
+    let mut reader = ObjectReader::new(value, *path)?;
+    let contribution = string(reader.required("contribution")?, &path.key("contribution"))?;
+    let amount = amount(reader.required("amount")?, &path.key("amount"))?;
+    reader.finish("contribution, amount")?;
+    Ok(PriorRepayment {
+        contribution,
+        amount,
+    })
+}
+
+fn read_prior_payout(value: &Json, path: &Path<'_>) -> Result<PriorPayout> {
+    let mut reader = ObjectReader::new(value, *path)?;
+    let recipient = string(reader.required("recipient")?, &path.key("recipient"))?;
+    let amount = amount(reader.required("amount")?, &path.key("amount"))?;
+    reader.finish("recipient, amount")?;
+    Ok(PriorPayout { recipient, amount })
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file. Refuses anything the spec
+    /// refuses, with the field path and the rule; `about` and `expected` are
+    /// ignored.
+    pub fn from_json(bytes: &[u8]) -> Result<Scenario> {
+        let doc = Json::parse(bytes)?;
+        let root = Path::Root("");
+        let mut reader = ObjectReader::new(&doc, root)?;
+        reader.ignore("about");
+        reader.ignore("expected");
+
+        let policy_path = Path::Root("policy");
+        let (currency, decimals, rules) = match reader.optional("policy") {
+            Some(value) => {
+                let mut policy_reader = ObjectReader::new(value, policy_path)?;
+                let read = policy::read_rules(&mut policy_reader)?;
+                policy_reader.finish(policy::rule_keys())?;
+                read
+            }
+            None => (None, None, policy::Policy::default()),
+        };
+
+        let members_path = Path::Root("members");
+        let members = json::array(reader.required("members")?, &members_path)?
+            .iter()
+            .enumerate()
+            .map(|(index, member)| string(member, &members_path.index(index)))
+            .collect::<Result<Vec<_>>>()?;
+        let contributions = list(&mut reader, "contributions", read_contribution)?;
+        let evaluations = list(&mut reader, "evaluations", read_evaluation)?;
+        let allocations = list(&mut reader, "allocations", read_allocation)?;
+        let prior_repayments = list(&mut reader, "prior_repayments", read_prior_repayment)?;
+        let prior_payouts = list(&mut reader, "prior_payouts", read_prior_payout)?;
+
+        let distribution_path = Path::Root("distribution");
+        let mut distribution =
+            ObjectReader::new(reader.required("distribution")?, distribution_path)?;
+        let period_path = distribution_path.key("period");
+        let mut period = ObjectReader::new(distribution.required("period")?, period_path)?;
+        let start = time(period.required("start")?, &period_path.key("start"))?;
+        let end = time(period.required("end")?, &period_path.key("end"))?;
+        period.finish("start, end")?;
+        let income = amount(
+            distribution.required("income")?,
+            &distribution_path.key("income"),
+        )?;
+        let mode_path = distribution_path.key("mode");
+        let mode = match distribution.optional("mode") {
+            Some(value) => policy::read_mode(value, &mode_path)?,
+            None => policy::Mode::default(),
+        };
+        let buckets = policy::read_buckets(
+            distribution.required("buckets")?,
+            &distribution_path.key("buckets"),
+        )?;
+        distribution.finish("period, income, mode, buckets")?;
+        reader.finish(TOP_KEYS)?;
+
+        let input = ScoringInput {
+            policy: PolicyDocument {
+                currency,
+                decimals,
+                policy: rules,
+                mode,
+                buckets,
+            },
+            members,
+            contributions,
+            evaluations,
+            allocations,
+            prior_repayments,
+            prior_payouts,
+            period: Period { start, end },
+            income,
+        };
+        input.validate()?;
+        Ok(Scenario { input })
+    }
+
+    /// Scores the scenario.
+    pub fn score(&self) -> Result<Report> {
+        crate::scoring::score(&self.input)
+    }
+
+    /// The scenario as JSON in the §7 format (times in UTC), for
+    /// `export --scenario`: [`Scenario::from_json`] reads it back to an
+    /// equal scenario.
+    pub fn to_json(&self) -> Value {
+        let input = &self.input;
+        let contributions: Vec<Value> = input
+            .contributions
+            .iter()
+            .map(|c| {
+                let mut object = json!({
+                    "id": c.id, "member": c.member, "kind": c.kind.as_str(),
+                    "quantity": c.quantity, "at": format_rfc3339(c.at),
+                });
+                if let Some(rate) = c.rate {
+                    object["rate"] = json!(rate);
+                }
+                if !c.tags.is_empty() {
+                    object["tags"] = json!(c.tags);
+                }
+                object
+            })
+            .collect();
+        let evaluations: Vec<Value> = input
+            .evaluations
+            .iter()
+            .map(|e| {
+                let mut object = json!({
+                    "contribution": e.contribution, "evaluator": e.evaluator,
+                    "verdict": e.verdict.as_str(),
+                });
+                if let Some(rating) = e.rating {
+                    object["rating"] = json!(rating);
+                }
+                object
+            })
+            .collect();
+        let allocations: Vec<Value> = input
+            .allocations
+            .iter()
+            .map(|a| json!({"from": a.from, "to": a.to}))
+            .collect();
+        let prior_repayments: Vec<Value> = input
+            .prior_repayments
+            .iter()
+            .map(|r| json!({"contribution": r.contribution, "amount": r.amount}))
+            .collect();
+        let prior_payouts: Vec<Value> = input
+            .prior_payouts
+            .iter()
+            .map(|p| json!({"recipient": p.recipient, "amount": p.amount}))
+            .collect();
+        json!({
+            "policy": Value::Object(input.policy.rules_json()),
+            "members": input.members,
+            "contributions": contributions,
+            "evaluations": evaluations,
+            "allocations": allocations,
+            "prior_repayments": prior_repayments,
+            "prior_payouts": prior_payouts,
+            "distribution": {
+                "period": {
+                    "start": format_rfc3339(input.period.start),
+                    "end": format_rfc3339(input.period.end),
+                },
+                "income": input.income,
+                "mode": input.policy.mode.as_str(),
+                "buckets": policy::buckets_json(&input.policy.buckets),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"{
+      "policy": {
+        "currency": "EUR", "decimals": 2,
+        "default_rates": {"work": 2500}, "rates": {"design": 3000},
+        "kind_multiplier_ppm": {"work": 1000000}, "tag_multiplier_ppm": {"lead": 1200000},
+        "decay": {"interval_days": 7, "rate_ppm": 100000},
+        "validation": {"min_approvals": 1, "max_flags": 0},
+        "rating": {"min_ratings": 1, "default": 100},
+        "evaluator_weights": {"method": "equal"}
+      },
+      "members": ["alice", "bob", "carol"],
+      "contributions": [
+        {"id": "c1", "member": "alice", "kind": "work", "quantity": 600,
+         "at": "2026-11-03T10:00:00Z", "tags": ["design"]},
+        {"id": "c2", "member": "bob", "kind": "expense", "quantity": 12000,
+         "at": "2026-10-28T16:30:00+01:00"}
+      ],
+      "evaluations": [
+        {"contribution": "c1", "evaluator": "bob", "verdict": "approve", "rating": 80}
+      ],
+      "allocations": [{"from": "alice", "to": {"bob": 60, "carol": 40}}],
+      "prior_repayments": [{"contribution": "c2", "amount": 5000}],
+      "prior_payouts": [{"recipient": "alice", "amount": 12000}],
+      "distribution": {
+        "period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
+        "income": 100000, "mode": "remaining",
+        "buckets": [
+          {"type": "fixed", "percent_ppm": 50000, "recipient": "network-fund"},
+          {"type": "reimburse", "percent_ppm": 1000000, "kinds": ["expense", "money"]},
+          {"type": "shares", "percent_ppm": 1000000, "kinds": ["work"], "method": "immediate"}
+        ]
+      },
+      "about": "the spec's example", "expected": {"anything": [1, 2, 3]}
+    }"#;
+
+    #[test]
+    fn reads_the_spec_example_and_writes_it_back() {
+        let scenario = Scenario::from_json(EXAMPLE.as_bytes()).unwrap();
+        let input = &scenario.input;
+        assert_eq!(input.members, ["alice", "bob", "carol"]);
+        assert_eq!(input.contributions[1].kind, Kind::Expense);
+        // 16:30 at +01:00 is 15:30 UTC.
+        assert_eq!(
+            format_rfc3339(input.contributions[1].at),
+            "2026-10-28T15:30:00Z"
+        );
+        assert_eq!(input.evaluations[0].rating, Some(80));
+        assert_eq!(input.allocations[0].to["bob"], 60);
+        assert_eq!(input.income, 100_000);
+        let written = serde_json::to_vec(&scenario.to_json()).unwrap();
+        assert_eq!(Scenario::from_json(&written).unwrap(), scenario);
+    }
+
+    #[test]
+    fn the_spec_example_scores() {
+        let report = Scenario::from_json(EXAMPLE.as_bytes())
+            .unwrap()
+            .score()
+            .unwrap();
+        // 5% to the fund; c2 is not validated (min_approvals 1), so nothing
+        // is reimbursed; c1 (valid, quality 80) takes the whole shares bucket.
+        assert_eq!(report.payouts["network-fund"], 5000);
+        assert_eq!(report.payouts["alice"], 95_000);
+        assert_eq!(report.reserve, 0);
+    }
+}

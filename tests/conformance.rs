@@ -1,0 +1,110 @@
+//! Conformance: every scenario in `../shared/conformance/` must score to
+//! exactly its `expected` fields.
+//!
+//! The folder is read at run time, so a scenario dropped into it is checked
+//! without touching this file. Every key of `expected` must be a key of the
+//! report and equal to it (payouts, reserve and points in every file today);
+//! an expected key the report does not have fails the test rather than being
+//! skipped, so no expectation is silently ignored.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use coopledger::scenario::Scenario;
+use serde_json::Value;
+
+fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance")
+}
+
+/// Scores one file and lists what differs from its `expected`.
+fn check(path: &Path) -> Vec<String> {
+    let name = path.display();
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => return vec![format!("{name}: cannot read: {err}")],
+    };
+    let file: Value = match serde_json::from_slice(&bytes) {
+        Ok(value) => value,
+        Err(err) => return vec![format!("{name}: not JSON: {err}")],
+    };
+    let Some(expected) = file.get("expected").and_then(Value::as_object) else {
+        return vec![format!("{name}: has no \"expected\" object")];
+    };
+    let report = match Scenario::from_json(&bytes).and_then(|scenario| scenario.score()) {
+        Ok(report) => report,
+        Err(err) => return vec![format!("{name}: refused: {err}")],
+    };
+    let report = match serde_json::to_value(&report) {
+        Ok(value) => value,
+        Err(err) => return vec![format!("{name}: report does not serialise: {err}")],
+    };
+    let mut problems = Vec::new();
+    for key in ["payouts", "reserve", "points"] {
+        if !expected.contains_key(key) {
+            problems.push(format!("{name}: expected.{key} is missing from the file"));
+        }
+    }
+    for (key, want) in expected {
+        match report.get(key) {
+            None => problems.push(format!("{name}: the report has no {key:?} to compare")),
+            Some(got) if got != want => problems.push(format!(
+                "{name}: {key}\n    expected {want}\n    got      {got}"
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_conformance_scenario_reproduces_its_expected_results() {
+    let dir = conformance_dir();
+    let entries = fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("conformance folder {} cannot be read: {err}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("conformance folder entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *.json scenario in {}: the conformance suite would check nothing",
+        dir.display()
+    );
+    let problems: Vec<String> = files.iter().flat_map(|path| check(path)).collect();
+    assert!(
+        problems.is_empty(),
+        "{} of {} conformance scenario(s) differ:\n{}",
+        problems.len(),
+        files.len(),
+        problems.join("\n")
+    );
+    eprintln!("{} conformance scenario(s) reproduced exactly", files.len());
+}
+
+#[test]
+fn scoring_a_scenario_twice_gives_the_same_bytes() {
+    let dir = conformance_dir();
+    let mut checked = 0;
+    for entry in fs::read_dir(&dir).expect("conformance folder") {
+        let path = entry.expect("conformance folder entry").path();
+        if path.extension().is_none_or(|ext| ext != "json") {
+            continue;
+        }
+        let bytes = fs::read(&path).expect("readable scenario");
+        let first = Scenario::from_json(&bytes).and_then(|s| s.score());
+        let second = Scenario::from_json(&bytes).and_then(|s| s.score());
+        let (Ok(first), Ok(second)) = (first, second) else {
+            panic!("{} was refused", path.display());
+        };
+        assert_eq!(
+            first.to_json().expect("serialises"),
+            second.to_json().expect("serialises"),
+            "{}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no scenario in {}", dir.display());
+}
