@@ -57,6 +57,28 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// No size limits at all: what replay checks against. Limits, like clock
+    /// rules, apply when an entry arrives; an operator who lowers one must not
+    /// find the log they already accepted called corrupt.
+    pub fn unbounded() -> Self {
+        Limits {
+            max_message_bytes: usize::MAX,
+            max_payload_bytes: usize::MAX,
+            max_batch_entries: usize::MAX,
+            max_tags: usize::MAX,
+            max_string_bytes: usize::MAX,
+            max_note_bytes: usize::MAX,
+            max_members: usize::MAX,
+            max_clock_skew_ms: u64::MAX,
+            max_list_entries: u64::MAX,
+            max_subscribers: usize::MAX,
+            max_group_entries: usize::MAX,
+            max_pending_requests: usize::MAX,
+        }
+    }
+}
+
 /// The largest quantity, rate or amount the scoring spec accepts (10^15).
 pub const MAX_AMOUNT: u64 = 1_000_000_000_000_000;
 

@@ -61,9 +61,9 @@ fn render(args: &ScoreArgs) -> anyhow::Result<String> {
                 )
             })?;
             if json {
-                Ok(format!("{}\n", serde_json::to_string_pretty(explanation)?))
+                Ok(format!("{}\n", serde_json::to_string_pretty(&explanation)?))
             } else {
-                Ok(explain(&report, name, explanation))
+                Ok(explain(&report, name, &explanation))
             }
         }
     }

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::envelope::{EntryId, VerifiedEnvelope};
 use crate::error::{LedgerError, Refusal, Result};
 use crate::limits::Limits;
-use crate::merkle::Frontier;
+use crate::merkle::{Frontier, NodeSource};
 use crate::state::{CheckContext, LedgerState, Undo};
 pub use store::{Head, Store};
 
@@ -73,9 +73,8 @@ impl Ledger {
     /// of the first bad entry.
     pub async fn open(data_dir: &Path, limits: Limits) -> Result<Ledger> {
         let dir: PathBuf = data_dir.to_path_buf();
-        let limits2 = limits.clone();
         let (store, state, frontier, log_key) =
-            tokio::task::spawn_blocking(move || open_blocking(&dir, &limits2))
+            tokio::task::spawn_blocking(move || open_blocking(&dir))
                 .await
                 .map_err(|e| LedgerError::Unavailable(format!("replay task failed: {e}")))??;
         let head = Head { size: frontier.size(), root: frontier.root() };
@@ -83,14 +82,12 @@ impl Ledger {
         let (tx, rx) = mpsc::channel(limits.max_pending_requests.max(1));
         let state = Arc::new(RwLock::new(state));
         let sequencer = Sequencer {
-            store: store.clone(),
             state: state.clone(),
             limits: limits.clone(),
             log_public_key: log_key.verifying_key().to_bytes(),
             frontier,
-            head: head_tx,
         };
-        let handle = tokio::spawn(sequencer.run(rx));
+        let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 store,
@@ -152,9 +149,10 @@ impl Ledger {
         }
     }
 
-    /// Where a durable entry landed.
+    /// Where a durable entry landed (ids are indexed in memory, rebuilt by replay).
     pub fn sequence_of(&self, id: &EntryId) -> Result<Option<u64>> {
-        Ok(self.inner.store.sequence_of(&id.0)?.filter(|&s| s < self.head().size))
+        let size = self.head().size;
+        Ok(self.state()?.sequence_of(id).filter(|&s| s < size))
     }
 
     /// Read access to the derived state. It may include entries of the group
@@ -192,13 +190,13 @@ impl Ledger {
 }
 
 /// Loads the log key, opens sled and replays every entry.
-fn open_blocking(dir: &Path, limits: &Limits) -> Result<(Store, LedgerState, Frontier, SigningKey)> {
+fn open_blocking(dir: &Path) -> Result<(Store, LedgerState, Frontier, SigningKey)> {
     std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io { path: dir.display().to_string(), source })?;
     let key_path = dir.join(LOG_KEY_FILE);
     let log_key = crate::keyfile::load_or_create(&key_path)
         .map_err(|e| LedgerError::Io { path: key_path.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
     let store = Store::open(dir)?;
-    let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes(), limits)?;
+    let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
     Ok((store, state, frontier, log_key))
 }
 
@@ -207,12 +205,14 @@ const REPLAY_CHUNK: usize = 4096;
 
 /// Rebuilds state and the Merkle frontier from the stored entries, checking
 /// each signature, each id index record and each rule, and finally the root
-/// against the stored head. Clock rules do not apply on replay.
-pub fn replay(store: &Store, log_public_key: &[u8; 32], limits: &Limits) -> Result<(LedgerState, Frontier)> {
+/// against the stored head. Clock rules and size limits do not apply on
+/// replay: they judge entries as they arrive, and were met then.
+pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, Frontier)> {
     let head = store.head()?;
     let mut state = LedgerState::default();
     let mut frontier = Frontier::new();
-    let cx = CheckContext { log_public_key, limits, now_ms: None };
+    let unbounded = Limits::unbounded();
+    let cx = CheckContext { log_public_key, limits: &unbounded, now_ms: None };
     let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
     let mut entries = store.entries(0, head.size);
     loop {
@@ -232,13 +232,18 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32], limits: &Limits) -> Resu
                 });
             }
             let v = verified.map_err(corrupt)?;
-            match store.sequence_of(&v.id.0)? {
-                Some(s) if s == sequence => {}
-                other => return Err(corrupt(format!("the id index points to {other:?}, not here"))),
+            if let Some(first) = state.sequence_of(&v.id) {
+                return Err(corrupt(format!("the same entry {} is already at sequence {first}", v.id)));
             }
             state.check(&v, &cx).map_err(|r| corrupt(format!("the entry breaks a ledger rule: {r}")))?;
             state.apply(&v, sequence);
-            frontier.append(crate::proof::leaf_hash(leaf));
+            // A stored node that disagrees with the entries is damage too:
+            // proofs are served from the nodes.
+            for (level, index, hash) in frontier.append(crate::proof::leaf_hash(leaf)) {
+                if level > 0 && store.node(level, index)? != Some(hash) {
+                    return Err(corrupt(format!("the stored Merkle node (level {level}, index {index}) does not match the entries")));
+                }
+            }
         }
     }
     if state.size() != head.size {
@@ -276,24 +281,21 @@ fn verify_chunk(chunk: &[(u64, sled::IVec)]) -> Vec<Checked<'_>> {
             .collect();
         parts
             .into_iter()
-            .flat_map(|p| match p.join() {
-                Ok(v) => v,
-                // A panic while verifying is a bug, not corruption; report it as
-                // a failed check of the first entry of the part.
-                Err(_) => Vec::new(),
-            })
+            // A part whose thread panicked yields nothing; replay then reports
+            // its first entry as missing rather than serving unchecked data.
+            .flat_map(|p| p.join().unwrap_or_default())
             .collect()
     })
 }
 
-/// The single writer.
+/// The single writer's first stage: checks rules and folds entries into the
+/// state, then hands each group to the [`Writer`] thread. The two stages
+/// overlap, so the rules for group N+1 are checked while group N is flushed.
 struct Sequencer {
-    store: Store,
     state: Arc<RwLock<LedgerState>>,
     limits: Limits,
     log_public_key: [u8; 32],
     frontier: Frontier,
-    head: watch::Sender<Head>,
 }
 
 /// The outcome of one job inside a group, before the flush.
@@ -302,104 +304,194 @@ enum Pending {
     Refused { reply: oneshot::Sender<Result<Vec<Receipt>>>, refusal: Refusal },
 }
 
+impl Pending {
+    fn fail(self, why: &str) {
+        let reply = match self {
+            Pending::Accepted { reply, .. } | Pending::Refused { reply, .. } => reply,
+        };
+        let _ = reply.send(Err(LedgerError::Unavailable(why.to_string())));
+    }
+}
+
+/// A checked group on its way to disk: its writes, the head it ends at and
+/// the answers to send once it is durable. Groups without writes (only
+/// duplicates or refusals) pass through too, so no answer overtakes the
+/// flush of an entry it depends on.
+struct Group {
+    write: Option<store::GroupWrite>,
+    head: Head,
+    pending: Vec<Pending>,
+}
+
+/// Groups checked but not yet durable; bounds how far the state may run
+/// ahead of the disk.
+const GROUPS_IN_FLIGHT: usize = 4;
+
 impl Sequencer {
-    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>, store: Store, head: watch::Sender<Head>) {
+        let (to_writer, from_sequencer) = mpsc::channel::<Group>(GROUPS_IN_FLIGHT);
+        let writer = std::thread::Builder::new()
+            .name("coopledger-writer".into())
+            .spawn(move || Writer { store, head }.run(from_sequencer));
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the writer thread");
+                jobs.close();
+                while let Some(job) = jobs.recv().await {
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(format!("no writer thread: {e}"))));
+                }
+                return;
+            }
+        };
         while let Some(first) = jobs.recv().await {
             let mut count = first.envelopes.len();
-            let mut group = vec![first];
+            let mut batch = vec![first];
             while count < self.limits.max_group_entries {
                 match jobs.try_recv() {
                     Ok(job) => {
                         count += job.envelopes.len();
-                        group.push(job);
+                        batch.push(job);
                     }
                     Err(_) => break,
                 }
             }
-            if let Err(e) = self.commit_group(group).await {
-                tracing::error!(error = %e, "group commit failed; the sequencer stops (restart the server to replay from disk)");
+            let group = self.check_group(batch);
+            if let Err(mpsc::error::SendError(group)) = to_writer.send(group).await {
+                // The writer stopped after a failed write: the state is ahead
+                // of the disk, so stop taking writes (a restart replays).
+                tracing::error!("the writer stopped; refusing further writes until a restart");
+                for p in group.pending {
+                    p.fail("an earlier write failed; restart the server");
+                }
                 jobs.close();
                 while let Some(job) = jobs.recv().await {
-                    let _ = job.reply.send(Err(LedgerError::Unavailable(format!("an earlier write failed: {e}"))));
+                    let _ = job.reply.send(Err(LedgerError::Unavailable("an earlier write failed; restart the server".into())));
                 }
-                return;
+                break;
             }
         }
+        drop(to_writer);
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     }
 
-    /// Checks and applies each job of the group, writes the accepted entries
-    /// in one batch, flushes, then answers every job.
-    async fn commit_group(&mut self, group: Vec<Job>) -> std::result::Result<(), String> {
-        let now_ms = now_ms();
+    /// Checks and applies each job of the group and prepares its writes.
+    fn check_group(&mut self, batch: Vec<Job>) -> Group {
+        let cx_now = now_ms();
         let mut write = store::GroupWrite::default();
-        let mut pending = Vec::with_capacity(group.len());
+        let mut pending = Vec::with_capacity(batch.len());
         let mut wrote = false;
-        {
-            let mut state = match self.state.write() {
-                Ok(s) => s,
-                Err(_) => return Err("state lock poisoned".into()),
-            };
-            let cx = CheckContext { log_public_key: &self.log_public_key, limits: &self.limits, now_ms: Some(now_ms) };
-            for job in group {
-                match apply_job(&mut state, &job, &cx) {
-                    Err(refusal) => pending.push(Pending::Refused { reply: job.reply, refusal }),
-                    Ok(outcomes) => {
-                        let mut receipts = Vec::with_capacity(outcomes.len());
-                        for (v, outcome) in job.envelopes.iter().zip(outcomes) {
-                            let (sequence, duplicate) = match outcome {
-                                Outcome::Duplicate(s) => (s, true),
-                                Outcome::New(s) => {
-                                    let leaf = v.leaf_bytes();
-                                    for (level, index, hash) in self.frontier.append(crate::proof::leaf_hash(&leaf)) {
-                                        write.node(level, index, &hash);
-                                    }
-                                    write.entry(s, &v.id.0, &leaf);
-                                    wrote = true;
-                                    (s, false)
+        let Ok(mut state) = self.state.write() else {
+            for job in batch {
+                let _ = job.reply.send(Err(LedgerError::Unavailable("state lock poisoned".into())));
+            }
+            return Group { write: None, head: Head { size: self.frontier.size(), root: self.frontier.root() }, pending };
+        };
+        let cx = CheckContext { log_public_key: &self.log_public_key, limits: &self.limits, now_ms: Some(cx_now) };
+        for job in batch {
+            match apply_job(&mut state, &job, &cx) {
+                Err(refusal) => pending.push(Pending::Refused { reply: job.reply, refusal }),
+                Ok(outcomes) => {
+                    let mut receipts = Vec::with_capacity(outcomes.len());
+                    for (v, outcome) in job.envelopes.iter().zip(outcomes) {
+                        let (sequence, duplicate) = match outcome {
+                            Outcome::Duplicate(s) => (s, true),
+                            Outcome::New(s) => {
+                                let leaf = v.leaf_bytes();
+                                for (level, index, hash) in self.frontier.append(crate::proof::leaf_hash(&leaf)) {
+                                    write.node(level, index, &hash);
                                 }
-                            };
-                            receipts.push(Receipt { sequence, id: v.id, duplicate, head: Head::default() });
-                        }
-                        pending.push(Pending::Accepted { reply: job.reply, receipts });
+                                write.entry(s, &leaf);
+                                wrote = true;
+                                (s, false)
+                            }
+                        };
+                        receipts.push(Receipt { sequence, id: v.id, duplicate, head: Head::default() });
                     }
+                    pending.push(Pending::Accepted { reply: job.reply, receipts });
                 }
             }
         }
         let head = Head { size: self.frontier.size(), root: self.frontier.root() };
         if wrote {
             write.head(&head);
-            let store = self.store.clone();
-            let result = tokio::task::spawn_blocking(move || store.commit(write)).await;
-            let failure = match result {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(e) => Some(format!("write task failed: {e}")),
-            };
-            if let Some(e) = failure {
-                for p in pending {
-                    let reply = match p {
-                        Pending::Accepted { reply, .. } | Pending::Refused { reply, .. } => reply,
-                    };
-                    let _ = reply.send(Err(LedgerError::Unavailable(format!("the write failed: {e}"))));
-                }
-                return Err(e);
-            }
-            self.head.send_replace(head);
         }
-        for p in pending {
-            match p {
-                Pending::Accepted { reply, mut receipts } => {
-                    for r in &mut receipts {
-                        r.head = head;
-                    }
-                    let _ = reply.send(Ok(receipts));
-                }
-                Pending::Refused { reply, refusal } => {
-                    let _ = reply.send(Err(LedgerError::Refused(refusal)));
+        Group { write: wrote.then_some(write), head, pending }
+    }
+}
+
+/// The second stage, on its own thread because sled's writes and flushes
+/// block: applies each group's batch in order, flushes once for every group
+/// that is waiting, then publishes the new head and answers.
+struct Writer {
+    store: Store,
+    head: watch::Sender<Head>,
+}
+
+impl Writer {
+    fn run(self, mut groups: mpsc::Receiver<Group>) {
+        while let Some(first) = groups.blocking_recv() {
+            let mut ready = vec![first];
+            while ready.len() < GROUPS_IN_FLIGHT {
+                match groups.try_recv() {
+                    Ok(g) => ready.push(g),
+                    Err(_) => break,
                 }
             }
+            if let Err(e) = self.commit(&mut ready) {
+                tracing::error!(error = %e, "write failed; the ledger stops taking writes (restart the server to replay from disk)");
+                let why = format!("the write failed: {e}");
+                for g in ready {
+                    g.pending.into_iter().for_each(|p| p.fail(&why));
+                }
+                groups.close();
+                while let Some(g) = groups.blocking_recv() {
+                    g.pending.into_iter().for_each(|p| p.fail(&why));
+                }
+                return;
+            }
+            for g in ready {
+                answer(g);
+            }
+        }
+    }
+
+    fn commit(&self, groups: &mut [Group]) -> Result<()> {
+        let mut wrote = false;
+        for g in groups.iter_mut() {
+            if let Some(w) = g.write.take() {
+                self.store.apply(w)?;
+                wrote = true;
+            }
+        }
+        if wrote {
+            self.store.flush()?;
+        }
+        if let Some(last) = groups.last() {
+            self.head.send_if_modified(|h| {
+                let changed = *h != last.head;
+                *h = last.head;
+                changed
+            });
         }
         Ok(())
+    }
+}
+
+/// Sends each job of a durable group its answer.
+fn answer(group: Group) {
+    for p in group.pending {
+        match p {
+            Pending::Accepted { reply, mut receipts } => {
+                for r in &mut receipts {
+                    r.head = group.head;
+                }
+                let _ = reply.send(Ok(receipts));
+            }
+            Pending::Refused { reply, refusal } => {
+                let _ = reply.send(Err(LedgerError::Refused(refusal)));
+            }
+        }
     }
 }
 

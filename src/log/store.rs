@@ -4,9 +4,12 @@
 //!
 //! Key layout (all integers big-endian, so keys sort in log order):
 //! - `e ‖ u64 seq`      → leaf bytes (`u32be(len(pae)) ‖ pae ‖ key ‖ sig`)
-//! - `i ‖ id(32)`       → `u64 seq`
-//! - `n ‖ level ‖ u64`  → perfect Merkle subtree root (32 bytes)
+//! - `n ‖ level ‖ u64`  → perfect Merkle subtree root (32 bytes), level ≥ 1
 //! - `h`                → `u64 size ‖ root(32)`
+//!
+//! Two records are deliberately not stored, because each insert costs the
+//! writer: the id → sequence index (replay rebuilds it in memory) and the
+//! level-0 nodes (a leaf hash is one blake3 of the stored entry).
 
 use std::path::Path;
 
@@ -15,7 +18,6 @@ use crate::merkle::NodeSource;
 use crate::proof::{EMPTY_ROOT, Hash};
 
 const ENTRY: u8 = b'e';
-const ID: u8 = b'i';
 const NODE: u8 = b'n';
 const HEAD: &[u8] = b"h";
 
@@ -49,17 +51,17 @@ pub struct GroupWrite {
 }
 
 impl GroupWrite {
-    /// Adds an entry's leaf bytes and its id index record.
-    pub fn entry(&mut self, sequence: u64, id: &[u8; 32], leaf_bytes: &[u8]) {
+    /// Adds an entry's leaf bytes.
+    pub fn entry(&mut self, sequence: u64, leaf_bytes: &[u8]) {
         self.batch.insert(&entry_key(sequence)[..], leaf_bytes);
-        let mut k = [0u8; 33];
-        k[0] = ID;
-        k[1..].copy_from_slice(id);
-        self.batch.insert(&k[..], &sequence.to_be_bytes()[..]);
     }
 
-    /// Adds a completed perfect Merkle node.
+    /// Adds a completed perfect Merkle node; leaf hashes (level 0) are
+    /// recomputed from the entries instead of stored.
     pub fn node(&mut self, level: u8, index: u64, hash: &Hash) {
+        if level == 0 {
+            return;
+        }
         let mut k = [0u8; 10];
         k[0] = NODE;
         k[1..].copy_from_slice(&crate::merkle::node_key(level, index));
@@ -113,14 +115,6 @@ impl Store {
         Ok(self.tree.get(entry_key(sequence))?)
     }
 
-    /// Where the entry with this id landed.
-    pub fn sequence_of(&self, id: &[u8; 32]) -> Result<Option<u64>> {
-        let mut k = [0u8; 33];
-        k[0] = ID;
-        k[1..].copy_from_slice(id);
-        Ok(self.tree.get(k)?.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok()).map(u64::from_be_bytes))
-    }
-
     /// Entries with `from <= seq < to`, in order.
     pub fn entries(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
         self.tree.range(entry_key(from)..entry_key(to)).map(|r| {
@@ -131,10 +125,16 @@ impl Store {
         })
     }
 
-    /// Applies a group atomically and flushes it to disk. Blocking: call it
-    /// from `spawn_blocking` (sled's `flush_async` can lock up under load).
-    pub fn commit(&self, group: GroupWrite) -> Result<()> {
+    /// Applies a group's writes atomically (not yet durable). Blocking.
+    pub fn apply(&self, group: GroupWrite) -> Result<()> {
         self.tree.apply_batch(group.batch)?;
+        Ok(())
+    }
+
+    /// Makes every applied group durable against a process crash. Blocking:
+    /// call it from a thread of its own (sled's `flush_async` can lock up
+    /// under load).
+    pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
     }
@@ -150,6 +150,9 @@ impl NodeSource for Store {
     type Error = sled::Error;
 
     fn node(&self, level: u8, index: u64) -> std::result::Result<Option<Hash>, sled::Error> {
+        if level == 0 {
+            return Ok(self.tree.get(entry_key(index))?.map(|leaf| crate::proof::leaf_hash(&leaf)));
+        }
         let mut k = [0u8; 10];
         k[0] = NODE;
         k[1..].copy_from_slice(&crate::merkle::node_key(level, index));

@@ -138,11 +138,15 @@ pub fn impartial_division(r: &[f64], n: usize) -> Option<Vec<f64>> {
     }
 
     // f[j * n + i] = f^j_i. For each i, and each k ≠ i in ascending order,
-    // acc[j] collects Σ over l ∉ {i, j, k} (ascending) of R[l][k] / R[l][i]
-    // for every residual claimant j at once: each ratio is computed once and
-    // added to every j except j = l (the slot j = i is never read). Each
-    // acc[j] therefore receives exactly the spec's terms in the spec's
-    // order, and the two slice additions vectorise.
+    // acc[j] must become Σ over l ∉ {i, j, k}, l ascending, of
+    // q_l = R[l][k] / R[l][i], for every residual claimant j at once. The
+    // terms before j are the same for every j, so one running prefix p
+    // (0 + q_first + … in ascending order) is copied into acc[j] when l
+    // reaches j, and each later q_l is then added to acc[..l]. Every acc[j]
+    // thus receives exactly the spec's additions in the spec's order (bit
+    // for bit), each ratio is computed once, the work is n⁴/2 additions
+    // instead of n⁴, and the slice addition vectorises. The slot j = i is
+    // never read.
     let mut f = vec![0.0f64; n * n];
     let mut acc = vec![0.0f64; n];
     let mut sums = vec![0.0f64; n];
@@ -151,16 +155,17 @@ pub fn impartial_division(r: &[f64], n: usize) -> Option<Vec<f64>> {
     for i in 0..n {
         sums.iter_mut().for_each(|s| *s = 0.0);
         for k in (0..n).filter(|&k| k != i) {
-            acc.iter_mut().for_each(|a| *a = 0.0);
-            for l in (0..n).filter(|&l| l != i && l != k) {
+            let mut prefix = 0.0f64;
+            for l in 0..n {
+                acc[l] = prefix;
+                if l == i || l == k {
+                    continue;
+                }
                 let ratio = at(l, k) / at(l, i);
-                let (before, after) = acc.split_at_mut(l);
-                for a in before {
+                for a in &mut acc[..l] {
                     *a += ratio;
                 }
-                for a in &mut after[1..] {
-                    *a += ratio;
-                }
+                prefix += ratio;
             }
             // ρ_j(k, i) = acc[j] / count; S_j(i) += ρ_j(k, i), k ascending.
             for (j, (s, a)) in sums.iter_mut().zip(&acc).enumerate() {

@@ -232,13 +232,14 @@ pub(crate) fn distribute(
                 (paid, Basis::Fixed)
             }
             Bucket::Reimburse { kinds, .. } => {
-                let mut claims = Vec::new();
+                // Scan in input order (sequential memory), then put the
+                // claims in contribution-id order for the tie-break.
+                let mut ranked: Vec<(u32, Claim)> = Vec::new();
                 let mut owed: u128 = 0;
-                for &c in &prepared.contribution_order {
-                    let c = c as usize;
+                for (c, contribution) in contributions.iter().enumerate() {
                     if !scored.contributions[c].counted
                         || !reviewed.reviews[c].valid
-                        || !kinds.contains(&contributions[c].kind)
+                        || !kinds.contains(&contribution.kind)
                     {
                         continue;
                     }
@@ -248,13 +249,16 @@ pub(crate) fn distribute(
                         // ≤ value ≤ 10^15.
                         let outstanding = (value - already) as u64;
                         owed += u128::from(outstanding);
-                        claims.push(Claim {
+                        let claim = Claim {
                             contribution: c as u32,
                             outstanding,
                             paid: 0,
-                        });
+                        };
+                        ranked.push((prepared.contribution_rank[c], claim));
                     }
                 }
+                ranked.sort_unstable_by_key(|&(rank, _)| rank);
+                let mut claims: Vec<Claim> = ranked.into_iter().map(|(_, claim)| claim).collect();
                 let pay = owed.min(u128::from(amount)) as u64;
                 let weights: Vec<u128> = claims.iter().map(|c| u128::from(c.outstanding)).collect();
                 let shares = hamilton(pay, &weights)?;

@@ -22,6 +22,7 @@
 pub mod allocation;
 pub mod distribution;
 pub mod error;
+pub mod explain;
 pub mod input;
 pub(crate) mod json;
 pub mod policy;

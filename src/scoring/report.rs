@@ -9,12 +9,13 @@
 //! order, so the same input gives byte-identical JSON.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use super::distribution::{Basis, Distributed, Recipient};
 use super::error::{Result, ScoringError};
+pub use super::explain::{Explanation, Explanations};
+use super::explain::{ClaimShare, Entry, Line, LineRate, Share};
 use super::input::Kind;
 use super::policy::Bucket;
 use super::review::Reviewed;
@@ -54,7 +55,7 @@ pub struct Report {
     /// buckets), so the next distribution knows what is still owed.
     pub repayments: BTreeMap<String, u64>,
     /// Per member (and per fund paid), the breakdown behind their payout.
-    pub explanations: BTreeMap<String, Explanation>,
+    pub explanations: Explanations,
 }
 
 /// A period in RFC 3339 UTC.
@@ -112,173 +113,9 @@ pub struct BucketReport {
     pub participants: Option<usize>,
 }
 
-/// Why a member (or fund) got what they got.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct Explanation {
-    /// Total payout.
-    pub payout: u64,
-    /// Points earned in the period, all kinds.
-    pub points: u128,
-    /// Weight of their ratings (1, or EigenTrust's integer weight); absent
-    /// for a fund.
-    pub evaluator_weight: Option<u64>,
-    /// Their contributions dated before the period end, by id, including
-    /// invalid ones (which earn nothing).
-    pub contributions: Vec<ContributionLine>,
-    /// What each bucket paid them and on what basis.
-    pub buckets: Vec<BucketLine>,
-}
-
-/// One contribution's path from quantity to points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContributionLine {
-    /// Contribution id.
-    pub id: String,
-    /// Its kind.
-    pub kind: Kind,
-    /// When, RFC 3339 UTC.
-    pub at: String,
-    /// Dated inside the period (its points count for immediate shares).
-    pub in_period: bool,
-    /// Minutes, minor units or units.
-    pub quantity: u64,
-    /// The rate applied, if any.
-    pub rate: Option<u64>,
-    /// Where the rate came from.
-    pub rate_source: RateSource,
-    /// value(c), minor units.
-    pub value: u64,
-    /// Standing approvals.
-    pub approvals: u32,
-    /// Standing flags.
-    pub flags: u32,
-    /// Validated by peers; an invalid contribution earns no points and is
-    /// not reimbursed.
-    pub valid: bool,
-    /// Ratings by evaluators of positive weight.
-    pub ratings: u32,
-    /// Quality in percent.
-    pub quality: u8,
-    /// `median` of the ratings, or the policy's `default`.
-    pub quality_source: String,
-    /// The kind multiplier applied.
-    pub kind_multiplier_ppm: u64,
-    /// Tag multipliers applied, in tag order.
-    pub tag_multipliers: Vec<TagMultiplier>,
-    /// Decay steps k.
-    pub decay_steps: u64,
-    /// Decay factor d_k in ppm.
-    pub decay_ppm: u64,
-    /// points(c).
-    pub points: u128,
-    /// Repaid by earlier distributions.
-    pub prior_repaid: u128,
-    /// Repaid by this distribution.
-    pub repaid: u64,
-}
-
-/// A tag multiplier applied to a contribution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TagMultiplier {
-    /// The tag.
-    pub tag: String,
-    /// Its multiplier in ppm.
-    pub ppm: u64,
-}
-
-/// Where a contribution's rate came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RateSource {
-    /// The contribution's own rate.
-    Own,
-    /// `policy.rates[tag]`.
-    Tag(String),
-    /// `policy.default_rates[kind]`.
-    Default(Kind),
-    /// No rate resolved: the value is 0.
-    Missing,
-    /// Money and expenses are already minor units.
-    NotNeeded,
-}
-
-impl fmt::Display for RateSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RateSource::Own => f.write_str("contribution"),
-            RateSource::Tag(tag) => write!(f, "policy.rates.{tag}"),
-            RateSource::Default(kind) => write!(f, "policy.default_rates.{kind}"),
-            RateSource::Missing => f.write_str("none"),
-            RateSource::NotNeeded => f.write_str("not needed"),
-        }
-    }
-}
-
-impl Serialize for RateSource {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// What one bucket paid one recipient, and on what basis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BucketLine {
-    /// The bucket's position in `distribution.buckets` (from 0).
-    pub index: usize,
-    /// The bucket's type.
-    #[serde(rename = "type")]
-    pub bucket_type: String,
-    /// What it paid them.
-    pub paid: u64,
-    /// Shares: their points, and the bucket's total.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub points: Option<u128>,
-    /// Shares: Σ points of everyone the bucket paid pro rata.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_points: Option<u128>,
-    /// Balanced shares: what they had been paid before.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prior: Option<u128>,
-    /// Allocation: their integer weight.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub weight: Option<u64>,
-    /// Allocation: Σ weights.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_weight: Option<u64>,
-    /// Reimburse: their claims.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Vec<ClaimLine>>,
-}
-
-/// One reimbursement claim in an explanation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClaimLine {
-    /// Contribution id.
-    pub contribution: String,
-    /// Owed before the bucket.
-    pub outstanding: u64,
-    /// Repaid by the bucket.
-    pub paid: u64,
-}
-
-impl BucketLine {
-    fn new(index: usize, bucket_type: &str) -> BucketLine {
-        BucketLine {
-            index,
-            bucket_type: bucket_type.to_owned(),
-            paid: 0,
-            points: None,
-            total_points: None,
-            prior: None,
-            weight: None,
-            total_weight: None,
-            claims: None,
-        }
-    }
-}
-
 impl Report {
     /// The breakdown for one member or fund, if the report has one.
-    pub fn explain(&self, name: &str) -> Option<&Explanation> {
+    pub fn explain(&self, name: &str) -> Option<Explanation<'_>> {
         self.explanations.get(name)
     }
 
@@ -307,25 +144,30 @@ fn warnings_before_distribution(
 ) -> Vec<String> {
     let input = prepared.input;
     let mut warnings = Vec::new();
+    // One pass in input order (sequential memory), then id order by rank.
+    let mut rateless: Vec<(u32, Kind)> = Vec::new();
+    for (c, contribution) in input.contributions.iter().enumerate() {
+        if scored.contributions[c].counted && prepared.valued[c].source == RateFrom::Missing {
+            rateless.push((prepared.contribution_rank[c], contribution.kind));
+        }
+    }
+    rateless.sort_unstable();
     for kind in Kind::ALL {
-        let rateless: Vec<String> = prepared
-            .contribution_order
+        let ids: Vec<String> = rateless
             .iter()
-            .map(|&c| c as usize)
-            .filter(|&c| {
-                scored.contributions[c].counted
-                    && input.contributions[c].kind == kind
-                    && prepared.valued[c].source == RateFrom::Missing
+            .filter(|&&(_, k)| k == kind)
+            .map(|&(rank, _)| {
+                let c = prepared.contribution_order[rank as usize] as usize;
+                format!("{:?}", input.contributions[c].id)
             })
-            .map(|c| format!("{:?}", input.contributions[c].id))
             .collect();
-        if !rateless.is_empty() {
+        if !ids.is_empty() {
             warnings.push(format!(
                 "no rate resolves for {} {kind} contribution(s), so they are worth 0 \
                  (give the contribution a rate, or set policy.rates for one of its tags or \
                  policy.default_rates.{kind}): {}",
-                rateless.len(),
-                listing(&rateless)
+                ids.len(),
+                listing(&ids)
             ));
         }
     }
@@ -385,50 +227,52 @@ pub(crate) fn build(
     let mut warnings = warnings_before_distribution(prepared, reviewed, scored);
     warnings.extend(distributed.warnings.iter().cloned());
 
-    // Explanations: one per member, contributions in id order.
-    let mut explanations: Vec<Explanation> = (0..members.len())
-        .map(|m| Explanation {
-            evaluator_weight: Some(reviewed.weights[m]),
-            ..Explanation::default()
-        })
-        .collect();
-    for &c in &prepared.contribution_order {
-        let c = c as usize;
+    // Contribution lines, built in input order (every per-contribution array
+    // is read sequentially and the lines written sequentially), then an
+    // index that groups them by member, in id order within each member.
+    let mut explanations = Explanations::default();
+    let counted = scored.contributions.iter().filter(|p| p.counted).count();
+    explanations.lines.reserve_exact(counted);
+    let mut line_of = vec![u32::MAX; input.contributions.len()];
+    let mut line_member: Vec<u32> = Vec::with_capacity(counted);
+    let mut line_rank: Vec<u32> = Vec::with_capacity(counted);
+    let mut member_points = vec![0u128; members.len()];
+    for (c, contribution) in input.contributions.iter().enumerate() {
         let points = &scored.contributions[c];
         if !points.counted {
             continue;
         }
-        let contribution = &input.contributions[c];
         let review = &reviewed.reviews[c];
         let valued = &prepared.valued[c];
+        let member = prepared.contribution_member[c];
+        let id = explanations.intern(&contribution.id);
         let rate_source = match valued.source {
-            RateFrom::Own => RateSource::Own,
-            RateFrom::Tag(t) => RateSource::Tag(contribution.tags[t as usize].clone()),
-            RateFrom::Default => RateSource::Default(contribution.kind),
-            RateFrom::Missing => RateSource::Missing,
-            RateFrom::NotNeeded => RateSource::NotNeeded,
+            RateFrom::Own => LineRate::Own,
+            RateFrom::Tag(t) => LineRate::Tag(explanations.intern(&contribution.tags[t as usize])),
+            RateFrom::Default => LineRate::Default,
+            RateFrom::Missing => LineRate::Missing,
+            RateFrom::NotNeeded => LineRate::NotNeeded,
         };
-        let tag_multipliers = contribution
-            .tags
-            .iter()
-            .filter_map(|tag| {
-                policy
-                    .tag_multiplier_ppm
-                    .get(tag)
-                    .map(|&ppm| TagMultiplier {
-                        tag: tag.clone(),
-                        ppm,
-                    })
-            })
-            .collect();
-        let explanation = &mut explanations[prepared.contribution_member[c] as usize];
-        if points.in_period {
-            explanation.points += points.points;
+        let first_tag = explanations.tag_factors.len() as u32;
+        if !policy.tag_multiplier_ppm.is_empty() {
+            for tag in &contribution.tags {
+                if let Some(&ppm) = policy.tag_multiplier_ppm.get(tag) {
+                    let span = explanations.intern(tag);
+                    explanations.tag_factors.push((span, ppm));
+                }
+            }
         }
-        explanation.contributions.push(ContributionLine {
-            id: contribution.id.clone(),
+        let last_tag = explanations.tag_factors.len() as u32;
+        if points.in_period {
+            member_points[member as usize] += points.points;
+        }
+        line_of[c] = explanations.lines.len() as u32;
+        line_member.push(member);
+        line_rank.push(prepared.contribution_rank[c]);
+        explanations.lines.push(Line {
+            id,
             kind: contribution.kind,
-            at: format_rfc3339(contribution.at),
+            at: contribution.at,
             in_period: points.in_period,
             quantity: contribution.quantity,
             rate: valued.rate,
@@ -439,27 +283,52 @@ pub(crate) fn build(
             valid: review.valid,
             ratings: review.ratings,
             quality: review.quality,
-            quality_source: if review.from_median {
-                "median"
-            } else {
-                "default"
-            }
-            .to_owned(),
+            from_median: review.from_median,
             kind_multiplier_ppm: policy
                 .kind_multiplier_ppm
                 .get(&contribution.kind)
                 .copied()
                 .unwrap_or(1_000_000),
-            tag_multipliers,
+            tags: (first_tag, last_tag),
             decay_steps: points.decay_steps,
             decay_ppm: points.decay_ppm,
-            points: points.points,
+            // points(c) ≤ 10^18 was checked when it was computed.
+            points: points.points as u64,
             prior_repaid: prepared.prior_repaid[c],
             repaid: distributed.repaid[c],
         });
     }
-    // Buckets, and each member's line per bucket.
-    let mut funds: BTreeMap<String, Explanation> = BTreeMap::new();
+    // Counting sort of the lines by member (stable), then id order within.
+    let mut starts = vec![0u32; members.len() + 1];
+    for &member in &line_member {
+        starts[member as usize + 1] += 1;
+    }
+    for m in 0..members.len() {
+        starts[m + 1] += starts[m];
+    }
+    let mut cursor = starts.clone();
+    let mut order = vec![0u32; line_member.len()];
+    for (position, &member) in line_member.iter().enumerate() {
+        order[cursor[member as usize] as usize] = position as u32;
+        cursor[member as usize] += 1;
+    }
+    for m in 0..members.len() {
+        order[starts[m] as usize..starts[m + 1] as usize]
+            .sort_unstable_by_key(|&position| line_rank[position as usize]);
+    }
+    explanations.order = order;
+    drop((line_member, line_rank, cursor));
+    let mut entries: Vec<Entry> = (0..members.len())
+        .map(|m| Entry {
+            evaluator_weight: Some(reviewed.weights[m]),
+            points: member_points[m],
+            lines: (starts[m], starts[m + 1]),
+            ..Entry::default()
+        })
+        .collect();
+
+    // Buckets, and each member's share of each bucket.
+    let mut funds: BTreeMap<String, Entry> = BTreeMap::new();
     let mut bucket_reports = Vec::with_capacity(distributed.buckets.len());
     let mut payouts: BTreeMap<String, u64> = BTreeMap::new();
     for (index, (bucket, outcome)) in document
@@ -469,7 +338,7 @@ pub(crate) fn build(
         .enumerate()
     {
         let type_name = bucket.type_name();
-        let mut lines: BTreeMap<u32, BucketLine> = BTreeMap::new();
+        let mut shares: BTreeMap<u32, Share> = BTreeMap::new();
         let mut report = BucketReport {
             bucket_type: type_name.to_owned(),
             amount: outcome.amount,
@@ -504,11 +373,11 @@ pub(crate) fn build(
                 report.owed = Some(*owed);
                 for claim in claims {
                     let c = claim.contribution as usize;
-                    let line = lines
+                    let share = shares
                         .entry(prepared.contribution_member[c])
-                        .or_insert_with(|| BucketLine::new(index, type_name));
-                    line.claims.get_or_insert_with(Vec::new).push(ClaimLine {
-                        contribution: input.contributions[c].id.clone(),
+                        .or_insert_with(|| Share::new(index, type_name));
+                    share.claims.get_or_insert_with(Vec::new).push(ClaimShare {
+                        line: line_of[c],
                         outstanding: claim.outstanding,
                         paid: claim.paid,
                     });
@@ -532,12 +401,12 @@ pub(crate) fn build(
                     );
                 }
                 for (k, &(m, p)) in points.iter().enumerate() {
-                    let line = lines
+                    let share = shares
                         .entry(m)
-                        .or_insert_with(|| BucketLine::new(index, type_name));
-                    line.points = Some(p);
-                    line.total_points = Some(total);
-                    line.prior = prior.as_ref().map(|prior| prior[k]);
+                        .or_insert_with(|| Share::new(index, type_name));
+                    share.points = Some(p);
+                    share.total_points = Some(total);
+                    share.prior = prior.as_ref().map(|prior| prior[k]);
                 }
             }
             Basis::Allocation {
@@ -553,11 +422,11 @@ pub(crate) fn build(
                         .collect(),
                 );
                 for &(m, w) in weights {
-                    let line = lines
+                    let share = shares
                         .entry(m)
-                        .or_insert_with(|| BucketLine::new(index, type_name));
-                    line.weight = Some(w);
-                    line.total_weight = Some(total);
+                        .or_insert_with(|| Share::new(index, type_name));
+                    share.weight = Some(w);
+                    share.total_weight = Some(total);
                 }
             }
         }
@@ -567,24 +436,24 @@ pub(crate) fn build(
             *payouts.entry(name.clone()).or_insert(0) += *amount;
             match recipient {
                 Recipient::Member(m) => {
-                    lines
+                    shares
                         .entry(*m)
-                        .or_insert_with(|| BucketLine::new(index, type_name))
+                        .or_insert_with(|| Share::new(index, type_name))
                         .paid = *amount;
                 }
                 Recipient::Fund(_) => {
-                    let mut line = BucketLine::new(index, type_name);
-                    line.paid = *amount;
+                    let mut share = Share::new(index, type_name);
+                    share.paid = *amount;
                     let fund = funds.entry(name).or_default();
                     fund.payout += *amount;
-                    fund.buckets.push(line);
+                    fund.buckets.push(share);
                 }
             }
         }
-        for (m, line) in lines {
-            let explanation = &mut explanations[m as usize];
-            explanation.payout += line.paid;
-            explanation.buckets.push(line);
+        for (m, share) in shares {
+            let entry = &mut entries[m as usize];
+            entry.payout += share.paid;
+            entry.buckets.push(share);
         }
         bucket_reports.push(report);
     }
@@ -607,27 +476,26 @@ pub(crate) fn build(
 
     let mut points_map = BTreeMap::new();
     let mut repayments = BTreeMap::new();
-    for &c in &prepared.contribution_order {
-        let repaid = distributed.repaid[c as usize];
+    for (c, contribution) in input.contributions.iter().enumerate() {
+        let repaid = distributed.repaid[c];
         if repaid > 0 {
-            repayments.insert(input.contributions[c as usize].id.clone(), repaid);
+            repayments.insert(contribution.id.clone(), repaid);
         }
     }
-    let mut by_name = BTreeMap::new();
-    for (m, explanation) in explanations.into_iter().enumerate() {
-        if explanation.points > 0 {
-            points_map.insert(members[m].to_owned(), explanation.points);
-        }
+    for (m, entry) in entries.into_iter().enumerate() {
         let name = members[m].to_owned();
-        if payouts.get(&name).copied().unwrap_or(0) != explanation.payout {
+        if entry.points > 0 {
+            points_map.insert(name.clone(), entry.points);
+        }
+        if payouts.get(&name).copied().unwrap_or(0) != entry.payout {
             return Err(ScoringError::invariant(format!(
                 "explanation of {name} does not add up to the payout"
             )));
         }
-        by_name.insert(name, explanation);
+        explanations.entries.insert(name, entry);
     }
     for (name, fund) in funds {
-        by_name.insert(name, fund);
+        explanations.entries.insert(name, fund);
     }
 
     Ok(Report {
@@ -645,6 +513,6 @@ pub(crate) fn build(
         },
         mode: document.mode.as_str().to_owned(),
         repayments,
-        explanations: by_name,
+        explanations,
     })
 }

@@ -17,33 +17,85 @@ use super::policy::{DocumentPaths, EvaluatorWeights, check_max, check_name};
 use super::time::{MAX_SECONDS, MIN_SECONDS, format_rfc3339};
 use super::value::{RateFrom, resolve_rate, value_of};
 
-/// The first 8 bytes of an id, big-endian and zero-padded: comparing these
-/// first and the full strings only on a tie gives exactly bytewise order,
-/// with most comparisons on a contiguous array of integers.
-fn prefix(id: &str) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = id.len().min(8);
-    bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
-    u64::from_be_bytes(bytes)
+/// An id's sort key: its first 16 bytes (big-endian, zero-padded, as two
+/// words) and its length. Comparing keys gives exactly bytewise order
+/// whenever the prefixes differ or an id has at most 16 bytes (a shorter id
+/// with the same padded prefix is a prefix of the longer one); only two
+/// longer ids with the same first 16 bytes need their full bytes compared.
+/// Handles such as `member-000123` fit whole, so most comparisons are on
+/// integers in one contiguous array, not on strings scattered over the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct IdKey {
+    high: u64,
+    low: u64,
+    len: u32,
 }
+
+impl IdKey {
+    fn of(id: &str) -> IdKey {
+        let mut bytes = [0u8; 16];
+        let n = id.len().min(16);
+        bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+        let prefix = u128::from_be_bytes(bytes);
+        IdKey {
+            high: (prefix >> 64) as u64,
+            low: prefix as u64,
+            len: id.len() as u32,
+        }
+    }
+
+    /// Whether two equal keys may still hold different ids.
+    fn ambiguous(self) -> bool {
+        self.len > 16
+    }
+}
+
+/// A key and the index of its id in the caller's list (24 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Keyed {
+    key: IdKey,
+    index: u32,
+}
+
+/// Marks an id that `SortedIds::find_all` did not find.
+const UNKNOWN: u32 = u32::MAX;
 
 /// Ids sorted bytewise, for duplicate detection, lookups and ranks.
 pub(crate) struct SortedIds {
-    /// (prefix, index into the caller's list), sorted by the full id, then
-    /// by index so equal ids sit in list order.
-    keys: Vec<(u64, u32)>,
+    /// Sorted by the full id, then by index so equal ids sit in list order.
+    keys: Vec<Keyed>,
 }
 
 impl SortedIds {
-    /// Sorts the `count` ids given by `id_of`.
+    /// Sorts the `count` ids given by `id_of`: by key first (integers
+    /// only), then each run of equal ambiguous keys by the full ids.
     fn build<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> SortedIds {
-        let mut keys: Vec<(u64, u32)> = (0..count).map(|i| (prefix(id_of(i)), i as u32)).collect();
-        keys.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| id_of(a.1 as usize).cmp(id_of(b.1 as usize)))
-                .then_with(|| a.1.cmp(&b.1))
-        });
+        let mut keys = SortedIds::by_key(count, &id_of);
+        let mut start = 0;
+        while start < keys.len() {
+            let end = start + keys[start..].partition_point(|k| k.key == keys[start].key);
+            if end - start > 1 && keys[start].key.ambiguous() {
+                keys[start..end].sort_unstable_by(|a, b| {
+                    id_of(a.index as usize)
+                        .cmp(id_of(b.index as usize))
+                        .then(a.index.cmp(&b.index))
+                });
+            }
+            start = end;
+        }
         SortedIds { keys }
+    }
+
+    /// The ids' keys sorted by key (and index), not yet by full id.
+    fn by_key<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> Vec<Keyed> {
+        let mut keys: Vec<Keyed> = (0..count)
+            .map(|i| Keyed {
+                key: IdKey::of(id_of(i)),
+                index: i as u32,
+            })
+            .collect();
+        keys.sort_unstable();
+        keys
     }
 
     /// The first pair of list indices (earlier, later) holding the same id.
@@ -51,28 +103,73 @@ impl SortedIds {
         self.keys
             .windows(2)
             .find(|pair| {
-                pair[0].0 == pair[1].0 && id_of(pair[0].1 as usize) == id_of(pair[1].1 as usize)
+                pair[0].key == pair[1].key
+                    && (!pair[0].key.ambiguous()
+                        || id_of(pair[0].index as usize) == id_of(pair[1].index as usize))
             })
-            .map(|pair| (pair[0].1 as usize, pair[1].1 as usize))
+            .map(|pair| (pair[0].index as usize, pair[1].index as usize))
+    }
+
+    /// The positions in `keys` whose key is `key`.
+    fn run(&self, key: IdKey) -> &[Keyed] {
+        let start = self.keys.partition_point(|k| k.key < key);
+        let rest = &self.keys[start..];
+        &rest[..rest.partition_point(|k| k.key == key)]
     }
 
     /// The list index holding `needle`, if any.
     fn find<'s>(&self, needle: &str, id_of: impl Fn(usize) -> &'s str) -> Option<u32> {
-        let key = prefix(needle);
-        self.keys
-            .binary_search_by(|probe| {
-                probe
-                    .0
-                    .cmp(&key)
-                    .then_with(|| id_of(probe.1 as usize).cmp(needle))
-            })
-            .ok()
-            .map(|position| self.keys[position].1)
+        let key = IdKey::of(needle);
+        self.run(key)
+            .iter()
+            .find(|k| !key.ambiguous() || id_of(k.index as usize) == needle)
+            .map(|k| k.index)
+    }
+
+    /// The list index of each of `count` queries (or [`UNKNOWN`]). The
+    /// queries' keys are sorted and merged with the sorted ids, so a million
+    /// lookups in a million ids walk memory in order instead of paying a
+    /// cache miss per step of a binary search; ids longer than 16 bytes are
+    /// then confirmed byte for byte, in query order.
+    fn find_all<'s, 'q>(
+        &self,
+        id_of: impl Fn(usize) -> &'s str,
+        count: usize,
+        query_of: impl Fn(usize) -> &'q str,
+    ) -> Vec<u32> {
+        let queries = SortedIds::by_key(count, &query_of);
+        let mut found = vec![UNKNOWN; count];
+        let mut next = 0;
+        for query in &queries {
+            while next < self.keys.len() && self.keys[next].key < query.key {
+                next += 1;
+            }
+            let rest = &self.keys[next..];
+            let run = &rest[..rest.partition_point(|k| k.key == query.key)];
+            found[query.index as usize] = match run {
+                [] => UNKNOWN,
+                [only] => only.index,
+                // Several long ids share these 16 bytes: compare them now.
+                _ => run
+                    .iter()
+                    .find(|k| id_of(k.index as usize) == query_of(query.index as usize))
+                    .map_or(UNKNOWN, |k| k.index),
+            };
+        }
+        for (q, candidate) in found.iter_mut().enumerate() {
+            if *candidate != UNKNOWN
+                && IdKey::of(query_of(q)).ambiguous()
+                && id_of(*candidate as usize) != query_of(q)
+            {
+                *candidate = UNKNOWN;
+            }
+        }
+        found
     }
 
     /// List indices in id order.
     fn order(&self) -> impl Iterator<Item = u32> + '_ {
-        self.keys.iter().map(|key| key.1)
+        self.keys.iter().map(|key| key.index)
     }
 }
 
@@ -150,6 +247,7 @@ fn check_count(path: &Path<'_>, count: usize, max: usize, what: &str) -> Result<
 impl<'a> Prepared<'a> {
     /// Validates `input` and resolves every reference.
     pub fn new(input: &'a ScoringInput) -> Result<Prepared<'a>> {
+        let t0 = std::time::Instant::now();
         input.policy.validate_at(INPUT_PATHS)?;
         let distribution = Path::Root("distribution");
         let period = distribution.key("period");
@@ -186,12 +284,9 @@ impl<'a> Prepared<'a> {
             .order()
             .map(|i| input.members[i as usize].as_str())
             .collect();
-        let member_of = |name: &str| -> Option<u32> {
-            members
-                .binary_search_by(|probe| (*probe).cmp(name))
-                .ok()
-                .map(|i| i as u32)
-        };
+        // A member's index is its rank, i.e. its position in `members`.
+        let member_ids = SortedIds::build(members.len(), |i| members[i]);
+        let member_of = |name: &str| member_ids.find(name, |i| members[i]);
         let not_member = |path: Path<'_>, name: &str| path.err(format!("{name:?} is not a member"));
 
         let mut pretrusted = Vec::new();
@@ -207,6 +302,7 @@ impl<'a> Prepared<'a> {
             pretrusted.sort_unstable();
         }
 
+        eprintln!("  {} {:?}", "// Contributions.", t0.elapsed());
         // Contributions.
         let contributions = &input.contributions;
         let contributions_path = Path::Root("contributions");
@@ -257,6 +353,7 @@ impl<'a> Prepared<'a> {
                 source,
             });
         }
+        eprintln!("  {} {:?}", "let contribution_ids =", t0.elapsed());
         let contribution_ids =
             SortedIds::build(contributions.len(), |i| contributions[i].id.as_str());
         if let Some((first, second)) = contribution_ids.duplicate(|i| contributions[i].id.as_str())
@@ -266,6 +363,7 @@ impl<'a> Prepared<'a> {
                 contributions[second].id
             )));
         }
+        eprintln!("  {} {:?}", "let contribution_order: Vec<u3", t0.elapsed());
         let contribution_order: Vec<u32> = contribution_ids.order().collect();
         let mut contribution_rank = vec![0u32; contributions.len()];
         for (rank, &index) in contribution_order.iter().enumerate() {
@@ -274,6 +372,7 @@ impl<'a> Prepared<'a> {
         let contribution_of =
             |id: &str| contribution_ids.find(id, |i| contributions[i].id.as_str());
 
+        eprintln!("  {} {:?}", "// Evaluations.", t0.elapsed());
         // Evaluations.
         let evaluations_path = Path::Root("evaluations");
         check_count(
@@ -282,15 +381,23 @@ impl<'a> Prepared<'a> {
             MAX_EVALUATIONS,
             "evaluations",
         )?;
+        let evaluated = contribution_ids.find_all(
+            |i| contributions[i].id.as_str(),
+            input.evaluations.len(),
+            |q| input.evaluations[q].contribution.as_str(),
+        );
+        eprintln!("  {} {:?}", "let mut evaluations = Vec::wit", t0.elapsed());
         let mut evaluations = Vec::with_capacity(input.evaluations.len());
-        for (index, evaluation) in input.evaluations.iter().enumerate() {
+        for (index, (evaluation, &contribution)) in
+            input.evaluations.iter().zip(&evaluated).enumerate()
+        {
             let path = evaluations_path.index(index);
-            let contribution = contribution_of(&evaluation.contribution).ok_or_else(|| {
-                path.key("contribution").err(format!(
+            if contribution == UNKNOWN {
+                return Err(path.key("contribution").err(format!(
                     "{:?} is not a known contribution id",
                     evaluation.contribution
-                ))
-            })?;
+                )));
+            }
             let evaluator = member_of(&evaluation.evaluator)
                 .ok_or_else(|| not_member(path.key("evaluator"), &evaluation.evaluator))?;
             if let Some(rating) = evaluation.rating {
@@ -304,6 +411,7 @@ impl<'a> Prepared<'a> {
             });
         }
 
+        eprintln!("  {} {:?}", "// Allocations.", t0.elapsed());
         // Allocations.
         let allocations_path = Path::Root("allocations");
         check_count(
@@ -385,6 +493,7 @@ impl<'a> Prepared<'a> {
             prior_paid[member as usize] += u128::from(payout.amount);
         }
 
+        eprintln!("  {} {:?}", "Ok(Prepared {", t0.elapsed());
         Ok(Prepared {
             input,
             members,

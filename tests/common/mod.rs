@@ -54,7 +54,11 @@ impl TestServer {
     pub async fn with_limits(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().expect("create a temporary data folder");
         let server = start_on(dir.path(), &limits).await;
-        TestServer { server: Some(server), dir, limits }
+        TestServer {
+            server: Some(server),
+            dir,
+            limits,
+        }
     }
 
     /// The running server (panics while stopped).
@@ -79,7 +83,10 @@ impl TestServer {
 
     /// Stops the server, draining the sequencer; the folder stays.
     pub async fn stop(&mut self) {
-        let server = self.server.take().expect("the test server is already stopped");
+        let server = self
+            .server
+            .take()
+            .expect("the test server is already stopped");
         tokio::time::timeout(STEP_TIMEOUT, server.stop())
             .await
             .expect("the server did not stop within the step timeout")
@@ -88,7 +95,14 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same folder (a new port).
     pub async fn restart(&mut self) {
+        let limits = self.limits.clone();
+        self.restart_with(limits).await;
+    }
+
+    /// Stops the server and starts a new one on the same folder with other limits.
+    pub async fn restart_with(&mut self, limits: Limits) {
         self.stop().await;
+        self.limits = limits;
         self.server = Some(start_on(self.dir.path(), &self.limits).await);
     }
 }
@@ -103,7 +117,11 @@ async fn start_on(dir: &Path, limits: &Limits) -> RunningServer {
         .await
         .expect("the server did not start within the step timeout")
         .expect("the server failed to start");
-    assert!(server.addr.ip().is_loopback(), "tests listen on loopback only, got {}", server.addr);
+    assert!(
+        server.addr.ip().is_loopback(),
+        "tests listen on loopback only, got {}",
+        server.addr
+    );
     server
 }
 
@@ -166,7 +184,12 @@ pub async fn info(client: &mut LedgerClient) -> pb::ServerInfo {
 
 /// `Submit`, expecting acceptance.
 pub async fn submit(client: &mut LedgerClient, envelope: &pb::Envelope) -> pb::Receipt {
-    match client.submit(pb::SubmitRequest { envelope: Some(envelope.clone()) }).await {
+    match client
+        .submit(pb::SubmitRequest {
+            envelope: Some(envelope.clone()),
+        })
+        .await
+    {
         Ok(r) => r.into_inner(),
         Err(s) => panic!("Submit was refused: {:?}: {}", s.code(), s.message()),
     }
@@ -175,14 +198,29 @@ pub async fn submit(client: &mut LedgerClient, envelope: &pb::Envelope) -> pb::R
 /// `Submit` of a new entry: accepted, not a duplicate, with the envelope's id.
 pub async fn submit_new(client: &mut LedgerClient, envelope: &pb::Envelope) -> pb::Receipt {
     let receipt = submit(client, envelope).await;
-    assert!(!receipt.duplicate, "a new entry came back as a duplicate: {receipt:?}");
-    assert_eq!(receipt.id, id_of(envelope), "the receipt's id is not blake3 of the PAE bytes");
+    assert!(
+        !receipt.duplicate,
+        "a new entry came back as a duplicate: {receipt:?}"
+    );
+    assert_eq!(
+        receipt.id,
+        id_of(envelope),
+        "the receipt's id is not blake3 of the PAE bytes"
+    );
     receipt
 }
 
 /// `SubmitBatch`, expecting acceptance.
-pub async fn submit_batch(client: &mut LedgerClient, envelopes: &[pb::Envelope]) -> Vec<pb::Receipt> {
-    match client.submit_batch(pb::SubmitBatchRequest { envelopes: envelopes.to_vec() }).await {
+pub async fn submit_batch(
+    client: &mut LedgerClient,
+    envelopes: &[pb::Envelope],
+) -> Vec<pb::Receipt> {
+    match client
+        .submit_batch(pb::SubmitBatchRequest {
+            envelopes: envelopes.to_vec(),
+        })
+        .await
+    {
         Ok(r) => r.into_inner().receipts,
         Err(s) => panic!("SubmitBatch was refused: {:?}: {}", s.code(), s.message()),
     }
@@ -191,35 +229,70 @@ pub async fn submit_batch(client: &mut LedgerClient, envelopes: &[pb::Envelope])
 /// `GetEntry` by id, expecting it to exist.
 pub async fn get_by_id(client: &mut LedgerClient, id: &[u8]) -> pb::LoggedEntry {
     client
-        .get_entry(pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Id(id.to_vec())) })
+        .get_entry(pb::GetEntryRequest {
+            key: Some(pb::get_entry_request::Key::Id(id.to_vec())),
+        })
         .await
-        .unwrap_or_else(|s| panic!("GetEntry by id {}: {:?}: {}", hex::encode(id), s.code(), s.message()))
+        .unwrap_or_else(|s| {
+            panic!(
+                "GetEntry by id {}: {:?}: {}",
+                hex::encode(id),
+                s.code(),
+                s.message()
+            )
+        })
         .into_inner()
 }
 
 /// `GetEntry` by sequence, expecting it to exist.
 pub async fn get_by_sequence(client: &mut LedgerClient, sequence: u64) -> pb::LoggedEntry {
     client
-        .get_entry(pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Sequence(sequence)) })
+        .get_entry(pb::GetEntryRequest {
+            key: Some(pb::get_entry_request::Key::Sequence(sequence)),
+        })
         .await
-        .unwrap_or_else(|s| panic!("GetEntry by sequence {sequence}: {:?}: {}", s.code(), s.message()))
+        .unwrap_or_else(|s| {
+            panic!(
+                "GetEntry by sequence {sequence}: {:?}: {}",
+                s.code(),
+                s.message()
+            )
+        })
         .into_inner()
 }
 
 /// Asserts that no entry with this id is in the log.
 pub async fn assert_absent(client: &mut LedgerClient, id: &[u8]) {
     let result = client
-        .get_entry(pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Id(id.to_vec())) })
+        .get_entry(pb::GetEntryRequest {
+            key: Some(pb::get_entry_request::Key::Id(id.to_vec())),
+        })
         .await;
     match result {
-        Ok(e) => panic!("entry {} is in the log at sequence {}", hex::encode(id), e.into_inner().sequence),
-        Err(s) => assert_eq!(s.code(), Code::NotFound, "GetEntry of an absent id: {}", s.message()),
+        Ok(e) => panic!(
+            "entry {} is in the log at sequence {}",
+            hex::encode(id),
+            e.into_inner().sequence
+        ),
+        Err(s) => assert_eq!(
+            s.code(),
+            Code::NotFound,
+            "GetEntry of an absent id: {}",
+            s.message()
+        ),
     }
 }
 
 /// `ListEntries`, collected (each message bounded in time).
-pub async fn list(client: &mut LedgerClient, request: pb::ListEntriesRequest) -> Vec<pb::LoggedEntry> {
-    let mut stream = client.list_entries(request).await.expect("ListEntries").into_inner();
+pub async fn list(
+    client: &mut LedgerClient,
+    request: pb::ListEntriesRequest,
+) -> Vec<pb::LoggedEntry> {
+    let mut stream = client
+        .list_entries(request)
+        .await
+        .expect("ListEntries")
+        .into_inner();
     let mut out = Vec::new();
     while let Some(e) = tokio::time::timeout(STEP_TIMEOUT, stream.message())
         .await
@@ -232,14 +305,23 @@ pub async fn list(client: &mut LedgerClient, request: pb::ListEntriesRequest) ->
 }
 
 /// The sequence numbers `ListEntries` returns for `request`.
-pub async fn list_sequences(client: &mut LedgerClient, request: pb::ListEntriesRequest) -> Vec<u64> {
-    list(client, request).await.iter().map(|e| e.sequence).collect()
+pub async fn list_sequences(
+    client: &mut LedgerClient,
+    request: pb::ListEntriesRequest,
+) -> Vec<u64> {
+    list(client, request)
+        .await
+        .iter()
+        .map(|e| e.sequence)
+        .collect()
 }
 
 /// `GetMember`, expecting the member to exist.
 pub async fn member(client: &mut LedgerClient, handle: &str) -> pb::Member {
     client
-        .get_member(pb::GetMemberRequest { handle: handle.to_string() })
+        .get_member(pb::GetMemberRequest {
+            handle: handle.to_string(),
+        })
         .await
         .unwrap_or_else(|s| panic!("GetMember {handle}: {:?}: {}", s.code(), s.message()))
         .into_inner()
@@ -247,7 +329,12 @@ pub async fn member(client: &mut LedgerClient, handle: &str) -> pb::Member {
 
 /// `ListMembers`.
 pub async fn members(client: &mut LedgerClient) -> Vec<pb::Member> {
-    client.list_members(pb::ListMembersRequest {}).await.expect("ListMembers").into_inner().members
+    client
+        .list_members(pb::ListMembersRequest {})
+        .await
+        .expect("ListMembers")
+        .into_inner()
+        .members
 }
 
 /// A founded network: its id, the genesis envelope and receipt, and a signer
@@ -267,7 +354,10 @@ pub struct Network {
 pub async fn genesis_for(client: &mut LedgerClient, founders: &[Signer]) -> Body {
     let log_key = info(client).await.log_public_key;
     assert_eq!(log_key.len(), 32, "the server's log key is not 32 bytes");
-    let named: Vec<(String, [u8; 32])> = founders.iter().map(|s| (s.handle.clone(), s.public_key())).collect();
+    let named: Vec<(String, [u8; 32])> = founders
+        .iter()
+        .map(|s| (s.handle.clone(), s.public_key()))
+        .collect();
     genesis_body("Test Coop", "EUR", 2, &named, &log_key)
 }
 
@@ -279,43 +369,70 @@ pub async fn found_network(client: &mut LedgerClient, founders: &[&str]) -> Netw
     let genesis = sign(&signers[0], body);
     let receipt = submit_new(client, &genesis).await;
     let id = id_of(&genesis);
-    let founders = signers.into_iter().map(|s| Signer::new(s.handle, s.key, &id)).collect();
-    Network { id, genesis, receipt, founders }
+    let founders = signers
+        .into_iter()
+        .map(|s| Signer::new(s.handle, s.key, &id))
+        .collect();
+    Network {
+        id,
+        genesis,
+        receipt,
+        founders,
+    }
 }
 
 /// An admit-member body.
 pub fn admit_body(handle: &str, public_key: &[u8]) -> Body {
-    Body::AdmitMember(pb::AdmitMember { handle: handle.to_string(), public_key: public_key.to_vec() })
+    Body::AdmitMember(pb::AdmitMember {
+        handle: handle.to_string(),
+        public_key: public_key.to_vec(),
+    })
 }
 
 /// A rotate-key body.
 pub fn rotate_body(new_public_key: &[u8]) -> Body {
-    Body::RotateKey(pb::RotateKey { new_public_key: new_public_key.to_vec() })
+    Body::RotateKey(pb::RotateKey {
+        new_public_key: new_public_key.to_vec(),
+    })
 }
 
 /// A grant-role body.
 pub fn grant_body(member: &str, role: pb::Role) -> Body {
-    Body::GrantRole(pb::GrantRole { member: member.to_string(), role: role as i32 })
+    Body::GrantRole(pb::GrantRole {
+        member: member.to_string(),
+        role: role as i32,
+    })
 }
 
 /// A revoke-role body.
 pub fn revoke_body(member: &str, role: pb::Role) -> Body {
-    Body::RevokeRole(pb::RevokeRole { member: member.to_string(), role: role as i32 })
+    Body::RevokeRole(pb::RevokeRole {
+        member: member.to_string(),
+        role: role as i32,
+    })
 }
 
 /// An adopt-policy body.
 pub fn adopt_body(json: &str) -> Body {
-    Body::AdoptPolicy(pb::AdoptPolicy { policy_json: json.as_bytes().to_vec() })
+    Body::AdoptPolicy(pb::AdoptPolicy {
+        policy_json: json.as_bytes().to_vec(),
+    })
 }
 
 /// An amend-contribution body.
 pub fn amend_body(contribution: &[u8], fields: pb::Contribution) -> Body {
-    Body::AmendContribution(pb::AmendContribution { contribution_id: contribution.to_vec(), contribution: Some(fields) })
+    Body::AmendContribution(pb::AmendContribution {
+        contribution_id: contribution.to_vec(),
+        contribution: Some(fields),
+    })
 }
 
 /// A retract-contribution body.
 pub fn retract_body(contribution: &[u8], reason: &str) -> Body {
-    Body::RetractContribution(pb::RetractContribution { contribution_id: contribution.to_vec(), reason: reason.to_string() })
+    Body::RetractContribution(pb::RetractContribution {
+        contribution_id: contribution.to_vec(),
+        reason: reason.to_string(),
+    })
 }
 
 /// The id of a contribution, from its raw id bytes.
@@ -324,15 +441,28 @@ pub fn entry_id(bytes: &[u8]) -> EntryId {
 }
 
 /// Admits `handle` with a fresh key, signed by `admin`.
-pub async fn admit(client: &mut LedgerClient, admin: &Signer, handle: &str) -> (Signer, pb::Receipt) {
+pub async fn admit(
+    client: &mut LedgerClient,
+    admin: &Signer,
+    handle: &str,
+) -> (Signer, pb::Receipt) {
     let signer = new_signer(handle, &admin.network_id);
-    let receipt = submit_new(client, &sign(admin, admit_body(handle, &signer.public_key()))).await;
+    let receipt = submit_new(
+        client,
+        &sign(admin, admit_body(handle, &signer.public_key())),
+    )
+    .await;
     (signer, receipt)
 }
 
 /// A contribution of `kind` and `quantity`, dated `at` (Unix seconds).
 pub fn contribution(kind: pb::ContributionKind, quantity: u64, at: i64) -> pb::Contribution {
-    pb::Contribution { kind: kind as i32, quantity, at, ..Default::default() }
+    pb::Contribution {
+        kind: kind as i32,
+        quantity,
+        at,
+        ..Default::default()
+    }
 }
 
 /// `minutes` of work dated `at`.
@@ -378,9 +508,18 @@ impl Coop {
         let alice = network.founders[0].clone();
         let (bob, _) = admit(&mut client, &alice, "bob").await;
         let (carol, _) = admit(&mut client, &alice, "carol").await;
-        let (bob_work, receipt) = log_contribution(&mut client, &bob, work(60, JAN_2020.0 + 3600)).await;
+        let (bob_work, receipt) =
+            log_contribution(&mut client, &bob, work(60, JAN_2020.0 + 3600)).await;
         assert_eq!(receipt.sequence, 3, "the setup entries land at 0..=3");
-        Coop { server, client, network, alice, bob, carol, bob_work }
+        Coop {
+            server,
+            client,
+            network,
+            alice,
+            bob,
+            carol,
+            bob_work,
+        }
     }
 
     /// The id of bob's contribution.
@@ -425,16 +564,35 @@ pub async fn assert_refused<T: Debug>(
         status.message()
     );
     let after = info(client).await;
-    assert_eq!(after.log_size, before.log_size, "a refusal changed the log size ({:?})", status.message());
-    assert_eq!(after.root, before.root, "a refusal changed the log root ({:?})", status.message());
+    assert_eq!(
+        after.log_size,
+        before.log_size,
+        "a refusal changed the log size ({:?})",
+        status.message()
+    );
+    assert_eq!(
+        after.root,
+        before.root,
+        "a refusal changed the log root ({:?})",
+        status.message()
+    );
     status
 }
 
 /// `Submit` must be refused (see [`assert_refused`]) and the envelope's id
 /// must not be in the log afterwards.
-pub async fn submit_refused(client: &mut LedgerClient, envelope: &pb::Envelope, code: Code, substring: &str) -> Status {
+pub async fn submit_refused(
+    client: &mut LedgerClient,
+    envelope: &pb::Envelope,
+    code: Code,
+    substring: &str,
+) -> Status {
     let before = info(client).await;
-    let result = client.submit(pb::SubmitRequest { envelope: Some(envelope.clone()) }).await;
+    let result = client
+        .submit(pb::SubmitRequest {
+            envelope: Some(envelope.clone()),
+        })
+        .await;
     let status = assert_refused(client, &before, result, code, substring).await;
     assert_absent(client, &id_of(envelope)).await;
     status
@@ -442,9 +600,18 @@ pub async fn submit_refused(client: &mut LedgerClient, envelope: &pb::Envelope, 
 
 /// `SubmitBatch` must be refused whole (see [`assert_refused`]): none of the
 /// envelopes may be in the log afterwards.
-pub async fn batch_refused(client: &mut LedgerClient, envelopes: &[pb::Envelope], code: Code, substring: &str) -> Status {
+pub async fn batch_refused(
+    client: &mut LedgerClient,
+    envelopes: &[pb::Envelope],
+    code: Code,
+    substring: &str,
+) -> Status {
     let before = info(client).await;
-    let result = client.submit_batch(pb::SubmitBatchRequest { envelopes: envelopes.to_vec() }).await;
+    let result = client
+        .submit_batch(pb::SubmitBatchRequest {
+            envelopes: envelopes.to_vec(),
+        })
+        .await;
     let status = assert_refused(client, &before, result, code, substring).await;
     for e in envelopes {
         assert_absent(client, &id_of(e)).await;

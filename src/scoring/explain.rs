@@ -1,0 +1,437 @@
+//! Per-member explanations: the answer to "why did I get this?" (§6).
+//!
+//! For every member (and every fund paid), the explanation lists each of
+//! their contributions dated before the period end, in id order, with its
+//! value, rate source, peer review, quality, multipliers, decay and points,
+//! and what each bucket paid them and on what basis.
+//!
+//! With a million contributions these lines are most of a report, so they
+//! are stored compactly: one line per contribution in input order, all ids
+//! and tags in one text arena (no allocation per line), and per member a
+//! range of an index that puts their lines in id order. [`Explanation`] and
+//! [`ContributionLine`] are borrowed views built on demand, for display and
+//! for serialisation.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::input::Kind;
+use super::time::format_rfc3339;
+
+/// A piece of the text arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    start: usize,
+    len: u32,
+}
+
+/// Where a line's rate came from, with the tag as a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineRate {
+    Own,
+    Tag(Span),
+    Default,
+    Missing,
+    NotNeeded,
+}
+
+/// One contribution's numbers, stored once.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Line {
+    pub id: Span,
+    pub kind: Kind,
+    pub at: i64,
+    pub in_period: bool,
+    pub quantity: u64,
+    pub rate: Option<u64>,
+    pub rate_source: LineRate,
+    pub value: u64,
+    pub approvals: u32,
+    pub flags: u32,
+    pub valid: bool,
+    pub ratings: u32,
+    pub quality: u8,
+    pub from_median: bool,
+    pub kind_multiplier_ppm: u64,
+    /// `tag_factors[tags.0..tags.1]`.
+    pub tags: (u32, u32),
+    pub decay_steps: u64,
+    pub decay_ppm: u64,
+    pub points: u64,
+    pub prior_repaid: u128,
+    pub repaid: u64,
+}
+
+/// One reimbursement claim of a member, by line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClaimShare {
+    pub line: u32,
+    pub outstanding: u64,
+    pub paid: u64,
+}
+
+/// What one bucket paid one recipient and why, stored once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Share {
+    pub index: usize,
+    pub bucket_type: &'static str,
+    pub paid: u64,
+    pub points: Option<u128>,
+    pub total_points: Option<u128>,
+    pub prior: Option<u128>,
+    pub weight: Option<u64>,
+    pub total_weight: Option<u64>,
+    pub claims: Option<Vec<ClaimShare>>,
+}
+
+impl Share {
+    pub(crate) fn new(index: usize, bucket_type: &'static str) -> Share {
+        Share {
+            index,
+            bucket_type,
+            paid: 0,
+            points: None,
+            total_points: None,
+            prior: None,
+            weight: None,
+            total_weight: None,
+            claims: None,
+        }
+    }
+}
+
+/// A member's or fund's summary, stored once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Entry {
+    pub payout: u64,
+    pub points: u128,
+    pub evaluator_weight: Option<u64>,
+    /// `order[lines.0..lines.1]` are their lines, in id order.
+    pub lines: (u32, u32),
+    pub buckets: Vec<Share>,
+}
+
+/// Every member's (and paid fund's) breakdown, keyed by name.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Explanations {
+    pub(crate) text: String,
+    pub(crate) lines: Vec<Line>,
+    pub(crate) tag_factors: Vec<(Span, u64)>,
+    pub(crate) order: Vec<u32>,
+    pub(crate) entries: BTreeMap<String, Entry>,
+}
+
+impl Explanations {
+    /// Copies `text` into the arena.
+    pub(crate) fn intern(&mut self, text: &str) -> Span {
+        let span = Span {
+            start: self.text.len(),
+            len: text.len() as u32,
+        };
+        self.text.push_str(text);
+        span
+    }
+
+    fn text(&self, span: Span) -> &str {
+        self.text
+            .get(span.start..span.start + span.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// The breakdown of one member or fund, if the report has one.
+    pub fn get(&self, name: &str) -> Option<Explanation<'_>> {
+        self.entries.get(name).map(|entry| self.view(entry))
+    }
+
+    /// Every name with a breakdown, in bytewise order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// How many members and funds have a breakdown.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is no breakdown at all.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn line(&self, position: u32) -> ContributionLine<'_> {
+        let line = &self.lines[position as usize];
+        let (from, to) = line.tags;
+        ContributionLine {
+            id: self.text(line.id),
+            kind: line.kind,
+            at: Time(line.at),
+            in_period: line.in_period,
+            quantity: line.quantity,
+            rate: line.rate,
+            rate_source: match line.rate_source {
+                LineRate::Own => RateSource::Own,
+                LineRate::Tag(tag) => RateSource::Tag(self.text(tag)),
+                LineRate::Default => RateSource::Default(line.kind),
+                LineRate::Missing => RateSource::Missing,
+                LineRate::NotNeeded => RateSource::NotNeeded,
+            },
+            value: line.value,
+            approvals: line.approvals,
+            flags: line.flags,
+            valid: line.valid,
+            ratings: line.ratings,
+            quality: line.quality,
+            quality_source: if line.from_median {
+                QualitySource::Median
+            } else {
+                QualitySource::Default
+            },
+            kind_multiplier_ppm: line.kind_multiplier_ppm,
+            tag_multipliers: self.tag_factors[from as usize..to as usize]
+                .iter()
+                .map(|&(tag, ppm)| TagMultiplier {
+                    tag: self.text(tag),
+                    ppm,
+                })
+                .collect(),
+            decay_steps: line.decay_steps,
+            decay_ppm: line.decay_ppm,
+            points: line.points,
+            prior_repaid: line.prior_repaid,
+            repaid: line.repaid,
+        }
+    }
+
+    fn view<'r>(&'r self, entry: &'r Entry) -> Explanation<'r> {
+        let (from, to) = entry.lines;
+        Explanation {
+            payout: entry.payout,
+            points: entry.points,
+            evaluator_weight: entry.evaluator_weight,
+            contributions: self.order[from as usize..to as usize]
+                .iter()
+                .map(|&position| self.line(position))
+                .collect(),
+            buckets: entry
+                .buckets
+                .iter()
+                .map(|share| BucketLine {
+                    index: share.index,
+                    bucket_type: share.bucket_type,
+                    paid: share.paid,
+                    points: share.points,
+                    total_points: share.total_points,
+                    prior: share.prior,
+                    weight: share.weight,
+                    total_weight: share.total_weight,
+                    claims: share.claims.as_ref().map(|claims| {
+                        claims
+                            .iter()
+                            .map(|claim| ClaimLine {
+                                contribution: self.text(self.lines[claim.line as usize].id),
+                                outstanding: claim.outstanding,
+                                paid: claim.paid,
+                            })
+                            .collect()
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Serialize for Explanations {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (name, entry) in &self.entries {
+            map.serialize_entry(name, &self.view(entry))?;
+        }
+        map.end()
+    }
+}
+
+/// Why a member (or fund) got what they got.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation<'r> {
+    /// Total payout.
+    pub payout: u64,
+    /// Points earned in the period, all kinds.
+    pub points: u128,
+    /// Weight of their ratings (1, or EigenTrust's integer weight); absent
+    /// for a fund.
+    pub evaluator_weight: Option<u64>,
+    /// Their contributions dated before the period end, by id, including
+    /// invalid ones (which earn nothing).
+    pub contributions: Vec<ContributionLine<'r>>,
+    /// What each bucket paid them and on what basis.
+    pub buckets: Vec<BucketLine<'r>>,
+}
+
+/// One contribution's path from quantity to points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContributionLine<'r> {
+    /// Contribution id.
+    pub id: &'r str,
+    /// Its kind.
+    pub kind: Kind,
+    /// When (written as RFC 3339 UTC).
+    pub at: Time,
+    /// Dated inside the period (its points count for immediate shares).
+    pub in_period: bool,
+    /// Minutes, minor units or units.
+    pub quantity: u64,
+    /// The rate applied, if any.
+    pub rate: Option<u64>,
+    /// Where the rate came from.
+    pub rate_source: RateSource<'r>,
+    /// value(c), minor units.
+    pub value: u64,
+    /// Standing approvals.
+    pub approvals: u32,
+    /// Standing flags.
+    pub flags: u32,
+    /// Validated by peers; an invalid contribution earns no points and is
+    /// not reimbursed.
+    pub valid: bool,
+    /// Ratings by evaluators of positive weight.
+    pub ratings: u32,
+    /// Quality in percent.
+    pub quality: u8,
+    /// The weighted median of the ratings, or the policy's default.
+    pub quality_source: QualitySource,
+    /// The kind multiplier applied.
+    pub kind_multiplier_ppm: u64,
+    /// Tag multipliers applied, in tag order.
+    pub tag_multipliers: Vec<TagMultiplier<'r>>,
+    /// Decay steps k.
+    pub decay_steps: u64,
+    /// Decay factor d_k in ppm.
+    pub decay_ppm: u64,
+    /// points(c).
+    pub points: u64,
+    /// Repaid by earlier distributions.
+    pub prior_repaid: u128,
+    /// Repaid by this distribution.
+    pub repaid: u64,
+}
+
+/// A time in Unix seconds, written as RFC 3339 UTC in JSON and text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Time(pub i64);
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_rfc3339(self.0))
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Where a contribution's quality came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QualitySource {
+    /// The lower weighted median of the ratings.
+    Median,
+    /// The policy's `rating.default` (too few ratings).
+    Default,
+}
+
+impl fmt::Display for QualitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QualitySource::Median => "median",
+            QualitySource::Default => "default",
+        })
+    }
+}
+
+/// A tag multiplier applied to a contribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagMultiplier<'r> {
+    /// The tag.
+    pub tag: &'r str,
+    /// Its multiplier in ppm.
+    pub ppm: u64,
+}
+
+/// Where a contribution's rate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSource<'r> {
+    /// The contribution's own rate.
+    Own,
+    /// `policy.rates[tag]`.
+    Tag(&'r str),
+    /// `policy.default_rates[kind]`.
+    Default(Kind),
+    /// No rate resolved: the value is 0.
+    Missing,
+    /// Money and expenses are already minor units.
+    NotNeeded,
+}
+
+impl fmt::Display for RateSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateSource::Own => f.write_str("contribution"),
+            RateSource::Tag(tag) => write!(f, "policy.rates.{tag}"),
+            RateSource::Default(kind) => write!(f, "policy.default_rates.{kind}"),
+            RateSource::Missing => f.write_str("none"),
+            RateSource::NotNeeded => f.write_str("not needed"),
+        }
+    }
+}
+
+impl Serialize for RateSource<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// What one bucket paid one recipient, and on what basis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketLine<'r> {
+    /// The bucket's position in `distribution.buckets` (from 0).
+    pub index: usize,
+    /// The bucket's type.
+    #[serde(rename = "type")]
+    pub bucket_type: &'static str,
+    /// What it paid them.
+    pub paid: u64,
+    /// Shares: their points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<u128>,
+    /// Shares: Σ points of everyone the bucket paid pro rata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_points: Option<u128>,
+    /// Balanced shares: what they had been paid before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prior: Option<u128>,
+    /// Allocation: their integer weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u64>,
+    /// Allocation: Σ weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_weight: Option<u64>,
+    /// Reimburse: their claims, by contribution id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<ClaimLine<'r>>>,
+}
+
+/// One reimbursement claim in an explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimLine<'r> {
+    /// Contribution id.
+    pub contribution: &'r str,
+    /// Owed before the bucket.
+    pub outstanding: u64,
+    /// Repaid by the bucket.
+    pub paid: u64,
+}

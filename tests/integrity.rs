@@ -1,0 +1,94 @@
+//! A log altered behind the server's back is refused on start, naming the
+//! entry: the server never serves a rewritten history.
+
+mod common;
+
+use coopledger::error::LedgerError;
+use coopledger::log::Store;
+use coopledger::server::{ServerConfig, ServerError, start};
+use common::{found_network, log_contribution, new_signer, work, JAN_2020};
+
+fn config(dir: &std::path::Path) -> ServerConfig {
+    ServerConfig { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), limits: Default::default() }
+}
+
+/// Writes a small log, stops the server, and returns the folder.
+async fn small_log() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(dir.path())).await.unwrap();
+    let mut client = coopledger::client::LedgerClient::connect(server.url()).await.unwrap();
+    let network = found_network(&mut client, &["alice"]).await;
+    let alice = &network.founders[0];
+    for i in 0..5 {
+        log_contribution(&mut client, alice, work(30 + i, JAN_2020.0 + 3600)).await;
+    }
+    server.stop().await.unwrap();
+    dir
+}
+
+fn corrupt(dir: &std::path::Path, f: impl FnOnce(&sled::Tree)) {
+    let store = Store::open(dir).unwrap();
+    f(store.tree());
+    store.tree().flush().unwrap();
+}
+
+fn entry_key(seq: u64) -> Vec<u8> {
+    let mut k = vec![b'e'];
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+#[tokio::test]
+async fn a_flipped_byte_in_a_stored_entry_stops_the_server_naming_the_entry() {
+    let dir = small_log().await;
+    corrupt(dir.path(), |tree| {
+        let mut v = tree.get(entry_key(3)).unwrap().unwrap().to_vec();
+        let middle = v.len() / 2;
+        v[middle] ^= 0x01;
+        tree.insert(entry_key(3), v).unwrap();
+    });
+    match start(config(dir.path())).await {
+        Err(ServerError::Ledger(LedgerError::Corrupt { sequence, detail })) => {
+            assert_eq!(sequence, 3, "{detail}");
+        }
+        Err(e) => panic!("refused for the wrong reason: {e}"),
+        Ok(_) => panic!("the server started on a corrupted log"),
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_entry_or_a_replaced_head_is_refused() {
+    let dir = small_log().await;
+    corrupt(dir.path(), |tree| {
+        tree.remove(entry_key(4)).unwrap();
+    });
+    let err = start(config(dir.path())).await.err().expect("refuses a log with a hole");
+    assert!(matches!(&err, ServerError::Ledger(LedgerError::Corrupt { sequence: 4, .. })), "{err}");
+
+    let dir = small_log().await;
+    corrupt(dir.path(), |tree| {
+        let mut head = tree.get(b"h").unwrap().unwrap().to_vec();
+        head[39] ^= 0xff;
+        tree.insert(b"h", head).unwrap();
+    });
+    let err = start(config(dir.path())).await.err().expect("refuses a head that does not match the entries");
+    assert!(err.to_string().contains("Merkle root"), "{err}");
+}
+
+#[tokio::test]
+async fn an_entry_swapped_for_another_validly_signed_one_is_refused() {
+    // A server operator re-signs nothing: but a stored entry replaced by a
+    // different, validly signed envelope must still be caught (id index and root).
+    let dir = small_log().await;
+    let other = new_signer("alice", &[0u8; 32]);
+    let forged = coopledger::envelope::VerifiedEnvelope::verify(
+        &other.sign(coopledger::client::contribution_body(work(999, JAN_2020.0))).unwrap(),
+        1 << 16,
+    )
+    .unwrap();
+    corrupt(dir.path(), |tree| {
+        tree.insert(entry_key(2), forged.leaf_bytes()).unwrap();
+    });
+    let err = start(config(dir.path())).await.err().expect("refuses a swapped entry");
+    assert!(matches!(&err, ServerError::Ledger(LedgerError::Corrupt { sequence: 2, .. })), "{err}");
+}
