@@ -92,3 +92,28 @@ async fn an_entry_swapped_for_another_validly_signed_one_is_refused() {
     let err = start(config(dir.path())).await.err().expect("refuses a swapped entry");
     assert!(matches!(&err, ServerError::Ledger(LedgerError::Corrupt { sequence: 2, .. })), "{err}");
 }
+
+#[tokio::test]
+async fn a_truncated_log_with_a_rewritten_head_fails_the_signed_checkpoint() {
+    // Someone drops the last entry and rewrites the head record to match:
+    // the entries replay cleanly, but the server's own signed checkpoint
+    // names the longer log, so it refuses to serve the shorter one.
+    let dir = small_log().await;
+    corrupt(dir.path(), |tree| {
+        let size = 5u64 + 1; // genesis + 5 contributions
+        tree.remove(entry_key(size - 1)).unwrap();
+        let store_root = {
+            let mut frontier = coopledger::merkle::Frontier::new();
+            for seq in 0..size - 1 {
+                let leaf = tree.get(entry_key(seq)).unwrap().unwrap();
+                frontier.append(coopledger::proof::leaf_hash(&leaf));
+            }
+            frontier.root()
+        };
+        let mut head = (size - 1).to_be_bytes().to_vec();
+        head.extend_from_slice(&store_root);
+        tree.insert(b"h", head).unwrap();
+    });
+    let err = start(config(dir.path())).await.err().expect("refuses a truncated log");
+    assert!(err.to_string().contains("last signed checkpoint"), "{err}");
+}

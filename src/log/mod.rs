@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::checkpoint::{Checkpoint, origin_of};
 use crate::envelope::{EntryId, VerifiedEnvelope};
 use crate::error::{LedgerError, Refusal, Result};
 use crate::limits::Limits;
@@ -23,8 +24,17 @@ use crate::merkle::{Frontier, NodeSource};
 use crate::state::{CheckContext, LedgerState, Undo};
 pub use store::{Head, Store};
 
+/// A head with the checkpoint note the server signed for it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SignedHead {
+    /// Size and root.
+    pub head: Head,
+    /// The signed checkpoint note stating them.
+    pub note: Arc<str>,
+}
+
 /// Where one envelope landed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// 0-based position in the log (the Merkle leaf index).
     pub sequence: u64,
@@ -32,8 +42,8 @@ pub struct Receipt {
     pub id: EntryId,
     /// True when the envelope was already in the log and nothing was written.
     pub duplicate: bool,
-    /// The durable head right after the group the entry landed in.
-    pub head: Head,
+    /// The durable head right after the group the entry landed in, signed.
+    pub head: SignedHead,
 }
 
 /// One request waiting for the sequencer: envelopes to append all or none.
@@ -58,7 +68,7 @@ struct Inner {
     limits: Limits,
     log_key: SigningKey,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    head: watch::Receiver<Head>,
+    head: watch::Receiver<SignedHead>,
     sequencer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -73,11 +83,10 @@ impl Ledger {
     /// of the first bad entry.
     pub async fn open(data_dir: &Path, limits: Limits) -> Result<Ledger> {
         let dir: PathBuf = data_dir.to_path_buf();
-        let (store, state, frontier, log_key) =
+        let (store, state, frontier, log_key, head) =
             tokio::task::spawn_blocking(move || open_blocking(&dir))
                 .await
                 .map_err(|e| LedgerError::Unavailable(format!("replay task failed: {e}")))??;
-        let head = Head { size: frontier.size(), root: frontier.root() };
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel(limits.max_pending_requests.max(1));
         let state = Arc::new(RwLock::new(state));
@@ -85,6 +94,7 @@ impl Ledger {
             state: state.clone(),
             limits: limits.clone(),
             log_public_key: log_key.verifying_key().to_bytes(),
+            log_key: log_key.clone(),
             frontier,
         };
         let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx));
@@ -127,12 +137,17 @@ impl Ledger {
 
     /// The durable head: entries up to `size` are on disk.
     pub fn head(&self) -> Head {
-        *self.inner.head.borrow()
+        self.inner.head.borrow().head
+    }
+
+    /// The durable head with its signed checkpoint.
+    pub fn checkpoint(&self) -> SignedHead {
+        self.inner.head.borrow().clone()
     }
 
     /// A receiver that changes whenever a group becomes durable; it closes
     /// when the sequencer stops.
-    pub fn watch_head(&self) -> watch::Receiver<Head> {
+    pub fn watch_head(&self) -> watch::Receiver<SignedHead> {
         self.inner.head.clone()
     }
 
@@ -189,15 +204,55 @@ impl Ledger {
     }
 }
 
-/// Loads the log key, opens sled and replays every entry.
-fn open_blocking(dir: &Path) -> Result<(Store, LedgerState, Frontier, SigningKey)> {
+type Opened = (Store, LedgerState, Frontier, SigningKey, SignedHead);
+
+/// Loads the log key, opens sled, replays every entry and checks the result
+/// against the last signed checkpoint.
+fn open_blocking(dir: &Path) -> Result<Opened> {
     std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io { path: dir.display().to_string(), source })?;
     let key_path = dir.join(LOG_KEY_FILE);
     let log_key = crate::keyfile::load_or_create(&key_path)
         .map_err(|e| LedgerError::Io { path: key_path.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
     let store = Store::open(dir)?;
     let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
-    Ok((store, state, frontier, log_key))
+    let head = check_checkpoint(&store, &log_key, &frontier)?;
+    Ok((store, state, frontier, log_key, head))
+}
+
+/// Signs the checkpoint of `head` with the log key.
+fn sign_head(key: &SigningKey, head: Head) -> SignedHead {
+    let origin = origin_of(&key.verifying_key().to_bytes());
+    let note = Checkpoint { origin, size: head.size, root: head.root }.sign(key);
+    SignedHead { head, note: note.into() }
+}
+
+/// Compares the replayed tree with the last checkpoint the server signed: a
+/// log rewritten behind the server's back (even with a matching head record)
+/// cannot carry a valid signature over its new root.
+pub fn check_checkpoint(store: &Store, log_key: &SigningKey, frontier: &Frontier) -> Result<SignedHead> {
+    let head = Head { size: frontier.size(), root: frontier.root() };
+    let Some(note) = store.checkpoint()? else {
+        if head.size == 0 {
+            return Ok(sign_head(log_key, head));
+        }
+        return Err(LedgerError::Corrupt { sequence: 0, detail: "entries are stored but no signed checkpoint".into() });
+    };
+    let last = head.size.saturating_sub(1);
+    let cp = Checkpoint::verify(&note, &log_key.verifying_key().to_bytes())
+        .map_err(|e| LedgerError::Corrupt { sequence: last, detail: format!("the stored checkpoint: {e}") })?;
+    if cp.size != head.size || cp.root != head.root {
+        return Err(LedgerError::Corrupt {
+            sequence: last.min(cp.size.saturating_sub(1)),
+            detail: format!(
+                "the entries give size {} root {} but the last signed checkpoint says size {} root {}",
+                head.size,
+                hex::encode(head.root),
+                cp.size,
+                hex::encode(cp.root)
+            ),
+        });
+    }
+    Ok(SignedHead { head, note: note.into() })
 }
 
 /// How many stored entries replay verifies in one parallel chunk.
@@ -295,6 +350,8 @@ struct Sequencer {
     state: Arc<RwLock<LedgerState>>,
     limits: Limits,
     log_public_key: [u8; 32],
+    /// Signs the checkpoint of each group's head.
+    log_key: SigningKey,
     frontier: Frontier,
 }
 
@@ -319,7 +376,7 @@ impl Pending {
 /// flush of an entry it depends on.
 struct Group {
     write: Option<store::GroupWrite>,
-    head: Head,
+    head: Option<SignedHead>,
     pending: Vec<Pending>,
 }
 
@@ -328,7 +385,7 @@ struct Group {
 const GROUPS_IN_FLIGHT: usize = 4;
 
 impl Sequencer {
-    async fn run(mut self, mut jobs: mpsc::Receiver<Job>, store: Store, head: watch::Sender<Head>) {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>, store: Store, head: watch::Sender<SignedHead>) {
         let (to_writer, from_sequencer) = mpsc::channel::<Group>(GROUPS_IN_FLIGHT);
         let writer = std::thread::Builder::new()
             .name("coopledger-writer".into())
@@ -385,7 +442,7 @@ impl Sequencer {
             for job in batch {
                 let _ = job.reply.send(Err(LedgerError::Unavailable("state lock poisoned".into())));
             }
-            return Group { write: None, head: Head { size: self.frontier.size(), root: self.frontier.root() }, pending };
+            return Group { write: None, head: None, pending };
         };
         let cx = CheckContext { log_public_key: &self.log_public_key, limits: &self.limits, now_ms: Some(cx_now) };
         for job in batch {
@@ -406,17 +463,19 @@ impl Sequencer {
                                 (s, false)
                             }
                         };
-                        receipts.push(Receipt { sequence, id: v.id, duplicate, head: Head::default() });
+                        receipts.push(Receipt { sequence, id: v.id, duplicate, head: SignedHead::default() });
                     }
                     pending.push(Pending::Accepted { reply: job.reply, receipts });
                 }
             }
         }
-        let head = Head { size: self.frontier.size(), root: self.frontier.root() };
-        if wrote {
-            write.head(&head);
+        if !wrote {
+            return Group { write: None, head: None, pending };
         }
-        Group { write: wrote.then_some(write), head, pending }
+        let head = sign_head(&self.log_key, Head { size: self.frontier.size(), root: self.frontier.root() });
+        write.head(&head.head);
+        write.checkpoint(&head.note);
+        Group { write: Some(write), head: Some(head), pending }
     }
 }
 
@@ -425,7 +484,7 @@ impl Sequencer {
 /// that is waiting, then publishes the new head and answers.
 struct Writer {
     store: Store,
-    head: watch::Sender<Head>,
+    head: watch::Sender<SignedHead>,
 }
 
 impl Writer {
@@ -450,8 +509,9 @@ impl Writer {
                 }
                 return;
             }
+            let durable = self.head.borrow().clone();
             for g in ready {
-                answer(g);
+                answer(g, &durable);
             }
         }
     }
@@ -467,24 +527,22 @@ impl Writer {
         if wrote {
             self.store.flush()?;
         }
-        if let Some(last) = groups.last() {
-            self.head.send_if_modified(|h| {
-                let changed = *h != last.head;
-                *h = last.head;
-                changed
-            });
+        if let Some(head) = groups.iter().rev().find_map(|g| g.head.clone()) {
+            self.head.send_replace(head);
         }
         Ok(())
     }
 }
 
-/// Sends each job of a durable group its answer.
-fn answer(group: Group) {
+/// Sends each job of a durable group its answer, with the group's own
+/// signed head (or, for a group that wrote nothing, the durable one).
+fn answer(group: Group, durable: &SignedHead) {
+    let head = group.head.unwrap_or_else(|| durable.clone());
     for p in group.pending {
         match p {
             Pending::Accepted { reply, mut receipts } => {
                 for r in &mut receipts {
-                    r.head = group.head;
+                    r.head = head.clone();
                 }
                 let _ = reply.send(Ok(receipts));
             }

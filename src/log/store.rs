@@ -6,6 +6,7 @@
 //! - `e ‖ u64 seq`      → leaf bytes (`u32be(len(pae)) ‖ pae ‖ key ‖ sig`)
 //! - `n ‖ level ‖ u64`  → perfect Merkle subtree root (32 bytes), level ≥ 1
 //! - `h`                → `u64 size ‖ root(32)`
+//! - `c`                → the signed checkpoint note of that head
 //!
 //! Two records are deliberately not stored, because each insert costs the
 //! writer: the id → sequence index (replay rebuilds it in memory) and the
@@ -20,6 +21,7 @@ use crate::proof::{EMPTY_ROOT, Hash};
 const ENTRY: u8 = b'e';
 const NODE: u8 = b'n';
 const HEAD: &[u8] = b"h";
+const CHECKPOINT: &[u8] = b"c";
 
 /// The size and Merkle root of the durable log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +70,11 @@ impl GroupWrite {
         self.batch.insert(&k[..], &hash[..]);
     }
 
+    /// Sets the signed checkpoint of the head the group ends at.
+    pub fn checkpoint(&mut self, note: &str) {
+        self.batch.insert(CHECKPOINT, note.as_bytes());
+    }
+
     /// Sets the head the group ends at.
     pub fn head(&mut self, head: &Head) {
         let mut v = [0u8; 40];
@@ -106,6 +113,17 @@ impl Store {
             Some(v) => Err(LedgerError::Corrupt {
                 sequence: 0,
                 detail: format!("the head record is {} bytes, not 40", v.len()),
+            }),
+        }
+    }
+
+    /// The last signed checkpoint note, if any entry was ever written.
+    pub fn checkpoint(&self) -> Result<Option<String>> {
+        match self.tree.get(CHECKPOINT)? {
+            None => Ok(None),
+            Some(v) => String::from_utf8(v.to_vec()).map(Some).map_err(|_| LedgerError::Corrupt {
+                sequence: 0,
+                detail: "the stored checkpoint is not UTF-8".into(),
             }),
         }
     }

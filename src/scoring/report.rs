@@ -475,13 +475,19 @@ pub(crate) fn build(
     }
 
     let mut points_map = BTreeMap::new();
-    let mut repayments = BTreeMap::new();
-    for (c, contribution) in input.contributions.iter().enumerate() {
-        let repaid = distributed.repaid[c];
-        if repaid > 0 {
-            repayments.insert(contribution.id.clone(), repaid);
-        }
-    }
+    // Repayments in id order, so the map is built in one sorted pass.
+    let mut repaid: Vec<(u32, usize)> = distributed
+        .repaid
+        .iter()
+        .enumerate()
+        .filter(|&(_, &amount)| amount > 0)
+        .map(|(c, _)| (prepared.contribution_rank[c], c))
+        .collect();
+    repaid.sort_unstable();
+    let repayments: BTreeMap<String, u64> = repaid
+        .into_iter()
+        .map(|(_, c)| (input.contributions[c].id.clone(), distributed.repaid[c]))
+        .collect();
     for (m, entry) in entries.into_iter().enumerate() {
         let name = members[m].to_owned();
         if entry.points > 0 {

@@ -16,8 +16,8 @@ use tonic::{Request, Response, Status};
 
 use crate::entry::body_kind;
 use crate::envelope::{EntryId, VerifiedEnvelope};
-use crate::error::Refusal;
-use crate::log::{Ledger, Receipt};
+use crate::error::{LedgerError, Refusal};
+use crate::log::{Ledger, Receipt, SignedHead};
 use crate::pb;
 use crate::state::MemberState;
 
@@ -74,14 +74,23 @@ async fn verify_all(envelopes: Vec<pb::Envelope>, max_payload: usize, batch: boo
     Ok(out)
 }
 
+fn signed_checkpoint(h: &SignedHead) -> pb::SignedCheckpoint {
+    pb::SignedCheckpoint { note: h.note.to_string(), size: h.head.size, root: h.head.root.to_vec() }
+}
+
 fn receipt(r: &Receipt) -> pb::Receipt {
     pb::Receipt {
         sequence: r.sequence,
         id: r.id.0.to_vec(),
         duplicate: r.duplicate,
-        log_size: r.head.size,
-        root: r.head.root.to_vec(),
+        log_size: r.head.head.size,
+        root: r.head.head.root.to_vec(),
+        checkpoint: Some(signed_checkpoint(&r.head)),
     }
+}
+
+fn hashes(proof: Vec<crate::proof::Hash>) -> Vec<Vec<u8>> {
+    proof.into_iter().map(|h| h.to_vec()).collect()
 }
 
 fn logged(sequence: u64, v: VerifiedEnvelope) -> pb::LoggedEntry {
@@ -259,7 +268,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         tokio::spawn(async move {
             let _permit = permit;
             loop {
-                let size = head.borrow_and_update().size;
+                let size = head.borrow_and_update().head.size;
                 while next < size {
                     let item = match ledger.entry(next) {
                         Ok(Some(v)) => Ok(logged(next, v)),
@@ -294,5 +303,75 @@ impl pb::ledger_server::Ledger for LedgerService {
     async fn list_members(&self, _: Request<pb::ListMembersRequest>) -> Result<Response<pb::ListMembersResponse>, Status> {
         let state = self.ledger.state()?;
         Ok(Response::new(pb::ListMembersResponse { members: state.members().map(member).collect() }))
+    }
+
+    async fn get_checkpoint(&self, _: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::SignedCheckpoint>, Status> {
+        Ok(Response::new(signed_checkpoint(&self.ledger.checkpoint())))
+    }
+
+    async fn get_inclusion_proof(&self, request: Request<pb::GetInclusionProofRequest>) -> Result<Response<pb::InclusionProof>, Status> {
+        let req = request.into_inner();
+        let latest = self.ledger.checkpoint();
+        let tree_size = if req.tree_size == 0 { latest.head.size } else { req.tree_size };
+        if tree_size > latest.head.size {
+            return Err(Status::invalid_argument(format!(
+                "tree_size: {tree_size} is past the latest checkpoint ({} entries)",
+                latest.head.size
+            )));
+        }
+        let sequence = match req.key {
+            None => return Err(Status::invalid_argument("key: give an id or a sequence number")),
+            Some(pb::get_inclusion_proof_request::Key::Sequence(s)) => s,
+            Some(pb::get_inclusion_proof_request::Key::Id(id)) => {
+                let id = EntryId::from_field(&id, "id")?;
+                self.ledger
+                    .sequence_of(&id)?
+                    .ok_or_else(|| Status::not_found(format!("id: no entry {id} in this log")))?
+            }
+        };
+        if sequence >= tree_size {
+            return Err(Status::invalid_argument(format!(
+                "tree_size: entry {sequence} is not in a tree of {tree_size} entries"
+            )));
+        }
+        let ledger = self.ledger.clone();
+        let (leaf_hash, path) = tokio::task::spawn_blocking(move || {
+            let store = ledger.store();
+            let leaf = crate::merkle::NodeSource::node(store, 0, sequence)?
+                .ok_or_else(|| LedgerError::Corrupt { sequence, detail: "the entry is missing".into() })?;
+            let path = crate::merkle::inclusion_proof(sequence, tree_size, store)
+                .map_err(|e| LedgerError::Corrupt { sequence, detail: e.to_string() })?;
+            Ok::<_, LedgerError>((leaf, path))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("proof task failed: {e}")))??;
+        Ok(Response::new(pb::InclusionProof {
+            sequence,
+            tree_size,
+            leaf_hash: leaf_hash.to_vec(),
+            hashes: hashes(path),
+            checkpoint: (tree_size == latest.head.size).then(|| signed_checkpoint(&latest)),
+        }))
+    }
+
+    async fn get_consistency_proof(&self, request: Request<pb::GetConsistencyProofRequest>) -> Result<Response<pb::ConsistencyProof>, Status> {
+        let req = request.into_inner();
+        let latest = self.ledger.checkpoint().head.size;
+        let new_size = if req.new_size == 0 { latest } else { req.new_size };
+        if new_size > latest {
+            return Err(Status::invalid_argument(format!("new_size: {new_size} is past the latest checkpoint ({latest} entries)")));
+        }
+        if req.old_size > new_size {
+            return Err(Status::invalid_argument(format!("old_size: {} is larger than new_size {new_size}", req.old_size)));
+        }
+        let ledger = self.ledger.clone();
+        let old_size = req.old_size;
+        let proof = tokio::task::spawn_blocking(move || {
+            crate::merkle::consistency_proof(old_size, new_size, ledger.store())
+                .map_err(|e| LedgerError::Corrupt { sequence: new_size.saturating_sub(1), detail: e.to_string() })
+        })
+        .await
+        .map_err(|e| Status::internal(format!("proof task failed: {e}")))??;
+        Ok(Response::new(pb::ConsistencyProof { old_size, new_size, hashes: hashes(proof) }))
     }
 }
