@@ -157,9 +157,13 @@ pub fn cooperative(members: usize, contributions: usize, evaluations: usize) -> 
         },
         ..Policy::default()
     };
-    policy.default_rates = [(Kind::Work, 2_500), (Kind::Resource, 800), (Kind::Use, 1_500)]
-        .into_iter()
-        .collect();
+    policy.default_rates = [
+        (Kind::Work, 2_500),
+        (Kind::Resource, 800),
+        (Kind::Use, 1_500),
+    ]
+    .into_iter()
+    .collect();
     policy.rates = [("design", 3_000), ("repair", 2_800), ("admin", 2_000)]
         .into_iter()
         .map(|(tag, rate)| (tag.to_owned(), rate))
@@ -299,5 +303,11 @@ fn impartial(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, score_members, score_1m, eigentrust_alone, impartial);
+criterion_group!(
+    benches,
+    score_members,
+    score_1m,
+    eigentrust_alone,
+    impartial
+);
 criterion_main!(benches);

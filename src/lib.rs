@@ -9,6 +9,7 @@
 //! - [`service`], [`server`]: the gRPC edge; the one place errors become `Status`.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod checkpoint;
 pub mod client;
 pub mod entry;

@@ -69,6 +69,12 @@ enum Command {
     Tail(cli::commands::TailArgs),
     /// Offline what-if: score a scenario file (spec/SCORING.md §7).
     Score(cli::score::ScoreArgs),
+    /// Audit the whole log: every signature, every rule, the root, the signed checkpoint, append-only since last time.
+    Verify(cli::audit::VerifyArgs),
+    /// Export a member's entries with inclusion proofs (a portable, verifiable record).
+    Export(cli::audit::ExportArgs),
+    /// Check an exported record offline, with no server.
+    VerifyRecord(cli::audit::VerifyRecordArgs),
 }
 
 /// `coopledger serve` options; every limit has a default (see `Limits`).
@@ -177,6 +183,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Policy(c) => cli::commands::policy(&ctx()?, c).await,
         Command::Entries(a) => cli::commands::entries(&ctx()?, a).await,
         Command::Tail(a) => cli::commands::tail(&ctx()?, a).await,
+        Command::Verify(a) => cli::audit::verify(&ctx()?, a).await,
+        Command::Export(a) => cli::audit::export(&ctx()?, a).await,
+        Command::VerifyRecord(a) => cli::audit::verify_record(&ctx()?, a),
     }
 }
 

@@ -385,4 +385,54 @@ mod tests {
         assert_eq!(report.payouts["alice"], 95_000);
         assert_eq!(report.reserve, 0);
     }
+
+    #[test]
+    fn explanations_show_each_step() {
+        use crate::scoring::explain::{QualitySource, RateSource};
+        let report = Scenario::from_json(EXAMPLE.as_bytes())
+            .unwrap()
+            .score()
+            .unwrap();
+        let alice = report.explain("alice").unwrap();
+        assert_eq!(alice.payout, 95_000);
+        let [line] = alice.contributions.as_slice() else {
+            panic!("alice has one contribution: {alice:?}");
+        };
+        assert_eq!(line.id, "c1");
+        // 600 min × 30.00/h from policy.rates.design.
+        assert_eq!(line.value, 30_000);
+        assert_eq!(line.rate_source, RateSource::Tag("design"));
+        assert_eq!((line.approvals, line.flags, line.valid), (1, 0, true));
+        assert_eq!(
+            (line.quality, line.quality_source),
+            (80, QualitySource::Median)
+        );
+        // 27 days 14 h before the end: 3 weekly steps of 10%.
+        assert_eq!((line.decay_steps, line.decay_ppm), (3, 729_000));
+        // 30000 × 0.729 = 21870, × 80% = 17496.
+        assert_eq!(line.points, 17_496);
+        assert_eq!(alice.buckets.len(), 1);
+        assert_eq!(alice.buckets[0].bucket_type, "shares");
+        assert_eq!(alice.buckets[0].points, Some(17_496));
+        assert_eq!(alice.buckets[0].total_points, Some(17_496));
+        // bob's expense has no approval, so it is invalid: nothing repaid.
+        let bob = report.explain("bob").unwrap();
+        assert_eq!(bob.contributions.len(), 1);
+        assert!(!bob.contributions[0].valid);
+        assert_eq!(bob.contributions[0].prior_repaid, 5_000);
+        assert_eq!(bob.payout, 0);
+        let fund = report.explain("network-fund").unwrap();
+        assert_eq!((fund.payout, fund.evaluator_weight), (5_000, None));
+        assert!(report.explain("nobody").is_none());
+        // The JSON carries the same breakdown under "explanations".
+        let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+        assert_eq!(
+            json["explanations"]["alice"]["contributions"][0]["rate_source"],
+            "policy.rates.design"
+        );
+        assert_eq!(
+            json["explanations"]["alice"]["contributions"][0]["at"],
+            "2026-11-03T10:00:00Z"
+        );
+    }
 }

@@ -571,6 +571,12 @@ fn parse_entry_kind(kind: &str) -> Result<pb::EntryKind> {
     })
 }
 
+/// The kind and a one-line description of an entry, in the network's
+/// smallest unit (no currency digits known offline).
+pub fn summary_of(e: &pb::Entry) -> (String, String) {
+    summary(e, 0)
+}
+
 /// One line describing an entry's body, for tables.
 fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
     let short = |id: &[u8]| hex::encode(id).chars().take(12).collect::<String>();

@@ -2,6 +2,7 @@
 //! ledger. Commands connect to a server, sign with the member's own key, and
 //! print tables for people or JSON (`--json`) for scripts.
 
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod demo;

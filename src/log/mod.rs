@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::audit::{AuditError, Replayed, Replayer};
 use crate::checkpoint::{Checkpoint, origin_of};
 use crate::envelope::{EntryId, VerifiedEnvelope};
 use crate::error::{LedgerError, Refusal, Result};
@@ -258,16 +259,18 @@ pub fn check_checkpoint(store: &Store, log_key: &SigningKey, frontier: &Frontier
 /// How many stored entries replay verifies in one parallel chunk.
 const REPLAY_CHUNK: usize = 4096;
 
-/// Rebuilds state and the Merkle frontier from the stored entries, checking
-/// each signature, each id index record and each rule, and finally the root
-/// against the stored head. Clock rules and size limits do not apply on
-/// replay: they judge entries as they arrive, and were met then.
+/// Rebuilds state and the Merkle frontier from the stored entries with the
+/// auditors' [`Replayer`]: each signature, each rule, each stored Merkle node,
+/// and finally the root against the stored head. Clock rules and size limits
+/// do not apply on replay: they judge entries as they arrive, and were met
+/// then.
 pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, Frontier)> {
     let head = store.head()?;
-    let mut state = LedgerState::default();
-    let mut frontier = Frontier::new();
-    let unbounded = Limits::unbounded();
-    let cx = CheckContext { log_public_key, limits: &unbounded, now_ms: None };
+    let mut replayer = Replayer::new(Some(*log_public_key), None);
+    let corrupt = |e: AuditError| match e {
+        AuditError::Entry { sequence, detail } => LedgerError::Corrupt { sequence, detail },
+        other => LedgerError::Corrupt { sequence: 0, detail: other.to_string() },
+    };
     let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
     let mut entries = store.entries(0, head.size);
     loop {
@@ -278,33 +281,28 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
         if chunk.is_empty() {
             break;
         }
-        for (sequence, leaf, verified) in verify_chunk(&chunk) {
-            let corrupt = |detail: String| LedgerError::Corrupt { sequence, detail };
-            if sequence != state.size() {
-                return Err(LedgerError::Corrupt {
-                    sequence: state.size(),
-                    detail: "the entry is missing from the store".into(),
-                });
+        for (sequence, _, verified) in verify_chunk(&chunk) {
+            if sequence != replayer.size() {
+                return Err(LedgerError::Corrupt { sequence: replayer.size(), detail: "the entry is missing from the store".into() });
             }
-            let v = verified.map_err(corrupt)?;
-            if let Some(first) = state.sequence_of(&v.id) {
-                return Err(corrupt(format!("the same entry {} is already at sequence {first}", v.id)));
-            }
-            state.check(&v, &cx).map_err(|r| corrupt(format!("the entry breaks a ledger rule: {r}")))?;
-            state.apply(&v, sequence);
+            let v = verified.map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
             // A stored node that disagrees with the entries is damage too:
             // proofs are served from the nodes.
-            for (level, index, hash) in frontier.append(crate::proof::leaf_hash(leaf)) {
+            for (level, index, hash) in replayer.push(sequence, &v).map_err(corrupt)? {
                 if level > 0 && store.node(level, index)? != Some(hash) {
-                    return Err(corrupt(format!("the stored Merkle node (level {level}, index {index}) does not match the entries")));
+                    return Err(LedgerError::Corrupt {
+                        sequence,
+                        detail: format!("the stored Merkle node (level {level}, index {index}) does not match the entries"),
+                    });
                 }
             }
         }
     }
-    if state.size() != head.size {
+    let Replayed { state, frontier, .. } = replayer.finish();
+    if frontier.size() != head.size {
         return Err(LedgerError::Corrupt {
-            sequence: state.size(),
-            detail: format!("the head says {} entries but the store holds {}", head.size, state.size()),
+            sequence: frontier.size(),
+            detail: format!("the head says {} entries but the store holds {}", head.size, frontier.size()),
         });
     }
     if frontier.root() != head.root {

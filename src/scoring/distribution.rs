@@ -287,7 +287,8 @@ pub(crate) fn distribute(
                         SharesMethod::Balanced => scored.counted,
                     };
                     if selected && scored.points > 0 && kinds.contains(&contribution.kind) {
-                        points[prepared.contribution_member[c] as usize] += scored.points;
+                        points[prepared.contribution_member[c] as usize] +=
+                            u128::from(scored.points);
                     }
                 }
                 let holders: Vec<(u32, u128)> = points

@@ -10,14 +10,15 @@
 //! a byte-identical report on every run and machine.
 //!
 //! The pipeline, one module per step:
-//! 1. [`validate`] — refuse bad input naming the field; index members and
+//! 1. `validate` — refuse bad input naming the field; index members and
 //!    contributions by id.
-//! 2. [`value`] — a contribution's value in minor units, and its points.
-//! 3. [`review`] — standing evaluations, validity, quality (weighted median),
+//! 2. `value` — a contribution's value in minor units, and its points.
+//! 3. `review` — standing evaluations, validity, quality (weighted median),
 //!    with evaluator weights from [`trust`] (EigenTrust) when asked.
 //! 4. [`allocation`] — peer allocations: GIVE and impartial division.
 //! 5. [`distribution`] — ordered buckets, Hamilton rounding, the reserve.
-//! 6. [`report`] — what was paid to whom, and why.
+//! 6. [`report`] — what was paid to whom, and why ([`explain`] holds the
+//!    per-member breakdowns).
 
 pub mod allocation;
 pub mod distribution;
@@ -27,11 +28,11 @@ pub mod input;
 pub(crate) mod json;
 pub mod policy;
 pub mod report;
-pub mod review;
+pub(crate) mod review;
 pub mod time;
 pub mod trust;
-pub mod validate;
-pub mod value;
+pub(crate) mod validate;
+pub(crate) mod value;
 
 pub use error::ScoringError;
 pub use input::{

@@ -256,6 +256,9 @@ const RULE_KEYS: &str = "currency, decimals, default_rates, rates, kind_multipli
 impl PolicyDocument {
     /// Reads and validates a policy document (the `adopt policy` payload):
     /// the scenario `policy` object's fields plus `mode` and `buckets`.
+    /// Everything that does not depend on the members is checked here;
+    /// that the pre-trusted are members is checked when scoring (and the
+    /// service may check it at adoption against its member list).
     pub fn from_json(bytes: &[u8]) -> Result<PolicyDocument> {
         let doc = Json::parse(bytes)?;
         let root = Path::Root("");

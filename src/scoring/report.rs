@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use super::distribution::{Basis, Distributed, Recipient};
 use super::error::{Result, ScoringError};
-pub use super::explain::{Explanation, Explanations};
 use super::explain::{ClaimShare, Entry, Line, LineRate, Share};
+pub use super::explain::{Explanation, Explanations};
 use super::input::Kind;
 use super::policy::Bucket;
 use super::review::Reviewed;
@@ -233,6 +233,14 @@ pub(crate) fn build(
     let mut explanations = Explanations::default();
     let counted = scored.contributions.iter().filter(|p| p.counted).count();
     explanations.lines.reserve_exact(counted);
+    let id_bytes: usize = input
+        .contributions
+        .iter()
+        .zip(&scored.contributions)
+        .filter(|(_, points)| points.counted)
+        .map(|(contribution, _)| contribution.id.len())
+        .sum();
+    explanations.text.reserve_exact(id_bytes);
     let mut line_of = vec![u32::MAX; input.contributions.len()];
     let mut line_member: Vec<u32> = Vec::with_capacity(counted);
     let mut line_rank: Vec<u32> = Vec::with_capacity(counted);
@@ -264,7 +272,7 @@ pub(crate) fn build(
         }
         let last_tag = explanations.tag_factors.len() as u32;
         if points.in_period {
-            member_points[member as usize] += points.points;
+            member_points[member as usize] += u128::from(points.points);
         }
         line_of[c] = explanations.lines.len() as u32;
         line_member.push(member);
@@ -292,8 +300,7 @@ pub(crate) fn build(
             tags: (first_tag, last_tag),
             decay_steps: points.decay_steps,
             decay_ppm: points.decay_ppm,
-            // points(c) ≤ 10^18 was checked when it was computed.
-            points: points.points as u64,
+            points: points.points,
             prior_repaid: prepared.prior_repaid[c],
             repaid: distributed.repaid[c],
         });

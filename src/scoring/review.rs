@@ -73,11 +73,10 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     let mut self_evaluations = Vec::new();
     let mut offsets = vec![0u32; contribution_count + 1];
     for evaluation in &prepared.evaluations {
-        let c = evaluation.contribution as usize;
-        if prepared.contribution_member[c] == evaluation.evaluator {
+        if evaluation.by_contributor {
             self_evaluations.push((evaluation.contribution, evaluation.evaluator));
         } else {
-            offsets[c + 1] += 1;
+            offsets[evaluation.contribution as usize + 1] += 1;
         }
     }
     for c in 0..contribution_count {
@@ -86,8 +85,8 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     let mut cursor = offsets.clone();
     let mut grouped = vec![0u32; offsets[contribution_count] as usize];
     for (position, evaluation) in prepared.evaluations.iter().enumerate() {
-        let c = evaluation.contribution as usize;
-        if prepared.contribution_member[c] != evaluation.evaluator {
+        if !evaluation.by_contributor {
+            let c = evaluation.contribution as usize;
             grouped[cursor[c] as usize] = position as u32;
             cursor[c] += 1;
         }

@@ -212,12 +212,14 @@ pub(crate) struct ResolvedEvaluation {
     pub contribution: u32,
     /// Member index (rank by id).
     pub evaluator: u32,
+    /// A self-evaluation: ignored by scoring, with a warning.
+    pub by_contributor: bool,
     pub verdict: Verdict,
     pub rating: Option<u8>,
 }
 
 /// A validated input with every reference resolved to an index.
-pub struct Prepared<'a> {
+pub(crate) struct Prepared<'a> {
     /// The input itself.
     pub(crate) input: &'a ScoringInput,
     /// Member ids sorted bytewise; a member's index is its position here.
@@ -267,8 +269,7 @@ fn check_count(path: &Path<'_>, count: usize, max: usize, what: &str) -> Result<
 
 impl<'a> Prepared<'a> {
     /// Validates `input` and resolves every reference.
-    pub fn new(input: &'a ScoringInput) -> Result<Prepared<'a>> {
-        let t0 = std::time::Instant::now();
+    pub(crate) fn new(input: &'a ScoringInput) -> Result<Prepared<'a>> {
         input.policy.validate_at(INPUT_PATHS)?;
         let distribution = Path::Root("distribution");
         let period = distribution.key("period");
@@ -323,7 +324,6 @@ impl<'a> Prepared<'a> {
             pretrusted.sort_unstable();
         }
 
-        eprintln!("  {} {:?}", "// Contributions.", t0.elapsed());
         // Contributions.
         let contributions = &input.contributions;
         let contributions_path = Path::Root("contributions");
@@ -374,7 +374,6 @@ impl<'a> Prepared<'a> {
                 source,
             });
         }
-        eprintln!("  {} {:?}", "let contribution_ids =", t0.elapsed());
         let contribution_ids =
             SortedIds::build(contributions.len(), |i| contributions[i].id.as_str());
         if let Some((first, second)) = contribution_ids.duplicate(|i| contributions[i].id.as_str())
@@ -384,14 +383,12 @@ impl<'a> Prepared<'a> {
                 contributions[second].id
             )));
         }
-        eprintln!("  {} {:?}", "let contribution_order: Vec<u3", t0.elapsed());
         let contribution_order: Vec<u32> = contribution_ids.order().collect();
         let mut contribution_rank = vec![0u32; contributions.len()];
         for (rank, &index) in contribution_order.iter().enumerate() {
             contribution_rank[index as usize] = rank as u32;
         }
 
-        eprintln!("  {} {:?}", "// Evaluations.", t0.elapsed());
         // Evaluations.
         let evaluations_path = Path::Root("evaluations");
         check_count(
@@ -405,7 +402,6 @@ impl<'a> Prepared<'a> {
             input.evaluations.len(),
             |q| input.evaluations[q].contribution.as_str(),
         );
-        eprintln!("  {} {:?}", "let mut evaluations = Vec::wit", t0.elapsed());
         let mut evaluations = Vec::with_capacity(input.evaluations.len());
         for (index, (evaluation, &contribution)) in
             input.evaluations.iter().zip(&evaluated).enumerate()
@@ -425,12 +421,12 @@ impl<'a> Prepared<'a> {
             evaluations.push(ResolvedEvaluation {
                 contribution,
                 evaluator,
+                by_contributor: contribution_member[contribution as usize] == evaluator,
                 verdict: evaluation.verdict,
                 rating: evaluation.rating,
             });
         }
 
-        eprintln!("  {} {:?}", "// Allocations.", t0.elapsed());
         // Allocations.
         let allocations_path = Path::Root("allocations");
         check_count(
@@ -522,7 +518,6 @@ impl<'a> Prepared<'a> {
             prior_paid[member as usize] += u128::from(payout.amount);
         }
 
-        eprintln!("  {} {:?}", "Ok(Prepared {", t0.elapsed());
         Ok(Prepared {
             input,
             members,

@@ -101,8 +101,10 @@ impl DecayTable {
     pub(crate) fn factor(&self, steps: u64) -> u64 {
         match self.factors.get(steps as usize) {
             Some(&d) => d,
-            // Past the table: 0 when the rate is positive (the table ran to
-            // its first zero), 10^6 when the rate is 0 (a one-entry table).
+            // The table covers every step asked for, unless it stopped at
+            // its first zero (every later d_k is 0 too) or the rate is 0
+            // (one entry, 10^6, and every d_k is 10^6): either way the last
+            // entry is the answer.
             None => *self.factors.last().unwrap_or(&PPM),
         }
     }
@@ -138,8 +140,8 @@ pub(crate) struct ContributionPoints {
     pub decay_steps: u64,
     /// d_k in ppm.
     pub decay_ppm: u64,
-    /// points(c); 0 if invalid.
-    pub points: u128,
+    /// points(c) (at most 10^18, so it fits u64); 0 if invalid.
+    pub points: u64,
 }
 
 /// Per-contribution points, in input order.
@@ -210,7 +212,8 @@ pub(crate) fn score_contributions(prepared: &Prepared<'_>, reviewed: &Reviewed) 
             if points > MAX_POINTS {
                 return Err(too_many());
             }
-            points
+            // At most MAX_POINTS = 10^18 < 2^64, checked just above.
+            points as u64
         } else {
             0
         };

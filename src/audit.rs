@@ -1,0 +1,163 @@
+//! The member's audit: replay a log from nothing — every signature, every
+//! ingestion rule, the Merkle root — and compare it with the server's signed
+//! checkpoint and with the last checkpoint this member saw (as a witness
+//! would). The server's own start-up replay uses the same [`Replayer`], so
+//! the server and its auditors cannot disagree about what a valid log is.
+
+use crate::checkpoint::Checkpoint;
+use crate::envelope::VerifiedEnvelope;
+use crate::limits::Limits;
+use crate::merkle::Frontier;
+use crate::pb::entry::Body;
+use crate::proof::Hash;
+use crate::state::{CheckContext, LedgerState};
+
+/// What an audit found wrong, precisely enough to act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// One entry is damaged, missing, misplaced or breaks a rule.
+    #[error("entry {sequence}: {detail}")]
+    Entry {
+        /// Its sequence number.
+        sequence: u64,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The checkpoint is missing, unsigned or states another tree.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The log does not extend the checkpoint the auditor saw before.
+    #[error(
+        "the log forked: at size {size} it now has root {now} but the checkpoint seen before says {before}; \
+         the server rewrote history or serves another log under the same key"
+    )]
+    Fork {
+        /// The earlier checkpoint's size.
+        size: u64,
+        /// The root recomputed now for that size, hex.
+        now: String,
+        /// The root the earlier checkpoint signed, hex.
+        before: String,
+    },
+}
+
+/// Rebuilds state and the Merkle tree entry by entry, checking each.
+pub struct Replayer {
+    state: LedgerState,
+    frontier: Frontier,
+    log_public_key: Option<[u8; 32]>,
+    watch: Option<u64>,
+    root_at_watch: Option<Hash>,
+    unbounded: Limits,
+}
+
+/// A replayed log.
+pub struct Replayed {
+    /// The state the log folds to.
+    pub state: LedgerState,
+    /// Its Merkle tree's right edge (size and root).
+    pub frontier: Frontier,
+    /// The log key named by genesis.
+    pub log_public_key: Option<[u8; 32]>,
+    /// The root the tree had at the watched size, if it got there.
+    pub root_at_watch: Option<Hash>,
+}
+
+impl Replayer {
+    /// Starts an empty replay. `log_public_key` is the key genesis must name
+    /// (the server knows its own); `None` takes it from genesis (an auditor).
+    /// `watch` records the root at that size (an earlier checkpoint's size).
+    pub fn new(log_public_key: Option<[u8; 32]>, watch: Option<u64>) -> Self {
+        Replayer {
+            state: LedgerState::default(),
+            frontier: Frontier::new(),
+            log_public_key,
+            watch,
+            root_at_watch: (watch == Some(0)).then_some(crate::proof::EMPTY_ROOT),
+            unbounded: Limits::unbounded(),
+        }
+    }
+
+    /// The number of entries replayed.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Checks and folds in the next entry (signature already verified by the
+    /// caller via [`VerifiedEnvelope`]); returns the Merkle nodes it completes.
+    pub fn push(&mut self, sequence: u64, v: &VerifiedEnvelope) -> Result<Vec<crate::merkle::Node>, AuditError> {
+        let err = |detail: String| AuditError::Entry { sequence, detail };
+        if sequence != self.size() {
+            return Err(AuditError::Entry {
+                sequence: self.size(),
+                detail: format!("missing (the next entry found is {sequence})"),
+            });
+        }
+        if let Some(first) = self.state.sequence_of(&v.id) {
+            return Err(err(format!("the same entry {} is already at sequence {first}", v.id)));
+        }
+        let log_key = match (&self.log_public_key, &v.entry.body) {
+            (Some(k), _) => *k,
+            (None, Some(Body::Genesis(g))) => <[u8; 32]>::try_from(g.log_public_key.as_slice())
+                .map_err(|_| err("genesis names no 32-byte log key".into()))?,
+            (None, _) => return Err(err("the log does not start with a genesis entry".into())),
+        };
+        self.log_public_key = Some(log_key);
+        let cx = CheckContext { log_public_key: &log_key, limits: &self.unbounded, now_ms: None };
+        self.state.check(v, &cx).map_err(|r| err(format!("breaks a ledger rule: {r}")))?;
+        self.state.apply(v, sequence);
+        let nodes = self.frontier.append(crate::proof::leaf_hash(&v.leaf_bytes()));
+        if self.watch == Some(self.size()) {
+            self.root_at_watch = Some(self.frontier.root());
+        }
+        Ok(nodes)
+    }
+
+    /// Ends the replay.
+    pub fn finish(self) -> Replayed {
+        Replayed {
+            state: self.state,
+            frontier: self.frontier,
+            log_public_key: self.log_public_key,
+            root_at_watch: self.root_at_watch,
+        }
+    }
+}
+
+impl Replayed {
+    /// Checks a signed checkpoint note against the replayed tree: signed by
+    /// the log key genesis names, for exactly this size and root.
+    pub fn check_checkpoint(&self, note: &str) -> Result<Checkpoint, AuditError> {
+        let key = self
+            .log_public_key
+            .ok_or_else(|| AuditError::Checkpoint("the log is empty: no genesis names a log key".into()))?;
+        let cp = Checkpoint::verify(note, &key).map_err(|e| AuditError::Checkpoint(e.to_string()))?;
+        if cp.size != self.frontier.size() || cp.root != self.frontier.root() {
+            return Err(AuditError::Checkpoint(format!(
+                "the entries give size {} root {} but the signed checkpoint says size {} root {}",
+                self.frontier.size(),
+                hex::encode(self.frontier.root()),
+                cp.size,
+                hex::encode(cp.root)
+            )));
+        }
+        Ok(cp)
+    }
+
+    /// Checks the log extends `earlier` (a checkpoint seen before): the root
+    /// recomputed at its size must be the one it signed.
+    pub fn check_extends(&self, earlier: &Checkpoint) -> Result<(), AuditError> {
+        if earlier.size > self.frontier.size() {
+            return Err(AuditError::Fork {
+                size: earlier.size,
+                now: format!("(none: the log has only {} entries)", self.frontier.size()),
+                before: hex::encode(earlier.root),
+            });
+        }
+        match self.root_at_watch {
+            Some(root) if root == earlier.root => Ok(()),
+            Some(root) => Err(AuditError::Fork { size: earlier.size, now: hex::encode(root), before: hex::encode(earlier.root) }),
+            None => Err(AuditError::Checkpoint(format!("the replay did not record the root at size {}", earlier.size))),
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! `coopledger verify`, `export --member --proofs` and `verify-record`: the
+//! member's audit of the whole log, and a member's portable, verifiable
+//! record of their own entries (the "worker's satchel").
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use coopledger::audit::{Replayed, Replayer};
+use coopledger::checkpoint::{Checkpoint, origin_of};
+use coopledger::envelope::VerifiedEnvelope;
+use coopledger::log::Store;
+use coopledger::pb;
+use serde::{Deserialize, Serialize};
+use tokio_stream::StreamExt;
+
+use super::{Context, status};
+
+/// `coopledger verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Audit a stopped server's data folder instead of a live server.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// `coopledger export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The member whose record to export.
+    #[arg(long)]
+    pub member: String,
+    /// Write the member's entries with inclusion proofs and a checkpoint to this file.
+    #[arg(long)]
+    pub proofs: PathBuf,
+}
+
+/// `coopledger verify-record FILE`.
+#[derive(Args)]
+pub struct VerifyRecordArgs {
+    /// A record written by `coopledger export --member ... --proofs FILE`.
+    pub file: PathBuf,
+}
+
+/// The witness file: the last checkpoint this config saw for a log.
+fn witness_path(home: &Path, log_public_key: &[u8; 32]) -> PathBuf {
+    home.join("witness").join(format!("{}.checkpoint", hex::encode(log_public_key)))
+}
+
+fn read_witness(home: &Path, log_public_key: &[u8; 32]) -> Result<Option<Checkpoint>> {
+    let path = witness_path(home, log_public_key);
+    match std::fs::read_to_string(&path) {
+        Ok(note) => Checkpoint::verify(&note, log_public_key)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("the witness file {} is damaged: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_witness(home: &Path, log_public_key: &[u8; 32], note: &str) -> Result<()> {
+    let path = witness_path(home, log_public_key);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, note).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `coopledger verify`.
+pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
+    let (replayed, note, source, log_key) = match &args.data {
+        Some(dir) => verify_data(ctx, dir)?,
+        None => verify_server(ctx).await?,
+    };
+    let cp = replayed.check_checkpoint(&note)?;
+    let witness = read_witness(&ctx.home, &log_key)?;
+    // The replay recorded the root at the witness's size; if it was not
+    // reached, check_extends reports the log as shorter than what was seen.
+    if let Some(seen) = &witness {
+        replayed.check_extends(seen)?;
+    }
+    write_witness(&ctx.home, &log_key, &note)?;
+    let state = &replayed.state;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "source": source, "size": cp.size, "root": hex::encode(cp.root),
+                "log_public_key": hex::encode(log_key), "members": state.members().count(),
+                "consistent_with": witness.as_ref().map(|w| w.size),
+            })
+        );
+    } else {
+        println!("verified {source}");
+        println!("  {} entries: every signature, every ingestion rule, replayed from genesis", cp.size);
+        println!("  root {} matches the checkpoint signed by log key {}", hex::encode(cp.root), hex::encode(log_key));
+        match &witness {
+            Some(w) => println!("  consistent with the checkpoint of size {} seen before (append-only)", w.size),
+            None => println!("  first audit of this log from this config; its checkpoint is kept as the witness"),
+        }
+        println!("  {} members, {} policies", state.members().count(), state.policies().len());
+    }
+    Ok(())
+}
+
+type Audited = (Replayed, String, String, [u8; 32]);
+
+fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
+    let store = Store::open(dir).with_context(|| format!("opening the data folder {} (is the server stopped?)", dir.display()))?;
+    let witness_size = store_log_key(&store)?.map(|k| read_witness(&ctx.home, &k)).transpose()?.flatten().map(|w| w.size);
+    let head = store.head()?;
+    let mut replayer = Replayer::new(None, witness_size);
+    for item in store.entries(0, head.size) {
+        let (sequence, leaf) = item?;
+        let v = VerifiedEnvelope::from_leaf_bytes(&leaf).map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
+        replayer.push(sequence, &v)?;
+    }
+    let replayed = replayer.finish();
+    if replayed.frontier.size() != head.size {
+        bail!("entry {}: missing (the head says {} entries)", replayed.frontier.size(), head.size);
+    }
+    let note = store.checkpoint()?.context("the data folder holds no signed checkpoint")?;
+    let key = replayed.log_public_key.context("the log is empty")?;
+    Ok((replayed, note, format!("the data folder {}", dir.display()), key))
+}
+
+/// The log key named by the stored genesis, if any.
+fn store_log_key(store: &Store) -> Result<Option<[u8; 32]>> {
+    let Some(leaf) = store.entry(0)? else { return Ok(None) };
+    let v = VerifiedEnvelope::decode_stored(&leaf).map_err(|d| anyhow::anyhow!("entry 0: {d}"))?;
+    Ok(match v.entry.body {
+        Some(pb::entry::Body::Genesis(g)) => <[u8; 32]>::try_from(g.log_public_key.as_slice()).ok(),
+        _ => None,
+    })
+}
+
+async fn verify_server(ctx: &Context) -> Result<Audited> {
+    let mut session = ctx.connect().await?;
+    let log_key: [u8; 32] = session.info.log_public_key.as_slice().try_into().context("the server's log key is not 32 bytes")?;
+    let cp = session.client.get_checkpoint(pb::GetCheckpointRequest {}).await.map_err(status)?.into_inner();
+    let witness = read_witness(&ctx.home, &log_key)?;
+    // The server's own proof that it only appended since the witness; the
+    // replay below checks the same independently.
+    if let Some(w) = &witness {
+        if w.size > cp.size {
+            bail!("the log forked: the server's checkpoint has {} entries but {} were seen before", cp.size, w.size);
+        }
+        let proof = session
+            .client
+            .get_consistency_proof(pb::GetConsistencyProofRequest { old_size: w.size, new_size: cp.size })
+            .await
+            .map_err(status)?
+            .into_inner();
+        let hashes = to_hashes(&proof.hashes)?;
+        let new_root: [u8; 32] = cp.root.as_slice().try_into().context("checkpoint root is not 32 bytes")?;
+        coopledger::proof::verify_consistency(w.size, cp.size, &w.root, &new_root, &hashes)
+            .map_err(|e| anyhow::anyhow!("the log forked: the server's consistency proof from size {} fails: {e}", w.size))?;
+    }
+    let page = session.info.limits.as_ref().map_or(10_000, |l| l.max_list_entries).max(1);
+    let mut replayer = Replayer::new(None, witness.as_ref().map(|w| w.size));
+    while replayer.size() < cp.size {
+        let from = replayer.size();
+        let mut stream = session
+            .client
+            .list_entries(pb::ListEntriesRequest { from_sequence: from, to_sequence: cp.size, limit: page, ..Default::default() })
+            .await
+            .map_err(status)?
+            .into_inner();
+        while let Some(e) = stream.next().await {
+            let e = e.map_err(status)?;
+            let env = e.envelope.with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
+            let v = VerifiedEnvelope::verify(&env, usize::MAX).map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
+            if v.id.0.as_slice() != e.id.as_slice() {
+                bail!("entry {}: the server says id {} but the signed bytes hash to {}", e.sequence, hex::encode(&e.id), v.id);
+            }
+            replayer.push(e.sequence, &v)?;
+        }
+        if replayer.size() == from {
+            bail!("the server stopped serving entries at {from} of {}", cp.size);
+        }
+    }
+    let replayed = replayer.finish();
+    if replayed.log_public_key != Some(log_key) {
+        bail!("genesis names log key {:?} but the server presents {}", replayed.log_public_key.map(hex::encode), hex::encode(log_key));
+    }
+    Ok((replayed, cp.note, format!("the server at {}", ctx.server), log_key))
+}
+
+fn to_hashes(raw: &[Vec<u8>]) -> Result<Vec<[u8; 32]>> {
+    raw.iter().map(|h| <[u8; 32]>::try_from(h.as_slice()).map_err(|_| anyhow::anyhow!("a proof hash is not 32 bytes"))).collect()
+}
+
+/// A member's portable record: their entries with inclusion proofs against
+/// one signed checkpoint, checkable offline by `verify-record`.
+#[derive(Serialize, Deserialize)]
+pub struct Record {
+    /// `coopledger-record-v1`.
+    pub format: String,
+    /// The member.
+    pub member: String,
+    /// The log key that signed the checkpoint, hex.
+    pub log_public_key: String,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+    /// Genesis first (it binds the network to the log key), then the member's entries.
+    pub entries: Vec<RecordEntry>,
+}
+
+/// One entry of a record.
+#[derive(Serialize, Deserialize)]
+pub struct RecordEntry {
+    /// Its sequence number (the leaf index).
+    pub sequence: u64,
+    /// Its leaf bytes, hex: length-prefixed PAE, key and signature.
+    pub leaf: String,
+    /// The inclusion proof against the checkpoint, hex hashes.
+    pub proof: Vec<String>,
+}
+
+const RECORD_FORMAT: &str = "coopledger-record-v1";
+
+/// `coopledger export --member M --proofs FILE`.
+pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
+    let mut session = ctx.connect().await?;
+    let cp = session.client.get_checkpoint(pb::GetCheckpointRequest {}).await.map_err(status)?.into_inner();
+    let log_key: [u8; 32] = session.info.log_public_key.as_slice().try_into().context("bad log key")?;
+    Checkpoint::verify(&cp.note, &log_key).map_err(|e| anyhow::anyhow!("the server's checkpoint: {e}"))?;
+    let mut stream = session
+        .client
+        .list_entries(pb::ListEntriesRequest { member: args.member.clone(), to_sequence: cp.size, ..Default::default() })
+        .await
+        .map_err(status)?
+        .into_inner();
+    let mut sequences = vec![0u64];
+    while let Some(e) = stream.next().await {
+        let e = e.map_err(status)?;
+        if e.sequence != 0 && e.entry.as_ref().is_some_and(|x| x.author == args.member) {
+            sequences.push(e.sequence);
+        }
+    }
+    if sequences.len() == 1 {
+        bail!("{} has no entries of their own in this log", args.member);
+    }
+    let mut entries = Vec::with_capacity(sequences.len());
+    for sequence in sequences {
+        let logged = session
+            .client
+            .get_entry(pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Sequence(sequence)) })
+            .await
+            .map_err(status)?
+            .into_inner();
+        let env = logged.envelope.context("entry without envelope")?;
+        let v = VerifiedEnvelope::verify(&env, usize::MAX).map_err(|r| anyhow::anyhow!("entry {sequence}: {r}"))?;
+        let proof = session
+            .client
+            .get_inclusion_proof(pb::GetInclusionProofRequest {
+                key: Some(pb::get_inclusion_proof_request::Key::Sequence(sequence)),
+                tree_size: cp.size,
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
+        entries.push(RecordEntry { sequence, leaf: hex::encode(v.leaf_bytes()), proof: proof.hashes.iter().map(hex::encode).collect() });
+    }
+    let record = Record {
+        format: RECORD_FORMAT.into(),
+        member: args.member.clone(),
+        log_public_key: hex::encode(log_key),
+        checkpoint: cp.note,
+        entries,
+    };
+    std::fs::write(&args.proofs, serde_json::to_vec_pretty(&record)?).with_context(|| format!("writing {}", args.proofs.display()))?;
+    println!(
+        "wrote {} entries of {} with inclusion proofs against checkpoint {} to {}",
+        record.entries.len() - 1,
+        args.member,
+        cp.size,
+        args.proofs.display()
+    );
+    Ok(())
+}
+
+/// `coopledger verify-record FILE`: offline, no server.
+pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
+    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let record: Record = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a coopledger record", args.file.display()))?;
+    if record.format != RECORD_FORMAT {
+        bail!("format {:?} is not {RECORD_FORMAT}", record.format);
+    }
+    let log_key: [u8; 32] = hex::decode(&record.log_public_key)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .context("log_public_key: not 32 bytes of hex")?;
+    let cp = Checkpoint::verify(&record.checkpoint, &log_key).map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
+    let mut network_id = None;
+    let mut rows = Vec::new();
+    for (i, e) in record.entries.iter().enumerate() {
+        let leaf = hex::decode(&e.leaf).with_context(|| format!("entries[{i}].leaf: not hex"))?;
+        let v = VerifiedEnvelope::from_leaf_bytes(&leaf).map_err(|d| anyhow::anyhow!("entries[{i}] (sequence {}): {d}", e.sequence))?;
+        let proof = e
+            .proof
+            .iter()
+            .map(|h| hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()))
+            .collect::<Option<Vec<_>>>()
+            .with_context(|| format!("entries[{i}].proof: not 32-byte hex hashes"))?;
+        coopledger::proof::verify_inclusion(&coopledger::proof::leaf_hash(&leaf), e.sequence, cp.size, &proof, &cp.root)
+            .map_err(|err| anyhow::anyhow!("entries[{i}] (sequence {}): not in the log: {err}", e.sequence))?;
+        match (&v.entry.body, i) {
+            (Some(pb::entry::Body::Genesis(g)), 0) => {
+                if g.log_public_key != log_key {
+                    bail!("the genesis entry names another log key than the one that signed the checkpoint");
+                }
+                network_id = Some(v.id);
+            }
+            (_, 0) => bail!("entries[0] must be the network's genesis entry"),
+            _ => {
+                if v.entry.author != record.member {
+                    bail!("entries[{i}] is by {}, not {}", v.entry.author, record.member);
+                }
+                if Some(v.entry.network_id.as_slice()) != network_id.as_ref().map(|n| n.0.as_slice()) {
+                    bail!("entries[{i}] belongs to another network");
+                }
+                let (kind, what) = super::commands::summary_of(&v.entry);
+                rows.push(vec![e.sequence.to_string(), v.id.to_hex()[..12].to_string(), kind, what]);
+            }
+        }
+    }
+    let network = network_id.context("the record has no genesis entry")?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"member": record.member, "entries": rows.len(), "network_id": network.to_hex(),
+                "log_public_key": record.log_public_key, "checkpoint_size": cp.size})
+        );
+    } else {
+        println!(
+            "verified {} entries of {} in network {} (log {}), against its checkpoint of size {}",
+            rows.len(),
+            record.member,
+            network,
+            origin_of(&log_key),
+            cp.size
+        );
+        super::print_table(&["SEQ", "ID", "KIND", "WHAT"], &rows);
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! The member's audit through the real server: proofs over gRPC, `coopledger
+//! verify` against a live server and a data folder, a forked history caught,
+//! and a member's exported record checked offline.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use coopledger::checkpoint::Checkpoint;
+use coopledger::client::{LedgerClient, contribution_body};
+use coopledger::pb;
+use coopledger::proof::{leaf_hash, verify_consistency, verify_inclusion};
+use coopledger::server::{RunningServer, ServerConfig, start};
+use common::{JAN_2020, Network, found_network, new_signer, sign, work};
+
+async fn serve(dir: &Path) -> RunningServer {
+    start(ServerConfig { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), limits: Default::default() })
+        .await
+        .expect("server starts")
+}
+
+async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
+    let (home, server) = (home.to_path_buf(), server.to_string());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_coopledger"))
+            .args(&args)
+            .env("COOPLEDGER_HOME", &home)
+            .env("COOPLEDGER_SERVER", &server)
+            .output()
+            .expect("run coopledger")
+    })
+    .await
+    .unwrap()
+}
+
+fn stdout_ok(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr_failed(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Appends `n` contributions by the founder in batches of 500.
+async fn append(client: &mut LedgerClient, network: &Network, n: u64, minutes: u64) {
+    let alice = &network.founders[0];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(500);
+        let envelopes = (0..k).map(|i| sign(alice, contribution_body(work(minutes + i, JAN_2020.0 + 60)))).collect();
+        client.submit_batch(pb::SubmitBatchRequest { envelopes }).await.expect("batch lands");
+        left -= k;
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_from_an_early_receipt_verify_against_a_much_later_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path()).await;
+    let mut client = LedgerClient::connect(server.url()).await.unwrap();
+    let log_key: [u8; 32] = client.get_server_info(pb::GetServerInfoRequest {}).await.unwrap().into_inner().log_public_key.try_into().unwrap();
+    let network = found_network(&mut client, &["alice"]).await;
+    let early = network.receipt.clone();
+    let early_cp = Checkpoint::verify(&early.checkpoint.as_ref().unwrap().note, &log_key).expect("receipt carries a signed checkpoint");
+    assert_eq!((early_cp.size, early_cp.root.to_vec()), (early.log_size, early.root.clone()));
+    append(&mut client, &network, 1200, 30).await;
+
+    let latest = client.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
+    let cp = Checkpoint::verify(&latest.note, &log_key).unwrap();
+    assert_eq!(cp.size, 1201);
+    let proof = client
+        .get_inclusion_proof(pb::GetInclusionProofRequest { key: Some(pb::get_inclusion_proof_request::Key::Id(early.id.clone())), tree_size: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let hashes: Vec<[u8; 32]> = proof.hashes.iter().map(|h| h.as_slice().try_into().unwrap()).collect();
+    let genesis_leaf = coopledger::envelope::VerifiedEnvelope::verify(&network.genesis, 1 << 20).unwrap().leaf_bytes();
+    verify_inclusion(&leaf_hash(&genesis_leaf), 0, cp.size, &hashes, &cp.root).expect("the genesis receipt is in the later tree");
+    assert!(verify_inclusion(&leaf_hash(&genesis_leaf), 1, cp.size, &hashes, &cp.root).is_err());
+
+    let consistency = client
+        .get_consistency_proof(pb::GetConsistencyProofRequest { old_size: early_cp.size, new_size: cp.size })
+        .await
+        .unwrap()
+        .into_inner();
+    let hashes: Vec<[u8; 32]> = consistency.hashes.iter().map(|h| h.as_slice().try_into().unwrap()).collect();
+    verify_consistency(early_cp.size, cp.size, &early_cp.root, &cp.root, &hashes).expect("append-only");
+
+    // Asking past the end is refused.
+    let err = client
+        .get_inclusion_proof(pb::GetInclusionProofRequest { key: Some(pb::get_inclusion_proof_request::Key::Sequence(5)), tree_size: 5 })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    let err = client.get_consistency_proof(pb::GetConsistencyProofRequest { old_size: 10, new_size: 5 }).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path()).await;
+    let mut client = LedgerClient::connect(server.url()).await.unwrap();
+    let network = found_network(&mut client, &["alice"]).await;
+    append(&mut client, &network, 600, 30).await;
+    server.stop().await.unwrap();
+
+    // Keep a copy of the log at 601 entries: the fork point.
+    let fork_dir = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), fork_dir.path());
+
+    // The honest log grows to 2001 entries; the member audits it twice.
+    let server = serve(dir.path()).await;
+    let url_a = server.url();
+    let mut client = LedgerClient::connect(url_a.clone()).await.unwrap();
+    append(&mut client, &network, 900, 30).await;
+    let first = stdout_ok(&cli(home.path(), &url_a, &["verify"]).await);
+    assert!(first.contains("1501 entries"), "{first}");
+    append(&mut client, &network, 500, 30).await;
+    let second = stdout_ok(&cli(home.path(), &url_a, &["verify"]).await);
+    assert!(second.contains("2001 entries") && second.contains("consistent with the checkpoint of size 1501"), "{second}");
+    server.stop().await.unwrap();
+
+    // The same log key serves another history from the fork point on.
+    let forked = serve(fork_dir.path()).await;
+    let mut client = LedgerClient::connect(forked.url()).await.unwrap();
+    append(&mut client, &network, 1600, 45).await;
+    let err = stderr_failed(&cli(home.path(), &forked.url(), &["verify"]).await);
+    assert!(err.contains("the log forked") && err.contains("from size 2001"), "{err}");
+    forked.stop().await.unwrap();
+
+    // A stopped server's folder verifies offline; a flipped byte is named.
+    let out = stdout_ok(&cli(home.path(), "http://127.0.0.1:1", &["verify", "--data", dir.path().to_str().unwrap()]).await);
+    assert!(out.contains("2001 entries"), "{out}");
+    {
+        let store = coopledger::log::Store::open(dir.path()).unwrap();
+        let mut key = vec![b'e'];
+        key.extend_from_slice(&1234u64.to_be_bytes());
+        let mut v = store.tree().get(&key).unwrap().unwrap().to_vec();
+        let i = v.len() - 70;
+        v[i] ^= 0x20;
+        store.tree().insert(key, v).unwrap();
+        store.tree().flush().unwrap();
+    }
+    let err = stderr_failed(&cli(home.path(), "http://127.0.0.1:1", &["verify", "--data", dir.path().to_str().unwrap()]).await);
+    assert!(err.contains("entry 1234"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path()).await;
+    let mut client = LedgerClient::connect(server.url()).await.unwrap();
+    let network = found_network(&mut client, &["alice", "bob"]).await;
+    let bob = &network.founders[1];
+    append(&mut client, &network, 40, 30).await;
+    for i in 0..3 {
+        client.submit(pb::SubmitRequest { envelope: Some(sign(bob, contribution_body(work(60 + i, JAN_2020.0 + 7200)))) }).await.unwrap();
+    }
+    append(&mut client, &network, 40, 30).await;
+    let record = home.path().join("bob.json");
+    stdout_ok(&cli(home.path(), &server.url(), &["export", "--member", "bob", "--proofs", record.to_str().unwrap()]).await);
+    server.stop().await.unwrap();
+
+    let out = stdout_ok(&cli(home.path(), "http://127.0.0.1:1", &["verify-record", record.to_str().unwrap()]).await);
+    assert!(out.contains("verified 3 entries of bob"), "{out}");
+
+    // Change one proof hash: the record no longer verifies.
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let h = json["entries"][2]["proof"][0].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", if h.starts_with('0') { "1" } else { "0" }, &h[1..]);
+    json["entries"][2]["proof"][0] = serde_json::Value::String(flipped);
+    let bad = home.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&json).unwrap()).unwrap();
+    let err = stderr_failed(&cli(home.path(), "http://127.0.0.1:1", &["verify-record", bad.to_str().unwrap()]).await);
+    assert!(err.contains("not in the log"), "{err}");
+
+    // An entry by someone else slipped into bob's record is refused.
+    let _ = new_signer;
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    json["member"] = serde_json::Value::String("alice".into());
+    std::fs::write(&bad, serde_json::to_vec(&json).unwrap()).unwrap();
+    let err = stderr_failed(&cli(home.path(), "http://127.0.0.1:1", &["verify-record", bad.to_str().unwrap()]).await);
+    assert!(err.contains("is by bob, not alice"), "{err}");
+}
