@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/coopledger/v1/entry.proto", "proto/coopledger/v1/ledger.proto"];
+    let protos = [
+        "proto/coopledger/v1/entry.proto",
+        "proto/coopledger/v1/ledger.proto",
+    ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

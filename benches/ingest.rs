@@ -38,7 +38,10 @@ fn work_body(i: u64) -> Body {
 
 impl Bench {
     fn new() -> Bench {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let dir = tempfile::tempdir().expect("tempdir");
         let (server, members) = rt.block_on(async {
             let server = start(ServerConfig {
@@ -49,31 +52,60 @@ impl Bench {
             .await
             .expect("server");
             let mut c = LedgerClient::connect(server.url()).await.expect("connect");
-            let info = c.get_server_info(pb::GetServerInfoRequest {}).await.expect("info").into_inner();
+            let info = c
+                .get_server_info(pb::GetServerInfoRequest {})
+                .await
+                .expect("info")
+                .into_inner();
             let mut admin = Signer::new("admin", generate_key().expect("key"), &[]);
             let g = admin
-                .sign(client::genesis_body("Bench", "EUR", 2, &[("admin".into(), admin.public_key())], &info.log_public_key))
+                .sign(client::genesis_body(
+                    "Bench",
+                    "EUR",
+                    2,
+                    &[("admin".into(), admin.public_key())],
+                    &info.log_public_key,
+                ))
                 .expect("sign");
             let network = client::envelope_id(&g);
-            c.submit(pb::SubmitRequest { envelope: Some(g) }).await.expect("genesis");
+            c.submit(pb::SubmitRequest { envelope: Some(g) })
+                .await
+                .expect("genesis");
             admin.network_id = network.0.to_vec();
             let mut members = Vec::new();
             for i in 0..CLIENTS {
                 let m = Signer::new(format!("m{i:02}"), generate_key().expect("key"), &network.0);
-                let body = Body::AdmitMember(pb::AdmitMember { handle: m.handle.clone(), public_key: m.public_key().to_vec() });
-                c.submit(pb::SubmitRequest { envelope: Some(admin.sign(body).expect("sign")) }).await.expect("admit");
+                let body = Body::AdmitMember(pb::AdmitMember {
+                    handle: m.handle.clone(),
+                    public_key: m.public_key().to_vec(),
+                });
+                c.submit(pb::SubmitRequest {
+                    envelope: Some(admin.sign(body).expect("sign")),
+                })
+                .await
+                .expect("admit");
                 members.push(m);
             }
             (server, members)
         });
         let url = server.url();
-        Bench { rt, server: Some(server), _dir: dir, url, members }
+        Bench {
+            rt,
+            server: Some(server),
+            _dir: dir,
+            url,
+            members,
+        }
     }
 
     /// Signs `n` envelopes per client for `clients` clients.
     fn sign(&self, clients: usize, n: usize) -> Vec<Vec<pb::Envelope>> {
         (0..clients)
-            .map(|c| (0..n).map(|i| self.members[c].sign(work_body(i as u64)).expect("sign")).collect())
+            .map(|c| {
+                (0..n)
+                    .map(|i| self.members[c].sign(work_body(i as u64)).expect("sign"))
+                    .collect()
+            })
             .collect()
     }
 
@@ -83,7 +115,11 @@ impl Bench {
         self.rt.block_on(async {
             let mut clients = Vec::new();
             for _ in 0..work.len() {
-                clients.push(LedgerClient::connect(self.url.clone()).await.expect("connect"));
+                clients.push(
+                    LedgerClient::connect(self.url.clone())
+                        .await
+                        .expect("connect"),
+                );
             }
             let start = Instant::now();
             let tasks: Vec<_> = work
@@ -94,14 +130,18 @@ impl Bench {
                         match batch {
                             None => {
                                 for e in envelopes {
-                                    c.submit(pb::SubmitRequest { envelope: Some(e) }).await.expect("submit");
+                                    c.submit(pb::SubmitRequest { envelope: Some(e) })
+                                        .await
+                                        .expect("submit");
                                 }
                             }
                             Some(size) => {
                                 let mut it = envelopes.into_iter().peekable();
                                 while it.peek().is_some() {
                                     let chunk: Vec<_> = it.by_ref().take(size).collect();
-                                    c.submit_batch(pb::SubmitBatchRequest { envelopes: chunk }).await.expect("batch");
+                                    c.submit_batch(pb::SubmitBatchRequest { envelopes: chunk })
+                                        .await
+                                        .expect("batch");
                                 }
                             }
                         }
@@ -154,18 +194,27 @@ fn latency(bench: &Bench) {
     const N: usize = 2000;
     let envelopes = bench.sign(1, N).remove(0);
     let mut samples = bench.rt.block_on(async {
-        let mut c = LedgerClient::connect(bench.url.clone()).await.expect("connect");
+        let mut c = LedgerClient::connect(bench.url.clone())
+            .await
+            .expect("connect");
         let mut samples = Vec::with_capacity(N);
         for e in envelopes {
             let t = Instant::now();
-            c.submit(pb::SubmitRequest { envelope: Some(e) }).await.expect("submit");
+            c.submit(pb::SubmitRequest { envelope: Some(e) })
+                .await
+                .expect("submit");
             samples.push(t.elapsed());
         }
         samples
     });
     samples.sort();
     let pct = |p: usize| samples[(samples.len() * p / 100).min(samples.len() - 1)];
-    println!("ingest/submit-latency ({N} sequential Submits): p50 {:?}  p99 {:?}  max {:?}", pct(50), pct(99), samples[N - 1]);
+    println!(
+        "ingest/submit-latency ({N} sequential Submits): p50 {:?}  p99 {:?}  max {:?}",
+        pct(50),
+        pct(99),
+        samples[N - 1]
+    );
 }
 
 criterion_group!(benches, ingest);

@@ -85,7 +85,11 @@ impl Replayer {
 
     /// Checks and folds in the next entry (signature already verified by the
     /// caller via [`VerifiedEnvelope`]); returns the Merkle nodes it completes.
-    pub fn push(&mut self, sequence: u64, v: &VerifiedEnvelope) -> Result<Vec<crate::merkle::Node>, AuditError> {
+    pub fn push(
+        &mut self,
+        sequence: u64,
+        v: &VerifiedEnvelope,
+    ) -> Result<Vec<crate::merkle::Node>, AuditError> {
         let err = |detail: String| AuditError::Entry { sequence, detail };
         if sequence != self.size() {
             return Err(AuditError::Entry {
@@ -94,7 +98,10 @@ impl Replayer {
             });
         }
         if let Some(first) = self.state.sequence_of(&v.id) {
-            return Err(err(format!("the same entry {} is already at sequence {first}", v.id)));
+            return Err(err(format!(
+                "the same entry {} is already at sequence {first}",
+                v.id
+            )));
         }
         let log_key = match (&self.log_public_key, &v.entry.body) {
             (Some(k), _) => *k,
@@ -103,10 +110,18 @@ impl Replayer {
             (None, _) => return Err(err("the log does not start with a genesis entry".into())),
         };
         self.log_public_key = Some(log_key);
-        let cx = CheckContext { log_public_key: &log_key, limits: &self.unbounded, now_ms: None };
-        self.state.check(v, &cx).map_err(|r| err(format!("breaks a ledger rule: {r}")))?;
+        let cx = CheckContext {
+            log_public_key: &log_key,
+            limits: &self.unbounded,
+            now_ms: None,
+        };
+        self.state
+            .check(v, &cx)
+            .map_err(|r| err(format!("breaks a ledger rule: {r}")))?;
         self.state.apply(v, sequence);
-        let nodes = self.frontier.append(crate::proof::leaf_hash(&v.leaf_bytes()));
+        let nodes = self
+            .frontier
+            .append(crate::proof::leaf_hash(&v.leaf_bytes()));
         if self.watch == Some(self.size()) {
             self.root_at_watch = Some(self.frontier.root());
         }
@@ -128,10 +143,11 @@ impl Replayed {
     /// Checks a signed checkpoint note against the replayed tree: signed by
     /// the log key genesis names, for exactly this size and root.
     pub fn check_checkpoint(&self, note: &str) -> Result<Checkpoint, AuditError> {
-        let key = self
-            .log_public_key
-            .ok_or_else(|| AuditError::Checkpoint("the log is empty: no genesis names a log key".into()))?;
-        let cp = Checkpoint::verify(note, &key).map_err(|e| AuditError::Checkpoint(e.to_string()))?;
+        let key = self.log_public_key.ok_or_else(|| {
+            AuditError::Checkpoint("the log is empty: no genesis names a log key".into())
+        })?;
+        let cp =
+            Checkpoint::verify(note, &key).map_err(|e| AuditError::Checkpoint(e.to_string()))?;
         if cp.size != self.frontier.size() || cp.root != self.frontier.root() {
             return Err(AuditError::Checkpoint(format!(
                 "the entries give size {} root {} but the signed checkpoint says size {} root {}",
@@ -156,8 +172,15 @@ impl Replayed {
         }
         match self.root_at_watch {
             Some(root) if root == earlier.root => Ok(()),
-            Some(root) => Err(AuditError::Fork { size: earlier.size, now: hex::encode(root), before: hex::encode(earlier.root) }),
-            None => Err(AuditError::Checkpoint(format!("the replay did not record the root at size {}", earlier.size))),
+            Some(root) => Err(AuditError::Fork {
+                size: earlier.size,
+                now: hex::encode(root),
+                before: hex::encode(earlier.root),
+            }),
+            None => Err(AuditError::Checkpoint(format!(
+                "the replay did not record the root at size {}",
+                earlier.size
+            ))),
         }
     }
 }

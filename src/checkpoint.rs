@@ -70,7 +70,12 @@ pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
 impl Checkpoint {
     /// The note text: `origin\nsize\nbase64(root)\n`.
     pub fn text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            STANDARD.encode(self.root)
+        )
     }
 
     /// The signed note, signed by `key` under the origin as key name.
@@ -80,7 +85,11 @@ impl Checkpoint {
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&key_id(&self.origin, &key.verifying_key().to_bytes()));
         blob.extend_from_slice(&sig.to_bytes());
-        format!("{text}\n\u{2014} {} {}\n", self.origin, STANDARD.encode(blob))
+        format!(
+            "{text}\n\u{2014} {} {}\n",
+            self.origin,
+            STANDARD.encode(blob)
+        )
     }
 
     /// Parses a signed checkpoint note and verifies the log key's signature;
@@ -88,13 +97,21 @@ impl Checkpoint {
     pub fn verify(note: &str, log_public_key: &[u8; 32]) -> Result<Checkpoint, CheckpointError> {
         let malformed = |m: &str| CheckpointError::Malformed(m.to_string());
         let expected_origin = origin_of(log_public_key);
-        let split = note.rfind("\n\n").ok_or_else(|| malformed("no blank line before the signatures"))?;
+        let split = note
+            .rfind("\n\n")
+            .ok_or_else(|| malformed("no blank line before the signatures"))?;
         let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
         let mut lines = text.lines();
         let origin = lines.next().ok_or_else(|| malformed("no origin line"))?;
         let size = lines
             .next()
-            .and_then(|s| if s.len() > 1 && s.starts_with('0') { None } else { s.parse::<u64>().ok() })
+            .and_then(|s| {
+                if s.len() > 1 && s.starts_with('0') {
+                    None
+                } else {
+                    s.parse::<u64>().ok()
+                }
+            })
             .ok_or_else(|| malformed("the second line must be the tree size in decimal"))?;
         let root = lines
             .next()
@@ -102,25 +119,40 @@ impl Checkpoint {
             .and_then(|r| <[u8; 32]>::try_from(r.as_slice()).ok())
             .ok_or_else(|| malformed("the third line must be a base64 32-byte root"))?;
         if origin != expected_origin {
-            return Err(CheckpointError::WrongOrigin { got: origin.to_string(), expected: expected_origin });
+            return Err(CheckpointError::WrongOrigin {
+                got: origin.to_string(),
+                expected: expected_origin,
+            });
         }
         let id = key_id(origin, log_public_key);
         let key = VerifyingKey::from_bytes(log_public_key)
             .map_err(|_| CheckpointError::BadSignature(hex::encode(log_public_key)))?;
         let signed = sigs.lines().any(|line| {
-            let Some(rest) = line.strip_prefix("\u{2014} ") else { return false };
-            let Some((name, b64)) = rest.split_once(' ') else { return false };
-            let Ok(blob) = STANDARD.decode(b64) else { return false };
+            let Some(rest) = line.strip_prefix("\u{2014} ") else {
+                return false;
+            };
+            let Some((name, b64)) = rest.split_once(' ') else {
+                return false;
+            };
+            let Ok(blob) = STANDARD.decode(b64) else {
+                return false;
+            };
             name == origin
                 && blob.len() == 68
                 && blob[..4] == id
-                && <[u8; 64]>::try_from(&blob[4..])
-                    .is_ok_and(|s| key.verify_strict(text.as_bytes(), &Signature::from_bytes(&s)).is_ok())
+                && <[u8; 64]>::try_from(&blob[4..]).is_ok_and(|s| {
+                    key.verify_strict(text.as_bytes(), &Signature::from_bytes(&s))
+                        .is_ok()
+                })
         });
         if !signed {
             return Err(CheckpointError::BadSignature(hex::encode(log_public_key)));
         }
-        Ok(Checkpoint { origin: origin.to_string(), size, root })
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+        })
     }
 }
 
@@ -132,13 +164,25 @@ mod tests {
     fn a_signed_checkpoint_verifies_and_any_change_fails() {
         let key = SigningKey::from_bytes(&[5u8; 32]);
         let pk = key.verifying_key().to_bytes();
-        let cp = Checkpoint { origin: origin_of(&pk), size: 42, root: [7u8; 32] };
+        let cp = Checkpoint {
+            origin: origin_of(&pk),
+            size: 42,
+            root: [7u8; 32],
+        };
         let note = cp.sign(&key);
         assert!(note.starts_with(&format!("{}\n42\n", cp.origin)));
         assert_eq!(Checkpoint::verify(&note, &pk).unwrap(), cp);
         let tampered = note.replacen("\n42\n", "\n43\n", 1);
-        assert!(matches!(Checkpoint::verify(&tampered, &pk), Err(CheckpointError::BadSignature(_))));
-        let other = SigningKey::from_bytes(&[6u8; 32]).verifying_key().to_bytes();
-        assert!(matches!(Checkpoint::verify(&note, &other), Err(CheckpointError::WrongOrigin { .. })));
+        assert!(matches!(
+            Checkpoint::verify(&tampered, &pk),
+            Err(CheckpointError::BadSignature(_))
+        ));
+        let other = SigningKey::from_bytes(&[6u8; 32])
+            .verifying_key()
+            .to_bytes();
+        assert!(matches!(
+            Checkpoint::verify(&note, &other),
+            Err(CheckpointError::WrongOrigin { .. })
+        ));
     }
 }

@@ -32,7 +32,11 @@ pub enum ClientError {
 impl Signer {
     /// A signer for `handle` with `key` in the network `network_id`.
     pub fn new(handle: impl Into<String>, key: SigningKey, network_id: &[u8]) -> Self {
-        Signer { handle: handle.into(), key, network_id: network_id.to_vec() }
+        Signer {
+            handle: handle.into(),
+            key,
+            network_id: network_id.to_vec(),
+        }
     }
 
     /// The public key, as the log records it.
@@ -62,18 +66,30 @@ impl Signer {
 
 /// The id an envelope will have in the log.
 pub fn envelope_id(envelope: &pb::Envelope) -> EntryId {
-    EntryId::of_pae(&crate::envelope::pae(&envelope.payload_type, &envelope.payload))
+    EntryId::of_pae(&crate::envelope::pae(
+        &envelope.payload_type,
+        &envelope.payload,
+    ))
 }
 
 /// A genesis body naming `founders` and the server's log key.
-pub fn genesis_body(name: &str, currency: &str, decimals: u32, founders: &[(String, [u8; 32])], log_public_key: &[u8]) -> Body {
+pub fn genesis_body(
+    name: &str,
+    currency: &str,
+    decimals: u32,
+    founders: &[(String, [u8; 32])],
+    log_public_key: &[u8],
+) -> Body {
     Body::Genesis(pb::Genesis {
         name: name.to_string(),
         currency: currency.to_string(),
         decimals,
         founders: founders
             .iter()
-            .map(|(h, k)| pb::Founder { handle: h.clone(), public_key: k.to_vec() })
+            .map(|(h, k)| pb::Founder {
+                handle: h.clone(),
+                public_key: k.to_vec(),
+            })
             .collect(),
         log_public_key: log_public_key.to_vec(),
     })
@@ -81,11 +97,18 @@ pub fn genesis_body(name: &str, currency: &str, decimals: u32, founders: &[(Stri
 
 /// A log-contribution body.
 pub fn contribution_body(contribution: pb::Contribution) -> Body {
-    Body::LogContribution(pb::LogContribution { contribution: Some(contribution) })
+    Body::LogContribution(pb::LogContribution {
+        contribution: Some(contribution),
+    })
 }
 
 /// An evaluation body.
-pub fn evaluate_body(contribution: &EntryId, verdict: pb::Verdict, rating: Option<u32>, note: &str) -> Body {
+pub fn evaluate_body(
+    contribution: &EntryId,
+    verdict: pb::Verdict,
+    rating: Option<u32>,
+    note: &str,
+) -> Body {
     Body::Evaluate(pb::Evaluate {
         contribution_id: contribution.0.to_vec(),
         verdict: verdict as i32,
@@ -100,7 +123,10 @@ pub fn allocate_body(start: i64, end: i64, shares: &[(&str, u32)]) -> Body {
         period: Some(pb::Period { start, end }),
         shares: shares
             .iter()
-            .map(|(m, p)| pb::AllocationShare { member: m.to_string(), percent: *p })
+            .map(|(m, p)| pb::AllocationShare {
+                member: m.to_string(),
+                percent: *p,
+            })
             .collect(),
     })
 }

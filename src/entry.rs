@@ -49,9 +49,9 @@ pub fn check_handle(handle: &str, field: &str) -> Result<(), Refusal> {
     let ok = !b.is_empty()
         && b.len() <= 64
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'));
+        && b[1..].iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        });
     if ok {
         Ok(())
     } else {
@@ -64,7 +64,9 @@ pub fn check_handle(handle: &str, field: &str) -> Result<(), Refusal> {
 /// Checks a bounded string with no control characters.
 fn check_text(s: &str, max: usize, field: &str, required: bool) -> Result<(), Refusal> {
     if required && s.trim().is_empty() {
-        return Err(Refusal::InvalidArgument(format!("{field}: must not be empty")));
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}: must not be empty"
+        )));
     }
     if s.len() > max {
         return Err(Refusal::InvalidArgument(format!(
@@ -73,7 +75,9 @@ fn check_text(s: &str, max: usize, field: &str, required: bool) -> Result<(), Re
         )));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Refusal::InvalidArgument(format!("{field}: must not contain control characters")));
+        return Err(Refusal::InvalidArgument(format!(
+            "{field}: must not contain control characters"
+        )));
     }
     Ok(())
 }
@@ -104,7 +108,11 @@ pub fn check_period(period: Option<&pb::Period>, field: &str) -> Result<(i64, i6
 }
 
 /// Checks the fields of a contribution as logged or amended.
-pub fn check_contribution(c: Option<&pb::Contribution>, limits: &Limits, field: &str) -> Result<(), Refusal> {
+pub fn check_contribution(
+    c: Option<&pb::Contribution>,
+    limits: &Limits,
+    field: &str,
+) -> Result<(), Refusal> {
     let c = c.ok_or_else(|| Refusal::InvalidArgument(format!("{field}: is required")))?;
     match pb::ContributionKind::try_from(c.kind) {
         Ok(pb::ContributionKind::Unspecified) | Err(_) => {
@@ -139,16 +147,35 @@ pub fn check_contribution(c: Option<&pb::Contribution>, limits: &Limits, field: 
         let f = format!("{field}.tags[{i}]");
         check_text(tag, limits.max_string_bytes, &f, true)?;
         if tag.trim() != tag || tag.chars().any(char::is_whitespace) {
-            return Err(Refusal::InvalidArgument(format!("{f}: {tag:?} must not contain whitespace")));
+            return Err(Refusal::InvalidArgument(format!(
+                "{f}: {tag:?} must not contain whitespace"
+            )));
         }
         if c.tags[..i].contains(tag) {
-            return Err(Refusal::InvalidArgument(format!("{f}: {tag:?} appears twice")));
+            return Err(Refusal::InvalidArgument(format!(
+                "{f}: {tag:?} appears twice"
+            )));
         }
     }
-    check_text(&c.project, limits.max_string_bytes, &format!("{field}.project"), false)?;
+    check_text(
+        &c.project,
+        limits.max_string_bytes,
+        &format!("{field}.project"),
+        false,
+    )?;
     check_unix_seconds(c.at, &format!("{field}.at"))?;
-    check_text(&c.note, limits.max_note_bytes, &format!("{field}.note"), false)?;
-    check_text(&c.evidence_url, limits.max_note_bytes, &format!("{field}.evidence_url"), false)?;
+    check_text(
+        &c.note,
+        limits.max_note_bytes,
+        &format!("{field}.note"),
+        false,
+    )?;
+    check_text(
+        &c.evidence_url,
+        limits.max_note_bytes,
+        &format!("{field}.evidence_url"),
+        false,
+    )?;
     if !c.evidence_hash.is_empty() && c.evidence_hash.len() != 32 {
         return Err(Refusal::InvalidArgument(format!(
             "{field}.evidence_hash: must be empty or 32 bytes (got {})",
@@ -171,10 +198,9 @@ pub fn check_role(role: i32, field: &str) -> Result<pb::Role, Refusal> {
 /// Checks everything about an entry that needs no state: header fields and
 /// the body's own fields. Returns the body.
 pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body, Refusal> {
-    let body = entry
-        .body
-        .as_ref()
-        .ok_or_else(|| Refusal::InvalidArgument("entry.body: is required (which kind of entry is this?)".into()))?;
+    let body = entry.body.as_ref().ok_or_else(|| {
+        Refusal::InvalidArgument("entry.body: is required (which kind of entry is this?)".into())
+    })?;
     check_handle(&entry.author, "entry.author")?;
     if entry.nonce.len() != NONCE_BYTES {
         return Err(Refusal::InvalidArgument(format!(
@@ -197,8 +223,12 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
             }
             check_text(&g.name, limits.max_string_bytes, "genesis.name", true)?;
             let cur = g.currency.as_bytes();
-            if cur.len() < 2 || cur.len() > 12 || !cur[0].is_ascii_uppercase()
-                || !cur.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            if cur.len() < 2
+                || cur.len() > 12
+                || !cur[0].is_ascii_uppercase()
+                || !cur
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             {
                 return Err(Refusal::InvalidArgument(format!(
                     "genesis.currency: {:?} must be 2 to 12 of A-Z 0-9, starting with a letter (like EUR)",
@@ -212,7 +242,9 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
                 )));
             }
             if g.founders.is_empty() {
-                return Err(Refusal::InvalidArgument("genesis.founders: at least one founder is required".into()));
+                return Err(Refusal::InvalidArgument(
+                    "genesis.founders: at least one founder is required".into(),
+                ));
             }
             if g.founders.len() > limits.max_members {
                 return Err(Refusal::ResourceExhausted(format!(
@@ -223,7 +255,10 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
             }
             for (i, f) in g.founders.iter().enumerate() {
                 check_handle(&f.handle, &format!("genesis.founders[{i}].handle"))?;
-                crate::envelope::check_member_key(&f.public_key, &format!("genesis.founders[{i}].public_key"))?;
+                crate::envelope::check_member_key(
+                    &f.public_key,
+                    &format!("genesis.founders[{i}].public_key"),
+                )?;
                 if g.founders[..i].iter().any(|o| o.handle == f.handle) {
                     return Err(Refusal::InvalidArgument(format!(
                         "genesis.founders[{i}].handle: {:?} is named twice",
@@ -264,7 +299,8 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             crate::envelope::check_member_key(&a.public_key, "admit_member.public_key").map(|_| ())
         }
         Body::RotateKey(r) => {
-            crate::envelope::check_member_key(&r.new_public_key, "rotate_key.new_public_key").map(|_| ())
+            crate::envelope::check_member_key(&r.new_public_key, "rotate_key.new_public_key")
+                .map(|_| ())
         }
         Body::GrantRole(g) => {
             check_handle(&g.member, "grant_role.member")?;
@@ -276,18 +312,39 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
         }
         Body::AdoptPolicy(p) => {
             if p.policy_json.is_empty() {
-                return Err(Refusal::InvalidArgument("adopt_policy.policy_json: must not be empty".into()));
+                return Err(Refusal::InvalidArgument(
+                    "adopt_policy.policy_json: must not be empty".into(),
+                ));
             }
             Ok(())
         }
-        Body::LogContribution(l) => check_contribution(l.contribution.as_ref(), limits, "log_contribution.contribution"),
+        Body::LogContribution(l) => check_contribution(
+            l.contribution.as_ref(),
+            limits,
+            "log_contribution.contribution",
+        ),
         Body::AmendContribution(a) => {
-            crate::envelope::EntryId::from_field(&a.contribution_id, "amend_contribution.contribution_id")?;
-            check_contribution(a.contribution.as_ref(), limits, "amend_contribution.contribution")
+            crate::envelope::EntryId::from_field(
+                &a.contribution_id,
+                "amend_contribution.contribution_id",
+            )?;
+            check_contribution(
+                a.contribution.as_ref(),
+                limits,
+                "amend_contribution.contribution",
+            )
         }
         Body::RetractContribution(r) => {
-            crate::envelope::EntryId::from_field(&r.contribution_id, "retract_contribution.contribution_id")?;
-            check_text(&r.reason, limits.max_note_bytes, "retract_contribution.reason", false)
+            crate::envelope::EntryId::from_field(
+                &r.contribution_id,
+                "retract_contribution.contribution_id",
+            )?;
+            check_text(
+                &r.reason,
+                limits.max_note_bytes,
+                "retract_contribution.reason",
+                false,
+            )
         }
         Body::Evaluate(e) => {
             crate::envelope::EntryId::from_field(&e.contribution_id, "evaluate.contribution_id")?;
@@ -303,7 +360,9 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             if let Some(r) = e.rating
                 && r > 100
             {
-                return Err(Refusal::InvalidArgument(format!("evaluate.rating: must be 0..=100 (got {r})")));
+                return Err(Refusal::InvalidArgument(format!(
+                    "evaluate.rating: must be 0..=100 (got {r})"
+                )));
             }
             check_text(&e.note, limits.max_note_bytes, "evaluate.note", false)
         }

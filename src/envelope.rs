@@ -224,7 +224,9 @@ impl VerifiedEnvelope {
 
     /// The envelope as the author submitted it.
     pub fn to_envelope(&self) -> pb::Envelope {
-        let payload = parse_pae(&self.pae).map(|(_, p)| p.to_vec()).unwrap_or_default();
+        let payload = parse_pae(&self.pae)
+            .map(|(_, p)| p.to_vec())
+            .unwrap_or_default();
         pb::Envelope {
             payload,
             payload_type: PAYLOAD_TYPE.to_string(),
@@ -236,7 +238,11 @@ impl VerifiedEnvelope {
 
 /// `verify_strict` over the PAE bytes: rejects small-order keys and
 /// non-canonical signatures, which plain `verify` would let through.
-fn verify_signature(pae: &[u8], public_key: &[u8; 32], signature: &[u8; 64]) -> Result<(), Refusal> {
+fn verify_signature(
+    pae: &[u8],
+    public_key: &[u8; 32],
+    signature: &[u8; 64],
+) -> Result<(), Refusal> {
     let key = VerifyingKey::from_bytes(public_key).map_err(|_| {
         Refusal::Unauthenticated("envelope.public_key: not a valid ed25519 point".into())
     })?;
@@ -252,10 +258,14 @@ fn verify_signature(pae: &[u8], public_key: &[u8; 32], signature: &[u8; 64]) -> 
 /// small order (a weak key would let anyone forge signatures that verify).
 pub fn check_member_key(bytes: &[u8], field: &str) -> Result<[u8; 32], Refusal> {
     let raw = <[u8; 32]>::try_from(bytes).map_err(|_| {
-        Refusal::InvalidArgument(format!("{field}: must be a 32-byte ed25519 key (got {} bytes)", bytes.len()))
+        Refusal::InvalidArgument(format!(
+            "{field}: must be a 32-byte ed25519 key (got {} bytes)",
+            bytes.len()
+        ))
     })?;
-    let key = VerifyingKey::from_bytes(&raw)
-        .map_err(|_| Refusal::InvalidArgument(format!("{field}: not a valid ed25519 public key")))?;
+    let key = VerifyingKey::from_bytes(&raw).map_err(|_| {
+        Refusal::InvalidArgument(format!("{field}: not a valid ed25519 public key"))
+    })?;
     if key.is_weak() {
         return Err(Refusal::InvalidArgument(format!(
             "{field}: weak (small-order) ed25519 key refused"
@@ -286,26 +296,46 @@ mod tests {
     fn pae_round_trips_and_matches_the_dsse_example() {
         // The DSSE v1 spec's example: PAE("http://example.com/HelloWorld", "hello world").
         let p = pae("http://example.com/HelloWorld", b"hello world");
-        assert_eq!(p, b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec());
-        assert_eq!(parse_pae(&p), Some(("http://example.com/HelloWorld", &b"hello world"[..])));
-        assert_eq!(parse_pae(b"DSSEv1 029 http://example.com/HelloWorld 11 hello world"), None);
+        assert_eq!(
+            p,
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+        assert_eq!(
+            parse_pae(&p),
+            Some(("http://example.com/HelloWorld", &b"hello world"[..]))
+        );
+        assert_eq!(
+            parse_pae(b"DSSEv1 029 http://example.com/HelloWorld 11 hello world"),
+            None
+        );
         assert_eq!(parse_pae(b"DSSEv1 1 a 3 ab"), None);
     }
 
     #[test]
     fn a_changed_payload_byte_fails_verification() {
         let key = SigningKey::from_bytes(&[7u8; 32]);
-        let entry = pb::Entry { author: "ann".into(), created_at_ms: 1, ..Default::default() };
+        let entry = pb::Entry {
+            author: "ann".into(),
+            created_at_ms: 1,
+            ..Default::default()
+        };
         let mut env = sign_entry(&key, &entry);
         assert!(VerifiedEnvelope::verify(&env, 1 << 16).is_ok());
         env.payload[0] ^= 1;
-        assert!(matches!(VerifiedEnvelope::verify(&env, 1 << 16), Err(Refusal::Unauthenticated(_))));
+        assert!(matches!(
+            VerifiedEnvelope::verify(&env, 1 << 16),
+            Err(Refusal::Unauthenticated(_))
+        ));
     }
 
     #[test]
     fn leaf_bytes_round_trip() {
         let key = SigningKey::from_bytes(&[9u8; 32]);
-        let entry = pb::Entry { author: "bo".into(), created_at_ms: 5, ..Default::default() };
+        let entry = pb::Entry {
+            author: "bo".into(),
+            created_at_ms: 5,
+            ..Default::default()
+        };
         let v = VerifiedEnvelope::verify(&sign_entry(&key, &entry), 1 << 16).unwrap();
         let back = VerifiedEnvelope::from_leaf_bytes(&v.leaf_bytes()).unwrap();
         assert_eq!(back.id, v.id);
@@ -321,8 +351,15 @@ mod tests {
         // The identity point (small order): y = 1.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert!(check_member_key(&identity, "k").unwrap_err().to_string().contains("weak"));
-        let good = SigningKey::from_bytes(&[3u8; 32]).verifying_key().to_bytes();
+        assert!(
+            check_member_key(&identity, "k")
+                .unwrap_err()
+                .to_string()
+                .contains("weak")
+        );
+        let good = SigningKey::from_bytes(&[3u8; 32])
+            .verifying_key()
+            .to_bytes();
         assert!(check_member_key(&good, "k").is_ok());
     }
 }

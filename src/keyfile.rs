@@ -40,7 +40,10 @@ pub enum KeyFileError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
-    move |source| KeyFileError::Io { path: path.display().to_string(), source }
+    move |source| KeyFileError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Reads a key file, refusing one that group or others can read.
@@ -49,10 +52,15 @@ pub fn read_key(path: &Path) -> Result<SigningKey, KeyFileError> {
     let meta = std::fs::metadata(path).map_err(io(path))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyFileError::TooOpen { path: path.display().to_string(), mode });
+        return Err(KeyFileError::TooOpen {
+            path: path.display().to_string(),
+            mode,
+        });
     }
     let text = std::fs::read_to_string(path).map_err(io(path))?;
-    let malformed = || KeyFileError::Malformed { path: path.display().to_string() };
+    let malformed = || KeyFileError::Malformed {
+        path: path.display().to_string(),
+    };
     let bytes = hex::decode(text.trim()).map_err(|_| malformed())?;
     let seed = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| malformed())?;
     Ok(SigningKey::from_bytes(&seed))
@@ -67,7 +75,10 @@ pub fn write_key(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
     if path.exists() {
         return Err(KeyFileError::Io {
             path: path.display().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "a key file is already there; not overwriting it"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a key file is already there; not overwriting it",
+            ),
         });
     }
     let tmp = path.with_extension("key.tmp");

@@ -23,8 +23,8 @@ pub mod proof;
 pub mod scenario;
 pub mod scoring;
 pub mod server;
-pub mod snapshot;
 pub mod service;
+pub mod snapshot;
 pub mod state;
 
 /// Generated protobuf and gRPC types of `coopledger.v1`.
@@ -32,5 +32,6 @@ pub mod state;
 pub mod pb {
     tonic::include_proto!("coopledger.v1");
     /// The encoded descriptor set, served by gRPC reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("coopledger_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("coopledger_descriptor");
 }

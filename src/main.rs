@@ -152,10 +152,15 @@ impl ServeArgs {
 async fn main() {
     let cli = Cli::parse();
     // The server reports what it does; client commands stay quiet unless asked.
-    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -166,7 +171,14 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let ctx = || cli::Context::new(cli.home.clone(), cli.server.clone(), cli.identity.clone(), cli.json);
+    let ctx = || {
+        cli::Context::new(
+            cli.home.clone(),
+            cli.server.clone(),
+            cli.identity.clone(),
+            cli.json,
+        )
+    };
     match &cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo => cli::demo::run().await,
@@ -210,4 +222,3 @@ async fn serve(args: &ServeArgs) -> Result<()> {
     eprintln!("stopped cleanly");
     Ok(())
 }
-

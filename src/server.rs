@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::error::LedgerError;
 use crate::limits::Limits;
@@ -76,12 +75,17 @@ impl RunningServer {
         self.ledger.close().await;
         match self.task.await {
             Ok(r) => r.map_err(ServerError::from),
-            Err(e) => Err(ServerError::Ledger(LedgerError::Unavailable(format!("server task failed: {e}")))),
+            Err(e) => Err(ServerError::Ledger(LedgerError::Unavailable(format!(
+                "server task failed: {e}"
+            )))),
         }
     }
 
     /// Runs until `signal` completes, then stops as [`RunningServer::stop`] does.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         signal.await;
         self.stop().await
     }
@@ -92,11 +96,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let ledger = Ledger::open(&config.data_dir, config.limits.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
 
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<pb::ledger_server::LedgerServer<LedgerService>>().await;
+    health_reporter
+        .set_serving::<pb::ledger_server::LedgerServer<LedgerService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -113,9 +125,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .add_service(health)
         .add_service(reflection)
         .add_service(ledger_service);
-    let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+    // Small gRPC frames must not wait for delayed ACKs (Nagle): every
+    // accepted connection gets TCP_NODELAY.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = rx.await;
     }));
     tracing::info!(%addr, data = %config.data_dir.display(), "coopledger serving");
-    Ok(RunningServer { addr, ledger, shutdown: Some(tx), task })
+    Ok(RunningServer {
+        addr,
+        ledger,
+        shutdown: Some(tx),
+        task,
+    })
 }

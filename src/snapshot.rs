@@ -4,7 +4,9 @@
 
 use crate::error::Refusal;
 use crate::pb;
-use crate::scoring::input::{Allocation, Contribution, Evaluation, Kind, Period, ScoringInput, Verdict};
+use crate::scoring::input::{
+    Allocation, Contribution, Evaluation, Kind, Period, ScoringInput, Verdict,
+};
 use crate::scoring::policy::PolicyDocument;
 use crate::state::LedgerState;
 
@@ -43,10 +45,16 @@ pub fn scoring_input(
             .policies()
             .iter()
             .find(|p| p.version == v)
-            .ok_or_else(|| Refusal::NotFound(format!("policy_version: there is no policy version {v}")))?,
+            .ok_or_else(|| {
+                Refusal::NotFound(format!("policy_version: there is no policy version {v}"))
+            })?,
     };
-    let mut policy = PolicyDocument::from_json(&adopted.json)
-        .map_err(|e| Refusal::FailedPrecondition(format!("policy version {} no longer parses: {e}", adopted.version)))?;
+    let mut policy = PolicyDocument::from_json(&adopted.json).map_err(|e| {
+        Refusal::FailedPrecondition(format!(
+            "policy version {} no longer parses: {e}",
+            adopted.version
+        ))
+    })?;
     policy.currency = Some(network.currency.clone());
     policy.decimals = Some(network.decimals);
 
@@ -55,7 +63,9 @@ pub fn scoring_input(
     let mut contributions = Vec::with_capacity(live.len());
     let mut evaluations = Vec::new();
     for c in &live {
-        let Some(kind) = kind_of(c.fields.kind) else { continue };
+        let Some(kind) = kind_of(c.fields.kind) else {
+            continue;
+        };
         let id = c.id.to_hex();
         contributions.push(Contribution {
             id: id.clone(),
@@ -67,13 +77,20 @@ pub fn scoring_input(
             at: c.fields.at,
         });
         for (evaluator, e) in &c.evaluations {
-            let verdict = if e.verdict == pb::Verdict::Flag { Verdict::Flag } else { Verdict::Approve };
-            evaluations.push((e.sequence, Evaluation {
-                contribution: id.clone(),
-                evaluator: evaluator.clone(),
-                verdict,
-                rating: e.rating.and_then(|r| u8::try_from(r).ok()),
-            }));
+            let verdict = if e.verdict == pb::Verdict::Flag {
+                Verdict::Flag
+            } else {
+                Verdict::Approve
+            };
+            evaluations.push((
+                e.sequence,
+                Evaluation {
+                    contribution: id.clone(),
+                    evaluator: evaluator.clone(),
+                    verdict,
+                    rating: e.rating.and_then(|r| u8::try_from(r).ok()),
+                },
+            ));
         }
     }
     evaluations.sort_by_key(|(seq, _)| *seq);
@@ -81,10 +98,19 @@ pub fn scoring_input(
         .allocations()
         .iter()
         .filter(|((s, e, _), _)| (*s, *e) == period)
-        .map(|((_, _, from), a)| (a.sequence, Allocation {
-            from: from.clone(),
-            to: a.to.iter().map(|(m, p)| (m.clone(), u64::from(*p))).collect(),
-        }))
+        .map(|((_, _, from), a)| {
+            (
+                a.sequence,
+                Allocation {
+                    from: from.clone(),
+                    to: a
+                        .to
+                        .iter()
+                        .map(|(m, p)| (m.clone(), u64::from(*p)))
+                        .collect(),
+                },
+            )
+        })
         .collect();
     allocations.sort_by_key(|(seq, _)| *seq);
     Ok(ScoringInput {
@@ -95,7 +121,10 @@ pub fn scoring_input(
         allocations: allocations.into_iter().map(|(_, a)| a).collect(),
         prior_repayments: Vec::new(),
         prior_payouts: Vec::new(),
-        period: Period { start: period.0, end: period.1 },
+        period: Period {
+            start: period.0,
+            end: period.1,
+        },
         income,
     })
 }

@@ -110,9 +110,17 @@ pub enum Undo {
     /// Forget an admitted member.
     Admit { handle: String },
     /// Restore the previous key.
-    Rotate { handle: String, old: [u8; 32], new: [u8; 32] },
+    Rotate {
+        handle: String,
+        old: [u8; 32],
+        new: [u8; 32],
+    },
     /// Flip a role back.
-    Role { handle: String, role: pb::Role, granted: bool },
+    Role {
+        handle: String,
+        role: pb::Role,
+        granted: bool,
+    },
     /// Drop the last policy version.
     Policy,
     /// Forget a logged contribution.
@@ -120,9 +128,16 @@ pub enum Undo {
     /// Restore a contribution as it was before an amendment or retraction.
     Restore { previous: Box<ContributionState> },
     /// Restore the evaluation an evaluator had before.
-    Evaluate { contribution: EntryId, evaluator: String, previous: Option<EvaluationState> },
+    Evaluate {
+        contribution: EntryId,
+        evaluator: String,
+        previous: Option<EvaluationState>,
+    },
     /// Restore a member's previous allocation for a period.
-    Allocate { key: (i64, i64, String), previous: Option<AllocationState> },
+    Allocate {
+        key: (i64, i64, String),
+        previous: Option<AllocationState>,
+    },
 }
 
 /// The whole derived state of one log.
@@ -213,7 +228,9 @@ impl LedgerState {
             return self.check_genesis(v, g, cx);
         }
         let network = self.network.as_ref().ok_or_else(|| {
-            Refusal::FailedPrecondition("the log has no network yet: the first entry must be a genesis".into())
+            Refusal::FailedPrecondition(
+                "the log has no network yet: the first entry must be a genesis".into(),
+            )
         })?;
         if entry.network_id != network.id.0 {
             return Err(Refusal::FailedPrecondition(format!(
@@ -242,7 +259,9 @@ impl LedgerState {
                 }
                 Ok(())
             }
-            Body::RotateKey(r) => self.check_key_unused(&r.new_public_key, "rotate_key.new_public_key"),
+            Body::RotateKey(r) => {
+                self.check_key_unused(&r.new_public_key, "rotate_key.new_public_key")
+            }
             Body::GrantRole(g) => {
                 self.require_admin(author, "grant roles")?;
                 let role = entry::check_role(g.role, "grant_role.role")?;
@@ -267,7 +286,14 @@ impl LedgerState {
                         role_name(role)
                     )));
                 }
-                if role == pb::Role::Admin && self.members.values().filter(|m| m.roles.contains(&role)).count() == 1 {
+                if role == pb::Role::Admin
+                    && self
+                        .members
+                        .values()
+                        .filter(|m| m.roles.contains(&role))
+                        .count()
+                        == 1
+                {
                     return Err(Refusal::FailedPrecondition(format!(
                         "revoke_role: {} is the last admin; grant admin to someone else first",
                         r.member
@@ -284,15 +310,42 @@ impl LedgerState {
                         cx.limits.max_payload_bytes
                     )));
                 }
-                check_policy(&p.policy_json)
+                let doc = check_policy(&p.policy_json)?;
+                doc.check_currency(&network.currency, network.decimals)
+                    .map_err(|e| {
+                        Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}"))
+                    })?;
+                if let crate::scoring::policy::EvaluatorWeights::EigenTrust { pretrusted, .. } =
+                    &doc.policy.evaluator_weights
+                {
+                    for (i, m) in pretrusted.iter().enumerate() {
+                        self.existing_member(
+                            m,
+                            &format!("adopt_policy.policy_json: evaluator_weights.pretrusted[{i}]"),
+                        )?;
+                    }
+                }
+                Ok(())
             }
-            Body::LogContribution(l) => self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution"),
+            Body::LogContribution(l) => {
+                self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution")
+            }
             Body::AmendContribution(a) => {
-                self.own_live_contribution(author, &a.contribution_id, "amend_contribution", "amend")?;
+                self.own_live_contribution(
+                    author,
+                    &a.contribution_id,
+                    "amend_contribution",
+                    "amend",
+                )?;
                 self.check_contribution_time(a.contribution.as_ref(), cx, "amend_contribution")
             }
             Body::RetractContribution(r) => self
-                .own_live_contribution(author, &r.contribution_id, "retract_contribution", "retract")
+                .own_live_contribution(
+                    author,
+                    &r.contribution_id,
+                    "retract_contribution",
+                    "retract",
+                )
                 .map(|_| ()),
             Body::Evaluate(e) => {
                 let c = self.live_contribution(&e.contribution_id, "evaluate.contribution_id")?;
@@ -319,7 +372,12 @@ impl LedgerState {
         }
     }
 
-    fn check_genesis(&self, v: &VerifiedEnvelope, g: &pb::Genesis, cx: &CheckContext<'_>) -> Result<(), Refusal> {
+    fn check_genesis(
+        &self,
+        v: &VerifiedEnvelope,
+        g: &pb::Genesis,
+        cx: &CheckContext<'_>,
+    ) -> Result<(), Refusal> {
         if let Some(n) = &self.network {
             return Err(Refusal::AlreadyExists(format!(
                 "genesis: this log already holds the network {:?} ({})",
@@ -333,12 +391,16 @@ impl LedgerState {
                 hex::encode(cx.log_public_key)
             )));
         }
-        let founder = g.founders.iter().find(|f| f.handle == v.entry.author).ok_or_else(|| {
-            Refusal::PermissionDenied(format!(
-                "genesis: the author {:?} must be one of the founders",
-                v.entry.author
-            ))
-        })?;
+        let founder = g
+            .founders
+            .iter()
+            .find(|f| f.handle == v.entry.author)
+            .ok_or_else(|| {
+                Refusal::PermissionDenied(format!(
+                    "genesis: the author {:?} must be one of the founders",
+                    v.entry.author
+                ))
+            })?;
         if founder.public_key != v.public_key {
             return Err(Refusal::Unauthenticated(format!(
                 "genesis: signed with a key that is not founder {}'s key",
@@ -351,7 +413,9 @@ impl LedgerState {
     /// The author, if `key` is their current key; `Unauthenticated` otherwise.
     fn authenticate(&self, handle: &str, key: &[u8; 32]) -> Result<&MemberState, Refusal> {
         let member = self.members.get(handle).ok_or_else(|| {
-            Refusal::Unauthenticated(format!("entry.author: {handle:?} is not a member of this network"))
+            Refusal::Unauthenticated(format!(
+                "entry.author: {handle:?} is not a member of this network"
+            ))
         })?;
         if &member.key == key {
             return Ok(member);
@@ -397,10 +461,9 @@ impl LedgerState {
 
     fn live_contribution(&self, id: &[u8], field: &str) -> Result<&ContributionState, Refusal> {
         let id = EntryId::from_field(id, field)?;
-        let c = self
-            .contributions
-            .get(&id)
-            .ok_or_else(|| Refusal::NotFound(format!("{field}: no contribution {id} in this log")))?;
+        let c = self.contributions.get(&id).ok_or_else(|| {
+            Refusal::NotFound(format!("{field}: no contribution {id} in this log"))
+        })?;
         if c.retracted {
             return Err(Refusal::FailedPrecondition(format!(
                 "{field}: contribution {id} was retracted by {}",
@@ -434,7 +497,8 @@ impl LedgerState {
         body: &str,
     ) -> Result<(), Refusal> {
         if let (Some(now), Some(c)) = (cx.now_ms, c) {
-            let latest = now / 1000 + i64::try_from(cx.limits.max_clock_skew_ms / 1000).unwrap_or(0);
+            let latest =
+                now / 1000 + i64::try_from(cx.limits.max_clock_skew_ms / 1000).unwrap_or(0);
             if c.at > latest {
                 return Err(Refusal::InvalidArgument(format!(
                     "{body}.contribution.at: {} is in the future; log what was done, after it was done",
@@ -476,7 +540,9 @@ impl LedgerState {
                 let mut key = [0u8; 32];
                 key.copy_from_slice(&a.public_key);
                 self.add_member(&a.handle, key, sequence, BTreeSet::new());
-                Undo::Admit { handle: a.handle.clone() }
+                Undo::Admit {
+                    handle: a.handle.clone(),
+                }
             }
             Body::RotateKey(r) => {
                 let mut new = [0u8; 32];
@@ -489,26 +555,48 @@ impl LedgerState {
                 if let Some(o) = self.keys.get_mut(&old) {
                     o.current = false;
                 }
-                self.keys.insert(new, KeyOwner { handle: author.clone(), current: true });
-                Undo::Rotate { handle: author, old, new }
+                self.keys.insert(
+                    new,
+                    KeyOwner {
+                        handle: author.clone(),
+                        current: true,
+                    },
+                );
+                Undo::Rotate {
+                    handle: author,
+                    old,
+                    new,
+                }
             }
             Body::GrantRole(g) => {
                 let role = pb::Role::try_from(g.role).unwrap_or(pb::Role::Unspecified);
                 if let Some(m) = self.members.get_mut(&g.member) {
                     m.roles.insert(role);
                 }
-                Undo::Role { handle: g.member.clone(), role, granted: true }
+                Undo::Role {
+                    handle: g.member.clone(),
+                    role,
+                    granted: true,
+                }
             }
             Body::RevokeRole(r) => {
                 let role = pb::Role::try_from(r.role).unwrap_or(pb::Role::Unspecified);
                 if let Some(m) = self.members.get_mut(&r.member) {
                     m.roles.remove(&role);
                 }
-                Undo::Role { handle: r.member.clone(), role, granted: false }
+                Undo::Role {
+                    handle: r.member.clone(),
+                    role,
+                    granted: false,
+                }
             }
             Body::AdoptPolicy(p) => {
                 let version = u32::try_from(self.policies.len() + 1).unwrap_or(u32::MAX);
-                self.policies.push(PolicyVersion { version, sequence, json: p.policy_json.clone() });
+                self.policies.push(PolicyVersion {
+                    version,
+                    sequence,
+                    json: p.policy_json.clone(),
+                });
                 Undo::Policy
             }
             Body::LogContribution(l) => {
@@ -555,12 +643,27 @@ impl LedgerState {
                 let id = id_of(&e.contribution_id);
                 let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
                 let previous = self.contributions.get_mut(&id).and_then(|c| {
-                    c.evaluations.insert(author.clone(), EvaluationState { verdict, rating: e.rating, sequence })
+                    c.evaluations.insert(
+                        author.clone(),
+                        EvaluationState {
+                            verdict,
+                            rating: e.rating,
+                            sequence,
+                        },
+                    )
                 });
-                Undo::Evaluate { contribution: id, evaluator: author, previous }
+                Undo::Evaluate {
+                    contribution: id,
+                    evaluator: author,
+                    previous,
+                }
             }
             Body::Allocate(a) => {
-                let (start, end) = a.period.as_ref().map(|p| (p.start, p.end)).unwrap_or_default();
+                let (start, end) = a
+                    .period
+                    .as_ref()
+                    .map(|p| (p.start, p.end))
+                    .unwrap_or_default();
                 let to = a
                     .shares
                     .iter()
@@ -568,7 +671,9 @@ impl LedgerState {
                     .map(|s| (s.member.clone(), s.percent))
                     .collect();
                 let key = (start, end, author);
-                let previous = self.allocations.insert(key.clone(), AllocationState { to, sequence });
+                let previous = self
+                    .allocations
+                    .insert(key.clone(), AllocationState { to, sequence });
                 Undo::Allocate { key, previous }
             }
         }
@@ -599,7 +704,11 @@ impl LedgerState {
                     m.retired_keys.pop();
                 }
             }
-            Undo::Role { handle, role, granted } => {
+            Undo::Role {
+                handle,
+                role,
+                granted,
+            } => {
                 if let Some(m) = self.members.get_mut(&handle) {
                     if granted {
                         m.roles.remove(&role);
@@ -628,7 +737,11 @@ impl LedgerState {
                 }
                 self.contributions.insert(previous.id, *previous);
             }
-            Undo::Evaluate { contribution, evaluator, previous } => {
+            Undo::Evaluate {
+                contribution,
+                evaluator,
+                previous,
+            } => {
                 if let Some(c) = self.contributions.get_mut(&contribution) {
                     match previous {
                         Some(p) => {
@@ -651,7 +764,13 @@ impl LedgerState {
         }
     }
 
-    fn add_member(&mut self, handle: &str, key: [u8; 32], sequence: u64, roles: BTreeSet<pb::Role>) {
+    fn add_member(
+        &mut self,
+        handle: &str,
+        key: [u8; 32],
+        sequence: u64,
+        roles: BTreeSet<pb::Role>,
+    ) {
         self.members.insert(
             handle.to_string(),
             MemberState {
@@ -663,7 +782,13 @@ impl LedgerState {
                 contributions: 0,
             },
         );
-        self.keys.insert(key, KeyOwner { handle: handle.to_string(), current: true });
+        self.keys.insert(
+            key,
+            KeyOwner {
+                handle: handle.to_string(),
+                current: true,
+            },
+        );
     }
 
     /// Whether an entry is "dated" in `[start, end)` for list filters:
@@ -674,11 +799,17 @@ impl LedgerState {
         match entry.body.as_ref() {
             Some(Body::LogContribution(l)) => l.contribution.as_ref().is_some_and(|c| within(c.at)),
             Some(Body::AmendContribution(a)) => {
-                a.contribution.as_ref().is_some_and(|c| within(c.at)) || self.contribution_at(&a.contribution_id).is_some_and(within)
+                a.contribution.as_ref().is_some_and(|c| within(c.at))
+                    || self.contribution_at(&a.contribution_id).is_some_and(within)
             }
-            Some(Body::RetractContribution(r)) => self.contribution_at(&r.contribution_id).is_some_and(within),
+            Some(Body::RetractContribution(r)) => {
+                self.contribution_at(&r.contribution_id).is_some_and(within)
+            }
             Some(Body::Evaluate(e)) => self.contribution_at(&e.contribution_id).is_some_and(within),
-            Some(Body::Allocate(a)) => a.period.as_ref().is_some_and(|p| p.start < end && start < p.end),
+            Some(Body::Allocate(a)) => a
+                .period
+                .as_ref()
+                .is_some_and(|p| p.start < end && start < p.end),
             _ => within(entry.created_at_ms.div_euclid(1000)),
         }
     }
@@ -697,7 +828,10 @@ impl LedgerState {
             Some(Body::AdmitMember(a)) => a.handle == member,
             Some(Body::GrantRole(g)) => g.member == member,
             Some(Body::RevokeRole(r)) => r.member == member,
-            Some(Body::Evaluate(e)) => self.contributions.get(&id_of(&e.contribution_id)).is_some_and(|c| c.member == member),
+            Some(Body::Evaluate(e)) => self
+                .contributions
+                .get(&id_of(&e.contribution_id))
+                .is_some_and(|c| c.member == member),
             Some(Body::Allocate(a)) => a.shares.iter().any(|s| s.member == member),
             _ => false,
         }
@@ -706,9 +840,8 @@ impl LedgerState {
 
 /// Checks a policy document with the scoring core's own parser, so a policy
 /// it would refuse never enters the log.
-fn check_policy(json: &[u8]) -> Result<(), Refusal> {
+fn check_policy(json: &[u8]) -> Result<crate::scoring::policy::PolicyDocument, Refusal> {
     crate::scoring::policy::PolicyDocument::from_json(json)
-        .map(|_| ())
         .map_err(|e| Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}")))
 }
 
@@ -731,5 +864,8 @@ fn id_of(bytes: &[u8]) -> EntryId {
 
 /// Describes an entry in one line for logs and messages.
 pub fn describe(entry: &pb::Entry) -> String {
-    entry.body.as_ref().map_or_else(|| "entry without body".to_string(), |b| format!("{} by {}", body_name(b), entry.author))
+    entry.body.as_ref().map_or_else(
+        || "entry without body".to_string(),
+        |b| format!("{} by {}", body_name(b), entry.author),
+    )
 }

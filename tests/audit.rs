@@ -7,17 +7,21 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{JAN_2020, Network, found_network, new_signer, sign, work};
 use coopledger::checkpoint::Checkpoint;
 use coopledger::client::{LedgerClient, contribution_body};
 use coopledger::pb;
 use coopledger::proof::{leaf_hash, verify_consistency, verify_inclusion};
 use coopledger::server::{RunningServer, ServerConfig, start};
-use common::{JAN_2020, Network, found_network, new_signer, sign, work};
 
 async fn serve(dir: &Path) -> RunningServer {
-    start(ServerConfig { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), limits: Default::default() })
-        .await
-        .expect("server starts")
+    start(ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: Default::default(),
+    })
+    .await
+    .expect("server starts")
 }
 
 async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
@@ -36,12 +40,21 @@ async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
 }
 
 fn stdout_ok(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn stderr_failed(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -51,8 +64,13 @@ async fn append(client: &mut LedgerClient, network: &Network, n: u64, minutes: u
     let mut left = n;
     while left > 0 {
         let k = left.min(500);
-        let envelopes = (0..k).map(|i| sign(alice, contribution_body(work(minutes + i, JAN_2020.0 + 60)))).collect();
-        client.submit_batch(pb::SubmitBatchRequest { envelopes }).await.expect("batch lands");
+        let envelopes = (0..k)
+            .map(|i| sign(alice, contribution_body(work(minutes + i, JAN_2020.0 + 60))))
+            .collect();
+        client
+            .submit_batch(pb::SubmitBatchRequest { envelopes })
+            .await
+            .expect("batch lands");
         left -= k;
     }
 }
@@ -75,41 +93,83 @@ async fn proofs_from_an_early_receipt_verify_against_a_much_later_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path()).await;
     let mut client = LedgerClient::connect(server.url()).await.unwrap();
-    let log_key: [u8; 32] = client.get_server_info(pb::GetServerInfoRequest {}).await.unwrap().into_inner().log_public_key.try_into().unwrap();
+    let log_key: [u8; 32] = client
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .log_public_key
+        .try_into()
+        .unwrap();
     let network = found_network(&mut client, &["alice"]).await;
     let early = network.receipt.clone();
-    let early_cp = Checkpoint::verify(&early.checkpoint.as_ref().unwrap().note, &log_key).expect("receipt carries a signed checkpoint");
-    assert_eq!((early_cp.size, early_cp.root.to_vec()), (early.log_size, early.root.clone()));
+    let early_cp = Checkpoint::verify(&early.checkpoint.as_ref().unwrap().note, &log_key)
+        .expect("receipt carries a signed checkpoint");
+    assert_eq!(
+        (early_cp.size, early_cp.root.to_vec()),
+        (early.log_size, early.root.clone())
+    );
     append(&mut client, &network, 1200, 30).await;
 
-    let latest = client.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
+    let latest = client
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     let cp = Checkpoint::verify(&latest.note, &log_key).unwrap();
     assert_eq!(cp.size, 1201);
     let proof = client
-        .get_inclusion_proof(pb::GetInclusionProofRequest { key: Some(pb::get_inclusion_proof_request::Key::Id(early.id.clone())), tree_size: 0 })
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            key: Some(pb::get_inclusion_proof_request::Key::Id(early.id.clone())),
+            tree_size: 0,
+        })
         .await
         .unwrap()
         .into_inner();
-    let hashes: Vec<[u8; 32]> = proof.hashes.iter().map(|h| h.as_slice().try_into().unwrap()).collect();
-    let genesis_leaf = coopledger::envelope::VerifiedEnvelope::verify(&network.genesis, 1 << 20).unwrap().leaf_bytes();
-    verify_inclusion(&leaf_hash(&genesis_leaf), 0, cp.size, &hashes, &cp.root).expect("the genesis receipt is in the later tree");
+    let hashes: Vec<[u8; 32]> = proof
+        .hashes
+        .iter()
+        .map(|h| h.as_slice().try_into().unwrap())
+        .collect();
+    let genesis_leaf = coopledger::envelope::VerifiedEnvelope::verify(&network.genesis, 1 << 20)
+        .unwrap()
+        .leaf_bytes();
+    verify_inclusion(&leaf_hash(&genesis_leaf), 0, cp.size, &hashes, &cp.root)
+        .expect("the genesis receipt is in the later tree");
     assert!(verify_inclusion(&leaf_hash(&genesis_leaf), 1, cp.size, &hashes, &cp.root).is_err());
 
     let consistency = client
-        .get_consistency_proof(pb::GetConsistencyProofRequest { old_size: early_cp.size, new_size: cp.size })
+        .get_consistency_proof(pb::GetConsistencyProofRequest {
+            old_size: early_cp.size,
+            new_size: cp.size,
+        })
         .await
         .unwrap()
         .into_inner();
-    let hashes: Vec<[u8; 32]> = consistency.hashes.iter().map(|h| h.as_slice().try_into().unwrap()).collect();
-    verify_consistency(early_cp.size, cp.size, &early_cp.root, &cp.root, &hashes).expect("append-only");
+    let hashes: Vec<[u8; 32]> = consistency
+        .hashes
+        .iter()
+        .map(|h| h.as_slice().try_into().unwrap())
+        .collect();
+    verify_consistency(early_cp.size, cp.size, &early_cp.root, &cp.root, &hashes)
+        .expect("append-only");
 
     // Asking past the end is refused.
     let err = client
-        .get_inclusion_proof(pb::GetInclusionProofRequest { key: Some(pb::get_inclusion_proof_request::Key::Sequence(5)), tree_size: 5 })
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            key: Some(pb::get_inclusion_proof_request::Key::Sequence(5)),
+            tree_size: 5,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    let err = client.get_consistency_proof(pb::GetConsistencyProofRequest { old_size: 10, new_size: 5 }).await.unwrap_err();
+    let err = client
+        .get_consistency_proof(pb::GetConsistencyProofRequest {
+            old_size: 10,
+            new_size: 5,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     server.stop().await.unwrap();
 }
@@ -137,7 +197,11 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
     assert!(first.contains("1501 entries"), "{first}");
     append(&mut client, &network, 500, 30).await;
     let second = stdout_ok(&cli(home.path(), &url_a, &["verify"]).await);
-    assert!(second.contains("2001 entries") && second.contains("consistent with the checkpoint of size 1501"), "{second}");
+    assert!(
+        second.contains("2001 entries")
+            && second.contains("consistent with the checkpoint of size 1501"),
+        "{second}"
+    );
     server.stop().await.unwrap();
 
     // The same log key serves another history from the fork point on.
@@ -145,11 +209,21 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
     let mut client = LedgerClient::connect(forked.url()).await.unwrap();
     append(&mut client, &network, 1600, 45).await;
     let err = stderr_failed(&cli(home.path(), &forked.url(), &["verify"]).await);
-    assert!(err.contains("the log forked") && err.contains("from size 2001"), "{err}");
+    assert!(
+        err.contains("the log forked") && err.contains("from size 2001"),
+        "{err}"
+    );
     forked.stop().await.unwrap();
 
     // A stopped server's folder verifies offline; a flipped byte is named.
-    let out = stdout_ok(&cli(home.path(), "http://127.0.0.1:1", &["verify", "--data", dir.path().to_str().unwrap()]).await);
+    let out = stdout_ok(
+        &cli(
+            home.path(),
+            "http://127.0.0.1:1",
+            &["verify", "--data", dir.path().to_str().unwrap()],
+        )
+        .await,
+    );
     assert!(out.contains("2001 entries"), "{out}");
     {
         let store = coopledger::log::Store::open(dir.path()).unwrap();
@@ -161,7 +235,14 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
         store.tree().insert(key, v).unwrap();
         store.tree().flush().unwrap();
     }
-    let err = stderr_failed(&cli(home.path(), "http://127.0.0.1:1", &["verify", "--data", dir.path().to_str().unwrap()]).await);
+    let err = stderr_failed(
+        &cli(
+            home.path(),
+            "http://127.0.0.1:1",
+            &["verify", "--data", dir.path().to_str().unwrap()],
+        )
+        .await,
+    );
     assert!(err.contains("entry 1234"), "{err}");
 }
 
@@ -175,31 +256,75 @@ async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
     let bob = &network.founders[1];
     append(&mut client, &network, 40, 30).await;
     for i in 0..3 {
-        client.submit(pb::SubmitRequest { envelope: Some(sign(bob, contribution_body(work(60 + i, JAN_2020.0 + 7200)))) }).await.unwrap();
+        client
+            .submit(pb::SubmitRequest {
+                envelope: Some(sign(
+                    bob,
+                    contribution_body(work(60 + i, JAN_2020.0 + 7200)),
+                )),
+            })
+            .await
+            .unwrap();
     }
     append(&mut client, &network, 40, 30).await;
     let record = home.path().join("bob.json");
-    stdout_ok(&cli(home.path(), &server.url(), &["export", "--member", "bob", "--proofs", record.to_str().unwrap()]).await);
+    stdout_ok(
+        &cli(
+            home.path(),
+            &server.url(),
+            &[
+                "export",
+                "--member",
+                "bob",
+                "--proofs",
+                record.to_str().unwrap(),
+            ],
+        )
+        .await,
+    );
     server.stop().await.unwrap();
 
-    let out = stdout_ok(&cli(home.path(), "http://127.0.0.1:1", &["verify-record", record.to_str().unwrap()]).await);
+    let out = stdout_ok(
+        &cli(
+            home.path(),
+            "http://127.0.0.1:1",
+            &["verify-record", record.to_str().unwrap()],
+        )
+        .await,
+    );
     assert!(out.contains("verified 3 entries of bob"), "{out}");
 
     // Change one proof hash: the record no longer verifies.
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     let h = json["entries"][2]["proof"][0].as_str().unwrap().to_string();
     let flipped = format!("{}{}", if h.starts_with('0') { "1" } else { "0" }, &h[1..]);
     json["entries"][2]["proof"][0] = serde_json::Value::String(flipped);
     let bad = home.path().join("bad.json");
     std::fs::write(&bad, serde_json::to_vec(&json).unwrap()).unwrap();
-    let err = stderr_failed(&cli(home.path(), "http://127.0.0.1:1", &["verify-record", bad.to_str().unwrap()]).await);
+    let err = stderr_failed(
+        &cli(
+            home.path(),
+            "http://127.0.0.1:1",
+            &["verify-record", bad.to_str().unwrap()],
+        )
+        .await,
+    );
     assert!(err.contains("not in the log"), "{err}");
 
     // An entry by someone else slipped into bob's record is refused.
     let _ = new_signer;
-    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     json["member"] = serde_json::Value::String("alice".into());
     std::fs::write(&bad, serde_json::to_vec(&json).unwrap()).unwrap();
-    let err = stderr_failed(&cli(home.path(), "http://127.0.0.1:1", &["verify-record", bad.to_str().unwrap()]).await);
+    let err = stderr_failed(
+        &cli(
+            home.path(),
+            "http://127.0.0.1:1",
+            &["verify-record", bad.to_str().unwrap()],
+        )
+        .await,
+    );
     assert!(err.contains("is by bob, not alice"), "{err}");
 }

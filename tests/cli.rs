@@ -8,9 +8,13 @@ use std::process::{Command, Output};
 use coopledger::server::{RunningServer, ServerConfig, start};
 
 async fn server(dir: &Path) -> RunningServer {
-    start(ServerConfig { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), limits: Default::default() })
-        .await
-        .expect("server starts")
+    start(ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: Default::default(),
+    })
+    .await
+    .expect("server starts")
 }
 
 /// Runs the CLI with its own config folder, off the async runtime.
@@ -42,7 +46,11 @@ fn ok(out: &Output) -> String {
 }
 
 fn refused(out: &Output, needle: &str) {
-    assert!(!out.status.success(), "expected a refusal, got: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected a refusal, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(needle), "expected {needle:?} in: {err}");
 }
@@ -64,54 +72,184 @@ async fn a_member_month_through_the_cli() {
     let ben = public_key(&ok(&cli(h, &url, &["--json", "keygen", "ben"]).await));
     let cai = public_key(&ok(&cli(h, &url, &["--json", "keygen", "cai"]).await));
     let mode = std::fs::metadata(h.join("keys/ben.key")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
 
-    ok(&cli(h, &url, &["init", "--name", "Riverside Makers", "--currency", "EUR"]).await);
+    ok(&cli(
+        h,
+        &url,
+        &["init", "--name", "Riverside Makers", "--currency", "EUR"],
+    )
+    .await);
     ok(&cli(h, &url, &["member", "admit", "ben", &ben]).await);
     ok(&cli(h, &url, &["member", "admit", "cai", &cai]).await);
     ok(&cli(h, &url, &["member", "grant", "ben", "treasurer"]).await);
-    let members: serde_json::Value = serde_json::from_str(&ok(&cli(h, &url, &["--json", "member", "list"]).await)).unwrap();
-    let handles: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["handle"].as_str().unwrap()).collect();
+    let members: serde_json::Value =
+        serde_json::from_str(&ok(&cli(h, &url, &["--json", "member", "list"]).await)).unwrap();
+    let handles: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["handle"].as_str().unwrap())
+        .collect();
     assert_eq!(handles, ["ana", "ben", "cai"]);
-    assert_eq!(members[1]["roles"], serde_json::json!(["member", "treasurer"]));
+    assert_eq!(
+        members[1]["roles"],
+        serde_json::json!(["member", "treasurer"])
+    );
 
     let logged: serde_json::Value = serde_json::from_str(&ok(&cli(
         h,
         &url,
-        &["--json", "log", "work", "1h30m", "--tag", "design", "--note", "enclosure CAD", "--at", "2026-11-03"],
+        &[
+            "--json",
+            "log",
+            "work",
+            "1h30m",
+            "--tag",
+            "design",
+            "--note",
+            "enclosure CAD",
+            "--at",
+            "2026-11-03",
+        ],
     )
     .await))
     .unwrap();
     let id = logged["id"].as_str().unwrap().to_string();
-    ok(&cli(h, &url, &["--as", "ben", "log", "expense", "25.50", "--at", "2026-11-04T10:00:00Z"]).await);
+    ok(&cli(
+        h,
+        &url,
+        &[
+            "--as",
+            "ben",
+            "log",
+            "expense",
+            "25.50",
+            "--at",
+            "2026-11-04T10:00:00Z",
+        ],
+    )
+    .await);
 
     // The stored entry holds exactly what was typed, in the log's units.
-    let entries: serde_json::Value =
-        serde_json::from_str(&ok(&cli(h, &url, &["--json", "entries", "--kind", "contribution", "--period", "2026-11"]).await)).unwrap();
-    let summaries: Vec<&str> = entries.as_array().unwrap().iter().map(|e| e["summary"].as_str().unwrap()).collect();
+    let entries: serde_json::Value = serde_json::from_str(&ok(&cli(
+        h,
+        &url,
+        &[
+            "--json",
+            "entries",
+            "--kind",
+            "contribution",
+            "--period",
+            "2026-11",
+        ],
+    )
+    .await))
+    .unwrap();
+    let summaries: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
     assert_eq!(summaries.len(), 2, "{summaries:?}");
-    assert!(summaries[0].starts_with("work 1h30m at 2026-11-03T00:00:00Z [design]"), "{}", summaries[0]);
-    let table = ok(&cli(h, &url, &["entries", "--member", "ben", "--kind", "contribution"]).await);
+    assert!(
+        summaries[0].starts_with("work 1h30m at 2026-11-03T00:00:00Z [design]"),
+        "{}",
+        summaries[0]
+    );
+    let table = ok(&cli(
+        h,
+        &url,
+        &["entries", "--member", "ben", "--kind", "contribution"],
+    )
+    .await);
     assert!(table.contains("expense 25.50"), "{table}");
 
     // Review by id prefix, allocation for the month.
-    ok(&cli(h, &url, &["--as", "ben", "evaluate", &id[..10], "--approve", "--rating", "80"]).await);
-    ok(&cli(h, &url, &["--as", "cai", "allocate", "--period", "2026-11", "ana=70", "ben=30"]).await);
+    ok(&cli(
+        h,
+        &url,
+        &[
+            "--as",
+            "ben",
+            "evaluate",
+            &id[..10],
+            "--approve",
+            "--rating",
+            "80",
+        ],
+    )
+    .await);
+    ok(&cli(
+        h,
+        &url,
+        &[
+            "--as", "cai", "allocate", "--period", "2026-11", "ana=70", "ben=30",
+        ],
+    )
+    .await);
 
     // Refusals a person would hit: the server's code and words reach them.
-    refused(&cli(h, &url, &["evaluate", &id, "--approve"]).await, "PermissionDenied");
-    refused(&cli(h, &url, &["--as", "cai", "member", "admit", "dee", &ben]).await, "PermissionDenied");
-    refused(&cli(h, &url, &["--as", "cai", "allocate", "--period", "2026-11", "cai=100"]).await, "PermissionDenied");
-    refused(&cli(h, &url, &["log", "work", "45"]).await, "not a duration");
-    refused(&cli(h, &url, &["log", "expense", "25,50"]).await, "decimal point");
-    refused(&cli(h, &url, &["--as", "cai", "allocate", "--period", "2026-11", "ana=70", "ben=20"]).await, "sum to 90");
+    refused(
+        &cli(h, &url, &["evaluate", &id, "--approve"]).await,
+        "PermissionDenied",
+    );
+    refused(
+        &cli(h, &url, &["--as", "cai", "member", "admit", "dee", &ben]).await,
+        "PermissionDenied",
+    );
+    refused(
+        &cli(
+            h,
+            &url,
+            &["--as", "cai", "allocate", "--period", "2026-11", "cai=100"],
+        )
+        .await,
+        "PermissionDenied",
+    );
+    refused(
+        &cli(h, &url, &["log", "work", "45"]).await,
+        "not a duration",
+    );
+    refused(
+        &cli(h, &url, &["log", "expense", "25,50"]).await,
+        "decimal point",
+    );
+    refused(
+        &cli(
+            h,
+            &url,
+            &[
+                "--as", "cai", "allocate", "--period", "2026-11", "ana=70", "ben=20",
+            ],
+        )
+        .await,
+        "sum to 90",
+    );
 
     // Key rotation: the new key signs, the old one is refused by the server.
     let old_key = std::fs::read_to_string(h.join("keys/cai.key")).unwrap();
     ok(&cli(h, &url, &["--as", "cai", "member", "rotate-key"]).await);
-    ok(&cli(h, &url, &["--as", "cai", "log", "work", "2h", "--at", "2026-11-05"]).await);
+    ok(&cli(
+        h,
+        &url,
+        &["--as", "cai", "log", "work", "2h", "--at", "2026-11-05"],
+    )
+    .await);
     std::fs::write(h.join("keys/cai.key"), old_key).unwrap();
-    refused(&cli(h, &url, &["--as", "cai", "log", "work", "2h", "--at", "2026-11-05"]).await, "rotated out");
+    refused(
+        &cli(
+            h,
+            &url,
+            &["--as", "cai", "log", "work", "2h", "--at", "2026-11-05"],
+        )
+        .await,
+        "rotated out",
+    );
 
     srv.stop().await.unwrap();
 }
@@ -128,9 +266,13 @@ async fn the_cli_refuses_a_server_that_changed_its_log_key() {
 
     // Another log (new data folder, new log key) at the same address.
     let other_data = tempfile::tempdir().unwrap();
-    let other = start(ServerConfig { data_dir: other_data.path().to_path_buf(), listen: addr, limits: Default::default() })
-        .await
-        .expect("restart on the same port");
+    let other = start(ServerConfig {
+        data_dir: other_data.path().to_path_buf(),
+        listen: addr,
+        limits: Default::default(),
+    })
+    .await
+    .expect("restart on the same port");
     refused(&cli(home.path(), &url, &["info"]).await, "not the same log");
     other.stop().await.unwrap();
 }
@@ -140,7 +282,13 @@ async fn the_demo_runs_a_month_end_to_end() {
     let home = tempfile::tempdir().unwrap();
     let out = cli(home.path(), "http://127.0.0.1:1", &["demo"]).await;
     let text = ok(&out);
-    for step in ["genesis", "admit ben", "refused cai approves her own work: PermissionDenied", "RECIPIENT", "commons"] {
+    for step in [
+        "genesis",
+        "admit ben",
+        "refused cai approves her own work: PermissionDenied",
+        "RECIPIENT",
+        "commons",
+    ] {
         assert!(text.contains(step), "demo output lacks {step:?}:\n{text}");
     }
 }

@@ -3,20 +3,26 @@
 
 mod common;
 
+use common::{JAN_2020, found_network, log_contribution, new_signer, work};
 use coopledger::error::LedgerError;
 use coopledger::log::Store;
 use coopledger::server::{ServerConfig, ServerError, start};
-use common::{found_network, log_contribution, new_signer, work, JAN_2020};
 
 fn config(dir: &std::path::Path) -> ServerConfig {
-    ServerConfig { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".parse().unwrap(), limits: Default::default() }
+    ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: Default::default(),
+    }
 }
 
 /// Writes a small log, stops the server, and returns the folder.
 async fn small_log() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(dir.path())).await.unwrap();
-    let mut client = coopledger::client::LedgerClient::connect(server.url()).await.unwrap();
+    let mut client = coopledger::client::LedgerClient::connect(server.url())
+        .await
+        .unwrap();
     let network = found_network(&mut client, &["alice"]).await;
     let alice = &network.founders[0];
     for i in 0..5 {
@@ -62,8 +68,17 @@ async fn a_deleted_entry_or_a_replaced_head_is_refused() {
     corrupt(dir.path(), |tree| {
         tree.remove(entry_key(4)).unwrap();
     });
-    let err = start(config(dir.path())).await.err().expect("refuses a log with a hole");
-    assert!(matches!(&err, ServerError::Ledger(LedgerError::Corrupt { sequence: 4, .. })), "{err}");
+    let err = start(config(dir.path()))
+        .await
+        .err()
+        .expect("refuses a log with a hole");
+    assert!(
+        matches!(
+            &err,
+            ServerError::Ledger(LedgerError::Corrupt { sequence: 4, .. })
+        ),
+        "{err}"
+    );
 
     let dir = small_log().await;
     corrupt(dir.path(), |tree| {
@@ -71,7 +86,10 @@ async fn a_deleted_entry_or_a_replaced_head_is_refused() {
         head[39] ^= 0xff;
         tree.insert(b"h", head).unwrap();
     });
-    let err = start(config(dir.path())).await.err().expect("refuses a head that does not match the entries");
+    let err = start(config(dir.path()))
+        .await
+        .err()
+        .expect("refuses a head that does not match the entries");
     assert!(err.to_string().contains("Merkle root"), "{err}");
 }
 
@@ -82,15 +100,26 @@ async fn an_entry_swapped_for_another_validly_signed_one_is_refused() {
     let dir = small_log().await;
     let other = new_signer("alice", &[0u8; 32]);
     let forged = coopledger::envelope::VerifiedEnvelope::verify(
-        &other.sign(coopledger::client::contribution_body(work(999, JAN_2020.0))).unwrap(),
+        &other
+            .sign(coopledger::client::contribution_body(work(999, JAN_2020.0)))
+            .unwrap(),
         1 << 16,
     )
     .unwrap();
     corrupt(dir.path(), |tree| {
         tree.insert(entry_key(2), forged.leaf_bytes()).unwrap();
     });
-    let err = start(config(dir.path())).await.err().expect("refuses a swapped entry");
-    assert!(matches!(&err, ServerError::Ledger(LedgerError::Corrupt { sequence: 2, .. })), "{err}");
+    let err = start(config(dir.path()))
+        .await
+        .err()
+        .expect("refuses a swapped entry");
+    assert!(
+        matches!(
+            &err,
+            ServerError::Ledger(LedgerError::Corrupt { sequence: 2, .. })
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -114,6 +143,9 @@ async fn a_truncated_log_with_a_rewritten_head_fails_the_signed_checkpoint() {
         head.extend_from_slice(&store_root);
         tree.insert(b"h", head).unwrap();
     });
-    let err = start(config(dir.path())).await.err().expect("refuses a truncated log");
+    let err = start(config(dir.path()))
+        .await
+        .err()
+        .expect("refuses a truncated log");
     assert!(err.to_string().contains("last signed checkpoint"), "{err}");
 }

@@ -39,14 +39,24 @@ fn kat_entry() -> pb::Entry {
 fn one_entry_signs_and_hashes_to_the_independent_known_answers() {
     let key = SigningKey::from_bytes(&core::array::from_fn(|i| i as u8));
     let entry = kat_entry();
-    assert_eq!(hex::encode(entry.encode_to_vec()), PAYLOAD, "protobuf payload");
+    assert_eq!(
+        hex::encode(entry.encode_to_vec()),
+        PAYLOAD,
+        "protobuf payload"
+    );
     let envelope = sign_entry(&key, &entry);
     let p = pae(PAYLOAD_TYPE, &envelope.payload);
     assert!(p.starts_with(PAE_PREFIX.as_bytes()), "PAE header");
-    assert_eq!(&p[PAE_PREFIX.len()..], hex::decode(PAYLOAD).unwrap().as_slice());
+    assert_eq!(
+        &p[PAE_PREFIX.len()..],
+        hex::decode(PAYLOAD).unwrap().as_slice()
+    );
     assert_eq!(hex::encode(&envelope.public_key), PUBLIC_KEY);
     assert_eq!(hex::encode(&envelope.signature), SIGNATURE);
     let v = VerifiedEnvelope::verify(&envelope, 1 << 16).unwrap();
     assert_eq!(v.id.to_hex(), ID);
-    assert_eq!(hex::encode(coopledger::proof::leaf_hash(&v.leaf_bytes())), LEAF_HASH);
+    assert_eq!(
+        hex::encode(coopledger::proof::leaf_hash(&v.leaf_bytes())),
+        LEAF_HASH
+    );
 }

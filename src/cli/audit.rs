@@ -44,7 +44,8 @@ pub struct VerifyRecordArgs {
 
 /// The witness file: the last checkpoint this config saw for a log.
 fn witness_path(home: &Path, log_public_key: &[u8; 32]) -> PathBuf {
-    home.join("witness").join(format!("{}.checkpoint", hex::encode(log_public_key)))
+    home.join("witness")
+        .join(format!("{}.checkpoint", hex::encode(log_public_key)))
 }
 
 fn read_witness(home: &Path, log_public_key: &[u8; 32]) -> Result<Option<Checkpoint>> {
@@ -94,13 +95,29 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
         );
     } else {
         println!("verified {source}");
-        println!("  {} entries: every signature, every ingestion rule, replayed from genesis", cp.size);
-        println!("  root {} matches the checkpoint signed by log key {}", hex::encode(cp.root), hex::encode(log_key));
+        println!(
+            "  {} entries: every signature, every ingestion rule, replayed from genesis",
+            cp.size
+        );
+        println!(
+            "  root {} matches the checkpoint signed by log key {}",
+            hex::encode(cp.root),
+            hex::encode(log_key)
+        );
         match &witness {
-            Some(w) => println!("  consistent with the checkpoint of size {} seen before (append-only)", w.size),
-            None => println!("  first audit of this log from this config; its checkpoint is kept as the witness"),
+            Some(w) => println!(
+                "  consistent with the checkpoint of size {} seen before (append-only)",
+                w.size
+            ),
+            None => println!(
+                "  first audit of this log from this config; its checkpoint is kept as the witness"
+            ),
         }
-        println!("  {} members, {} policies", state.members().count(), state.policies().len());
+        println!(
+            "  {} members, {} policies",
+            state.members().count(),
+            state.policies().len()
+        );
     }
     Ok(())
 }
@@ -108,27 +125,50 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
 type Audited = (Replayed, String, String, [u8; 32]);
 
 fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
-    let store = Store::open(dir).with_context(|| format!("opening the data folder {} (is the server stopped?)", dir.display()))?;
-    let witness_size = store_log_key(&store)?.map(|k| read_witness(&ctx.home, &k)).transpose()?.flatten().map(|w| w.size);
+    let store = Store::open(dir).with_context(|| {
+        format!(
+            "opening the data folder {} (is the server stopped?)",
+            dir.display()
+        )
+    })?;
+    let witness_size = store_log_key(&store)?
+        .map(|k| read_witness(&ctx.home, &k))
+        .transpose()?
+        .flatten()
+        .map(|w| w.size);
     let head = store.head()?;
     let mut replayer = Replayer::new(None, witness_size);
     for item in store.entries(0, head.size) {
         let (sequence, leaf) = item?;
-        let v = VerifiedEnvelope::from_leaf_bytes(&leaf).map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
+        let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
+            .map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
         replayer.push(sequence, &v)?;
     }
     let replayed = replayer.finish();
     if replayed.frontier.size() != head.size {
-        bail!("entry {}: missing (the head says {} entries)", replayed.frontier.size(), head.size);
+        bail!(
+            "entry {}: missing (the head says {} entries)",
+            replayed.frontier.size(),
+            head.size
+        );
     }
-    let note = store.checkpoint()?.context("the data folder holds no signed checkpoint")?;
+    let note = store
+        .checkpoint()?
+        .context("the data folder holds no signed checkpoint")?;
     let key = replayed.log_public_key.context("the log is empty")?;
-    Ok((replayed, note, format!("the data folder {}", dir.display()), key))
+    Ok((
+        replayed,
+        note,
+        format!("the data folder {}", dir.display()),
+        key,
+    ))
 }
 
 /// The log key named by the stored genesis, if any.
 fn store_log_key(store: &Store) -> Result<Option<[u8; 32]>> {
-    let Some(leaf) = store.entry(0)? else { return Ok(None) };
+    let Some(leaf) = store.entry(0)? else {
+        return Ok(None);
+    };
     let v = VerifiedEnvelope::decode_stored(&leaf).map_err(|d| anyhow::anyhow!("entry 0: {d}"))?;
     Ok(match v.entry.body {
         Some(pb::entry::Body::Genesis(g)) => <[u8; 32]>::try_from(g.log_public_key.as_slice()).ok(),
@@ -138,58 +178,119 @@ fn store_log_key(store: &Store) -> Result<Option<[u8; 32]>> {
 
 async fn verify_server(ctx: &Context) -> Result<Audited> {
     let mut session = ctx.connect().await?;
-    let log_key: [u8; 32] = session.info.log_public_key.as_slice().try_into().context("the server's log key is not 32 bytes")?;
-    let cp = session.client.get_checkpoint(pb::GetCheckpointRequest {}).await.map_err(status)?.into_inner();
+    let log_key: [u8; 32] = session
+        .info
+        .log_public_key
+        .as_slice()
+        .try_into()
+        .context("the server's log key is not 32 bytes")?;
+    let cp = session
+        .client
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .map_err(status)?
+        .into_inner();
     let witness = read_witness(&ctx.home, &log_key)?;
     // The server's own proof that it only appended since the witness; the
     // replay below checks the same independently.
     if let Some(w) = &witness {
         if w.size > cp.size {
-            bail!("the log forked: the server's checkpoint has {} entries but {} were seen before", cp.size, w.size);
+            bail!(
+                "the log forked: the server's checkpoint has {} entries but {} were seen before",
+                cp.size,
+                w.size
+            );
         }
         let proof = session
             .client
-            .get_consistency_proof(pb::GetConsistencyProofRequest { old_size: w.size, new_size: cp.size })
+            .get_consistency_proof(pb::GetConsistencyProofRequest {
+                old_size: w.size,
+                new_size: cp.size,
+            })
             .await
             .map_err(status)?
             .into_inner();
         let hashes = to_hashes(&proof.hashes)?;
-        let new_root: [u8; 32] = cp.root.as_slice().try_into().context("checkpoint root is not 32 bytes")?;
+        let new_root: [u8; 32] = cp
+            .root
+            .as_slice()
+            .try_into()
+            .context("checkpoint root is not 32 bytes")?;
         coopledger::proof::verify_consistency(w.size, cp.size, &w.root, &new_root, &hashes)
-            .map_err(|e| anyhow::anyhow!("the log forked: the server's consistency proof from size {} fails: {e}", w.size))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the log forked: the server's consistency proof from size {} fails: {e}",
+                    w.size
+                )
+            })?;
     }
-    let page = session.info.limits.as_ref().map_or(10_000, |l| l.max_list_entries).max(1);
+    let page = session
+        .info
+        .limits
+        .as_ref()
+        .map_or(10_000, |l| l.max_list_entries)
+        .max(1);
     let mut replayer = Replayer::new(None, witness.as_ref().map(|w| w.size));
     while replayer.size() < cp.size {
         let from = replayer.size();
         let mut stream = session
             .client
-            .list_entries(pb::ListEntriesRequest { from_sequence: from, to_sequence: cp.size, limit: page, ..Default::default() })
+            .list_entries(pb::ListEntriesRequest {
+                from_sequence: from,
+                to_sequence: cp.size,
+                limit: page,
+                ..Default::default()
+            })
             .await
             .map_err(status)?
             .into_inner();
         while let Some(e) = stream.next().await {
             let e = e.map_err(status)?;
-            let env = e.envelope.with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
-            let v = VerifiedEnvelope::verify(&env, usize::MAX).map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
+            let env = e
+                .envelope
+                .with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
+            let v = VerifiedEnvelope::verify(&env, usize::MAX)
+                .map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
             if v.id.0.as_slice() != e.id.as_slice() {
-                bail!("entry {}: the server says id {} but the signed bytes hash to {}", e.sequence, hex::encode(&e.id), v.id);
+                bail!(
+                    "entry {}: the server says id {} but the signed bytes hash to {}",
+                    e.sequence,
+                    hex::encode(&e.id),
+                    v.id
+                );
             }
             replayer.push(e.sequence, &v)?;
         }
         if replayer.size() == from {
-            bail!("the server stopped serving entries at {from} of {}", cp.size);
+            bail!(
+                "the server stopped serving entries at {from} of {}",
+                cp.size
+            );
         }
     }
     let replayed = replayer.finish();
     if replayed.log_public_key != Some(log_key) {
-        bail!("genesis names log key {:?} but the server presents {}", replayed.log_public_key.map(hex::encode), hex::encode(log_key));
+        bail!(
+            "genesis names log key {:?} but the server presents {}",
+            replayed.log_public_key.map(hex::encode),
+            hex::encode(log_key)
+        );
     }
-    Ok((replayed, cp.note, format!("the server at {}", ctx.server), log_key))
+    Ok((
+        replayed,
+        cp.note,
+        format!("the server at {}", ctx.server),
+        log_key,
+    ))
 }
 
 fn to_hashes(raw: &[Vec<u8>]) -> Result<Vec<[u8; 32]>> {
-    raw.iter().map(|h| <[u8; 32]>::try_from(h.as_slice()).map_err(|_| anyhow::anyhow!("a proof hash is not 32 bytes"))).collect()
+    raw.iter()
+        .map(|h| {
+            <[u8; 32]>::try_from(h.as_slice())
+                .map_err(|_| anyhow::anyhow!("a proof hash is not 32 bytes"))
+        })
+        .collect()
 }
 
 /// A member's portable record: their entries with inclusion proofs against
@@ -224,12 +325,27 @@ const RECORD_FORMAT: &str = "coopledger-record-v1";
 /// `coopledger export --member M --proofs FILE`.
 pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
-    let cp = session.client.get_checkpoint(pb::GetCheckpointRequest {}).await.map_err(status)?.into_inner();
-    let log_key: [u8; 32] = session.info.log_public_key.as_slice().try_into().context("bad log key")?;
-    Checkpoint::verify(&cp.note, &log_key).map_err(|e| anyhow::anyhow!("the server's checkpoint: {e}"))?;
+    let cp = session
+        .client
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .map_err(status)?
+        .into_inner();
+    let log_key: [u8; 32] = session
+        .info
+        .log_public_key
+        .as_slice()
+        .try_into()
+        .context("bad log key")?;
+    Checkpoint::verify(&cp.note, &log_key)
+        .map_err(|e| anyhow::anyhow!("the server's checkpoint: {e}"))?;
     let mut stream = session
         .client
-        .list_entries(pb::ListEntriesRequest { member: args.member.clone(), to_sequence: cp.size, ..Default::default() })
+        .list_entries(pb::ListEntriesRequest {
+            member: args.member.clone(),
+            to_sequence: cp.size,
+            ..Default::default()
+        })
         .await
         .map_err(status)?
         .into_inner();
@@ -247,12 +363,15 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     for sequence in sequences {
         let logged = session
             .client
-            .get_entry(pb::GetEntryRequest { key: Some(pb::get_entry_request::Key::Sequence(sequence)) })
+            .get_entry(pb::GetEntryRequest {
+                key: Some(pb::get_entry_request::Key::Sequence(sequence)),
+            })
             .await
             .map_err(status)?
             .into_inner();
         let env = logged.envelope.context("entry without envelope")?;
-        let v = VerifiedEnvelope::verify(&env, usize::MAX).map_err(|r| anyhow::anyhow!("entry {sequence}: {r}"))?;
+        let v = VerifiedEnvelope::verify(&env, usize::MAX)
+            .map_err(|r| anyhow::anyhow!("entry {sequence}: {r}"))?;
         let proof = session
             .client
             .get_inclusion_proof(pb::GetInclusionProofRequest {
@@ -262,7 +381,11 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
             .await
             .map_err(status)?
             .into_inner();
-        entries.push(RecordEntry { sequence, leaf: hex::encode(v.leaf_bytes()), proof: proof.hashes.iter().map(hex::encode).collect() });
+        entries.push(RecordEntry {
+            sequence,
+            leaf: hex::encode(v.leaf_bytes()),
+            proof: proof.hashes.iter().map(hex::encode).collect(),
+        });
     }
     let record = Record {
         format: RECORD_FORMAT.into(),
@@ -271,7 +394,8 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
         checkpoint: cp.note,
         entries,
     };
-    std::fs::write(&args.proofs, serde_json::to_vec_pretty(&record)?).with_context(|| format!("writing {}", args.proofs.display()))?;
+    std::fs::write(&args.proofs, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("writing {}", args.proofs.display()))?;
     println!(
         "wrote {} entries of {} with inclusion proofs against checkpoint {} to {}",
         record.entries.len() - 1,
@@ -284,8 +408,10 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
 
 /// `coopledger verify-record FILE`: offline, no server.
 pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let record: Record = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a coopledger record", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let record: Record = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a coopledger record", args.file.display()))?;
     if record.format != RECORD_FORMAT {
         bail!("format {:?} is not {RECORD_FORMAT}", record.format);
     }
@@ -293,37 +419,67 @@ pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
         .ok()
         .and_then(|k| k.try_into().ok())
         .context("log_public_key: not 32 bytes of hex")?;
-    let cp = Checkpoint::verify(&record.checkpoint, &log_key).map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
+    let cp = Checkpoint::verify(&record.checkpoint, &log_key)
+        .map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
     let mut network_id = None;
     let mut rows = Vec::new();
     for (i, e) in record.entries.iter().enumerate() {
         let leaf = hex::decode(&e.leaf).with_context(|| format!("entries[{i}].leaf: not hex"))?;
-        let v = VerifiedEnvelope::from_leaf_bytes(&leaf).map_err(|d| anyhow::anyhow!("entries[{i}] (sequence {}): {d}", e.sequence))?;
+        let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
+            .map_err(|d| anyhow::anyhow!("entries[{i}] (sequence {}): {d}", e.sequence))?;
         let proof = e
             .proof
             .iter()
-            .map(|h| hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()))
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            })
             .collect::<Option<Vec<_>>>()
             .with_context(|| format!("entries[{i}].proof: not 32-byte hex hashes"))?;
-        coopledger::proof::verify_inclusion(&coopledger::proof::leaf_hash(&leaf), e.sequence, cp.size, &proof, &cp.root)
-            .map_err(|err| anyhow::anyhow!("entries[{i}] (sequence {}): not in the log: {err}", e.sequence))?;
+        coopledger::proof::verify_inclusion(
+            &coopledger::proof::leaf_hash(&leaf),
+            e.sequence,
+            cp.size,
+            &proof,
+            &cp.root,
+        )
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "entries[{i}] (sequence {}): not in the log: {err}",
+                e.sequence
+            )
+        })?;
         match (&v.entry.body, i) {
             (Some(pb::entry::Body::Genesis(g)), 0) => {
                 if g.log_public_key != log_key {
-                    bail!("the genesis entry names another log key than the one that signed the checkpoint");
+                    bail!(
+                        "the genesis entry names another log key than the one that signed the checkpoint"
+                    );
                 }
                 network_id = Some(v.id);
             }
             (_, 0) => bail!("entries[0] must be the network's genesis entry"),
             _ => {
                 if v.entry.author != record.member {
-                    bail!("entries[{i}] is by {}, not {}", v.entry.author, record.member);
+                    bail!(
+                        "entries[{i}] is by {}, not {}",
+                        v.entry.author,
+                        record.member
+                    );
                 }
-                if Some(v.entry.network_id.as_slice()) != network_id.as_ref().map(|n| n.0.as_slice()) {
+                if Some(v.entry.network_id.as_slice())
+                    != network_id.as_ref().map(|n| n.0.as_slice())
+                {
                     bail!("entries[{i}] belongs to another network");
                 }
                 let (kind, what) = super::commands::summary_of(&v.entry);
-                rows.push(vec![e.sequence.to_string(), v.id.to_hex()[..12].to_string(), kind, what]);
+                rows.push(vec![
+                    e.sequence.to_string(),
+                    v.id.to_hex()[..12].to_string(),
+                    kind,
+                    what,
+                ]);
             }
         }
     }

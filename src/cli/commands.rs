@@ -9,7 +9,10 @@ use coopledger::pb::{self, entry::Body};
 use coopledger::state::role_name;
 use tokio_stream::StreamExt;
 
-use super::input::{format_minutes, format_money, format_time, parse_duration_minutes, parse_money, parse_period, parse_time};
+use super::input::{
+    format_minutes, format_money, format_time, parse_duration_minutes, parse_money, parse_period,
+    parse_time,
+};
 use super::{Context, Session, config, print_table, status};
 
 /// `coopledger init`.
@@ -192,7 +195,8 @@ pub struct TailArgs {
 pub fn keygen(ctx: &Context, handle: &str) -> Result<()> {
     coopledger::entry::check_handle(handle, "handle").map_err(|e| anyhow::anyhow!("{e}"))?;
     let path = config::key_path(&ctx.home, handle);
-    let key = coopledger::envelope::generate_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let key =
+        coopledger::envelope::generate_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     coopledger::keyfile::write_key(&path, &key)?;
     let mut cfg = config::Config::load(&ctx.home)?;
     if cfg.default_identity.is_none() {
@@ -201,7 +205,10 @@ pub fn keygen(ctx: &Context, handle: &str) -> Result<()> {
     }
     let public = hex::encode(key.verifying_key().to_bytes());
     if ctx.json {
-        println!("{}", serde_json::json!({"handle": handle, "public_key": public, "key_file": path}));
+        println!(
+            "{}",
+            serde_json::json!({"handle": handle, "public_key": public, "key_file": path})
+        );
     } else {
         println!("key for {handle} written to {} (mode 0600)", path.display());
         println!("public key: {public}");
@@ -224,27 +231,49 @@ pub async fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
     let signer = ctx.signer(&session)?;
     let mut founders = vec![(signer.handle.clone(), signer.public_key())];
     for f in &args.founders {
-        let (h, k) = f.split_once('=').with_context(|| format!("--founder {f:?}: write HANDLE=PUBLIC_KEY_HEX"))?;
+        let (h, k) = f
+            .split_once('=')
+            .with_context(|| format!("--founder {f:?}: write HANDLE=PUBLIC_KEY_HEX"))?;
         founders.push((h.to_string(), parse_key(k)?));
     }
-    let body = client::genesis_body(&args.name, &args.currency, args.decimals, &founders, &session.info.log_public_key);
+    let body = client::genesis_body(
+        &args.name,
+        &args.currency,
+        args.decimals,
+        &founders,
+        &session.info.log_public_key,
+    );
     let envelope = signer.sign(body)?;
     let network_id = client::envelope_id(&envelope);
     let r = submit(&mut session, envelope).await?;
     // Pin the network now that it exists.
     ctx.connect().await?;
     if ctx.json {
-        println!("{}", serde_json::json!({"network_id": network_id.to_hex(), "sequence": r.sequence}));
+        println!(
+            "{}",
+            serde_json::json!({"network_id": network_id.to_hex(), "sequence": r.sequence})
+        );
     } else {
-        println!("founded {:?} ({} with {} decimals) as network {network_id}", args.name, args.currency, args.decimals);
-        println!("founders (admins): {}", founders.iter().map(|f| f.0.as_str()).collect::<Vec<_>>().join(", "));
+        println!(
+            "founded {:?} ({} with {} decimals) as network {network_id}",
+            args.name, args.currency, args.decimals
+        );
+        println!(
+            "founders (admins): {}",
+            founders
+                .iter()
+                .map(|f| f.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }
 
 fn parse_key(hex_key: &str) -> Result<[u8; 32]> {
     let bytes = hex::decode(hex_key.trim()).with_context(|| format!("{hex_key:?} is not hex"))?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| anyhow::anyhow!("a public key is 64 hex digits (got {})", hex_key.len()))
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| anyhow::anyhow!("a public key is 64 hex digits (got {})", hex_key.len()))
 }
 
 fn parse_role(role: &str) -> Result<pb::Role> {
@@ -258,7 +287,9 @@ fn parse_role(role: &str) -> Result<pb::Role> {
 async fn submit(session: &mut Session, envelope: pb::Envelope) -> Result<pb::Receipt> {
     Ok(session
         .client
-        .submit(pb::SubmitRequest { envelope: Some(envelope) })
+        .submit(pb::SubmitRequest {
+            envelope: Some(envelope),
+        })
         .await
         .map_err(status)?
         .into_inner())
@@ -275,7 +306,11 @@ async fn sign_and_submit(ctx: &Context, body: Body, what: &str) -> Result<pb::Re
             serde_json::json!({"sequence": r.sequence, "id": hex::encode(&r.id), "duplicate": r.duplicate, "log_size": r.log_size})
         );
     } else {
-        println!("{what}: entry {} at sequence {}", hex::encode(&r.id), r.sequence);
+        println!(
+            "{what}: entry {} at sequence {}",
+            hex::encode(&r.id),
+            r.sequence
+        );
     }
     Ok(r)
 }
@@ -299,7 +334,11 @@ pub async fn info(ctx: &Context) -> Result<()> {
         if i.network_id.is_empty() {
             println!("network     (none yet: found one with `coopledger init`)");
         } else {
-            println!("network     {} ({})", i.network_name, hex::encode(&i.network_id));
+            println!(
+                "network     {} ({})",
+                i.network_name,
+                hex::encode(&i.network_id)
+            );
             println!("currency    {} ({} decimals)", i.currency, i.decimals);
         }
         println!("log size    {}", i.log_size);
@@ -312,21 +351,42 @@ pub async fn info(ctx: &Context) -> Result<()> {
 pub async fn member(ctx: &Context, command: &MemberCommand) -> Result<()> {
     match command {
         MemberCommand::Admit { handle, public_key } => {
-            let body = Body::AdmitMember(pb::AdmitMember { handle: handle.clone(), public_key: parse_key(public_key)?.to_vec() });
-            sign_and_submit(ctx, body, &format!("admitted {handle}")).await.map(|_| ())
+            let body = Body::AdmitMember(pb::AdmitMember {
+                handle: handle.clone(),
+                public_key: parse_key(public_key)?.to_vec(),
+            });
+            sign_and_submit(ctx, body, &format!("admitted {handle}"))
+                .await
+                .map(|_| ())
         }
         MemberCommand::Grant { handle, role } => {
-            let body = Body::GrantRole(pb::GrantRole { member: handle.clone(), role: parse_role(role)? as i32 });
-            sign_and_submit(ctx, body, &format!("granted {role} to {handle}")).await.map(|_| ())
+            let body = Body::GrantRole(pb::GrantRole {
+                member: handle.clone(),
+                role: parse_role(role)? as i32,
+            });
+            sign_and_submit(ctx, body, &format!("granted {role} to {handle}"))
+                .await
+                .map(|_| ())
         }
         MemberCommand::Revoke { handle, role } => {
-            let body = Body::RevokeRole(pb::RevokeRole { member: handle.clone(), role: parse_role(role)? as i32 });
-            sign_and_submit(ctx, body, &format!("revoked {role} from {handle}")).await.map(|_| ())
+            let body = Body::RevokeRole(pb::RevokeRole {
+                member: handle.clone(),
+                role: parse_role(role)? as i32,
+            });
+            sign_and_submit(ctx, body, &format!("revoked {role} from {handle}"))
+                .await
+                .map(|_| ())
         }
         MemberCommand::RotateKey => rotate_key(ctx).await,
         MemberCommand::List => {
             let mut s = ctx.connect().await?;
-            let members = s.client.list_members(pb::ListMembersRequest {}).await.map_err(status)?.into_inner().members;
+            let members = s
+                .client
+                .list_members(pb::ListMembersRequest {})
+                .await
+                .map_err(status)?
+                .into_inner()
+                .members;
             print_members(ctx, &members);
             Ok(())
         }
@@ -334,7 +394,9 @@ pub async fn member(ctx: &Context, command: &MemberCommand) -> Result<()> {
             let mut s = ctx.connect().await?;
             let m = s
                 .client
-                .get_member(pb::GetMemberRequest { handle: handle.clone() })
+                .get_member(pb::GetMemberRequest {
+                    handle: handle.clone(),
+                })
                 .await
                 .map_err(status)?
                 .into_inner();
@@ -345,7 +407,12 @@ pub async fn member(ctx: &Context, command: &MemberCommand) -> Result<()> {
 }
 
 fn roles_of(m: &pb::Member) -> String {
-    let mut roles: Vec<&str> = m.roles.iter().filter_map(|r| pb::Role::try_from(*r).ok()).map(role_name).collect();
+    let mut roles: Vec<&str> = m
+        .roles
+        .iter()
+        .filter_map(|r| pb::Role::try_from(*r).ok())
+        .map(role_name)
+        .collect();
     roles.insert(0, "member");
     roles.join(",")
 }
@@ -375,7 +442,10 @@ fn print_members(ctx: &Context, members: &[pb::Member]) {
             ]
         })
         .collect();
-    print_table(&["MEMBER", "ROLES", "CONTRIBUTIONS", "ADMITTED AT", "KEY"], &rows);
+    print_table(
+        &["MEMBER", "ROLES", "CONTRIBUTIONS", "ADMITTED AT", "KEY"],
+        &rows,
+    );
 }
 
 /// Rotates the current identity's key: the new key is written next to the
@@ -388,17 +458,27 @@ async fn rotate_key(ctx: &Context) -> Result<()> {
     let new_key = match coopledger::keyfile::read_key(&next_path) {
         Ok(k) => k,
         Err(_) => {
-            let k = coopledger::envelope::generate_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            let k = coopledger::envelope::generate_key()
+                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
             coopledger::keyfile::write_key(&next_path, &k)?;
             k
         }
     };
-    let body = Body::RotateKey(pb::RotateKey { new_public_key: new_key.verifying_key().to_bytes().to_vec() });
+    let body = Body::RotateKey(pb::RotateKey {
+        new_public_key: new_key.verifying_key().to_bytes().to_vec(),
+    });
     let r = submit(&mut session, signer.sign(body)?).await?;
     let retired = path.with_extension(format!("retired-{}.key", r.sequence));
-    std::fs::rename(&path, &retired).with_context(|| format!("moving the old key to {}", retired.display()))?;
-    std::fs::rename(&next_path, &path).with_context(|| format!("installing the new key at {}", path.display()))?;
-    println!("rotated {}'s key at sequence {}; the old key is kept at {} and can no longer sign", signer.handle, r.sequence, retired.display());
+    std::fs::rename(&path, &retired)
+        .with_context(|| format!("moving the old key to {}", retired.display()))?;
+    std::fs::rename(&next_path, &path)
+        .with_context(|| format!("installing the new key at {}", path.display()))?;
+    println!(
+        "rotated {}'s key at sequence {}; the old key is kept at {} and can no longer sign",
+        signer.handle,
+        r.sequence,
+        retired.display()
+    );
     Ok(())
 }
 
@@ -409,7 +489,9 @@ fn parse_kind(kind: &str) -> Result<pb::ContributionKind> {
         "expense" => pb::ContributionKind::Expense,
         "resource" => pb::ContributionKind::Resource,
         "use" => pb::ContributionKind::Use,
-        other => bail!("{other:?} is not a kind of contribution; the kinds are work, money, expense, resource, use"),
+        other => bail!(
+            "{other:?} is not a kind of contribution; the kinds are work, money, expense, resource, use"
+        ),
     })
 }
 
@@ -428,20 +510,31 @@ fn contribution(args: &ContributionArgs, decimals: u32) -> Result<pb::Contributi
     let kind = parse_kind(&args.kind)?;
     let quantity = match kind {
         pb::ContributionKind::Work => parse_duration_minutes(&args.amount)?,
-        pb::ContributionKind::Money | pb::ContributionKind::Expense => parse_money(&args.amount, decimals)?,
-        _ => args
-            .amount
-            .trim()
-            .parse()
-            .with_context(|| format!("{:?}: resource and use quantities are whole units (e.g. 3)", args.amount))?,
+        pb::ContributionKind::Money | pb::ContributionKind::Expense => {
+            parse_money(&args.amount, decimals)?
+        }
+        _ => args.amount.trim().parse().with_context(|| {
+            format!(
+                "{:?}: resource and use quantities are whole units (e.g. 3)",
+                args.amount
+            )
+        })?,
     };
-    let rate = args.rate.as_deref().map(|r| parse_money(r, decimals)).transpose()?;
+    let rate = args
+        .rate
+        .as_deref()
+        .map(|r| parse_money(r, decimals))
+        .transpose()?;
     let at = match &args.at {
         Some(t) => parse_time(t)?,
         None => coopledger::log::now_ms() / 1000,
     };
     let evidence_hash = match &args.evidence_file {
-        Some(f) => blake3::hash(&std::fs::read(f).with_context(|| format!("reading {}", f.display()))?).as_bytes().to_vec(),
+        Some(f) => {
+            blake3::hash(&std::fs::read(f).with_context(|| format!("reading {}", f.display()))?)
+                .as_bytes()
+                .to_vec()
+        }
         None => Vec::new(),
     };
     Ok(pb::Contribution {
@@ -461,8 +554,13 @@ fn contribution(args: &ContributionArgs, decimals: u32) -> Result<pb::Contributi
 pub async fn log(ctx: &Context, args: &LogArgs) -> Result<()> {
     let decimals = ctx.connect().await?.info.decimals;
     let c = contribution(&args.contribution, decimals)?;
-    let what = format!("logged {} {}", args.contribution.kind, args.contribution.amount);
-    sign_and_submit(ctx, client::contribution_body(c), &what).await.map(|_| ())
+    let what = format!(
+        "logged {} {}",
+        args.contribution.kind, args.contribution.amount
+    );
+    sign_and_submit(ctx, client::contribution_body(c), &what)
+        .await
+        .map(|_| ())
 }
 
 /// Resolves a full id or a unique hex prefix of at least 6 digits to a contribution id.
@@ -477,7 +575,10 @@ async fn resolve_contribution(ctx: &Context, session: &mut Session, id: &str) ->
     }
     let mut stream = session
         .client
-        .list_entries(pb::ListEntriesRequest { kinds: vec![pb::EntryKind::LogContribution as i32], ..Default::default() })
+        .list_entries(pb::ListEntriesRequest {
+            kinds: vec![pb::EntryKind::LogContribution as i32],
+            ..Default::default()
+        })
         .await
         .map_err(status)?
         .into_inner();
@@ -492,7 +593,10 @@ async fn resolve_contribution(ctx: &Context, session: &mut Session, id: &str) ->
     match found.as_slice() {
         [one] => EntryId::from_field(one, "id").map_err(|e| anyhow::anyhow!("{e}")),
         [] => bail!("no contribution id starts with {id}"),
-        _ => bail!("{} contributions start with {id}; give more digits", found.len()),
+        _ => bail!(
+            "{} contributions start with {id}; give more digits",
+            found.len()
+        ),
     }
 }
 
@@ -501,23 +605,37 @@ pub async fn amend(ctx: &Context, args: &AmendArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
     let id = resolve_contribution(ctx, &mut session, &args.id).await?;
     let c = contribution(&args.contribution, session.info.decimals)?;
-    let body = Body::AmendContribution(pb::AmendContribution { contribution_id: id.0.to_vec(), contribution: Some(c) });
-    sign_and_submit(ctx, body, &format!("amended {id}")).await.map(|_| ())
+    let body = Body::AmendContribution(pb::AmendContribution {
+        contribution_id: id.0.to_vec(),
+        contribution: Some(c),
+    });
+    sign_and_submit(ctx, body, &format!("amended {id}"))
+        .await
+        .map(|_| ())
 }
 
 /// `coopledger retract`.
 pub async fn retract(ctx: &Context, args: &RetractArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
     let id = resolve_contribution(ctx, &mut session, &args.id).await?;
-    let body = Body::RetractContribution(pb::RetractContribution { contribution_id: id.0.to_vec(), reason: args.reason.clone() });
-    sign_and_submit(ctx, body, &format!("retracted {id}")).await.map(|_| ())
+    let body = Body::RetractContribution(pb::RetractContribution {
+        contribution_id: id.0.to_vec(),
+        reason: args.reason.clone(),
+    });
+    sign_and_submit(ctx, body, &format!("retracted {id}"))
+        .await
+        .map(|_| ())
 }
 
 /// `coopledger evaluate`.
 pub async fn evaluate(ctx: &Context, args: &EvaluateArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
     let id = resolve_contribution(ctx, &mut session, &args.id).await?;
-    let verdict = if args.flag { pb::Verdict::Flag } else { pb::Verdict::Approve };
+    let verdict = if args.flag {
+        pb::Verdict::Flag
+    } else {
+        pb::Verdict::Approve
+    };
     let body = client::evaluate_body(&id, verdict, args.rating, &args.note);
     let what = format!("{} {id}", if args.flag { "flagged" } else { "approved" });
     sign_and_submit(ctx, body, &what).await.map(|_| ())
@@ -528,8 +646,13 @@ pub async fn allocate(ctx: &Context, args: &AllocateArgs) -> Result<()> {
     let (start, end) = parse_period(&args.period)?;
     let mut shares = Vec::with_capacity(args.shares.len());
     for s in &args.shares {
-        let (m, p) = s.split_once('=').with_context(|| format!("{s:?}: write MEMBER=PERCENT, like bob=60"))?;
-        let p: u32 = p.trim_end_matches('%').parse().with_context(|| format!("{s:?}: the percent must be a whole number"))?;
+        let (m, p) = s
+            .split_once('=')
+            .with_context(|| format!("{s:?}: write MEMBER=PERCENT, like bob=60"))?;
+        let p: u32 = p
+            .trim_end_matches('%')
+            .parse()
+            .with_context(|| format!("{s:?}: the percent must be a whole number"))?;
         shares.push((m, p));
     }
     let total: u32 = shares.iter().map(|s| s.1).sum();
@@ -537,17 +660,31 @@ pub async fn allocate(ctx: &Context, args: &AllocateArgs) -> Result<()> {
         bail!("the shares sum to {total}; they must sum to 100");
     }
     let body = client::allocate_body(start, end, &shares);
-    sign_and_submit(ctx, body, &format!("allocated {} for {}", args.shares.join(" "), args.period)).await.map(|_| ())
+    sign_and_submit(
+        ctx,
+        body,
+        &format!("allocated {} for {}", args.shares.join(" "), args.period),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// `coopledger policy ...`.
 pub async fn policy(ctx: &Context, command: &PolicyCommand) -> Result<()> {
     match command {
         PolicyCommand::Adopt { file } => {
-            let json = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-            coopledger::scoring::policy::PolicyDocument::from_json(&json).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let json =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            coopledger::scoring::policy::PolicyDocument::from_json(&json)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let body = Body::AdoptPolicy(pb::AdoptPolicy { policy_json: json });
-            sign_and_submit(ctx, body, &format!("adopted the policy in {}", file.display())).await.map(|_| ())
+            sign_and_submit(
+                ctx,
+                body,
+                &format!("adopted the policy in {}", file.display()),
+            )
+            .await
+            .map(|_| ())
         }
     }
 }
@@ -583,7 +720,9 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
     let fields = |c: &pb::Contribution| {
         let amount = match pb::ContributionKind::try_from(c.kind) {
             Ok(pb::ContributionKind::Work) => format_minutes(c.quantity),
-            Ok(pb::ContributionKind::Money | pb::ContributionKind::Expense) => format_money(c.quantity, decimals),
+            Ok(pb::ContributionKind::Money | pb::ContributionKind::Expense) => {
+                format_money(c.quantity, decimals)
+            }
             _ => format!("{} units", c.quantity),
         };
         let mut s = format!("{} {amount} at {}", kind_name(c.kind), format_time(c.at));
@@ -596,26 +735,82 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
         s
     };
     match e.body.as_ref() {
-        Some(Body::Genesis(g)) => ("genesis".into(), format!("{:?} {} founders {}", g.name, g.currency, g.founders.iter().map(|f| f.handle.as_str()).collect::<Vec<_>>().join(","))),
+        Some(Body::Genesis(g)) => (
+            "genesis".into(),
+            format!(
+                "{:?} {} founders {}",
+                g.name,
+                g.currency,
+                g.founders
+                    .iter()
+                    .map(|f| f.handle.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
         Some(Body::AdmitMember(a)) => ("admit".into(), a.handle.clone()),
         Some(Body::RotateKey(_)) => ("rotate".into(), "new key".into()),
-        Some(Body::GrantRole(g)) => ("grant".into(), format!("{} {}", g.member, pb::Role::try_from(g.role).map(role_name).unwrap_or("?"))),
-        Some(Body::RevokeRole(r)) => ("revoke".into(), format!("{} {}", r.member, pb::Role::try_from(r.role).map(role_name).unwrap_or("?"))),
-        Some(Body::AdoptPolicy(p)) => ("policy".into(), format!("{} bytes of policy", p.policy_json.len())),
-        Some(Body::LogContribution(l)) => ("contribution".into(), l.contribution.as_ref().map(fields).unwrap_or_default()),
-        Some(Body::AmendContribution(a)) => ("amend".into(), format!("{} → {}", short(&a.contribution_id), a.contribution.as_ref().map(fields).unwrap_or_default())),
-        Some(Body::RetractContribution(r)) => ("retract".into(), format!("{} {:?}", short(&r.contribution_id), r.reason)),
+        Some(Body::GrantRole(g)) => (
+            "grant".into(),
+            format!(
+                "{} {}",
+                g.member,
+                pb::Role::try_from(g.role).map(role_name).unwrap_or("?")
+            ),
+        ),
+        Some(Body::RevokeRole(r)) => (
+            "revoke".into(),
+            format!(
+                "{} {}",
+                r.member,
+                pb::Role::try_from(r.role).map(role_name).unwrap_or("?")
+            ),
+        ),
+        Some(Body::AdoptPolicy(p)) => (
+            "policy".into(),
+            format!("{} bytes of policy", p.policy_json.len()),
+        ),
+        Some(Body::LogContribution(l)) => (
+            "contribution".into(),
+            l.contribution.as_ref().map(fields).unwrap_or_default(),
+        ),
+        Some(Body::AmendContribution(a)) => (
+            "amend".into(),
+            format!(
+                "{} → {}",
+                short(&a.contribution_id),
+                a.contribution.as_ref().map(fields).unwrap_or_default()
+            ),
+        ),
+        Some(Body::RetractContribution(r)) => (
+            "retract".into(),
+            format!("{} {:?}", short(&r.contribution_id), r.reason),
+        ),
         Some(Body::Evaluate(v)) => {
-            let verdict = if v.verdict == pb::Verdict::Flag as i32 { "flag" } else { "approve" };
+            let verdict = if v.verdict == pb::Verdict::Flag as i32 {
+                "flag"
+            } else {
+                "approve"
+            };
             let rating = v.rating.map(|r| format!(" rating {r}")).unwrap_or_default();
-            ("evaluate".into(), format!("{verdict} {}{rating}", short(&v.contribution_id)))
+            (
+                "evaluate".into(),
+                format!("{verdict} {}{rating}", short(&v.contribution_id)),
+            )
         }
         Some(Body::Allocate(a)) => (
             "allocate".into(),
             format!(
                 "{} {}",
-                a.period.as_ref().map(|p| format!("{}..{}", format_time(p.start), format_time(p.end))).unwrap_or_default(),
-                a.shares.iter().map(|s| format!("{}={}", s.member, s.percent)).collect::<Vec<_>>().join(" ")
+                a.period
+                    .as_ref()
+                    .map(|p| format!("{}..{}", format_time(p.start), format_time(p.end)))
+                    .unwrap_or_default(),
+                a.shares
+                    .iter()
+                    .map(|s| format!("{}={}", s.member, s.percent))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
         ),
         None => ("?".into(), String::new()),
@@ -637,14 +832,29 @@ fn entry_json(e: &pb::LoggedEntry) -> serde_json::Value {
 fn entry_row(e: &pb::LoggedEntry, decimals: u32) -> Vec<String> {
     let entry = e.entry.clone().unwrap_or_default();
     let (kind, what) = summary(&entry, decimals);
-    vec![e.sequence.to_string(), hex::encode(&e.id)[..12].to_string(), entry.author.clone(), kind, what]
+    vec![
+        e.sequence.to_string(),
+        hex::encode(&e.id)[..12].to_string(),
+        entry.author.clone(),
+        kind,
+        what,
+    ]
 }
 
 /// `coopledger entries`.
 pub async fn entries(ctx: &Context, args: &EntriesArgs) -> Result<()> {
     let mut s = ctx.connect().await?;
-    let kinds = args.kinds.iter().map(|k| parse_entry_kind(k).map(|k| k as i32)).collect::<Result<Vec<_>>>()?;
-    let period = args.period.as_deref().map(parse_period).transpose()?.map(|(start, end)| pb::Period { start, end });
+    let kinds = args
+        .kinds
+        .iter()
+        .map(|k| parse_entry_kind(k).map(|k| k as i32))
+        .collect::<Result<Vec<_>>>()?;
+    let period = args
+        .period
+        .as_deref()
+        .map(parse_period)
+        .transpose()?
+        .map(|(start, end)| pb::Period { start, end });
     let req = pb::ListEntriesRequest {
         from_sequence: args.from,
         to_sequence: 0,
@@ -653,7 +863,12 @@ pub async fn entries(ctx: &Context, args: &EntriesArgs) -> Result<()> {
         period,
         limit: args.limit,
     };
-    let mut stream = s.client.list_entries(req).await.map_err(status)?.into_inner();
+    let mut stream = s
+        .client
+        .list_entries(req)
+        .await
+        .map_err(status)?
+        .into_inner();
     let mut rows = Vec::new();
     let mut json = Vec::new();
     while let Some(e) = stream.next().await {
@@ -676,9 +891,19 @@ pub async fn entries(ctx: &Context, args: &EntriesArgs) -> Result<()> {
 pub async fn tail(ctx: &Context, args: &TailArgs) -> Result<()> {
     let mut s = ctx.connect().await?;
     let from = args.from.unwrap_or(s.info.log_size);
-    let mut stream = s.client.subscribe(pb::SubscribeRequest { from_sequence: from }).await.map_err(status)?.into_inner();
+    let mut stream = s
+        .client
+        .subscribe(pb::SubscribeRequest {
+            from_sequence: from,
+        })
+        .await
+        .map_err(status)?
+        .into_inner();
     if !ctx.json {
-        eprintln!("following {} from sequence {from}; Ctrl-C to stop", ctx.server);
+        eprintln!(
+            "following {} from sequence {from}; Ctrl-C to stop",
+            ctx.server
+        );
     }
     while let Some(e) = stream.next().await {
         let e = e.map_err(status)?;

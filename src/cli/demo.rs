@@ -36,7 +36,9 @@ impl Demo {
     async fn submit(&mut self, signer: &Signer, body: Body, what: &str) -> Result<EntryId> {
         let r = self
             .client
-            .submit(pb::SubmitRequest { envelope: Some(signer.sign(body)?) })
+            .submit(pb::SubmitRequest {
+                envelope: Some(signer.sign(body)?),
+            })
             .await
             .map_err(super::status)?
             .into_inner();
@@ -82,37 +84,94 @@ pub async fn run() -> Result<()> {
         limits: Default::default(),
     })
     .await?;
-    println!("coopledger demo: a server on {} with sled in {}", server.url(), data.path().display());
+    println!(
+        "coopledger demo: a server on {} with sled in {}",
+        server.url(),
+        data.path().display()
+    );
     let client = LedgerClient::connect(server.url()).await?;
     let mut demo = Demo { client };
-    let info = demo.client.get_server_info(pb::GetServerInfoRequest {}).await.map_err(super::status)?.into_inner();
-    println!("  the server's log key is {}\n", hex::encode(&info.log_public_key));
+    let info = demo
+        .client
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await
+        .map_err(super::status)?
+        .into_inner();
+    println!(
+        "  the server's log key is {}\n",
+        hex::encode(&info.log_public_key)
+    );
 
-    let (mut ana, mut ben, mut cai, mut dee) = (signer("ana")?, signer("ben")?, signer("cai")?, signer("dee")?);
+    let (mut ana, mut ben, mut cai, mut dee) = (
+        signer("ana")?,
+        signer("ben")?,
+        signer("cai")?,
+        signer("dee")?,
+    );
     println!("1. ana founds the Riverside Makers cooperative (EUR, cents)");
-    let genesis = client::genesis_body("Riverside Makers", "EUR", 2, &[("ana".into(), ana.public_key())], &info.log_public_key);
-    let network = demo.submit(&ana, genesis, "genesis: Riverside Makers, EUR, founder ana").await?;
+    let genesis = client::genesis_body(
+        "Riverside Makers",
+        "EUR",
+        2,
+        &[("ana".into(), ana.public_key())],
+        &info.log_public_key,
+    );
+    let network = demo
+        .submit(&ana, genesis, "genesis: Riverside Makers, EUR, founder ana")
+        .await?;
     for s in [&mut ana, &mut ben, &mut cai, &mut dee] {
         s.network_id = network.0.to_vec();
     }
 
     println!("\n2. ana admits ben, cai and dee; ben becomes treasurer; the members adopt a policy");
     for m in [&ben, &cai, &dee] {
-        let body = Body::AdmitMember(pb::AdmitMember { handle: m.handle.clone(), public_key: m.public_key().to_vec() });
-        demo.submit(&ana, body, &format!("admit {}", m.handle)).await?;
+        let body = Body::AdmitMember(pb::AdmitMember {
+            handle: m.handle.clone(),
+            public_key: m.public_key().to_vec(),
+        });
+        demo.submit(&ana, body, &format!("admit {}", m.handle))
+            .await?;
     }
-    demo.submit(&ana, Body::GrantRole(pb::GrantRole { member: "ben".into(), role: pb::Role::Treasurer as i32 }), "grant ben treasurer")
-        .await?;
-    demo.submit(&ana, Body::AdoptPolicy(pb::AdoptPolicy { policy_json: DEMO_POLICY.as_bytes().to_vec() }), "adopt policy v1: 5% commons, repay expenses, rest by work")
-        .await?;
+    demo.submit(
+        &ana,
+        Body::GrantRole(pb::GrantRole {
+            member: "ben".into(),
+            role: pb::Role::Treasurer as i32,
+        }),
+        "grant ben treasurer",
+    )
+    .await?;
+    demo.submit(
+        &ana,
+        Body::AdoptPolicy(pb::AdoptPolicy {
+            policy_json: DEMO_POLICY.as_bytes().to_vec(),
+        }),
+        "adopt policy v1: 5% commons, repay expenses, rest by work",
+    )
+    .await?;
 
     // Last calendar month, so every contribution is in the past and the
     // period is whole.
     let (start, end) = previous_month()?;
     let day = |d: i64| start + (d - 1) * 86_400 + 9 * 3600;
-    println!("\n3. {}: members log what they put in, each entry signed with their own key", month_name(start));
-    let c1 = demo.submit(&ana, work(480, day(3), &["design"], "enclosure CAD"), "work 8h [design] enclosure CAD").await?;
-    let c2 = demo.submit(&cai, work(600, day(5), &[], "assembly of 10 kits"), "work 10h assembly of 10 kits").await?;
+    println!(
+        "\n3. {}: members log what they put in, each entry signed with their own key",
+        month_name(start)
+    );
+    let c1 = demo
+        .submit(
+            &ana,
+            work(480, day(3), &["design"], "enclosure CAD"),
+            "work 8h [design] enclosure CAD",
+        )
+        .await?;
+    let c2 = demo
+        .submit(
+            &cai,
+            work(600, day(5), &[], "assembly of 10 kits"),
+            "work 10h assembly of 10 kits",
+        )
+        .await?;
     let expense = pb::Contribution {
         kind: pb::ContributionKind::Expense as i32,
         quantity: 12_000,
@@ -121,55 +180,172 @@ pub async fn run() -> Result<()> {
         evidence_url: "https://example.org/receipts/4411".into(),
         ..Default::default()
     };
-    let c3 = demo.submit(&dee, client::contribution_body(expense), "expense 120.00 PLA filament (receipt linked)").await?;
-    let c4 = demo.submit(&ben, work(240, day(12), &[], "bookkeeping"), "work 4h bookkeeping").await?;
-    let c5 = demo.submit(&dee, work(90, day(20), &[], "typo"), "work 1h30m (a mistake)").await?;
+    let c3 = demo
+        .submit(
+            &dee,
+            client::contribution_body(expense),
+            "expense 120.00 PLA filament (receipt linked)",
+        )
+        .await?;
+    let c4 = demo
+        .submit(
+            &ben,
+            work(240, day(12), &[], "bookkeeping"),
+            "work 4h bookkeeping",
+        )
+        .await?;
+    let c5 = demo
+        .submit(
+            &dee,
+            work(90, day(20), &[], "typo"),
+            "work 1h30m (a mistake)",
+        )
+        .await?;
     let fix = Body::AmendContribution(pb::AmendContribution {
         contribution_id: c5.0.to_vec(),
-        contribution: Some(pb::Contribution { kind: pb::ContributionKind::Work as i32, quantity: 150, at: day(20), note: "3D printing".into(), ..Default::default() }),
+        contribution: Some(pb::Contribution {
+            kind: pb::ContributionKind::Work as i32,
+            quantity: 150,
+            at: day(20),
+            note: "3D printing".into(),
+            ..Default::default()
+        }),
     });
-    demo.submit(&dee, fix, "amends it to 2h30m of 3D printing").await?;
-
-    println!("\n4. Peers review each other's contributions");
-    demo.submit(&ben, client::evaluate_body(&c1, pb::Verdict::Approve, Some(90), "clean design"), "approves ana's design, rating 90").await?;
-    demo.submit(&dee, client::evaluate_body(&c1, pb::Verdict::Approve, Some(80), ""), "approves ana's design, rating 80").await?;
-    demo.submit(&ana, client::evaluate_body(&c2, pb::Verdict::Approve, Some(100), ""), "approves cai's assembly, rating 100").await?;
-    demo.submit(&ana, client::evaluate_body(&c3, pb::Verdict::Approve, None, "receipt checked"), "approves dee's expense").await?;
-    demo.submit(&cai, client::evaluate_body(&c4, pb::Verdict::Approve, Some(70), ""), "approves ben's bookkeeping, rating 70").await?;
-    demo.submit(&ben, client::evaluate_body(&c5, pb::Verdict::Approve, None, ""), "approves dee's printing").await?;
-    demo.submit(&ana, client::allocate_body(start, end, &[("ben", 30), ("cai", 40), ("dee", 30)]), "allocates the month: ben 30, cai 40, dee 30")
+    demo.submit(&dee, fix, "amends it to 2h30m of 3D printing")
         .await?;
 
+    println!("\n4. Peers review each other's contributions");
+    demo.submit(
+        &ben,
+        client::evaluate_body(&c1, pb::Verdict::Approve, Some(90), "clean design"),
+        "approves ana's design, rating 90",
+    )
+    .await?;
+    demo.submit(
+        &dee,
+        client::evaluate_body(&c1, pb::Verdict::Approve, Some(80), ""),
+        "approves ana's design, rating 80",
+    )
+    .await?;
+    demo.submit(
+        &ana,
+        client::evaluate_body(&c2, pb::Verdict::Approve, Some(100), ""),
+        "approves cai's assembly, rating 100",
+    )
+    .await?;
+    demo.submit(
+        &ana,
+        client::evaluate_body(&c3, pb::Verdict::Approve, None, "receipt checked"),
+        "approves dee's expense",
+    )
+    .await?;
+    demo.submit(
+        &cai,
+        client::evaluate_body(&c4, pb::Verdict::Approve, Some(70), ""),
+        "approves ben's bookkeeping, rating 70",
+    )
+    .await?;
+    demo.submit(
+        &ben,
+        client::evaluate_body(&c5, pb::Verdict::Approve, None, ""),
+        "approves dee's printing",
+    )
+    .await?;
+    demo.submit(
+        &ana,
+        client::allocate_body(start, end, &[("ben", 30), ("cai", 40), ("dee", 30)]),
+        "allocates the month: ben 30, cai 40, dee 30",
+    )
+    .await?;
+
     println!("\n5. The log refuses what breaks the rules, and writes nothing");
-    let before = demo.client.get_server_info(pb::GetServerInfoRequest {}).await.map_err(super::status)?.into_inner();
+    let before = demo
+        .client
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await
+        .map_err(super::status)?
+        .into_inner();
     let attempts: Vec<(&Signer, Body, &str)> = vec![
-        (&cai, client::evaluate_body(&c2, pb::Verdict::Approve, Some(100), ""), "cai approves her own work"),
-        (&dee, Body::AdmitMember(pb::AdmitMember { handle: "eve".into(), public_key: signer("eve")?.public_key().to_vec() }), "dee (not an admin) admits eve"),
-        (&ben, Body::RetractContribution(pb::RetractContribution { contribution_id: c2.0.to_vec(), reason: String::new() }), "ben retracts cai's work"),
+        (
+            &cai,
+            client::evaluate_body(&c2, pb::Verdict::Approve, Some(100), ""),
+            "cai approves her own work",
+        ),
+        (
+            &dee,
+            Body::AdmitMember(pb::AdmitMember {
+                handle: "eve".into(),
+                public_key: signer("eve")?.public_key().to_vec(),
+            }),
+            "dee (not an admin) admits eve",
+        ),
+        (
+            &ben,
+            Body::RetractContribution(pb::RetractContribution {
+                contribution_id: c2.0.to_vec(),
+                reason: String::new(),
+            }),
+            "ben retracts cai's work",
+        ),
     ];
     for (who, body, what) in attempts {
         let env = who.sign(body)?;
-        match demo.client.submit(pb::SubmitRequest { envelope: Some(env) }).await {
+        match demo
+            .client
+            .submit(pb::SubmitRequest {
+                envelope: Some(env),
+            })
+            .await
+        {
             Ok(_) => anyhow::bail!("the server accepted: {what}"),
             Err(s) => println!("  refused {what}: {:?} \"{}\"", s.code(), s.message()),
         }
     }
-    let after = demo.client.get_server_info(pb::GetServerInfoRequest {}).await.map_err(super::status)?.into_inner();
-    anyhow::ensure!(before.log_size == after.log_size && before.root == after.root, "a refusal changed the log");
-    println!("  log still {} entries, root {}", after.log_size, &hex::encode(&after.root)[..16]);
+    let after = demo
+        .client
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await
+        .map_err(super::status)?
+        .into_inner();
+    anyhow::ensure!(
+        before.log_size == after.log_size && before.root == after.root,
+        "a refusal changed the log"
+    );
+    println!(
+        "  log still {} entries, root {}",
+        after.log_size,
+        &hex::encode(&after.root)[..16]
+    );
 
     println!("\n6. Members as the log defines them");
-    let members = demo.client.list_members(pb::ListMembersRequest {}).await.map_err(super::status)?.into_inner().members;
+    let members = demo
+        .client
+        .list_members(pb::ListMembersRequest {})
+        .await
+        .map_err(super::status)?
+        .into_inner()
+        .members;
     let rows: Vec<Vec<String>> = members
         .iter()
         .map(|m| {
-            let roles: Vec<&str> = m.roles.iter().filter_map(|r| pb::Role::try_from(*r).ok()).map(coopledger::state::role_name).collect();
-            vec![m.handle.clone(), roles.join(","), m.contributions.to_string()]
+            let roles: Vec<&str> = m
+                .roles
+                .iter()
+                .filter_map(|r| pb::Role::try_from(*r).ok())
+                .map(coopledger::state::role_name)
+                .collect();
+            vec![
+                m.handle.clone(),
+                roles.join(","),
+                m.contributions.to_string(),
+            ]
         })
         .collect();
     print_table(&["MEMBER", "ROLES", "CONTRIBUTIONS"], &rows);
 
-    println!("\n7. What the month's income of 1000.00 EUR would pay under policy v1 (a preview by the scoring core)");
+    println!(
+        "\n7. What the month's income of 1000.00 EUR would pay under policy v1 (a preview by the scoring core)"
+    );
     let input = {
         let state = server.ledger().state()?;
         coopledger::snapshot::scoring_input(&state, None, (start, end), 100_000)?
@@ -179,11 +355,19 @@ pub async fn run() -> Result<()> {
         .payouts
         .iter()
         .map(|(who, cents)| vec![who.clone(), format!("{} EUR", format_money(*cents, 2))])
-        .chain(std::iter::once(vec!["(reserve)".to_string(), format!("{} EUR", format_money(report.reserve, 2))]))
+        .chain(std::iter::once(vec![
+            "(reserve)".to_string(),
+            format!("{} EUR", format_money(report.reserve, 2)),
+        ]))
         .collect();
     print_table(&["RECIPIENT", "AMOUNT"], &rows);
 
-    let mut stream = demo.client.list_entries(pb::ListEntriesRequest::default()).await.map_err(super::status)?.into_inner();
+    let mut stream = demo
+        .client
+        .list_entries(pb::ListEntriesRequest::default())
+        .await
+        .map_err(super::status)?
+        .into_inner();
     let mut n = 0;
     while let Some(e) = stream.next().await {
         e.map_err(super::status)?;

@@ -8,7 +8,9 @@ use coopledger::scoring::time::{format_rfc3339, parse_rfc3339};
 /// Parses a duration of work into minutes: `1h30m`, `90m`, `2h`, `1.5h`, `1:30`.
 pub fn parse_duration_minutes(text: &str) -> Result<u64> {
     let t = text.trim().to_ascii_lowercase();
-    let bad = || anyhow::anyhow!("{text:?} is not a duration; write it like 1h30m, 90m, 2h, 1.5h or 1:30");
+    let bad = || {
+        anyhow::anyhow!("{text:?} is not a duration; write it like 1h30m, 90m, 2h, 1.5h or 1:30")
+    };
     if t.is_empty() {
         return Err(bad());
     }
@@ -18,22 +20,31 @@ pub fn parse_duration_minutes(text: &str) -> Result<u64> {
         if m >= 60 || m.to_string().len() > 2 {
             return Err(bad());
         }
-        return h.checked_mul(60).and_then(|x| x.checked_add(m)).ok_or_else(bad);
+        return h
+            .checked_mul(60)
+            .and_then(|x| x.checked_add(m))
+            .ok_or_else(bad);
     }
     let mut total: u64 = 0;
     let mut rest = t.as_str();
     let mut seen_unit = false;
     while !rest.is_empty() {
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         let (number, after) = rest.split_at(end);
-        let unit_len = after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
         let per_unit = match unit {
             "h" | "hr" | "hrs" | "hour" | "hours" => 60,
             "m" | "min" | "mins" | "minute" | "minutes" => 1,
             _ => return Err(bad()),
         };
-        total = total.checked_add(scaled(number, per_unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        total = total
+            .checked_add(scaled(number, per_unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
         seen_unit = true;
         rest = next;
     }
@@ -50,7 +61,11 @@ fn scaled(number: &str, per_unit: u64) -> Option<u64> {
     if whole.is_empty() && frac.is_empty() {
         return None;
     }
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut value = whole.checked_mul(per_unit)?;
     if !frac.is_empty() {
         let digits = u32::try_from(frac.len()).ok()?;
@@ -75,19 +90,31 @@ pub fn parse_money(text: &str, decimals: u32) -> Result<u64> {
     }
     let (whole, frac) = t.split_once('.').unwrap_or((t.as_str(), ""));
     let ok_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if whole.is_empty() || !ok_digits(whole) || !ok_digits(frac) || (t.contains('.') && frac.is_empty()) {
+    if whole.is_empty()
+        || !ok_digits(whole)
+        || !ok_digits(frac)
+        || (t.contains('.') && frac.is_empty())
+    {
         bail!("{text:?} is not an amount; write it like 25, 25.5 or 25.00");
     }
     if frac.len() > decimals as usize {
-        bail!("{text:?} has more than {decimals} digits after the point, the currency's minor unit");
+        bail!(
+            "{text:?} has more than {decimals} digits after the point, the currency's minor unit"
+        );
     }
     let scale = 10u64.pow(decimals);
-    let whole: u64 = whole.parse().with_context(|| format!("{text:?} is too large"))?;
+    let whole: u64 = whole
+        .parse()
+        .with_context(|| format!("{text:?} is too large"))?;
     let mut padded = frac.to_string();
     while padded.len() < decimals as usize {
         padded.push('0');
     }
-    let frac: u64 = if padded.is_empty() { 0 } else { padded.parse()? };
+    let frac: u64 = if padded.is_empty() {
+        0
+    } else {
+        padded.parse()?
+    };
     whole
         .checked_mul(scale)
         .and_then(|w| w.checked_add(frac))
@@ -100,7 +127,12 @@ pub fn format_money(minor: u64, decimals: u32) -> String {
         return minor.to_string();
     }
     let scale = 10u64.pow(decimals);
-    format!("{}.{:0width$}", minor / scale, minor % scale, width = decimals as usize)
+    format!(
+        "{}.{:0width$}",
+        minor / scale,
+        minor % scale,
+        width = decimals as usize
+    )
 }
 
 /// Formats minutes as `1h30m`.
@@ -116,8 +148,14 @@ pub fn format_minutes(minutes: u64) -> String {
 /// a date (`2026-11-03`, midnight UTC).
 pub fn parse_time(text: &str) -> Result<i64> {
     let t = text.trim();
-    let full = if t.len() == 10 { format!("{t}T00:00:00Z") } else { t.to_string() };
-    parse_rfc3339(&full).map_err(|e| anyhow::anyhow!("{text:?} is not a time ({e}); write 2026-11-03 or 2026-11-03T10:00:00Z"))
+    let full = if t.len() == 10 {
+        format!("{t}T00:00:00Z")
+    } else {
+        t.to_string()
+    };
+    parse_rfc3339(&full).map_err(|e| {
+        anyhow::anyhow!("{text:?} is not a time ({e}); write 2026-11-03 or 2026-11-03T10:00:00Z")
+    })
 }
 
 /// Formats Unix seconds as RFC 3339 UTC.
@@ -136,7 +174,11 @@ pub fn parse_period(text: &str) -> Result<(i64, i64)> {
         }
         return Ok((start, end));
     }
-    let bad = || anyhow::anyhow!("{text:?} is not a period; write a month like 2026-11 or a range like 2026-11-01..2026-12-01");
+    let bad = || {
+        anyhow::anyhow!(
+            "{text:?} is not a period; write a month like 2026-11 or a range like 2026-11-01..2026-12-01"
+        )
+    };
     let (y, m) = t.split_once('-').ok_or_else(bad)?;
     if y.len() != 4 || m.len() != 2 {
         return Err(bad());
@@ -146,7 +188,11 @@ pub fn parse_period(text: &str) -> Result<(i64, i64)> {
     if !(1..=12).contains(&month) {
         return Err(bad());
     }
-    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
     let start = parse_time(&format!("{year:04}-{month:02}-01"))?;
     let end = parse_time(&format!("{ny:04}-{nm:02}-01"))?;
     Ok((start, end))
@@ -165,7 +211,10 @@ mod tests {
         assert_eq!(parse_duration_minutes("1:05").unwrap(), 65);
         assert_eq!(parse_duration_minutes("45min").unwrap(), 45);
         for bad in ["", "45", "1.01h", "h", "1x", "1:75", "-1h"] {
-            assert!(parse_duration_minutes(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                parse_duration_minutes(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 

@@ -39,22 +39,36 @@ pub struct Session {
 
 impl Context {
     /// Builds the context from flags and the config file.
-    pub fn new(home: Option<PathBuf>, server: Option<String>, identity: Option<String>, json: bool) -> Result<Context> {
+    pub fn new(
+        home: Option<PathBuf>,
+        server: Option<String>,
+        identity: Option<String>,
+        json: bool,
+    ) -> Result<Context> {
         let home = match home {
             Some(h) => h,
             None => config::default_home()?,
         };
         let cfg = Config::load(&home)?;
-        let server = server.or(cfg.server).unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        let server = server
+            .or(cfg.server)
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
         let identity = identity.or(cfg.default_identity);
-        Ok(Context { home, server, identity, json })
+        Ok(Context {
+            home,
+            server,
+            identity,
+            json,
+        })
     }
 
     /// The identity to sign with, or a message saying how to pick one.
     pub fn handle(&self) -> Result<String> {
         match &self.identity {
             Some(h) => Ok(h.clone()),
-            None => bail!("no identity: pass --as HANDLE, set COOPLEDGER_AS, or create one with `coopledger keygen HANDLE`"),
+            None => bail!(
+                "no identity: pass --as HANDLE, set COOPLEDGER_AS, or create one with `coopledger keygen HANDLE`"
+            ),
         }
     }
 
@@ -63,16 +77,28 @@ impl Context {
     pub async fn connect(&self) -> Result<Session> {
         let mut client = LedgerClient::connect(self.server.clone())
             .await
-            .with_context(|| format!("cannot reach a coopledger server at {} (start one with `coopledger serve`)", self.server))?;
+            .with_context(|| {
+                format!(
+                    "cannot reach a coopledger server at {} (start one with `coopledger serve`)",
+                    self.server
+                )
+            })?;
         client = client.max_decoding_message_size(64 << 20);
-        let info = client.get_server_info(pb::GetServerInfoRequest {}).await.map_err(status)?.into_inner();
+        let info = client
+            .get_server_info(pb::GetServerInfoRequest {})
+            .await
+            .map_err(status)?
+            .into_inner();
         self.check_pin(&info)?;
         Ok(Session { client, info })
     }
 
     fn check_pin(&self, info: &pb::ServerInfo) -> Result<()> {
         let mut cfg = Config::load(&self.home)?;
-        let seen = Pin { log_public_key: hex::encode(&info.log_public_key), network_id: hex::encode(&info.network_id) };
+        let seen = Pin {
+            log_public_key: hex::encode(&info.log_public_key),
+            network_id: hex::encode(&info.network_id),
+        };
         let pin = cfg.pins.entry(self.server.clone()).or_default();
         if !pin.log_public_key.is_empty() && pin.log_public_key != seen.log_public_key {
             bail!(
@@ -89,7 +115,11 @@ impl Context {
             bail!(
                 "the server at {} serves network {} but this config pinned network {}",
                 self.server,
-                if seen.network_id.is_empty() { "(none)" } else { &seen.network_id },
+                if seen.network_id.is_empty() {
+                    "(none)"
+                } else {
+                    &seen.network_id
+                },
                 pin.network_id
             );
         }
@@ -104,7 +134,9 @@ impl Context {
     pub fn signer(&self, session: &Session) -> Result<Signer> {
         let handle = self.handle()?;
         let key = coopledger::keyfile::read_key(&config::key_path(&self.home, &handle))
-            .with_context(|| format!("no usable key for {handle}; create one with `coopledger keygen {handle}`"))?;
+            .with_context(|| {
+                format!("no usable key for {handle}; create one with `coopledger keygen {handle}`")
+            })?;
         Ok(Signer::new(handle, key, &session.info.network_id))
     }
 }
@@ -136,7 +168,15 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         println!("{}", out.trim_end());
     };
     line(headers.to_vec());
-    line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect());
+    line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    );
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }

@@ -115,7 +115,11 @@ impl Ledger {
     /// Appends envelopes in order, all or none, and returns one receipt each
     /// once they are durable. `batch` only changes how refusals name the
     /// failing envelope.
-    pub async fn submit(&self, envelopes: Vec<VerifiedEnvelope>, batch: bool) -> Result<Vec<Receipt>> {
+    pub async fn submit(
+        &self,
+        envelopes: Vec<VerifiedEnvelope>,
+        batch: bool,
+    ) -> Result<Vec<Receipt>> {
         let sender = self
             .inner
             .jobs
@@ -124,16 +128,26 @@ impl Ledger {
             .clone()
             .ok_or_else(|| LedgerError::Unavailable("the ledger is shutting down".into()))?;
         let (reply, answer) = oneshot::channel();
-        sender.try_send(Job { envelopes, batch, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => LedgerError::Refused(Refusal::ResourceExhausted(format!(
-                "the ledger has {} requests waiting (max_pending_requests); retry shortly",
-                self.inner.limits.max_pending_requests
-            ))),
-            mpsc::error::TrySendError::Closed(_) => LedgerError::Unavailable("the sequencer has stopped".into()),
-        })?;
-        answer
-            .await
-            .map_err(|_| LedgerError::Unavailable("the sequencer stopped before answering".into()))?
+        sender
+            .try_send(Job {
+                envelopes,
+                batch,
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    LedgerError::Refused(Refusal::ResourceExhausted(format!(
+                        "the ledger has {} requests waiting (max_pending_requests); retry shortly",
+                        self.inner.limits.max_pending_requests
+                    )))
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    LedgerError::Unavailable("the sequencer has stopped".into())
+                }
+            })?;
+        answer.await.map_err(|_| {
+            LedgerError::Unavailable("the sequencer stopped before answering".into())
+        })?
     }
 
     /// The durable head: entries up to `size` are on disk.
@@ -158,7 +172,10 @@ impl Ledger {
             return Ok(None);
         }
         match self.inner.store.entry(sequence)? {
-            None => Err(LedgerError::Corrupt { sequence, detail: "the entry is missing from the store".into() }),
+            None => Err(LedgerError::Corrupt {
+                sequence,
+                detail: "the entry is missing from the store".into(),
+            }),
             Some(bytes) => VerifiedEnvelope::decode_stored(&bytes)
                 .map(Some)
                 .map_err(|detail| LedgerError::Corrupt { sequence, detail }),
@@ -174,7 +191,10 @@ impl Ledger {
     /// Read access to the derived state. It may include entries of the group
     /// being flushed right now; entry reads are bounded by the durable head.
     pub fn state(&self) -> Result<RwLockReadGuard<'_, LedgerState>> {
-        self.inner.state.read().map_err(|_| LedgerError::Unavailable("state lock poisoned".into()))
+        self.inner
+            .state
+            .read()
+            .map_err(|_| LedgerError::Unavailable("state lock poisoned".into()))
     }
 
     /// The limits in force.
@@ -210,10 +230,15 @@ type Opened = (Store, LedgerState, Frontier, SigningKey, SignedHead);
 /// Loads the log key, opens sled, replays every entry and checks the result
 /// against the last signed checkpoint.
 fn open_blocking(dir: &Path) -> Result<Opened> {
-    std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io { path: dir.display().to_string(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| LedgerError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let key_path = dir.join(LOG_KEY_FILE);
-    let log_key = crate::keyfile::load_or_create(&key_path)
-        .map_err(|e| LedgerError::Io { path: key_path.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
+    let log_key = crate::keyfile::load_or_create(&key_path).map_err(|e| LedgerError::Io {
+        path: key_path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     let store = Store::open(dir)?;
     let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
     let head = check_checkpoint(&store, &log_key, &frontier)?;
@@ -223,24 +248,46 @@ fn open_blocking(dir: &Path) -> Result<Opened> {
 /// Signs the checkpoint of `head` with the log key.
 fn sign_head(key: &SigningKey, head: Head) -> SignedHead {
     let origin = origin_of(&key.verifying_key().to_bytes());
-    let note = Checkpoint { origin, size: head.size, root: head.root }.sign(key);
-    SignedHead { head, note: note.into() }
+    let note = Checkpoint {
+        origin,
+        size: head.size,
+        root: head.root,
+    }
+    .sign(key);
+    SignedHead {
+        head,
+        note: note.into(),
+    }
 }
 
 /// Compares the replayed tree with the last checkpoint the server signed: a
 /// log rewritten behind the server's back (even with a matching head record)
 /// cannot carry a valid signature over its new root.
-pub fn check_checkpoint(store: &Store, log_key: &SigningKey, frontier: &Frontier) -> Result<SignedHead> {
-    let head = Head { size: frontier.size(), root: frontier.root() };
+pub fn check_checkpoint(
+    store: &Store,
+    log_key: &SigningKey,
+    frontier: &Frontier,
+) -> Result<SignedHead> {
+    let head = Head {
+        size: frontier.size(),
+        root: frontier.root(),
+    };
     let Some(note) = store.checkpoint()? else {
         if head.size == 0 {
             return Ok(sign_head(log_key, head));
         }
-        return Err(LedgerError::Corrupt { sequence: 0, detail: "entries are stored but no signed checkpoint".into() });
+        return Err(LedgerError::Corrupt {
+            sequence: 0,
+            detail: "entries are stored but no signed checkpoint".into(),
+        });
     };
     let last = head.size.saturating_sub(1);
-    let cp = Checkpoint::verify(&note, &log_key.verifying_key().to_bytes())
-        .map_err(|e| LedgerError::Corrupt { sequence: last, detail: format!("the stored checkpoint: {e}") })?;
+    let cp = Checkpoint::verify(&note, &log_key.verifying_key().to_bytes()).map_err(|e| {
+        LedgerError::Corrupt {
+            sequence: last,
+            detail: format!("the stored checkpoint: {e}"),
+        }
+    })?;
     if cp.size != head.size || cp.root != head.root {
         return Err(LedgerError::Corrupt {
             sequence: last.min(cp.size.saturating_sub(1)),
@@ -253,7 +300,10 @@ pub fn check_checkpoint(store: &Store, log_key: &SigningKey, frontier: &Frontier
             ),
         });
     }
-    Ok(SignedHead { head, note: note.into() })
+    Ok(SignedHead {
+        head,
+        note: note.into(),
+    })
 }
 
 /// How many stored entries replay verifies in one parallel chunk.
@@ -269,7 +319,10 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
     let mut replayer = Replayer::new(Some(*log_public_key), None);
     let corrupt = |e: AuditError| match e {
         AuditError::Entry { sequence, detail } => LedgerError::Corrupt { sequence, detail },
-        other => LedgerError::Corrupt { sequence: 0, detail: other.to_string() },
+        other => LedgerError::Corrupt {
+            sequence: 0,
+            detail: other.to_string(),
+        },
     };
     let mut chunk = Vec::with_capacity(REPLAY_CHUNK);
     let mut entries = store.entries(0, head.size);
@@ -283,7 +336,10 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
         }
         for (sequence, _, verified) in verify_chunk(&chunk) {
             if sequence != replayer.size() {
-                return Err(LedgerError::Corrupt { sequence: replayer.size(), detail: "the entry is missing from the store".into() });
+                return Err(LedgerError::Corrupt {
+                    sequence: replayer.size(),
+                    detail: "the entry is missing from the store".into(),
+                });
             }
             let v = verified.map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
             // A stored node that disagrees with the entries is damage too:
@@ -292,17 +348,25 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
                 if level > 0 && store.node(level, index)? != Some(hash) {
                     return Err(LedgerError::Corrupt {
                         sequence,
-                        detail: format!("the stored Merkle node (level {level}, index {index}) does not match the entries"),
+                        detail: format!(
+                            "the stored Merkle node (level {level}, index {index}) does not match the entries"
+                        ),
                     });
                 }
             }
         }
     }
-    let Replayed { state, frontier, .. } = replayer.finish();
+    let Replayed {
+        state, frontier, ..
+    } = replayer.finish();
     if frontier.size() != head.size {
         return Err(LedgerError::Corrupt {
             sequence: frontier.size(),
-            detail: format!("the head says {} entries but the store holds {}", head.size, frontier.size()),
+            detail: format!(
+                "the head says {} entries but the store holds {}",
+                head.size,
+                frontier.size()
+            ),
         });
     }
     if frontier.root() != head.root {
@@ -319,7 +383,9 @@ type Checked<'a> = (u64, &'a [u8], std::result::Result<VerifiedEnvelope, String>
 /// Decodes and verifies a chunk of stored entries on all cores; signature
 /// checks dominate replay time.
 fn verify_chunk(chunk: &[(u64, sled::IVec)]) -> Vec<Checked<'_>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let per = chunk.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
         let parts: Vec<_> = chunk
@@ -327,7 +393,9 @@ fn verify_chunk(chunk: &[(u64, sled::IVec)]) -> Vec<Checked<'_>> {
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|(seq, leaf)| (*seq, leaf.as_ref(), VerifiedEnvelope::from_leaf_bytes(leaf)))
+                        .map(|(seq, leaf)| {
+                            (*seq, leaf.as_ref(), VerifiedEnvelope::from_leaf_bytes(leaf))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -355,8 +423,14 @@ struct Sequencer {
 
 /// The outcome of one job inside a group, before the flush.
 enum Pending {
-    Accepted { reply: oneshot::Sender<Result<Vec<Receipt>>>, receipts: Vec<Receipt> },
-    Refused { reply: oneshot::Sender<Result<Vec<Receipt>>>, refusal: Refusal },
+    Accepted {
+        reply: oneshot::Sender<Result<Vec<Receipt>>>,
+        receipts: Vec<Receipt>,
+    },
+    Refused {
+        reply: oneshot::Sender<Result<Vec<Receipt>>>,
+        refusal: Refusal,
+    },
 }
 
 impl Pending {
@@ -383,7 +457,12 @@ struct Group {
 const GROUPS_IN_FLIGHT: usize = 4;
 
 impl Sequencer {
-    async fn run(mut self, mut jobs: mpsc::Receiver<Job>, store: Store, head: watch::Sender<SignedHead>) {
+    async fn run(
+        mut self,
+        mut jobs: mpsc::Receiver<Job>,
+        store: Store,
+        head: watch::Sender<SignedHead>,
+    ) {
         let (to_writer, from_sequencer) = mpsc::channel::<Group>(GROUPS_IN_FLIGHT);
         let writer = std::thread::Builder::new()
             .name("coopledger-writer".into())
@@ -394,7 +473,9 @@ impl Sequencer {
                 tracing::error!(error = %e, "cannot start the writer thread");
                 jobs.close();
                 while let Some(job) = jobs.recv().await {
-                    let _ = job.reply.send(Err(LedgerError::Unavailable(format!("no writer thread: {e}"))));
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(format!(
+                        "no writer thread: {e}"
+                    ))));
                 }
                 return;
             }
@@ -421,7 +502,9 @@ impl Sequencer {
                 }
                 jobs.close();
                 while let Some(job) = jobs.recv().await {
-                    let _ = job.reply.send(Err(LedgerError::Unavailable("an earlier write failed; restart the server".into())));
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(
+                        "an earlier write failed; restart the server".into(),
+                    )));
                 }
                 break;
             }
@@ -438,14 +521,27 @@ impl Sequencer {
         let mut wrote = false;
         let Ok(mut state) = self.state.write() else {
             for job in batch {
-                let _ = job.reply.send(Err(LedgerError::Unavailable("state lock poisoned".into())));
+                let _ = job
+                    .reply
+                    .send(Err(LedgerError::Unavailable("state lock poisoned".into())));
             }
-            return Group { write: None, head: None, pending };
+            return Group {
+                write: None,
+                head: None,
+                pending,
+            };
         };
-        let cx = CheckContext { log_public_key: &self.log_public_key, limits: &self.limits, now_ms: Some(cx_now) };
+        let cx = CheckContext {
+            log_public_key: &self.log_public_key,
+            limits: &self.limits,
+            now_ms: Some(cx_now),
+        };
         for job in batch {
             match apply_job(&mut state, &job, &cx) {
-                Err(refusal) => pending.push(Pending::Refused { reply: job.reply, refusal }),
+                Err(refusal) => pending.push(Pending::Refused {
+                    reply: job.reply,
+                    refusal,
+                }),
                 Ok(outcomes) => {
                     let mut receipts = Vec::with_capacity(outcomes.len());
                     for (v, outcome) in job.envelopes.iter().zip(outcomes) {
@@ -453,7 +549,9 @@ impl Sequencer {
                             Outcome::Duplicate(s) => (s, true),
                             Outcome::New(s) => {
                                 let leaf = v.leaf_bytes();
-                                for (level, index, hash) in self.frontier.append(crate::proof::leaf_hash(&leaf)) {
+                                for (level, index, hash) in
+                                    self.frontier.append(crate::proof::leaf_hash(&leaf))
+                                {
                                     write.node(level, index, &hash);
                                 }
                                 write.entry(s, &leaf);
@@ -461,19 +559,41 @@ impl Sequencer {
                                 (s, false)
                             }
                         };
-                        receipts.push(Receipt { sequence, id: v.id, duplicate, head: SignedHead::default() });
+                        receipts.push(Receipt {
+                            sequence,
+                            id: v.id,
+                            duplicate,
+                            head: SignedHead::default(),
+                        });
                     }
-                    pending.push(Pending::Accepted { reply: job.reply, receipts });
+                    pending.push(Pending::Accepted {
+                        reply: job.reply,
+                        receipts,
+                    });
                 }
             }
         }
         if !wrote {
-            return Group { write: None, head: None, pending };
+            return Group {
+                write: None,
+                head: None,
+                pending,
+            };
         }
-        let head = sign_head(&self.log_key, Head { size: self.frontier.size(), root: self.frontier.root() });
+        let head = sign_head(
+            &self.log_key,
+            Head {
+                size: self.frontier.size(),
+                root: self.frontier.root(),
+            },
+        );
         write.head(&head.head);
         write.checkpoint(&head.note);
-        Group { write: Some(write), head: Some(head), pending }
+        Group {
+            write: Some(write),
+            head: Some(head),
+            pending,
+        }
     }
 }
 
@@ -538,7 +658,10 @@ fn answer(group: Group, durable: &SignedHead) {
     let head = group.head.unwrap_or_else(|| durable.clone());
     for p in group.pending {
         match p {
-            Pending::Accepted { reply, mut receipts } => {
+            Pending::Accepted {
+                reply,
+                mut receipts,
+            } => {
                 for r in &mut receipts {
                     r.head = head.clone();
                 }
@@ -558,7 +681,11 @@ enum Outcome {
 
 /// Checks and applies one job's envelopes in order; on the first refusal,
 /// takes back what the job applied and returns the refusal.
-fn apply_job(state: &mut LedgerState, job: &Job, cx: &CheckContext<'_>) -> std::result::Result<Vec<Outcome>, Refusal> {
+fn apply_job(
+    state: &mut LedgerState,
+    job: &Job,
+    cx: &CheckContext<'_>,
+) -> std::result::Result<Vec<Outcome>, Refusal> {
     let mut outcomes = Vec::with_capacity(job.envelopes.len());
     let mut applied: Vec<(usize, Undo)> = Vec::new();
     for (i, v) in job.envelopes.iter().enumerate() {
@@ -570,7 +697,11 @@ fn apply_job(state: &mut LedgerState, job: &Job, cx: &CheckContext<'_>) -> std::
             for (j, undo) in applied.into_iter().rev() {
                 state.undo(&job.envelopes[j], undo);
             }
-            return Err(if job.batch { refusal.within(&format!("envelopes[{i}]")) } else { refusal });
+            return Err(if job.batch {
+                refusal.within(&format!("envelopes[{i}]"))
+            } else {
+                refusal
+            });
         }
         let sequence = state.size();
         applied.push((i, state.apply(v, sequence)));

@@ -34,7 +34,10 @@ pub struct Head {
 
 impl Default for Head {
     fn default() -> Self {
-        Head { size: 0, root: EMPTY_ROOT }
+        Head {
+            size: 0,
+            root: EMPTY_ROOT,
+        }
     }
 }
 
@@ -108,7 +111,10 @@ impl Store {
                 size.copy_from_slice(&v[..8]);
                 let mut root = [0u8; 32];
                 root.copy_from_slice(&v[8..]);
-                Ok(Head { size: u64::from_be_bytes(size), root })
+                Ok(Head {
+                    size: u64::from_be_bytes(size),
+                    root,
+                })
             }
             Some(v) => Err(LedgerError::Corrupt {
                 sequence: 0,
@@ -121,10 +127,12 @@ impl Store {
     pub fn checkpoint(&self) -> Result<Option<String>> {
         match self.tree.get(CHECKPOINT)? {
             None => Ok(None),
-            Some(v) => String::from_utf8(v.to_vec()).map(Some).map_err(|_| LedgerError::Corrupt {
-                sequence: 0,
-                detail: "the stored checkpoint is not UTF-8".into(),
-            }),
+            Some(v) => String::from_utf8(v.to_vec())
+                .map(Some)
+                .map_err(|_| LedgerError::Corrupt {
+                    sequence: 0,
+                    detail: "the stored checkpoint is not UTF-8".into(),
+                }),
         }
     }
 
@@ -134,7 +142,11 @@ impl Store {
     }
 
     /// Entries with `from <= seq < to`, in order.
-    pub fn entries(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
+    pub fn entries(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
         self.tree.range(entry_key(from)..entry_key(to)).map(|r| {
             let (k, v) = r?;
             let mut seq = [0u8; 8];
@@ -169,11 +181,17 @@ impl NodeSource for Store {
 
     fn node(&self, level: u8, index: u64) -> std::result::Result<Option<Hash>, sled::Error> {
         if level == 0 {
-            return Ok(self.tree.get(entry_key(index))?.map(|leaf| crate::proof::leaf_hash(&leaf)));
+            return Ok(self
+                .tree
+                .get(entry_key(index))?
+                .map(|leaf| crate::proof::leaf_hash(&leaf)));
         }
         let mut k = [0u8; 10];
         k[0] = NODE;
         k[1..].copy_from_slice(&crate::merkle::node_key(level, index));
-        Ok(self.tree.get(k)?.and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok()))
+        Ok(self
+            .tree
+            .get(k)?
+            .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok()))
     }
 }

@@ -243,7 +243,7 @@ pub(crate) fn distribute(
                     {
                         continue;
                     }
-                    let already = prepared.prior_repaid[c] + u128::from(repaid[c]);
+                    let already = u128::from(prepared.prior_repaid[c]) + u128::from(repaid[c]);
                     let value = u128::from(prepared.valued[c].value);
                     if value > already {
                         // ≤ value ≤ 10^15.

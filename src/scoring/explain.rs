@@ -21,11 +21,22 @@ use serde::{Serialize, Serializer};
 use super::input::Kind;
 use super::time::format_rfc3339;
 
-/// A piece of the text arena.
+/// A piece of the text arena, packed in 8 bytes: the start in the low 55
+/// bits (the arena is far smaller than 2^55 bytes) and the length, at most
+/// `MAX_NAME_BYTES` = 256, in the high 9 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Span {
-    start: usize,
-    len: u32,
+pub(crate) struct Span(u64);
+
+impl Span {
+    const LEN_SHIFT: u32 = 55;
+
+    fn start(self) -> usize {
+        (self.0 & ((1 << Self::LEN_SHIFT) - 1)) as usize
+    }
+
+    fn len(self) -> usize {
+        (self.0 >> Self::LEN_SHIFT) as usize
+    }
 }
 
 /// Where a line's rate came from, with the tag as a span.
@@ -38,31 +49,33 @@ pub(crate) enum LineRate {
     NotNeeded,
 }
 
-/// One contribution's numbers, stored once.
+/// One contribution's numbers, stored once (120 bytes: a million of them
+/// are most of a large report).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Line {
     pub id: Span,
-    pub kind: Kind,
     pub at: i64,
-    pub in_period: bool,
     pub quantity: u64,
-    pub rate: Option<u64>,
-    pub rate_source: LineRate,
+    /// The rate applied; meaningful only if `has_rate`.
+    pub rate: u64,
     pub value: u64,
-    pub approvals: u32,
-    pub flags: u32,
-    pub valid: bool,
-    pub ratings: u32,
-    pub quality: u8,
-    pub from_median: bool,
-    pub kind_multiplier_ppm: u64,
+    pub points: u64,
+    pub prior_repaid: u64,
+    pub repaid: u64,
+    pub rate_source: LineRate,
     /// `tag_factors[tags.0..tags.1]`.
     pub tags: (u32, u32),
-    pub decay_steps: u64,
-    pub decay_ppm: u64,
-    pub points: u64,
-    pub prior_repaid: u128,
-    pub repaid: u64,
+    pub approvals: u32,
+    pub flags: u32,
+    pub ratings: u32,
+    pub decay_steps: u32,
+    pub decay_ppm: u32,
+    pub kind: Kind,
+    pub has_rate: bool,
+    pub in_period: bool,
+    pub valid: bool,
+    pub from_median: bool,
+    pub quality: u8,
 }
 
 /// One reimbursement claim of a member, by line.
@@ -117,6 +130,8 @@ pub(crate) struct Entry {
 /// Every member's (and paid fund's) breakdown, keyed by name.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Explanations {
+    /// The policy's kind multipliers, by `Kind::ALL` position.
+    pub(crate) kind_multiplier_ppm: [u64; 5],
     pub(crate) text: String,
     pub(crate) lines: Vec<Line>,
     pub(crate) tag_factors: Vec<(Span, u64)>,
@@ -127,17 +142,15 @@ pub struct Explanations {
 impl Explanations {
     /// Copies `text` into the arena.
     pub(crate) fn intern(&mut self, text: &str) -> Span {
-        let span = Span {
-            start: self.text.len(),
-            len: text.len() as u32,
-        };
+        // Ids and tags are at most MAX_NAME_BYTES = 256 < 2^9 bytes long.
+        let span = Span(self.text.len() as u64 | (text.len() as u64) << Span::LEN_SHIFT);
         self.text.push_str(text);
         span
     }
 
     fn text(&self, span: Span) -> &str {
         self.text
-            .get(span.start..span.start + span.len as usize)
+            .get(span.start()..span.start() + span.len())
             .unwrap_or_default()
     }
 
@@ -170,7 +183,7 @@ impl Explanations {
             at: Time(line.at),
             in_period: line.in_period,
             quantity: line.quantity,
-            rate: line.rate,
+            rate: line.has_rate.then_some(line.rate),
             rate_source: match line.rate_source {
                 LineRate::Own => RateSource::Own,
                 LineRate::Tag(tag) => RateSource::Tag(self.text(tag)),
@@ -189,7 +202,10 @@ impl Explanations {
             } else {
                 QualitySource::Default
             },
-            kind_multiplier_ppm: line.kind_multiplier_ppm,
+            kind_multiplier_ppm: Kind::ALL
+                .iter()
+                .position(|&kind| kind == line.kind)
+                .map_or(1_000_000, |k| self.kind_multiplier_ppm[k]),
             tag_multipliers: self.tag_factors[from as usize..to as usize]
                 .iter()
                 .map(|&(tag, ppm)| TagMultiplier {
@@ -197,8 +213,8 @@ impl Explanations {
                     ppm,
                 })
                 .collect(),
-            decay_steps: line.decay_steps,
-            decay_ppm: line.decay_ppm,
+            decay_steps: line.decay_steps.into(),
+            decay_ppm: line.decay_ppm.into(),
             points: line.points,
             prior_repaid: line.prior_repaid,
             repaid: line.repaid,
@@ -313,7 +329,7 @@ pub struct ContributionLine<'r> {
     /// points(c).
     pub points: u64,
     /// Repaid by earlier distributions.
-    pub prior_repaid: u128,
+    pub prior_repaid: u64,
     /// Repaid by this distribution.
     pub repaid: u64,
 }

@@ -2,12 +2,13 @@
 //! exact cents of a distribution (`shared/spec/SCORING.md`).
 //!
 //! [`score`] is a pure function of a [`ScoringInput`]: no I/O, no clock, no
-//! randomness, no hash-map order. Every list is processed in member-id or
-//! contribution-id order (bytewise), money is integer minor units, the few
-//! floating-point steps (EigenTrust, impartial division) use the spec's
-//! exact summation order, and the report is checked against the invariant
-//! Σ payouts + reserve = income before it is returned. The same input gives
-//! a byte-identical report on every run and machine.
+//! randomness, no hash-map order. Every order that can change a result
+//! (sums, tie-breaks, lists in the report) is member-id or contribution-id
+//! order, bytewise, whatever the order of the input; money is integer minor
+//! units; the few floating-point steps (EigenTrust, impartial division) use
+//! the spec's exact summation order; and the report is checked against the
+//! invariant Σ payouts + reserve = income before it is returned. The same
+//! input gives a byte-identical report on every run and machine.
 //!
 //! The pipeline, one module per step:
 //! 1. `validate` — refuse bad input naming the field; index members and

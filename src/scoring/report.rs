@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::distribution::{Basis, Distributed, Recipient};
 use super::error::{Result, ScoringError};
-use super::explain::{ClaimShare, Entry, Line, LineRate, Share};
+use super::explain::{ClaimShare, Entry, Line, LineRate, Share, Span};
 pub use super::explain::{Explanation, Explanations};
 use super::input::Kind;
 use super::policy::Bucket;
@@ -206,6 +206,15 @@ fn warnings_before_distribution(
     warnings
 }
 
+/// A tag's text in the arena, copied once however many lines name it.
+fn intern_tag<'a>(
+    explanations: &mut Explanations,
+    spans: &mut BTreeMap<&'a str, Span>,
+    tag: &'a str,
+) -> Span {
+    *spans.entry(tag).or_insert_with(|| explanations.intern(tag))
+}
+
 /// Assembles the report and checks its invariants.
 pub(crate) fn build(
     prepared: &Prepared<'_>,
@@ -230,7 +239,16 @@ pub(crate) fn build(
     // Contribution lines, built in input order (every per-contribution array
     // is read sequentially and the lines written sequentially), then an
     // index that groups them by member, in id order within each member.
-    let mut explanations = Explanations::default();
+    let mut explanations = Explanations {
+        kind_multiplier_ppm: Kind::ALL.map(|kind| {
+            policy
+                .kind_multiplier_ppm
+                .get(&kind)
+                .copied()
+                .unwrap_or(1_000_000)
+        }),
+        ..Explanations::default()
+    };
     let counted = scored.contributions.iter().filter(|p| p.counted).count();
     explanations.lines.reserve_exact(counted);
     let id_bytes: usize = input
@@ -245,6 +263,7 @@ pub(crate) fn build(
     let mut line_member: Vec<u32> = Vec::with_capacity(counted);
     let mut line_rank: Vec<u32> = Vec::with_capacity(counted);
     let mut member_points = vec![0u128; members.len()];
+    let mut tag_spans: BTreeMap<&str, Span> = BTreeMap::new();
     for (c, contribution) in input.contributions.iter().enumerate() {
         let points = &scored.contributions[c];
         if !points.counted {
@@ -256,7 +275,11 @@ pub(crate) fn build(
         let id = explanations.intern(&contribution.id);
         let rate_source = match valued.source {
             RateFrom::Own => LineRate::Own,
-            RateFrom::Tag(t) => LineRate::Tag(explanations.intern(&contribution.tags[t as usize])),
+            RateFrom::Tag(t) => LineRate::Tag(intern_tag(
+                &mut explanations,
+                &mut tag_spans,
+                &contribution.tags[t as usize],
+            )),
             RateFrom::Default => LineRate::Default,
             RateFrom::Missing => LineRate::Missing,
             RateFrom::NotNeeded => LineRate::NotNeeded,
@@ -265,7 +288,7 @@ pub(crate) fn build(
         if !policy.tag_multiplier_ppm.is_empty() {
             for tag in &contribution.tags {
                 if let Some(&ppm) = policy.tag_multiplier_ppm.get(tag) {
-                    let span = explanations.intern(tag);
+                    let span = intern_tag(&mut explanations, &mut tag_spans, tag);
                     explanations.tag_factors.push((span, ppm));
                 }
             }
@@ -279,30 +302,28 @@ pub(crate) fn build(
         line_rank.push(prepared.contribution_rank[c]);
         explanations.lines.push(Line {
             id,
-            kind: contribution.kind,
             at: contribution.at,
-            in_period: points.in_period,
             quantity: contribution.quantity,
-            rate: valued.rate,
-            rate_source,
+            rate: valued.rate.unwrap_or(0),
             value: valued.value,
-            approvals: review.approvals,
-            flags: review.flags,
-            valid: review.valid,
-            ratings: review.ratings,
-            quality: review.quality,
-            from_median: review.from_median,
-            kind_multiplier_ppm: policy
-                .kind_multiplier_ppm
-                .get(&contribution.kind)
-                .copied()
-                .unwrap_or(1_000_000),
-            tags: (first_tag, last_tag),
-            decay_steps: points.decay_steps,
-            decay_ppm: points.decay_ppm,
             points: points.points,
             prior_repaid: prepared.prior_repaid[c],
             repaid: distributed.repaid[c],
+            rate_source,
+            tags: (first_tag, last_tag),
+            approvals: review.approvals,
+            flags: review.flags,
+            ratings: review.ratings,
+            // At most (9999-12-31 − 0000-01-01) / 1 day ≈ 3.7 million steps.
+            decay_steps: u32::try_from(points.decay_steps).unwrap_or(u32::MAX),
+            // d_k ≤ 10^6.
+            decay_ppm: u32::try_from(points.decay_ppm).unwrap_or(u32::MAX),
+            kind: contribution.kind,
+            has_rate: valued.rate.is_some(),
+            in_period: points.in_period,
+            valid: review.valid,
+            from_median: review.from_median,
+            quality: review.quality,
         });
     }
     // Counting sort of the lines by member (stable), then id order within.

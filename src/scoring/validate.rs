@@ -238,7 +238,7 @@ pub(crate) struct Prepared<'a> {
     /// zero entries dropped).
     pub(crate) allocations: Vec<(u32, Vec<(u32, u64)>)>,
     /// Per contribution: what earlier distributions repaid.
-    pub(crate) prior_repaid: Vec<u128>,
+    pub(crate) prior_repaid: Vec<u64>,
     /// Per member: what earlier shares buckets paid.
     pub(crate) prior_paid: Vec<u128>,
     /// Pre-trusted members (EigenTrust), sorted.
@@ -475,7 +475,7 @@ impl<'a> Prepared<'a> {
             input.prior_repayments.len(),
             |q| input.prior_repayments[q].contribution.as_str(),
         );
-        let mut prior_repaid = vec![0u128; contributions.len()];
+        let mut prior_repaid = vec![0u64; contributions.len()];
         for (index, (repayment, &contribution)) in input
             .prior_repayments
             .iter()
@@ -495,7 +495,18 @@ impl<'a> Prepared<'a> {
                 MAX_AMOUNT,
                 " minor units",
             )?;
-            prior_repaid[contribution as usize] += u128::from(repayment.amount);
+            // Nothing is ever repaid beyond what a contribution is owed, and
+            // no contribution is worth more than 10^15, so neither is the
+            // total repaid for one; a larger total is inconsistent input.
+            let total = &mut prior_repaid[contribution as usize];
+            *total += repayment.amount;
+            if *total > MAX_AMOUNT {
+                return Err(path.key("amount").err(format!(
+                    "the prior repayments of contribution {:?} total {total}, more than \
+                     {MAX_AMOUNT} minor units (more than any contribution can be worth)",
+                    repayment.contribution
+                )));
+            }
         }
         let payouts_path = Path::Root("prior_payouts");
         check_count(
@@ -544,5 +555,62 @@ impl ScoringInput {
     /// [`crate::scoring::score`] runs the same checks first.
     pub fn validate(&self) -> Result<(), ScoringError> {
         Prepared::new(self).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_and_resolve_bytewise() {
+        // Padding with zeros must not confuse "a" with "a\0", a long id
+        // with its 16-byte prefix, or uppercase with lowercase.
+        let long = "0123456789abcdef-long";
+        let longer = "0123456789abcdef-longer";
+        let ids = ["b", "a\0", "a", long, "B", longer, "0123456789abcdef", "é"];
+        let sorted = SortedIds::build(ids.len(), |i| ids[i]);
+        let order: Vec<&str> = sorted.order().map(|i| ids[i as usize]).collect();
+        let mut expected = ids.to_vec();
+        expected.sort();
+        assert_eq!(order, expected);
+        assert_eq!(sorted.duplicate(|i| ids[i]), None);
+
+        let members: Vec<&str> = expected.clone();
+        let index = MemberIndex::new(&members);
+        for (rank, id) in members.iter().enumerate() {
+            assert_eq!(index.find(id), Some(rank as u32), "{id:?}");
+        }
+        for absent in [
+            "a\0\0",
+            "c",
+            "0123456789abcdef-lon",
+            "0123456789abcdef-longest",
+            "",
+        ] {
+            assert_eq!(index.find(absent), None, "{absent:?}");
+        }
+
+        let queries = [longer, "zzz", "a", long, "a\0", long];
+        let found = sorted.find_all(|i| ids[i], queries.len(), |q| queries[q]);
+        let position = |id: &str| ids.iter().position(|x| *x == id).unwrap() as u32;
+        assert_eq!(
+            found,
+            vec![
+                position(longer),
+                UNKNOWN,
+                position("a"),
+                position(long),
+                position("a\0"),
+                position(long)
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_are_found_in_list_order() {
+        let ids = ["x", "0123456789abcdef-same", "y", "0123456789abcdef-same"];
+        let sorted = SortedIds::build(ids.len(), |i| ids[i]);
+        assert_eq!(sorted.duplicate(|i| ids[i]), Some((1, 3)));
     }
 }

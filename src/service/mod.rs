@@ -32,7 +32,10 @@ impl LedgerService {
     /// Serves `ledger`.
     pub fn new(ledger: Ledger) -> Self {
         let subscribers = Arc::new(Semaphore::new(ledger.limits().max_subscribers));
-        LedgerService { ledger, subscribers }
+        LedgerService {
+            ledger,
+            subscribers,
+        }
     }
 }
 
@@ -44,13 +47,25 @@ const VERIFY_CHUNK: usize = 64;
 
 /// Verifies a request's envelopes, in parallel across blocking tasks when
 /// there are many, naming the first bad one.
-async fn verify_all(envelopes: Vec<pb::Envelope>, max_payload: usize, batch: bool) -> Result<Vec<VerifiedEnvelope>, Status> {
-    let name = |i: usize, r: Refusal| if batch { r.within(&format!("envelopes[{i}]")) } else { r };
+async fn verify_all(
+    envelopes: Vec<pb::Envelope>,
+    max_payload: usize,
+    batch: bool,
+) -> Result<Vec<VerifiedEnvelope>, Status> {
+    let name = |i: usize, r: Refusal| {
+        if batch {
+            r.within(&format!("envelopes[{i}]"))
+        } else {
+            r
+        }
+    };
     if envelopes.len() <= VERIFY_CHUNK {
         return envelopes
             .iter()
             .enumerate()
-            .map(|(i, e)| VerifiedEnvelope::verify(e, max_payload).map_err(|r| Status::from(name(i, r))))
+            .map(|(i, e)| {
+                VerifiedEnvelope::verify(e, max_payload).map_err(|r| Status::from(name(i, r)))
+            })
             .collect();
     }
     let envelopes = Arc::new(envelopes);
@@ -61,21 +76,29 @@ async fn verify_all(envelopes: Vec<pb::Envelope>, max_payload: usize, batch: boo
             tokio::task::spawn_blocking(move || {
                 let end = (start + VERIFY_CHUNK).min(envelopes.len());
                 (start..end)
-                    .map(|i| VerifiedEnvelope::verify(&envelopes[i], max_payload).map_err(|r| (i, r)))
+                    .map(|i| {
+                        VerifiedEnvelope::verify(&envelopes[i], max_payload).map_err(|r| (i, r))
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
         })
         .collect();
     let mut out = Vec::with_capacity(envelopes.len());
     for t in tasks {
-        let part = t.await.map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
+        let part = t
+            .await
+            .map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
         out.extend(part.map_err(|(i, r)| Status::from(name(i, r)))?);
     }
     Ok(out)
 }
 
 fn signed_checkpoint(h: &SignedHead) -> pb::SignedCheckpoint {
-    pb::SignedCheckpoint { note: h.note.to_string(), size: h.head.size, root: h.head.root.to_vec() }
+    pb::SignedCheckpoint {
+        note: h.note.to_string(),
+        size: h.head.size,
+        root: h.head.root.to_vec(),
+    }
 }
 
 fn receipt(r: &Receipt) -> pb::Receipt {
@@ -94,7 +117,12 @@ fn hashes(proof: Vec<crate::proof::Hash>) -> Vec<Vec<u8>> {
 }
 
 fn logged(sequence: u64, v: VerifiedEnvelope) -> pb::LoggedEntry {
-    pb::LoggedEntry { sequence, id: v.id.0.to_vec(), envelope: Some(v.to_envelope()), entry: Some(v.entry) }
+    pb::LoggedEntry {
+        sequence,
+        id: v.id.0.to_vec(),
+        envelope: Some(v.to_envelope()),
+        entry: Some(v.entry),
+    }
 }
 
 fn member(m: &MemberState) -> pb::Member {
@@ -110,7 +138,10 @@ fn member(m: &MemberState) -> pb::Member {
 
 #[tonic::async_trait]
 impl pb::ledger_server::Ledger for LedgerService {
-    async fn get_server_info(&self, _: Request<pb::GetServerInfoRequest>) -> Result<Response<pb::ServerInfo>, Status> {
+    async fn get_server_info(
+        &self,
+        _: Request<pb::GetServerInfoRequest>,
+    ) -> Result<Response<pb::ServerInfo>, Status> {
         let head = self.ledger.head();
         let l = self.ledger.limits();
         let state = self.ledger.state()?;
@@ -137,18 +168,31 @@ impl pb::ledger_server::Ledger for LedgerService {
         }))
     }
 
-    async fn submit(&self, request: Request<pb::SubmitRequest>) -> Result<Response<pb::Receipt>, Status> {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::Receipt>, Status> {
         let envelope = request
             .into_inner()
             .envelope
             .ok_or_else(|| Status::invalid_argument("envelope: is required"))?;
-        let verified = verify_all(vec![envelope], self.ledger.limits().max_payload_bytes, false).await?;
+        let verified = verify_all(
+            vec![envelope],
+            self.ledger.limits().max_payload_bytes,
+            false,
+        )
+        .await?;
         let receipts = self.ledger.submit(verified, false).await?;
-        let r = receipts.first().ok_or_else(|| Status::internal("the sequencer returned no receipt"))?;
+        let r = receipts
+            .first()
+            .ok_or_else(|| Status::internal("the sequencer returned no receipt"))?;
         Ok(Response::new(receipt(r)))
     }
 
-    async fn submit_batch(&self, request: Request<pb::SubmitBatchRequest>) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+    async fn submit_batch(
+        &self,
+        request: Request<pb::SubmitBatchRequest>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         let envelopes = request.into_inner().envelopes;
         let max = self.ledger.limits().max_batch_entries;
         if envelopes.is_empty() {
@@ -163,12 +207,21 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         let verified = verify_all(envelopes, self.ledger.limits().max_payload_bytes, true).await?;
         let receipts = self.ledger.submit(verified, true).await?;
-        Ok(Response::new(pb::SubmitBatchResponse { receipts: receipts.iter().map(receipt).collect() }))
+        Ok(Response::new(pb::SubmitBatchResponse {
+            receipts: receipts.iter().map(receipt).collect(),
+        }))
     }
 
-    async fn get_entry(&self, request: Request<pb::GetEntryRequest>) -> Result<Response<pb::LoggedEntry>, Status> {
+    async fn get_entry(
+        &self,
+        request: Request<pb::GetEntryRequest>,
+    ) -> Result<Response<pb::LoggedEntry>, Status> {
         let sequence = match request.into_inner().key {
-            None => return Err(Status::invalid_argument("key: give an id or a sequence number")),
+            None => {
+                return Err(Status::invalid_argument(
+                    "key: give an id or a sequence number",
+                ));
+            }
             Some(pb::get_entry_request::Key::Sequence(s)) => s,
             Some(pb::get_entry_request::Key::Id(id)) => {
                 let id = EntryId::from_field(&id, "id")?;
@@ -178,17 +231,27 @@ impl pb::ledger_server::Ledger for LedgerService {
             }
         };
         let v = self.ledger.entry(sequence)?.ok_or_else(|| {
-            Status::not_found(format!("sequence: {sequence} is past the end of the log ({} entries)", self.ledger.head().size))
+            Status::not_found(format!(
+                "sequence: {sequence} is past the end of the log ({} entries)",
+                self.ledger.head().size
+            ))
         })?;
         Ok(Response::new(logged(sequence, v)))
     }
 
     type ListEntriesStream = EntryStream;
 
-    async fn list_entries(&self, request: Request<pb::ListEntriesRequest>) -> Result<Response<EntryStream>, Status> {
+    async fn list_entries(
+        &self,
+        request: Request<pb::ListEntriesRequest>,
+    ) -> Result<Response<EntryStream>, Status> {
         let req = request.into_inner();
         let head = self.ledger.head().size;
-        let to = if req.to_sequence == 0 { head } else { req.to_sequence.min(head) };
+        let to = if req.to_sequence == 0 {
+            head
+        } else {
+            req.to_sequence.min(head)
+        };
         if req.to_sequence != 0 && req.from_sequence > req.to_sequence {
             return Err(Status::invalid_argument(format!(
                 "from_sequence ({}) is after to_sequence ({})",
@@ -197,7 +260,11 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         let max = self.ledger.limits().max_list_entries;
         if req.limit > max {
-            return Err(Refusal::ResourceExhausted(format!("limit: {} is over the maximum of {max} entries per call", req.limit)).into());
+            return Err(Refusal::ResourceExhausted(format!(
+                "limit: {} is over the maximum of {max} entries per call",
+                req.limit
+            ))
+            .into());
         }
         let limit = if req.limit == 0 { max } else { req.limit };
         let period = match &req.period {
@@ -208,7 +275,9 @@ impl pb::ledger_server::Ledger for LedgerService {
         for k in &req.kinds {
             match pb::EntryKind::try_from(*k) {
                 Ok(pb::EntryKind::Unspecified) | Err(_) => {
-                    return Err(Status::invalid_argument(format!("kinds: {k} is not an entry kind")));
+                    return Err(Status::invalid_argument(format!(
+                        "kinds: {k} is not an entry kind"
+                    )));
                 }
                 Ok(kind) => kinds.push(kind),
             }
@@ -227,13 +296,19 @@ impl pb::ledger_server::Ledger for LedgerService {
                 let result = item.map_err(Status::from).and_then(|(seq, leaf)| {
                     VerifiedEnvelope::decode_stored(&leaf)
                         .map(|v| (seq, v))
-                        .map_err(|detail| Status::data_loss(format!("log corrupted at sequence {seq}: {detail}")))
+                        .map_err(|detail| {
+                            Status::data_loss(format!("log corrupted at sequence {seq}: {detail}"))
+                        })
                 });
                 let keep = match &result {
                     Err(_) => true,
                     Ok((_, v)) => {
                         let Ok(state) = ledger.state() else { break };
-                        let kind_ok = kinds.is_empty() || v.entry.body.as_ref().is_some_and(|b| kinds.contains(&body_kind(b)));
+                        let kind_ok = kinds.is_empty()
+                            || v.entry
+                                .body
+                                .as_ref()
+                                .is_some_and(|b| kinds.contains(&body_kind(b)));
                         kind_ok
                             && (req.member.is_empty() || state.concerns(&v.entry, &req.member))
                             && period.is_none_or(|(s, e)| state.dated_in(&v.entry, s, e))
@@ -254,7 +329,10 @@ impl pb::ledger_server::Ledger for LedgerService {
 
     type SubscribeStream = EntryStream;
 
-    async fn subscribe(&self, request: Request<pb::SubscribeRequest>) -> Result<Response<EntryStream>, Status> {
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<EntryStream>, Status> {
         let permit = self.subscribers.clone().try_acquire_owned().map_err(|_| {
             Status::from(Refusal::ResourceExhausted(format!(
                 "subscribers: the server already follows {} streams (max_subscribers)",
@@ -290,7 +368,10 @@ impl pb::ledger_server::Ledger for LedgerService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn get_member(&self, request: Request<pb::GetMemberRequest>) -> Result<Response<pb::Member>, Status> {
+    async fn get_member(
+        &self,
+        request: Request<pb::GetMemberRequest>,
+    ) -> Result<Response<pb::Member>, Status> {
         let handle = request.into_inner().handle;
         crate::entry::check_handle(&handle, "handle")?;
         let state = self.ledger.state()?;
@@ -300,19 +381,34 @@ impl pb::ledger_server::Ledger for LedgerService {
         Ok(Response::new(member(m)))
     }
 
-    async fn list_members(&self, _: Request<pb::ListMembersRequest>) -> Result<Response<pb::ListMembersResponse>, Status> {
+    async fn list_members(
+        &self,
+        _: Request<pb::ListMembersRequest>,
+    ) -> Result<Response<pb::ListMembersResponse>, Status> {
         let state = self.ledger.state()?;
-        Ok(Response::new(pb::ListMembersResponse { members: state.members().map(member).collect() }))
+        Ok(Response::new(pb::ListMembersResponse {
+            members: state.members().map(member).collect(),
+        }))
     }
 
-    async fn get_checkpoint(&self, _: Request<pb::GetCheckpointRequest>) -> Result<Response<pb::SignedCheckpoint>, Status> {
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::SignedCheckpoint>, Status> {
         Ok(Response::new(signed_checkpoint(&self.ledger.checkpoint())))
     }
 
-    async fn get_inclusion_proof(&self, request: Request<pb::GetInclusionProofRequest>) -> Result<Response<pb::InclusionProof>, Status> {
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, Status> {
         let req = request.into_inner();
         let latest = self.ledger.checkpoint();
-        let tree_size = if req.tree_size == 0 { latest.head.size } else { req.tree_size };
+        let tree_size = if req.tree_size == 0 {
+            latest.head.size
+        } else {
+            req.tree_size
+        };
         if tree_size > latest.head.size {
             return Err(Status::invalid_argument(format!(
                 "tree_size: {tree_size} is past the latest checkpoint ({} entries)",
@@ -320,7 +416,11 @@ impl pb::ledger_server::Ledger for LedgerService {
             )));
         }
         let sequence = match req.key {
-            None => return Err(Status::invalid_argument("key: give an id or a sequence number")),
+            None => {
+                return Err(Status::invalid_argument(
+                    "key: give an id or a sequence number",
+                ));
+            }
             Some(pb::get_inclusion_proof_request::Key::Sequence(s)) => s,
             Some(pb::get_inclusion_proof_request::Key::Id(id)) => {
                 let id = EntryId::from_field(&id, "id")?;
@@ -337,10 +437,18 @@ impl pb::ledger_server::Ledger for LedgerService {
         let ledger = self.ledger.clone();
         let (leaf_hash, path) = tokio::task::spawn_blocking(move || {
             let store = ledger.store();
-            let leaf = crate::merkle::NodeSource::node(store, 0, sequence)?
-                .ok_or_else(|| LedgerError::Corrupt { sequence, detail: "the entry is missing".into() })?;
-            let path = crate::merkle::inclusion_proof(sequence, tree_size, store)
-                .map_err(|e| LedgerError::Corrupt { sequence, detail: e.to_string() })?;
+            let leaf = crate::merkle::NodeSource::node(store, 0, sequence)?.ok_or_else(|| {
+                LedgerError::Corrupt {
+                    sequence,
+                    detail: "the entry is missing".into(),
+                }
+            })?;
+            let path = crate::merkle::inclusion_proof(sequence, tree_size, store).map_err(|e| {
+                LedgerError::Corrupt {
+                    sequence,
+                    detail: e.to_string(),
+                }
+            })?;
             Ok::<_, LedgerError>((leaf, path))
         })
         .await
@@ -354,24 +462,44 @@ impl pb::ledger_server::Ledger for LedgerService {
         }))
     }
 
-    async fn get_consistency_proof(&self, request: Request<pb::GetConsistencyProofRequest>) -> Result<Response<pb::ConsistencyProof>, Status> {
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProof>, Status> {
         let req = request.into_inner();
         let latest = self.ledger.checkpoint().head.size;
-        let new_size = if req.new_size == 0 { latest } else { req.new_size };
+        let new_size = if req.new_size == 0 {
+            latest
+        } else {
+            req.new_size
+        };
         if new_size > latest {
-            return Err(Status::invalid_argument(format!("new_size: {new_size} is past the latest checkpoint ({latest} entries)")));
+            return Err(Status::invalid_argument(format!(
+                "new_size: {new_size} is past the latest checkpoint ({latest} entries)"
+            )));
         }
         if req.old_size > new_size {
-            return Err(Status::invalid_argument(format!("old_size: {} is larger than new_size {new_size}", req.old_size)));
+            return Err(Status::invalid_argument(format!(
+                "old_size: {} is larger than new_size {new_size}",
+                req.old_size
+            )));
         }
         let ledger = self.ledger.clone();
         let old_size = req.old_size;
         let proof = tokio::task::spawn_blocking(move || {
-            crate::merkle::consistency_proof(old_size, new_size, ledger.store())
-                .map_err(|e| LedgerError::Corrupt { sequence: new_size.saturating_sub(1), detail: e.to_string() })
+            crate::merkle::consistency_proof(old_size, new_size, ledger.store()).map_err(|e| {
+                LedgerError::Corrupt {
+                    sequence: new_size.saturating_sub(1),
+                    detail: e.to_string(),
+                }
+            })
         })
         .await
         .map_err(|e| Status::internal(format!("proof task failed: {e}")))??;
-        Ok(Response::new(pb::ConsistencyProof { old_size, new_size, hashes: hashes(proof) }))
+        Ok(Response::new(pb::ConsistencyProof {
+            old_size,
+            new_size,
+            hashes: hashes(proof),
+        }))
     }
 }

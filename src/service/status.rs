@@ -45,9 +45,10 @@ pub fn map_size_limit_status<B>(mut response: http::Response<B>) -> http::Respon
     let out_of_range = headers
         .get("grpc-status")
         .is_some_and(|v| v.as_bytes() == b"11");
-    let too_large = headers
-        .get("grpc-message")
-        .is_some_and(|v| String::from_utf8_lossy(v.as_bytes()).contains("too%20large") || String::from_utf8_lossy(v.as_bytes()).contains("too large"));
+    let too_large = headers.get("grpc-message").is_some_and(|v| {
+        String::from_utf8_lossy(v.as_bytes()).contains("too%20large")
+            || String::from_utf8_lossy(v.as_bytes()).contains("too large")
+    });
     if out_of_range && too_large {
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
