@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{JAN_2020, Network, found_network, new_signer, sign, work};
 use coopledger::checkpoint::Checkpoint;
@@ -25,18 +25,7 @@ async fn serve(dir: &Path) -> RunningServer {
 }
 
 async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
-    let (home, server) = (home.to_path_buf(), server.to_string());
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_coopledger"))
-            .args(&args)
-            .env("COOPLEDGER_HOME", &home)
-            .env("COOPLEDGER_SERVER", &server)
-            .output()
-            .expect("run coopledger")
-    })
-    .await
-    .unwrap()
+    common::run_cli(home, server, args).await
 }
 
 fn stdout_ok(out: &Output) -> String {

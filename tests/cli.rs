@@ -2,8 +2,10 @@
 //! member's month typed as a person would, the refusals a person would hit,
 //! server pinning, and the demo.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use coopledger::server::{RunningServer, ServerConfig, start};
 
@@ -17,22 +19,8 @@ async fn server(dir: &Path) -> RunningServer {
     .expect("server starts")
 }
 
-/// Runs the CLI with its own config folder, off the async runtime.
 async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
-    let home = home.to_path_buf();
-    let server = server.to_string();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_coopledger"))
-            .args(&args)
-            .env("COOPLEDGER_HOME", &home)
-            .env("COOPLEDGER_SERVER", &server)
-            .env_remove("COOPLEDGER_AS")
-            .output()
-            .expect("run coopledger")
-    })
-    .await
-    .unwrap()
+    common::run_cli(home, server, args).await
 }
 
 fn ok(out: &Output) -> String {

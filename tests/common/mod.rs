@@ -618,3 +618,21 @@ pub async fn batch_refused(
     }
     status
 }
+
+/// Runs the `coopledger` binary with its own config folder and server, off
+/// the async runtime, and returns what it printed.
+pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::Output {
+    let (home, server) = (home.to_path_buf(), server.to_string());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_coopledger"))
+            .args(&args)
+            .env("COOPLEDGER_HOME", &home)
+            .env("COOPLEDGER_SERVER", &server)
+            .env_remove("COOPLEDGER_AS")
+            .output()
+            .expect("run coopledger")
+    })
+    .await
+    .expect("the CLI task")
+}
