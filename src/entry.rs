@@ -23,6 +23,7 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::RetractContribution(_) => "retract_contribution",
         Body::Evaluate(_) => "evaluate",
         Body::Allocate(_) => "allocate",
+        Body::RecordDistribution(_) => "record_distribution",
     }
 }
 
@@ -40,6 +41,7 @@ pub fn body_kind(body: &Body) -> pb::EntryKind {
         Body::RetractContribution(_) => pb::EntryKind::RetractContribution,
         Body::Evaluate(_) => pb::EntryKind::Evaluate,
         Body::Allocate(_) => pb::EntryKind::Allocate,
+        Body::RecordDistribution(_) => pb::EntryKind::RecordDistribution,
     }
 }
 
@@ -365,6 +367,31 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
                 )));
             }
             check_text(&e.note, limits.max_note_bytes, "evaluate.note", false)
+        }
+        Body::RecordDistribution(r) => {
+            check_period(r.period.as_ref(), "record_distribution.period")?;
+            if r.income > MAX_AMOUNT {
+                return Err(Refusal::InvalidArgument(format!(
+                    "record_distribution.income: {} is over the limit of {MAX_AMOUNT}",
+                    r.income
+                )));
+            }
+            if r.digest.len() != 32 {
+                return Err(Refusal::InvalidArgument(format!(
+                    "record_distribution.digest: must be the 32-byte blake3 of the canonical report (got {} bytes)",
+                    r.digest.len()
+                )));
+            }
+            if r.repayments.len() + r.shares_payouts.len() > limits.max_payload_bytes {
+                return Err(Refusal::ResourceExhausted("record_distribution: too many lines".into()));
+            }
+            for (i, x) in r.repayments.iter().enumerate() {
+                crate::envelope::EntryId::from_field(&x.contribution_id, &format!("record_distribution.repayments[{i}].contribution_id"))?;
+            }
+            for (i, x) in r.shares_payouts.iter().enumerate() {
+                check_handle(&x.member, &format!("record_distribution.shares_payouts[{i}].member"))?;
+            }
+            Ok(())
         }
         Body::Allocate(a) => {
             check_period(a.period.as_ref(), "allocate.period")?;

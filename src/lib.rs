@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod checkpoint;
 pub mod client;
+pub mod distribution;
 pub mod entry;
 pub mod envelope;
 pub mod error;

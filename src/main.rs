@@ -69,6 +69,12 @@ enum Command {
     Tail(cli::commands::TailArgs),
     /// Offline what-if: score a scenario file (spec/SCORING.md §7).
     Score(cli::score::ScoreArgs),
+    /// Preview each member's points and share of an income for a period.
+    Shares(cli::distribute::ShareArgs),
+    /// Split an income for a period by the adopted policy; `--record` signs it into the log (treasurers).
+    Distribute(cli::distribute::DistributeArgs),
+    /// Why a member gets what they get in a period.
+    Explain(cli::distribute::ExplainArgs),
     /// Audit the whole log: every signature, every rule, the root, the signed checkpoint, append-only since last time.
     Verify(cli::audit::VerifyArgs),
     /// Export a member's entries with inclusion proofs (a portable, verifiable record).
@@ -195,6 +201,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Policy(c) => cli::commands::policy(&ctx()?, c).await,
         Command::Entries(a) => cli::commands::entries(&ctx()?, a).await,
         Command::Tail(a) => cli::commands::tail(&ctx()?, a).await,
+        Command::Shares(a) => cli::distribute::shares(&ctx()?, a).await,
+        Command::Distribute(a) => cli::distribute::distribute(&ctx()?, a).await,
+        Command::Explain(a) => cli::distribute::explain(&ctx()?, a).await,
         Command::Verify(a) => cli::audit::verify(&ctx()?, a).await,
         Command::Export(a) => cli::audit::export(&ctx()?, a).await,
         Command::VerifyRecord(a) => cli::audit::verify_record(&ctx()?, a),

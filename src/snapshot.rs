@@ -4,7 +4,7 @@
 
 use crate::error::Refusal;
 use crate::pb;
-use crate::scoring::input::{
+use crate::scoring::input::{PriorPayout, PriorRepayment, 
     Allocation, Contribution, Evaluation, Kind, Period, ScoringInput, Verdict,
 };
 use crate::scoring::policy::PolicyDocument;
@@ -22,39 +22,50 @@ pub fn kind_of(kind: i32) -> Option<Kind> {
     }
 }
 
-/// Builds the scoring input for `[start, end)` and `income` under policy
-/// `version` (the latest adopted when `None`). Contribution ids are the
-/// entries' hex ids; evaluations are the standing ones in log order; the
-/// allocations are those made for exactly this period. Nothing has been
-/// distributed yet in this log model, so there are no prior amounts.
+/// Which policy to score with.
+#[derive(Clone, Copy, Debug)]
+pub enum PolicyChoice<'a> {
+    /// The latest adopted version.
+    Latest,
+    /// An adopted version by number.
+    Version(u32),
+    /// A draft policy document (JSON), for a what-if.
+    Draft(&'a [u8]),
+}
+
+/// Builds the scoring input for `[start, end)` and `income`. Contribution
+/// ids are the entries' hex ids; evaluations are the standing ones in log
+/// order; the allocations are those made for exactly this period; prior
+/// repayments and shares payouts are what the recorded distributions paid
+/// (spec/DECISIONS.md). Returns the input and the policy version used (0 for
+/// a draft).
 pub fn scoring_input(
     state: &LedgerState,
-    version: Option<u32>,
+    choice: PolicyChoice<'_>,
     period: (i64, i64),
     income: u64,
-) -> Result<ScoringInput, Refusal> {
+) -> Result<(ScoringInput, u32), Refusal> {
     let network = state
         .network()
         .ok_or_else(|| Refusal::FailedPrecondition("the log has no network yet".into()))?;
-    let adopted = match version {
-        None => state
+    let (json, version): (&[u8], u32) = match choice {
+        PolicyChoice::Draft(json) => (json, 0),
+        PolicyChoice::Latest => state
             .policies()
             .last()
+            .map(|p| (p.json.as_slice(), p.version))
             .ok_or_else(|| Refusal::FailedPrecondition("no policy has been adopted yet".into()))?,
-        Some(v) => state
+        PolicyChoice::Version(v) => state
             .policies()
             .iter()
             .find(|p| p.version == v)
-            .ok_or_else(|| {
-                Refusal::NotFound(format!("policy_version: there is no policy version {v}"))
-            })?,
+            .map(|p| (p.json.as_slice(), p.version))
+            .ok_or_else(|| Refusal::NotFound(format!("policy_version: there is no policy version {v}")))?,
     };
-    let mut policy = PolicyDocument::from_json(&adopted.json).map_err(|e| {
-        Refusal::FailedPrecondition(format!(
-            "policy version {} no longer parses: {e}",
-            adopted.version
-        ))
-    })?;
+    let mut policy = PolicyDocument::from_json(json).map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
+    policy
+        .check_currency(&network.currency, network.decimals)
+        .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
     policy.currency = Some(network.currency.clone());
     policy.decimals = Some(network.decimals);
 
@@ -113,18 +124,30 @@ pub fn scoring_input(
         })
         .collect();
     allocations.sort_by_key(|(seq, _)| *seq);
-    Ok(ScoringInput {
+    let mut prior_repayments = Vec::new();
+    let mut prior_payouts = Vec::new();
+    for d in state.distributions() {
+        // A repaid contribution that was later retracted is no claim any more.
+        prior_repayments.extend(
+            d.repayments
+                .iter()
+                .filter(|(id, _)| state.contribution(id).is_some_and(|c| !c.retracted))
+                .map(|(id, amount)| PriorRepayment { contribution: id.to_hex(), amount: *amount }),
+        );
+        prior_payouts.extend(
+            d.shares_payouts.iter().map(|(m, amount)| PriorPayout { recipient: m.clone(), amount: *amount }),
+        );
+    }
+    let input = ScoringInput {
         policy,
         members: state.members().map(|m| m.handle.clone()).collect(),
         contributions,
         evaluations: evaluations.into_iter().map(|(_, e)| e).collect(),
         allocations: allocations.into_iter().map(|(_, a)| a).collect(),
-        prior_repayments: Vec::new(),
-        prior_payouts: Vec::new(),
-        period: Period {
-            start: period.0,
-            end: period.1,
-        },
+        prior_repayments,
+        prior_payouts,
+        period: Period { start: period.0, end: period.1 },
         income,
-    })
+    };
+    Ok((input, version))
 }

@@ -73,6 +73,30 @@ pub struct ContributionState {
     pub retracted: bool,
     /// Standing evaluations by evaluator handle (a later one replaces the earlier).
     pub evaluations: BTreeMap<String, EvaluationState>,
+    /// Sequence number of the last entry that logged, amended, retracted or
+    /// evaluated it: whether a preview at log size N is stale.
+    pub touched: u64,
+}
+
+/// A recorded distribution, as its entry states it (checked on arrival).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistributionState {
+    /// The distributed range `[start, end)`.
+    pub period: (i64, i64),
+    /// The income, minor units.
+    pub income: u64,
+    /// The policy version used.
+    pub policy_version: u32,
+    /// The log size it was computed at.
+    pub log_size: u64,
+    /// blake3 of the canonical report.
+    pub digest: Vec<u8>,
+    /// Sequence number of the recording entry.
+    pub sequence: u64,
+    /// What its reimburse buckets paid, per contribution.
+    pub repayments: BTreeMap<EntryId, u64>,
+    /// What its shares buckets paid, per member.
+    pub shares_payouts: BTreeMap<String, u64>,
 }
 
 /// An adopted policy version.
@@ -132,12 +156,15 @@ pub enum Undo {
         contribution: EntryId,
         evaluator: String,
         previous: Option<EvaluationState>,
+        touched: u64,
     },
     /// Restore a member's previous allocation for a period.
     Allocate {
         key: (i64, i64, String),
         previous: Option<AllocationState>,
     },
+    /// Forget the last recorded distribution.
+    Distribution,
 }
 
 /// The whole derived state of one log.
@@ -149,6 +176,7 @@ pub struct LedgerState {
     contributions: HashMap<EntryId, ContributionState>,
     policies: Vec<PolicyVersion>,
     allocations: BTreeMap<(i64, i64, String), AllocationState>,
+    distributions: Vec<DistributionState>,
     ids: HashMap<EntryId, u64>,
     size: u64,
 }
@@ -204,6 +232,38 @@ impl LedgerState {
     /// Standing allocations keyed by (period start, period end, from).
     pub fn allocations(&self) -> &BTreeMap<(i64, i64, String), AllocationState> {
         &self.allocations
+    }
+
+    /// The recorded distributions, in log order.
+    pub fn distributions(&self) -> &[DistributionState] {
+        &self.distributions
+    }
+
+    /// The recorded distribution whose period contains `at`, if any: a
+    /// closed period.
+    fn closed_at(&self, at: i64) -> Option<&DistributionState> {
+        self.distributions.iter().find(|d| d.period.0 <= at && at < d.period.1)
+    }
+
+    /// Refuses a change to what a recorded distribution was computed from.
+    fn refuse_if_closed(&self, at: i64, field: &str) -> Result<(), Refusal> {
+        match self.closed_at(at) {
+            None => Ok(()),
+            Some(d) => Err(Refusal::FailedPrecondition(format!(
+                "{field}: {} falls in a period already distributed by entry {} ({}..{}); it can no longer change",
+                crate::scoring::time::format_rfc3339(at),
+                d.sequence,
+                crate::scoring::time::format_rfc3339(d.period.0),
+                crate::scoring::time::format_rfc3339(d.period.1)
+            ))),
+        }
+    }
+
+    /// Whether an entry at or after `from` changed a contribution dated in
+    /// `[start, end)` or an allocation for a period overlapping it.
+    pub fn touched_since(&self, from: u64, start: i64, end: i64) -> bool {
+        self.contributions.values().any(|c| c.touched >= from && start <= c.fields.at && c.fields.at < end)
+            || self.allocations.iter().any(|((s, e, _), a)| a.sequence >= from && *s < end && start < *e)
     }
 
     /// The sequence number an entry id landed at, if it is in the log.
@@ -328,27 +388,26 @@ impl LedgerState {
                 Ok(())
             }
             Body::LogContribution(l) => {
+                if let Some(c) = &l.contribution {
+                    self.refuse_if_closed(c.at, "log_contribution.contribution.at")?;
+                }
                 self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution")
             }
             Body::AmendContribution(a) => {
-                self.own_live_contribution(
-                    author,
-                    &a.contribution_id,
-                    "amend_contribution",
-                    "amend",
-                )?;
+                let c = self.own_live_contribution(author, &a.contribution_id, "amend_contribution", "amend")?;
+                self.refuse_if_closed(c.fields.at, "amend_contribution: the contribution's at")?;
+                if let Some(new) = &a.contribution {
+                    self.refuse_if_closed(new.at, "amend_contribution.contribution.at")?;
+                }
                 self.check_contribution_time(a.contribution.as_ref(), cx, "amend_contribution")
             }
-            Body::RetractContribution(r) => self
-                .own_live_contribution(
-                    author,
-                    &r.contribution_id,
-                    "retract_contribution",
-                    "retract",
-                )
-                .map(|_| ()),
+            Body::RetractContribution(r) => {
+                let c = self.own_live_contribution(author, &r.contribution_id, "retract_contribution", "retract")?;
+                self.refuse_if_closed(c.fields.at, "retract_contribution: the contribution's at")
+            }
             Body::Evaluate(e) => {
                 let c = self.live_contribution(&e.contribution_id, "evaluate.contribution_id")?;
+                self.refuse_if_closed(c.fields.at, "evaluate: the contribution's at")?;
                 if c.member == author.handle {
                     return Err(Refusal::PermissionDenied(format!(
                         "evaluate: {} cannot evaluate their own contribution {}",
@@ -357,7 +416,16 @@ impl LedgerState {
                 }
                 Ok(())
             }
+            Body::RecordDistribution(r) => self.check_record(author, r),
             Body::Allocate(a) => {
+                if let Some(p) = &a.period
+                    && let Some(d) = self.distributions.iter().find(|d| d.period.0 < p.end && p.start < d.period.1)
+                {
+                    return Err(Refusal::FailedPrecondition(format!(
+                        "allocate.period: overlaps the period already distributed by entry {}",
+                        d.sequence
+                    )));
+                }
                 for (i, s) in a.shares.iter().enumerate() {
                     if s.member == author.handle {
                         return Err(Refusal::PermissionDenied(format!(
@@ -370,6 +438,45 @@ impl LedgerState {
                 Ok(())
             }
         }
+    }
+
+    /// The ledger rules of a recorded distribution; that its numbers are
+    /// what the rules give is checked by the sequencer, which can recompute.
+    fn check_record(&self, author: &MemberState, r: &pb::RecordDistribution) -> Result<(), Refusal> {
+        if !author.roles.contains(&pb::Role::Treasurer) {
+            return Err(Refusal::PermissionDenied(format!(
+                "{} is not a treasurer; only treasurers record distributions",
+                author.handle
+            )));
+        }
+        let (start, end) = entry::check_period(r.period.as_ref(), "record_distribution.period")?;
+        if !self.policies.iter().any(|p| p.version == r.policy_version) {
+            return Err(Refusal::NotFound(format!(
+                "record_distribution.policy_version: there is no policy version {}",
+                r.policy_version
+            )));
+        }
+        if let Some(d) = self.distributions.iter().find(|d| d.period.0 < end && start < d.period.1) {
+            return Err(Refusal::AlreadyExists(format!(
+                "record_distribution.period: overlaps the distribution recorded by entry {} ({}..{})",
+                d.sequence,
+                crate::scoring::time::format_rfc3339(d.period.0),
+                crate::scoring::time::format_rfc3339(d.period.1)
+            )));
+        }
+        if r.log_size > self.size {
+            return Err(Refusal::FailedPrecondition(format!(
+                "record_distribution.log_size: {} is past the end of the log ({} entries); preview again",
+                r.log_size, self.size
+            )));
+        }
+        if self.touched_since(r.log_size, start, end) {
+            return Err(Refusal::FailedPrecondition(format!(
+                "the log moved: an entry after {} changed this period; preview again",
+                r.log_size
+            )));
+        }
+        Ok(())
     }
 
     fn check_genesis(
@@ -609,6 +716,7 @@ impl LedgerState {
                         sequence,
                         retracted: false,
                         evaluations: BTreeMap::new(),
+                        touched: sequence,
                     },
                 );
                 if let Some(m) = self.members.get_mut(&author) {
@@ -622,6 +730,7 @@ impl LedgerState {
                     return Undo::Policy;
                 };
                 let previous = Box::new(c.clone());
+                c.touched = sequence;
                 c.fields = a.contribution.clone().unwrap_or_default();
                 // Reviewers approve what is there now (spec/DECISIONS.md).
                 c.evaluations.clear();
@@ -633,6 +742,7 @@ impl LedgerState {
                     return Undo::Policy;
                 };
                 let previous = Box::new(c.clone());
+                c.touched = sequence;
                 c.retracted = true;
                 if let Some(m) = self.members.get_mut(&author) {
                     m.contributions = m.contributions.saturating_sub(1);
@@ -642,7 +752,9 @@ impl LedgerState {
             Body::Evaluate(e) => {
                 let id = id_of(&e.contribution_id);
                 let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
+                let mut touched = 0;
                 let previous = self.contributions.get_mut(&id).and_then(|c| {
+                    touched = std::mem::replace(&mut c.touched, sequence);
                     c.evaluations.insert(
                         author.clone(),
                         EvaluationState {
@@ -656,7 +768,21 @@ impl LedgerState {
                     contribution: id,
                     evaluator: author,
                     previous,
+                    touched,
                 }
+            }
+            Body::RecordDistribution(r) => {
+                self.distributions.push(DistributionState {
+                    period: r.period.as_ref().map(|p| (p.start, p.end)).unwrap_or_default(),
+                    income: r.income,
+                    policy_version: r.policy_version,
+                    log_size: r.log_size,
+                    digest: r.digest.clone(),
+                    sequence,
+                    repayments: r.repayments.iter().map(|x| (id_of(&x.contribution_id), x.amount)).collect(),
+                    shares_payouts: r.shares_payouts.iter().map(|x| (x.member.clone(), x.amount)).collect(),
+                });
+                Undo::Distribution
             }
             Body::Allocate(a) => {
                 let (start, end) = a
@@ -741,8 +867,10 @@ impl LedgerState {
                 contribution,
                 evaluator,
                 previous,
+                touched,
             } => {
                 if let Some(c) = self.contributions.get_mut(&contribution) {
+                    c.touched = touched;
                     match previous {
                         Some(p) => {
                             c.evaluations.insert(evaluator, p);
@@ -752,6 +880,9 @@ impl LedgerState {
                         }
                     }
                 }
+            }
+            Undo::Distribution => {
+                self.distributions.pop();
             }
             Undo::Allocate { key, previous } => match previous {
                 Some(p) => {
@@ -806,6 +937,10 @@ impl LedgerState {
                 self.contribution_at(&r.contribution_id).is_some_and(within)
             }
             Some(Body::Evaluate(e)) => self.contribution_at(&e.contribution_id).is_some_and(within),
+            Some(Body::RecordDistribution(r)) => r
+                .period
+                .as_ref()
+                .is_some_and(|p| p.start < end && start < p.end),
             Some(Body::Allocate(a)) => a
                 .period
                 .as_ref()

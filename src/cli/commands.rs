@@ -702,6 +702,7 @@ fn parse_entry_kind(kind: &str) -> Result<pb::EntryKind> {
         "retract" => pb::EntryKind::RetractContribution,
         "evaluate" | "evaluation" => pb::EntryKind::Evaluate,
         "allocate" | "allocation" => pb::EntryKind::Allocate,
+        "distribution" => pb::EntryKind::RecordDistribution,
         other => bail!(
             "{other:?} is not an entry kind; use genesis, admit, rotate, grant, revoke, policy, contribution, amend, retract, evaluate, allocate"
         ),
@@ -798,6 +799,16 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
                 format!("{verdict} {}{rating}", short(&v.contribution_id)),
             )
         }
+        Some(Body::RecordDistribution(r)) => (
+            "distribution".into(),
+            format!(
+                "{} income {} policy v{} at log size {}",
+                r.period.as_ref().map(|p| format!("{}..{}", format_time(p.start), format_time(p.end))).unwrap_or_default(),
+                format_money(r.income, decimals),
+                r.policy_version,
+                r.log_size
+            ),
+        ),
         Some(Body::Allocate(a)) => (
             "allocate".into(),
             format!(

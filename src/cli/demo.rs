@@ -346,20 +346,38 @@ pub async fn run() -> Result<()> {
     println!(
         "\n7. What the month's income of 1000.00 EUR would pay under policy v1 (a preview by the scoring core)"
     );
-    let input = {
-        let state = server.ledger().state()?;
-        coopledger::snapshot::scoring_input(&state, None, (start, end), 100_000)?
-    };
-    let report = coopledger::scoring::score(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let rows: Vec<Vec<String>> = report
-        .payouts
-        .iter()
-        .map(|(who, cents)| vec![who.clone(), format!("{} EUR", format_money(*cents, 2))])
-        .chain(std::iter::once(vec![
-            "(reserve)".to_string(),
-            format!("{} EUR", format_money(report.reserve, 2)),
-        ]))
+    let preview = demo
+        .client
+        .compute_shares(pb::ComputeSharesRequest {
+            period: Some(pb::Period { start, end }),
+            income: 100_000,
+            policy_version: 0,
+            draft_policy_json: Vec::new(),
+        })
+        .await
+        .map_err(super::status)?
+        .into_inner();
+    let report: serde_json::Value = serde_json::from_str(&preview.report_json)?;
+    let amount = |v: &serde_json::Value| format!("{} EUR", format_money(v.as_u64().unwrap_or(0), 2));
+    let mut rows: Vec<Vec<String>> = report["payouts"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(who, cents)| vec![who.clone(), amount(cents)])
         .collect();
+    rows.push(vec!["(reserve)".to_string(), amount(&report["reserve"])]);
+    print_table(&["RECIPIENT", "AMOUNT"], &rows);
+
+    println!("\n8. ben, the treasurer, records it: the server recomputes the report and checks the digest");
+    let record = preview.record.context("no record offered for the preview")?;
+    demo.submit(&ben, Body::RecordDistribution(record), &format!("records the distribution, digest {}", &hex::encode(&preview.digest)[..16]))
+        .await?;
+    let late = work(60, day(28), &[], "late");
+    match demo.client.submit(pb::SubmitRequest { envelope: Some(cai.sign(late)?) }).await {
+        Ok(_) => anyhow::bail!("the server accepted a contribution into a distributed period"),
+        Err(s) => println!("  refused a late entry into the closed month: {:?} \"{}\"", s.code(), s.message()),
+    }
+    println!("\nThe recorded distribution:");
     print_table(&["RECIPIENT", "AMOUNT"], &rows);
 
     let mut stream = demo

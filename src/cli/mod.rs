@@ -6,6 +6,7 @@ pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod distribute;
 pub mod input;
 pub mod score;
 

@@ -18,6 +18,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::audit::{AuditError, Replayed, Replayer};
 use crate::checkpoint::{Checkpoint, origin_of};
+use crate::distribution::{check_record, prefix_state, preview};
+use crate::pb;
+use crate::snapshot::PolicyChoice;
 use crate::envelope::{EntryId, VerifiedEnvelope};
 use crate::error::{LedgerError, Refusal, Result};
 use crate::limits::Limits;
@@ -97,6 +100,8 @@ impl Ledger {
             log_public_key: log_key.verifying_key().to_bytes(),
             log_key: log_key.clone(),
             frontier,
+            store: store.clone(),
+            durable: head_rx.clone(),
         };
         let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx));
         Ok(Ledger {
@@ -419,6 +424,11 @@ struct Sequencer {
     /// Signs the checkpoint of each group's head.
     log_key: SigningKey,
     frontier: Frontier,
+    /// Read access to durable entries, to recompute a recorded distribution
+    /// over a prefix of the log.
+    store: Store,
+    /// The durable head, published by the writer.
+    durable: watch::Receiver<SignedHead>,
 }
 
 /// The outcome of one job inside a group, before the flush.
@@ -513,6 +523,33 @@ impl Sequencer {
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     }
 
+    /// Recomputes a recorded distribution over the first `log_size` entries
+    /// and refuses it unless it is exactly what the rules give. Other entries
+    /// pass untouched.
+    fn check_distribution(&self, state: &LedgerState, v: &VerifiedEnvelope) -> Result<(), Refusal> {
+        let Some(pb::entry::Body::RecordDistribution(r)) = &v.entry.body else {
+            return Ok(());
+        };
+        let period = r.period.as_ref().map(|p| (p.start, p.end)).unwrap_or_default();
+        let choice = PolicyChoice::Version(r.policy_version);
+        let preview = if r.log_size == state.size() {
+            // The state is exactly the fold of the first log_size entries.
+            preview(state, r.log_size, choice, period, r.income)?
+        } else {
+            if r.log_size > self.durable.borrow().head.size {
+                return Err(Refusal::FailedPrecondition(
+                    "the log moved while this distribution was being recorded: preview again".into(),
+                ));
+            }
+            let prefix = prefix_state(&self.store, &self.log_public_key, r.log_size).map_err(|e| {
+                tracing::error!(error = %e, "cannot replay the log prefix");
+                Refusal::FailedPrecondition(format!("cannot recompute over the first {} entries: {e}", r.log_size))
+            })?;
+            preview(&prefix, r.log_size, choice, period, r.income)?
+        };
+        check_record(r, &preview)
+    }
+
     /// Checks and applies each job of the group and prepares its writes.
     fn check_group(&mut self, batch: Vec<Job>) -> Group {
         let cx_now = now_ms();
@@ -537,7 +574,8 @@ impl Sequencer {
             now_ms: Some(cx_now),
         };
         for job in batch {
-            match apply_job(&mut state, &job, &cx) {
+            let recheck = |state: &LedgerState, v: &VerifiedEnvelope| self.check_distribution(state, v);
+            match apply_job(&mut state, &job, &cx, &recheck) {
                 Err(refusal) => pending.push(Pending::Refused {
                     reply: job.reply,
                     refusal,
@@ -685,6 +723,7 @@ fn apply_job(
     state: &mut LedgerState,
     job: &Job,
     cx: &CheckContext<'_>,
+    recheck: &dyn Fn(&LedgerState, &VerifiedEnvelope) -> std::result::Result<(), Refusal>,
 ) -> std::result::Result<Vec<Outcome>, Refusal> {
     let mut outcomes = Vec::with_capacity(job.envelopes.len());
     let mut applied: Vec<(usize, Undo)> = Vec::new();
@@ -693,7 +732,7 @@ fn apply_job(
             outcomes.push(Outcome::Duplicate(s));
             continue;
         }
-        if let Err(refusal) = state.check(v, cx) {
+        if let Err(refusal) = state.check(v, cx).and_then(|()| recheck(state, v)) {
             for (j, undo) in applied.into_iter().rev() {
                 state.undo(&job.envelopes[j], undo);
             }

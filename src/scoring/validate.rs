@@ -4,77 +4,202 @@
 //! computed, with the field named in the scenario format's terms
 //! (`contributions[3].member`, `distribution.buckets[1].percent_ppm`). What
 //! survives is indexed once: members sorted by id (a member's index *is* its
-//! rank, so "members in id order" is plain index order), contributions with
-//! their member, their rank by id and their value, and every reference
-//! resolved to an index. Lookups go through sorted arrays of 8-byte id
-//! prefixes rather than hash maps, so nothing depends on hashing order.
+//! rank, so "members in id order" is plain index order), contributions as
+//! compact [`Row`]s with their member, their rank by id and their value, all
+//! contribution ids copied once into one buffer ([`IdArena`]), and every
+//! reference resolved to an index.
+//!
+//! Ids are sorted bytewise by their 16-byte prefixes (the full bytes only
+//! where two prefixes tie). References are resolved through [`IdTable`], an
+//! open-addressing table that is only ever asked "which index holds exactly
+//! these bytes?" (every hit confirmed byte for byte) and never iterated, so
+//! nothing in a result can depend on its layout or on hashing.
+
+use std::cell::OnceCell;
 
 use super::error::{Result, ScoringError};
 use super::input::{Kind, ScoringInput, Verdict};
 use super::json::Path;
-use super::limits::{MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_TAGS};
-use super::policy::{DocumentPaths, EvaluatorWeights, check_max, check_name};
+use super::limits::{
+    MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_NAME_BYTES, MAX_TAGS,
+};
+use super::policy::{DocumentPaths, EvaluatorWeights, Policy, check_max, check_name};
 use super::time::{MAX_SECONDS, MIN_SECONDS, format_rfc3339};
-use super::value::{RateFrom, resolve_rate, value_of};
+use super::value::{RateFrom, value_of};
 
-/// An id's sort key: its first 16 bytes (big-endian, zero-padded, as two
-/// words) and its length. Comparing keys gives exactly bytewise order
-/// whenever the prefixes differ or an id has at most 16 bytes (a shorter id
-/// with the same padded prefix is a prefix of the longer one); only two
-/// longer ids with the same first 16 bytes need their full bytes compared.
-/// Handles such as `member-000123` fit whole, so most comparisons are on
-/// integers in one contiguous array, not on strings scattered over the heap.
+/// An id's sort key and the index of the id in the caller's list (24
+/// bytes). The key is the id's first 16 bytes (big-endian, zero-padded, as
+/// two words) and its length; the derived order (high, low, len, index)
+/// is exactly bytewise id order whenever the prefixes differ or an id has
+/// at most 16 bytes (a shorter id with the same padded prefix is a prefix
+/// of the longer one); only two longer ids with the same first 16 bytes
+/// need their full bytes compared. Handles such as `member-000123` fit
+/// whole, so most comparisons are on integers in one contiguous array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct IdKey {
+struct Keyed {
     high: u64,
     low: u64,
     len: u32,
+    index: u32,
 }
 
-impl IdKey {
-    fn of(id: &str) -> IdKey {
-        let mut bytes = [0u8; 16];
-        let n = id.len().min(16);
-        bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
-        let prefix = u128::from_be_bytes(bytes);
-        IdKey {
+impl Keyed {
+    fn of(id: &str, index: u32) -> Keyed {
+        let bytes = id.as_bytes();
+        let prefix = match bytes.first_chunk::<16>() {
+            Some(head) => u128::from_be_bytes(*head),
+            None => {
+                let mut head = [0u8; 16];
+                head[..bytes.len()].copy_from_slice(bytes);
+                u128::from_be_bytes(head)
+            }
+        };
+        Keyed {
             high: (prefix >> 64) as u64,
             low: prefix as u64,
+            // At most MAX_NAME_BYTES, checked before any id is keyed.
             len: id.len() as u32,
+            index,
         }
     }
 
+    /// Whether two keys hold the same prefix and length.
+    fn same_key(&self, other: &Keyed) -> bool {
+        (self.high, self.low, self.len) == (other.high, other.low, other.len)
+    }
+
     /// Whether two equal keys may still hold different ids.
-    fn ambiguous(self) -> bool {
+    fn ambiguous(&self) -> bool {
         self.len > 16
     }
-}
-
-/// A key and the index of its id in the caller's list (24 bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Keyed {
-    key: IdKey,
-    index: u32,
 }
 
 /// Marks an id that `SortedIds::find_all` did not find.
 const UNKNOWN: u32 = u32::MAX;
 
-/// Ids sorted bytewise, for duplicate detection, lookups and ranks.
+/// A fast, fixed (unseeded) 64-bit hash of an id's bytes: one multiply per
+/// 8-byte word, then murmur3's finaliser so every output bit depends on
+/// every input bit. Used only to pick slots in [`IdTable`], where every hit
+/// is confirmed bytewise, so a collision costs a probe, never a result.
+fn hash_id(id: &[u8]) -> u64 {
+    const K: u64 = 0xF135_7AEA_2E62_A9C5;
+    let word = |bytes: &[u8]| {
+        let mut word = [0u8; 8];
+        word[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(word)
+    };
+    let mut h = id.len() as u64;
+    let mut words = id.chunks_exact(8);
+    for chunk in &mut words {
+        h = (h.rotate_left(26) ^ word(chunk)).wrapping_mul(K);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        // The last 8 bytes (overlapping the previous word) when there are
+        // that many: one fixed-size load instead of a byte-by-byte copy.
+        let tail = if id.len() >= 8 {
+            word(&id[id.len() - 8..])
+        } else {
+            word(rest)
+        };
+        h = (h.rotate_left(26) ^ tail).wrapping_mul(K);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// Open-addressing table (linear probing, at most half full) from an id to
+/// the first index of a list that holds it. A slot is `(tag << 32) |
+/// (index + 1)`, the tag being the low half of the id's hash, so a probe
+/// compares ids only when 32 more bits of hash agree; 0 is an empty slot.
+/// One lookup costs about one cache miss, where a binary search among a
+/// million ids costs twenty.
+struct IdTable {
+    slots: Vec<u64>,
+    /// 64 − log2(slots.len()): the hash's top bits pick the first slot.
+    shift: u32,
+}
+
+impl IdTable {
+    /// Indexes the `count` ids given by `id_of` (at most `MAX_ENTRIES`, so
+    /// `index + 1` fits the slot's low half); a repeated id keeps its first
+    /// index.
+    fn new<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> IdTable {
+        let size = (count * 2).next_power_of_two().max(16);
+        let mut table = IdTable {
+            slots: vec![0; size],
+            shift: 64 - size.trailing_zeros(),
+        };
+        for index in 0..count {
+            let id = id_of(index);
+            let hash = hash_id(id.as_bytes());
+            let mut at = table.first_slot(hash);
+            loop {
+                let slot = table.slots[at];
+                if slot == 0 {
+                    table.slots[at] = (hash << 32) | (index as u64 + 1);
+                    break;
+                }
+                if slot >> 32 == hash & 0xFFFF_FFFF && id_of((slot as u32 - 1) as usize) == id {
+                    break;
+                }
+                at = (at + 1) & (table.slots.len() - 1);
+            }
+        }
+        table
+    }
+
+    fn first_slot(&self, hash: u64) -> usize {
+        (hash >> self.shift) as usize
+    }
+
+    /// The first index whose id is exactly `id`, if any.
+    fn find<'s>(&self, id: &str, id_of: impl Fn(usize) -> &'s str) -> Option<u32> {
+        let hash = hash_id(id.as_bytes());
+        let tag = hash & 0xFFFF_FFFF;
+        let mut at = self.first_slot(hash);
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return None;
+            }
+            let index = (slot as u32).wrapping_sub(1);
+            if slot >> 32 == tag && id_of(index as usize) == id {
+                return Some(index);
+            }
+            at = (at + 1) & (self.slots.len() - 1);
+        }
+    }
+}
+
+/// Ids sorted bytewise, for duplicate detection, ranks and lookups.
 pub(crate) struct SortedIds {
     /// Sorted by the full id, then by index so equal ids sit in list order.
     keys: Vec<Keyed>,
+    /// Built on the first lookup (a list nobody refers to needs none).
+    table: OnceCell<IdTable>,
 }
 
 impl SortedIds {
     /// Sorts the `count` ids given by `id_of`: by key first (integers
     /// only), then each run of equal ambiguous keys by the full ids.
     fn build<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> SortedIds {
-        let mut keys = SortedIds::by_key(count, &id_of);
+        let mut keys: Vec<Keyed> = (0..count)
+            .map(|i| Keyed::of(id_of(i), i as u32))
+            .collect();
+        keys.sort_unstable();
+        // Runs of equal keys are rare (ids sharing their first 16 bytes and
+        // their length), so they are found by comparing neighbours.
         let mut start = 0;
         while start < keys.len() {
-            let end = start + keys[start..].partition_point(|k| k.key == keys[start].key);
-            if end - start > 1 && keys[start].key.ambiguous() {
+            let mut end = start + 1;
+            while end < keys.len() && keys[end].same_key(&keys[start]) {
+                end += 1;
+            }
+            if end - start > 1 && keys[start].ambiguous() {
                 keys[start..end].sort_unstable_by(|a, b| {
                     id_of(a.index as usize)
                         .cmp(id_of(b.index as usize))
@@ -83,19 +208,10 @@ impl SortedIds {
             }
             start = end;
         }
-        SortedIds { keys }
-    }
-
-    /// The ids' keys sorted by key (and index), not yet by full id.
-    fn by_key<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> Vec<Keyed> {
-        let mut keys: Vec<Keyed> = (0..count)
-            .map(|i| Keyed {
-                key: IdKey::of(id_of(i)),
-                index: i as u32,
-            })
-            .collect();
-        keys.sort_unstable();
-        keys
+        SortedIds {
+            keys,
+            table: OnceCell::new(),
+        }
     }
 
     /// The first pair of list indices (earlier, later) holding the same id.
@@ -103,52 +219,30 @@ impl SortedIds {
         self.keys
             .windows(2)
             .find(|pair| {
-                pair[0].key == pair[1].key
-                    && (!pair[0].key.ambiguous()
+                pair[0].same_key(&pair[1])
+                    && (!pair[0].ambiguous()
                         || id_of(pair[0].index as usize) == id_of(pair[1].index as usize))
             })
             .map(|pair| (pair[0].index as usize, pair[1].index as usize))
     }
 
-    /// The list index of each of `count` queries (or [`UNKNOWN`]). The
-    /// queries' keys are sorted and merged with the sorted ids, so a million
-    /// lookups in a million ids walk memory in order instead of paying a
-    /// cache miss per step of a binary search; ids longer than 16 bytes are
-    /// then confirmed byte for byte, in query order.
+    /// The list index of `query` (the first one, were ids repeated).
+    fn find<'s>(&self, id_of: impl Fn(usize) -> &'s str + Copy, query: &str) -> Option<u32> {
+        self.table
+            .get_or_init(|| IdTable::new(self.keys.len(), id_of))
+            .find(query, id_of)
+    }
+
+    /// The list index of each of `count` queries (or [`UNKNOWN`]).
     fn find_all<'s, 'q>(
         &self,
-        id_of: impl Fn(usize) -> &'s str,
+        id_of: impl Fn(usize) -> &'s str + Copy,
         count: usize,
         query_of: impl Fn(usize) -> &'q str,
     ) -> Vec<u32> {
-        let queries = SortedIds::by_key(count, &query_of);
-        let mut found = vec![UNKNOWN; count];
-        let mut next = 0;
-        for query in &queries {
-            while next < self.keys.len() && self.keys[next].key < query.key {
-                next += 1;
-            }
-            let rest = &self.keys[next..];
-            let run = &rest[..rest.partition_point(|k| k.key == query.key)];
-            found[query.index as usize] = match run {
-                [] => UNKNOWN,
-                [only] => only.index,
-                // Several long ids share these 16 bytes: compare them now.
-                _ => run
-                    .iter()
-                    .find(|k| id_of(k.index as usize) == query_of(query.index as usize))
-                    .map_or(UNKNOWN, |k| k.index),
-            };
-        }
-        for (q, candidate) in found.iter_mut().enumerate() {
-            if *candidate != UNKNOWN
-                && IdKey::of(query_of(q)).ambiguous()
-                && id_of(*candidate as usize) != query_of(q)
-            {
-                *candidate = UNKNOWN;
-            }
-        }
-        found
+        (0..count)
+            .map(|q| self.find(id_of, query_of(q)).unwrap_or(UNKNOWN))
+            .collect()
     }
 
     /// List indices in id order.
@@ -157,52 +251,136 @@ impl SortedIds {
     }
 }
 
-/// Member lookup by handle: the members' 16-byte prefixes in id order, in
-/// one compact array, searched with a single partition point; the handle
-/// itself is read only for handles longer than 16 bytes. Two million
-/// lookups among ten thousand members stay in cache this way.
+/// Member lookup by handle: a member's index is its position in the sorted
+/// list, found through an [`IdTable`] (a few hundred kilobytes for ten
+/// thousand members, so two million lookups stay in cache).
 struct MemberIndex<'a> {
     members: &'a [&'a str],
-    prefixes: Vec<(u64, u64)>,
+    table: IdTable,
 }
 
 impl<'a> MemberIndex<'a> {
-    /// `members` must be sorted bytewise (so their prefixes are sorted too).
+    /// `members` sorted bytewise, without duplicates.
     fn new(members: &'a [&'a str]) -> MemberIndex<'a> {
-        let prefixes = members
-            .iter()
-            .map(|m| {
-                let key = IdKey::of(m);
-                (key.high, key.low)
-            })
-            .collect();
-        MemberIndex { members, prefixes }
+        MemberIndex {
+            members,
+            table: IdTable::new(members.len(), |i| members[i]),
+        }
     }
 
     /// The member index (rank) of `name`.
     fn find(&self, name: &str) -> Option<u32> {
-        let key = IdKey::of(name);
-        let wanted = (key.high, key.low);
-        let start = self.prefixes.partition_point(|p| *p < wanted);
-        (start..self.prefixes.len())
-            .take_while(|&position| self.prefixes[position] == wanted)
-            .find(|&position| {
-                let member = self.members[position];
-                member.len() == name.len() && (name.len() <= 16 || member == name)
-            })
-            .map(|position| position as u32)
+        self.table.find(name, |i| self.members[i])
     }
 }
 
-/// How a contribution's value was found.
+/// Every contribution id, copied once into one buffer, in input order. The
+/// report keeps it (ids are most of a large report's text), and lookups
+/// compare against it instead of chasing each input string's allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct IdArena {
+    text: String,
+    /// `text[starts[i]..starts[i + 1]]` is id i. At most MAX_CONTRIBUTIONS
+    /// ids of at most MAX_NAME_BYTES bytes: 2.56 × 10^9 bytes fit u32.
+    starts: Vec<u32>,
+}
+
+const _: () = assert!(MAX_CONTRIBUTIONS * MAX_NAME_BYTES <= u32::MAX as usize);
+
+impl IdArena {
+    fn with_capacity(ids: usize, bytes: usize) -> IdArena {
+        let mut starts = Vec::with_capacity(ids + 1);
+        starts.push(0);
+        IdArena {
+            text: String::with_capacity(bytes),
+            starts,
+        }
+    }
+
+    /// Appends an id already checked to be at most MAX_NAME_BYTES long.
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.starts.push(self.text.len() as u32);
+    }
+
+    /// Id `i`.
+    pub(crate) fn get(&self, i: usize) -> &str {
+        let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        // Every boundary is the end of a whole pushed str.
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// The policy's tags (every tag with a rate, a multiplier or both), sorted
+/// bytewise, so each contribution tag is looked up once, in one small table,
+/// and later steps refer to policy tags by index.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct PolicyTags {
+    /// (tag, policy.rates[tag], policy.tag_multiplier_ppm[tag]).
+    pub(crate) tags: Vec<(String, Option<u64>, Option<u64>)>,
+}
+
+impl PolicyTags {
+    fn new(policy: &Policy) -> PolicyTags {
+        let mut tags: Vec<(String, Option<u64>, Option<u64>)> = policy
+            .rates
+            .iter()
+            .map(|(tag, &rate)| (tag.clone(), Some(rate), None))
+            .collect();
+        for (tag, &ppm) in &policy.tag_multiplier_ppm {
+            match tags.binary_search_by(|entry| entry.0.as_str().cmp(tag)) {
+                Ok(position) => tags[position].2 = Some(ppm),
+                Err(position) => tags.insert(position, (tag.clone(), None, Some(ppm))),
+            }
+        }
+        PolicyTags { tags }
+    }
+
+    fn find(&self, tag: &str) -> Option<usize> {
+        self.tags
+            .binary_search_by(|entry| entry.0.as_str().cmp(tag))
+            .ok()
+    }
+
+    /// The name of policy tag `t`.
+    pub(crate) fn name(&self, t: u32) -> &str {
+        self.tags.get(t as usize).map_or("", |entry| entry.0.as_str())
+    }
+
+    /// The multiplier of policy tag `t` (a tag listed as a contribution's
+    /// multiplier always has one).
+    pub(crate) fn multiplier(&self, t: u32) -> u64 {
+        self.tags.get(t as usize).and_then(|entry| entry.2).unwrap_or(0)
+    }
+}
+
+/// One contribution as the later steps need it (48 bytes, input order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Valued {
-    /// Minor units, ≤ 10^15.
+pub(crate) struct Row {
+    /// When, in Unix seconds.
+    pub at: i64,
+    /// Minutes, minor units or units.
+    pub quantity: u64,
+    /// value(c) in minor units, ≤ 10^15.
     pub value: u64,
-    /// The rate used, if the kind needs one and one resolved.
-    pub rate: Option<u64>,
+    /// The rate used; meaningful only if `source.has_rate()`.
+    pub rate: u64,
+    /// Its tag multipliers: `Prepared::multiplied[multipliers..multipliers
+    /// + multiplier_count]`, policy tag indices in the contribution's tag
+    /// order.
+    pub multipliers: u32,
     /// Where the rate came from.
     pub source: RateFrom,
+    /// At most MAX_TAGS = 64.
+    pub multiplier_count: u8,
+    pub kind: Kind,
+}
+
+impl Row {
+    /// The rate, if the kind needs one and one resolved.
+    pub(crate) fn rate(&self) -> Option<u64> {
+        self.source.has_rate().then_some(self.rate)
+    }
 }
 
 /// An evaluation with its references resolved.
@@ -224,14 +402,20 @@ pub(crate) struct Prepared<'a> {
     pub(crate) input: &'a ScoringInput,
     /// Member ids sorted bytewise; a member's index is its position here.
     pub(crate) members: Vec<&'a str>,
+    /// Per contribution (input order): kind, amounts, value and rate.
+    pub(crate) rows: Vec<Row>,
+    /// Contribution ids, input order.
+    pub(crate) ids: IdArena,
+    /// The policy's tags.
+    pub(crate) tags: PolicyTags,
+    /// Every contribution's tag multipliers, see [`Row::multipliers`].
+    pub(crate) multiplied: Vec<u32>,
     /// Per contribution (input order): the contributor's member index.
     pub(crate) contribution_member: Vec<u32>,
     /// Per contribution (input order): its rank by id.
     pub(crate) contribution_rank: Vec<u32>,
     /// Contribution indices sorted by id.
     pub(crate) contribution_order: Vec<u32>,
-    /// Per contribution (input order): value and rate.
-    pub(crate) valued: Vec<Valued>,
     /// Evaluations in input (log) order.
     pub(crate) evaluations: Vec<ResolvedEvaluation>,
     /// Allocations in input order: (from, [(to, percent)] in id order,
@@ -306,6 +490,7 @@ impl<'a> Prepared<'a> {
             .order()
             .map(|i| input.members[i as usize].as_str())
             .collect();
+        drop(member_ids);
         // A member's index is its rank, i.e. its position in `members`.
         let member_index = MemberIndex::new(&members);
         let member_of = |name: &str| member_index.find(name);
@@ -334,11 +519,22 @@ impl<'a> Prepared<'a> {
             "contributions",
         )?;
         let policy = &input.policy.policy;
+        let tags = PolicyTags::new(policy);
+        let default_rates = Kind::ALL.map(|kind| policy.default_rates.get(&kind).copied());
         let mut contribution_member = Vec::with_capacity(contributions.len());
-        let mut valued = Vec::with_capacity(contributions.len());
+        let mut rows = Vec::with_capacity(contributions.len());
+        let mut multiplied = Vec::new();
+        // Sized by the first id: ids of one list usually share a length.
+        let mut ids = IdArena::with_capacity(
+            contributions.len(),
+            contributions
+                .first()
+                .map_or(0, |c| c.id.len().min(MAX_NAME_BYTES) * contributions.len()),
+        );
         for (index, contribution) in contributions.iter().enumerate() {
             let path = contributions_path.index(index);
             check_name(&path.key("id"), &contribution.id, "contribution id")?;
+            ids.push(&contribution.id);
             let member = member_of(&contribution.member)
                 .ok_or_else(|| not_member(path.key("member"), &contribution.member))?;
             contribution_member.push(member);
@@ -348,14 +544,39 @@ impl<'a> Prepared<'a> {
             }
             let tags_path = path.key("tags");
             check_count(&tags_path, contribution.tags.len(), MAX_TAGS, "tags")?;
+            // The first tag with a rate (§1), and every tag with a
+            // multiplier, in tag order (§3).
+            let mut rate_tag = None;
+            let first_multiplier = multiplied.len();
             for (t, tag) in contribution.tags.iter().enumerate() {
                 check_name(&tags_path.index(t), tag, "tag")?;
                 if contribution.tags[..t].contains(tag) {
                     return Err(tags_path.index(t).err(format!("duplicate tag {tag:?}")));
                 }
+                if let Some(position) = tags.find(tag) {
+                    let (_, rate, multiplier) = tags.tags[position];
+                    if let (None, Some(rate)) = (rate_tag, rate) {
+                        rate_tag = Some((position as u32, rate));
+                    }
+                    if multiplier.is_some() {
+                        multiplied.push(position as u32);
+                    }
+                }
             }
             check_time(&path.key("at"), contribution.at)?;
-            let (rate, source) = resolve_rate(contribution, policy);
+            // §1's order: money needs no rate; else the contribution's own,
+            // the first tag's, the kind's default, or none.
+            let (rate, source) = if contribution.kind.is_money() {
+                (None, RateFrom::NotNeeded)
+            } else if let Some(rate) = contribution.rate {
+                (Some(rate), RateFrom::Own)
+            } else if let Some((position, rate)) = rate_tag {
+                (Some(rate), RateFrom::Tag(position))
+            } else if let Some(rate) = default_rates[contribution.kind.index()] {
+                (Some(rate), RateFrom::Default)
+            } else {
+                (None, RateFrom::Missing)
+            };
             let value = value_of(contribution.kind, contribution.quantity, rate);
             if value > u128::from(MAX_AMOUNT) {
                 let how = if contribution.kind == Kind::Work {
@@ -367,17 +588,23 @@ impl<'a> Prepared<'a> {
                     "the value {how} = {value} must be at most {MAX_AMOUNT} minor units"
                 )));
             }
-            valued.push(Valued {
+            rows.push(Row {
+                at: contribution.at,
+                quantity: contribution.quantity,
                 // At most MAX_AMOUNT, checked just above.
                 value: value as u64,
-                rate,
+                rate: rate.unwrap_or(0),
+                // At most MAX_TAGS per contribution and MAX_CONTRIBUTIONS
+                // contributions: the index fits u32 and the count u8.
+                multipliers: first_multiplier as u32,
                 source,
+                multiplier_count: (multiplied.len() - first_multiplier) as u8,
+                kind: contribution.kind,
             });
         }
-        let contribution_ids =
-            SortedIds::build(contributions.len(), |i| contributions[i].id.as_str());
-        if let Some((first, second)) = contribution_ids.duplicate(|i| contributions[i].id.as_str())
-        {
+        let id_of = |i: usize| ids.get(i);
+        let contribution_ids = SortedIds::build(contributions.len(), id_of);
+        if let Some((first, second)) = contribution_ids.duplicate(id_of) {
             return Err(contributions_path.index(second).key("id").err(format!(
                 "duplicate contribution id {:?} (also contributions[{first}])",
                 contributions[second].id
@@ -397,22 +624,17 @@ impl<'a> Prepared<'a> {
             MAX_EVALUATIONS,
             "evaluations",
         )?;
-        let evaluated = contribution_ids.find_all(
-            |i| contributions[i].id.as_str(),
-            input.evaluations.len(),
-            |q| input.evaluations[q].contribution.as_str(),
-        );
         let mut evaluations = Vec::with_capacity(input.evaluations.len());
-        for (index, (evaluation, &contribution)) in
-            input.evaluations.iter().zip(&evaluated).enumerate()
-        {
+        for (index, evaluation) in input.evaluations.iter().enumerate() {
             let path = evaluations_path.index(index);
-            if contribution == UNKNOWN {
-                return Err(path.key("contribution").err(format!(
-                    "{:?} is not a known contribution id",
-                    evaluation.contribution
-                )));
-            }
+            let contribution = contribution_ids
+                .find(id_of, &evaluation.contribution)
+                .ok_or_else(|| {
+                    path.key("contribution").err(format!(
+                        "{:?} is not a known contribution id",
+                        evaluation.contribution
+                    ))
+                })?;
             let evaluator = member_of(&evaluation.evaluator)
                 .ok_or_else(|| not_member(path.key("evaluator"), &evaluation.evaluator))?;
             if let Some(rating) = evaluation.rating {
@@ -470,25 +692,17 @@ impl<'a> Prepared<'a> {
             MAX_ENTRIES,
             "prior repayments",
         )?;
-        let repaid_contributions = contribution_ids.find_all(
-            |i| contributions[i].id.as_str(),
-            input.prior_repayments.len(),
-            |q| input.prior_repayments[q].contribution.as_str(),
-        );
         let mut prior_repaid = vec![0u64; contributions.len()];
-        for (index, (repayment, &contribution)) in input
-            .prior_repayments
-            .iter()
-            .zip(&repaid_contributions)
-            .enumerate()
-        {
+        for (index, repayment) in input.prior_repayments.iter().enumerate() {
             let path = repayments_path.index(index);
-            if contribution == UNKNOWN {
-                return Err(path.key("contribution").err(format!(
-                    "{:?} is not a known contribution id",
-                    repayment.contribution
-                )));
-            }
+            let contribution = contribution_ids
+                .find(id_of, &repayment.contribution)
+                .ok_or_else(|| {
+                    path.key("contribution").err(format!(
+                        "{:?} is not a known contribution id",
+                        repayment.contribution
+                    ))
+                })?;
             check_max(
                 &path.key("amount"),
                 repayment.amount,
@@ -508,6 +722,7 @@ impl<'a> Prepared<'a> {
                 )));
             }
         }
+        drop(contribution_ids);
         let payouts_path = Path::Root("prior_payouts");
         check_count(
             &payouts_path,
@@ -528,14 +743,18 @@ impl<'a> Prepared<'a> {
             )?;
             prior_paid[member as usize] += u128::from(payout.amount);
         }
+        drop(member_index);
 
         Ok(Prepared {
             input,
             members,
+            rows,
+            ids,
+            tags,
+            multiplied,
             contribution_member,
             contribution_rank,
             contribution_order,
-            valued,
             evaluations,
             allocations,
             prior_repaid,
@@ -547,6 +766,14 @@ impl<'a> Prepared<'a> {
     /// Number of members.
     pub(crate) fn member_count(&self) -> usize {
         self.members.len()
+    }
+
+    /// Contribution `c`'s tag multipliers, as policy tag indices.
+    pub(crate) fn multipliers_of(&self, row: &Row) -> &[u32] {
+        let start = row.multipliers as usize;
+        self.multiplied
+            .get(start..start + usize::from(row.multiplier_count))
+            .unwrap_or_default()
     }
 }
 

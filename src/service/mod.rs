@@ -502,4 +502,62 @@ impl pb::ledger_server::Ledger for LedgerService {
             hashes: hashes(proof),
         }))
     }
+
+    async fn compute_shares(&self, request: Request<pb::ComputeSharesRequest>) -> Result<Response<pb::SharesReport>, Status> {
+        let req = request.into_inner();
+        let period = crate::entry::check_period(req.period.as_ref(), "period")?;
+        let preview = self.preview(period, req.income, req.policy_version, req.draft_policy_json).await?;
+        let report_json = preview.report.to_json().map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::SharesReport {
+            report_json,
+            canonical_json: preview.canonical.clone(),
+            digest: preview.digest.to_vec(),
+            log_size: preview.log_size,
+            policy_version: preview.policy_version,
+            record: match crate::distribution::record_body(&preview) {
+                pb::entry::Body::RecordDistribution(r) if preview.policy_version > 0 => Some(r),
+                _ => None,
+            },
+        }))
+    }
+
+    async fn explain(&self, request: Request<pb::ExplainRequest>) -> Result<Response<pb::Explanation>, Status> {
+        let req = request.into_inner();
+        crate::entry::check_handle(&req.member, "member")?;
+        let period = crate::entry::check_period(req.period.as_ref(), "period")?;
+        let preview = self.preview(period, req.income, req.policy_version, Vec::new()).await?;
+        let explanation = preview
+            .report
+            .explain(&req.member)
+            .ok_or_else(|| Status::not_found(format!("member: {:?} is neither a member nor a recipient", req.member)))?;
+        let explanation_json = serde_json::to_string_pretty(&explanation).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::Explanation { member: req.member, explanation_json }))
+    }
+}
+
+impl LedgerService {
+    /// Scores a period over the current log, off the async workers.
+    async fn preview(
+        &self,
+        period: (i64, i64),
+        income: u64,
+        version: u32,
+        draft: Vec<u8>,
+    ) -> Result<crate::distribution::Preview, Status> {
+        if income > crate::limits::MAX_AMOUNT {
+            return Err(Status::invalid_argument(format!("income: {income} is over the limit of {}", crate::limits::MAX_AMOUNT)));
+        }
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            let choice = match (draft.is_empty(), version) {
+                (false, _) => crate::snapshot::PolicyChoice::Draft(&draft),
+                (true, 0) => crate::snapshot::PolicyChoice::Latest,
+                (true, v) => crate::snapshot::PolicyChoice::Version(v),
+            };
+            let state = ledger.state()?;
+            crate::distribution::preview(&state, state.size(), choice, period, income).map_err(Status::from)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("scoring task failed: {e}")))?
+    }
 }
