@@ -37,6 +37,8 @@ pub struct Preview {
     pub period: (i64, i64),
     /// The income.
     pub income: u64,
+    /// What was scored (for `export --scenario`).
+    pub input: crate::scoring::input::ScoringInput,
 }
 
 /// The canonical JSON of a report (sorted keys, no whitespace, integers).
@@ -70,7 +72,7 @@ pub fn preview(
     let report = crate::scoring::score(&input).map_err(|e| Refusal::InvalidArgument(e.to_string()))?;
     let canonical = canonical_json(&report, period, income, policy_version, log_size);
     let digest = *blake3::hash(canonical.as_bytes()).as_bytes();
-    Ok(Preview { report, canonical, digest, log_size, policy_version, period, income })
+    Ok(Preview { report, canonical, digest, log_size, policy_version, period, income, input })
 }
 
 /// The state of the log's first `n` entries, replayed from the store with

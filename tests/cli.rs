@@ -276,6 +276,8 @@ async fn the_demo_runs_a_month_end_to_end() {
         "refused cai approves her own work: PermissionDenied",
         "RECIPIENT",
         "commons",
+        "records the distribution",
+        "refused a late entry into the closed month: FailedPrecondition",
     ] {
         assert!(text.contains(step), "demo output lacks {step:?}:\n{text}");
     }

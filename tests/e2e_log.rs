@@ -282,6 +282,7 @@ fn kind_of(e: &pb::LoggedEntry) -> pb::EntryKind {
         Some(Body::RetractContribution(_)) => pb::EntryKind::RetractContribution,
         Some(Body::Evaluate(_)) => pb::EntryKind::Evaluate,
         Some(Body::Allocate(_)) => pb::EntryKind::Allocate,
+        Some(Body::RecordDistribution(_)) => pb::EntryKind::RecordDistribution,
         None => pb::EntryKind::Unspecified,
     }
 }

@@ -27,12 +27,24 @@ pub struct VerifyArgs {
 /// `coopledger export`.
 #[derive(Args)]
 pub struct ExportArgs {
-    /// The member whose record to export.
-    #[arg(long)]
-    pub member: String,
+    /// The member whose record to export (with --proofs).
+    #[arg(long, requires = "proofs")]
+    pub member: Option<String>,
     /// Write the member's entries with inclusion proofs and a checkpoint to this file.
+    #[arg(long, requires = "member")]
+    pub proofs: Option<PathBuf>,
+    /// Write the live log of --period (with --income) as a scenario file for `coopledger score`.
+    #[arg(long, requires = "period", conflicts_with_all = ["member", "csv"])]
+    pub scenario: Option<PathBuf>,
+    /// Print contributions, evaluations or distributions as CSV for a spreadsheet.
+    #[arg(long, value_parser = ["contributions", "evaluations", "distributions"], conflicts_with = "member")]
+    pub csv: Option<String>,
+    /// The period (2026-11 or START..END), for --scenario (required) and --csv (a filter).
     #[arg(long)]
-    pub proofs: PathBuf,
+    pub period: Option<String>,
+    /// The income for --scenario, as an amount.
+    #[arg(long, default_value = "0")]
+    pub income: String,
 }
 
 /// `coopledger verify-record FILE`.
@@ -71,7 +83,7 @@ fn write_witness(home: &Path, log_public_key: &[u8; 32], note: &str) -> Result<(
 
 /// `coopledger verify`.
 pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
-    let (replayed, note, source, log_key) = match &args.data {
+    let (replayed, note, source, log_key, entries) = match &args.data {
         Some(dir) => verify_data(ctx, dir)?,
         None => verify_server(ctx).await?,
     };
@@ -82,6 +94,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     if let Some(seen) = &witness {
         replayed.check_extends(seen)?;
     }
+    let distributions = coopledger::audit::check_distributions(&entries, &replayed)?;
     write_witness(&ctx.home, &log_key, &note)?;
     let state = &replayed.state;
     if ctx.json {
@@ -90,7 +103,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
             serde_json::json!({
                 "source": source, "size": cp.size, "root": hex::encode(cp.root),
                 "log_public_key": hex::encode(log_key), "members": state.members().count(),
-                "consistent_with": witness.as_ref().map(|w| w.size),
+                "consistent_with": witness.as_ref().map(|w| w.size), "distributions": distributions,
             })
         );
     } else {
@@ -113,6 +126,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
                 "  first audit of this log from this config; its checkpoint is kept as the witness"
             ),
         }
+        println!("  {distributions} recorded distributions recomputed from the log: every digest matches");
         println!(
             "  {} members, {} policies",
             state.members().count(),
@@ -122,7 +136,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-type Audited = (Replayed, String, String, [u8; 32]);
+type Audited = (Replayed, String, String, [u8; 32], Vec<VerifiedEnvelope>);
 
 fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
     let store = Store::open(dir).with_context(|| {
@@ -138,11 +152,13 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         .map(|w| w.size);
     let head = store.head()?;
     let mut replayer = Replayer::new(None, witness_size);
+    let mut entries = Vec::new();
     for item in store.entries(0, head.size) {
         let (sequence, leaf) = item?;
         let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
             .map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
         replayer.push(sequence, &v)?;
+        entries.push(v);
     }
     let replayed = replayer.finish();
     if replayed.frontier.size() != head.size {
@@ -161,6 +177,7 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         note,
         format!("the data folder {}", dir.display()),
         key,
+        entries,
     ))
 }
 
@@ -231,6 +248,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
         .map_or(10_000, |l| l.max_list_entries)
         .max(1);
     let mut replayer = Replayer::new(None, witness.as_ref().map(|w| w.size));
+    let mut entries = Vec::new();
     while replayer.size() < cp.size {
         let from = replayer.size();
         let mut stream = session
@@ -260,6 +278,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
                 );
             }
             replayer.push(e.sequence, &v)?;
+            entries.push(v);
         }
         if replayer.size() == from {
             bail!(
@@ -281,6 +300,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
         cp.note,
         format!("the server at {}", ctx.server),
         log_key,
+        entries,
     ))
 }
 
@@ -322,8 +342,22 @@ pub struct RecordEntry {
 
 const RECORD_FORMAT: &str = "coopledger-record-v1";
 
-/// `coopledger export --member M --proofs FILE`.
+/// `coopledger export`: a member's record, a scenario, or CSV.
 pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
+    if let Some(file) = &args.scenario {
+        return super::distribute::export_scenario(ctx, file, args.period.as_deref().unwrap_or_default(), &args.income).await;
+    }
+    if let Some(what) = &args.csv {
+        return super::distribute::export_csv(ctx, what, args.period.as_deref()).await;
+    }
+    let (Some(member), Some(proofs)) = (&args.member, &args.proofs) else {
+        bail!("say what to export: --member M --proofs FILE, --scenario FILE --period P, or --csv WHAT");
+    };
+    export_record(ctx, member, proofs).await
+}
+
+/// `coopledger export --member M --proofs FILE`.
+async fn export_record(ctx: &Context, member: &str, proofs: &Path) -> Result<()> {
     let mut session = ctx.connect().await?;
     let cp = session
         .client
@@ -342,7 +376,7 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     let mut stream = session
         .client
         .list_entries(pb::ListEntriesRequest {
-            member: args.member.clone(),
+            member: member.to_string(),
             to_sequence: cp.size,
             ..Default::default()
         })
@@ -352,12 +386,12 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     let mut sequences = vec![0u64];
     while let Some(e) = stream.next().await {
         let e = e.map_err(status)?;
-        if e.sequence != 0 && e.entry.as_ref().is_some_and(|x| x.author == args.member) {
+        if e.sequence != 0 && e.entry.as_ref().is_some_and(|x| x.author == member) {
             sequences.push(e.sequence);
         }
     }
     if sequences.len() == 1 {
-        bail!("{} has no entries of their own in this log", args.member);
+        bail!("{} has no entries of their own in this log", member);
     }
     let mut entries = Vec::with_capacity(sequences.len());
     for sequence in sequences {
@@ -389,19 +423,19 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     }
     let record = Record {
         format: RECORD_FORMAT.into(),
-        member: args.member.clone(),
+        member: member.to_string(),
         log_public_key: hex::encode(log_key),
         checkpoint: cp.note,
         entries,
     };
-    std::fs::write(&args.proofs, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("writing {}", args.proofs.display()))?;
+    std::fs::write(&proofs, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("writing {}", proofs.display()))?;
     println!(
         "wrote {} entries of {} with inclusion proofs against checkpoint {} to {}",
         record.entries.len() - 1,
-        args.member,
+        member,
         cp.size,
-        args.proofs.display()
+        proofs.display()
     );
     Ok(())
 }

@@ -495,7 +495,8 @@ fn parse_kind(kind: &str) -> Result<pb::ContributionKind> {
     })
 }
 
-fn kind_name(kind: i32) -> &'static str {
+/// The word for a contribution kind.
+pub fn kind_name(kind: i32) -> &'static str {
     match pb::ContributionKind::try_from(kind) {
         Ok(pb::ContributionKind::Work) => "work",
         Ok(pb::ContributionKind::Money) => "money",

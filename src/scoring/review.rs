@@ -23,7 +23,7 @@ pub(crate) struct Standing {
 }
 
 /// The outcome of peer review for one contribution.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ContributionReview {
     /// Standing approvals.
     pub approvals: u32,
@@ -66,10 +66,11 @@ impl Reviewed {
 /// Runs peer review over a validated input.
 pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     let input = prepared.input;
-    let contribution_count = input.contributions.len();
+    let contribution_count = prepared.rows.len();
 
-    // Group the non-self evaluations by contribution, keeping log order
-    // (a counting sort: linear, and stable).
+    // Group the non-self evaluations by contribution, keeping log order: a
+    // counting sort (linear, and stable) that writes the 8-byte standing
+    // records themselves, so the passes below read them sequentially.
     let mut self_evaluations = Vec::new();
     let mut offsets = vec![0u32; contribution_count + 1];
     for evaluation in &prepared.evaluations {
@@ -82,49 +83,57 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     for c in 0..contribution_count {
         offsets[c + 1] += offsets[c];
     }
-    let mut cursor = offsets.clone();
-    let mut grouped = vec![0u32; offsets[contribution_count] as usize];
-    for (position, evaluation) in prepared.evaluations.iter().enumerate() {
+    let placeholder = Standing {
+        evaluator: 0,
+        verdict: Verdict::Approve,
+        rating: None,
+    };
+    let mut standing = vec![placeholder; offsets[contribution_count] as usize];
+    // offsets[c] serves as group c's cursor; once every record is placed it
+    // holds the start of group c + 1, and one shift restores the starts.
+    for evaluation in &prepared.evaluations {
         if !evaluation.by_contributor {
-            let c = evaluation.contribution as usize;
-            grouped[cursor[c] as usize] = position as u32;
-            cursor[c] += 1;
+            let cursor = &mut offsets[evaluation.contribution as usize];
+            standing[*cursor as usize] = Standing {
+                evaluator: evaluation.evaluator,
+                verdict: evaluation.verdict,
+                rating: evaluation.rating,
+            };
+            *cursor += 1;
         }
     }
+    offsets.copy_within(0..contribution_count, 1);
+    offsets[0] = 0;
 
-    // Keep the last evaluation of each (contribution, evaluator).
-    let mut standing = Vec::with_capacity(grouped.len());
-    let mut standing_offsets = Vec::with_capacity(contribution_count + 1);
-    standing_offsets.push(0u32);
-    let mut scratch: Vec<(u32, u32)> = Vec::new();
+    // Keep the last evaluation of each (contribution, evaluator), each
+    // group in evaluator order, compacted in place (writes never overtake
+    // reads); offsets[c] is rewritten to the compacted start once read.
+    let mut write = 0usize;
+    let mut group_start = 0usize;
     for c in 0..contribution_count {
-        scratch.clear();
-        scratch.extend(
-            grouped[offsets[c] as usize..offsets[c + 1] as usize]
-                .iter()
-                .map(|&position| (prepared.evaluations[position as usize].evaluator, position)),
-        );
-        scratch.sort_unstable();
-        for (k, &(evaluator, position)) in scratch.iter().enumerate() {
-            let superseded = scratch
-                .get(k + 1)
-                .is_some_and(|&(next, _)| next == evaluator);
+        let group_end = offsets[c + 1] as usize;
+        offsets[c] = write as u32;
+        let group = &mut standing[group_start..group_end];
+        if group.len() > 1 {
+            // Stable: one evaluator's evaluations stay in log order.
+            group.sort_by_key(|evaluation| evaluation.evaluator);
+        }
+        for k in group_start..group_end {
+            let superseded =
+                k + 1 < group_end && standing[k + 1].evaluator == standing[k].evaluator;
             if !superseded {
-                let evaluation = &prepared.evaluations[position as usize];
-                standing.push(Standing {
-                    evaluator,
-                    verdict: evaluation.verdict,
-                    rating: evaluation.rating,
-                });
+                standing[write] = standing[k];
+                write += 1;
             }
         }
-        standing_offsets.push(standing.len() as u32);
+        group_start = group_end;
     }
-    drop(grouped);
+    offsets[contribution_count] = write as u32;
+    standing.truncate(write);
 
     let mut reviewed = Reviewed {
         standing,
-        offsets: standing_offsets,
+        offsets,
         weights: Vec::new(),
         trust: None,
         reviews: Vec::new(),
@@ -204,8 +213,8 @@ fn run_eigentrust(
 ) -> Result<EigenTrust> {
     let end = prepared.input.period.end;
     let mut local = Vec::with_capacity(reviewed.standing.len());
-    for (c, contribution) in prepared.input.contributions.iter().enumerate() {
-        if contribution.at >= end {
+    for (c, row) in prepared.rows.iter().enumerate() {
+        if row.at >= end {
             continue;
         }
         let contributor = prepared.contribution_member[c];

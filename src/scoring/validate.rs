@@ -111,12 +111,11 @@ fn hash_id(id: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// Open-addressing table (linear probing, at most half full) from an id to
-/// the first index of a list that holds it. A slot is `(tag << 32) |
-/// (index + 1)`, the tag being the low half of the id's hash, so a probe
-/// compares ids only when 32 more bits of hash agree; 0 is an empty slot.
-/// One lookup costs about one cache miss, where a binary search among a
-/// million ids costs twenty.
+/// Open-addressing table (linear probing, at most half full) from an id's
+/// hash to the indices of a list. A slot is `(tag << 32) | (index + 1)`,
+/// the tag being the low half of the hash, so a probe looks at an id only
+/// when 32 more bits of hash agree; 0 is an empty slot. The caller confirms
+/// every hit byte for byte.
 struct IdTable {
     slots: Vec<u64>,
     /// 64 − log2(slots.len()): the hash's top bits pick the first slot.
@@ -124,42 +123,43 @@ struct IdTable {
 }
 
 impl IdTable {
-    /// Indexes the `count` ids given by `id_of` (at most `MAX_ENTRIES`, so
-    /// `index + 1` fits the slot's low half); a repeated id keeps its first
-    /// index.
-    fn new<'s>(count: usize, id_of: impl Fn(usize) -> &'s str) -> IdTable {
+    /// An empty table for up to `count` ids (at most `MAX_ENTRIES`, so
+    /// `index + 1` fits a slot's low half).
+    fn with_capacity(count: usize) -> IdTable {
         let size = (count * 2).next_power_of_two().max(16);
-        let mut table = IdTable {
+        IdTable {
             slots: vec![0; size],
             shift: 64 - size.trailing_zeros(),
-        };
-        for index in 0..count {
-            let id = id_of(index);
-            let hash = hash_id(id.as_bytes());
-            let mut at = table.first_slot(hash);
-            loop {
-                let slot = table.slots[at];
-                if slot == 0 {
-                    table.slots[at] = (hash << 32) | (index as u64 + 1);
-                    break;
-                }
-                if slot >> 32 == hash & 0xFFFF_FFFF && id_of((slot as u32 - 1) as usize) == id {
-                    break;
-                }
-                at = (at + 1) & (table.slots.len() - 1);
-            }
         }
-        table
     }
 
     fn first_slot(&self, hash: u64) -> usize {
         (hash >> self.shift) as usize
     }
 
-    /// The first index whose id is exactly `id`, if any.
-    fn find<'s>(&self, id: &str, id_of: impl Fn(usize) -> &'s str) -> Option<u32> {
-        let hash = hash_id(id.as_bytes());
-        let tag = hash & 0xFFFF_FFFF;
+    fn next_slot(&self, at: usize) -> usize {
+        (at + 1) & (self.slots.len() - 1)
+    }
+
+    /// Adds `index` under `hash`, unless `same(other)` says an index
+    /// already there holds the same id (the first index is kept).
+    fn insert(&mut self, hash: u64, index: u32, same: impl Fn(u32) -> bool) {
+        let mut at = self.first_slot(hash);
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                self.slots[at] = (hash << 32) | (u64::from(index) + 1);
+                return;
+            }
+            if slot >> 32 == hash & 0xFFFF_FFFF && same((slot as u32).wrapping_sub(1)) {
+                return;
+            }
+            at = self.next_slot(at);
+        }
+    }
+
+    /// The index under `hash` for which `matches` holds, if any.
+    fn find(&self, hash: u64, matches: impl Fn(u32) -> bool) -> Option<u32> {
         let mut at = self.first_slot(hash);
         loop {
             let slot = self.slots[at];
@@ -167,11 +167,17 @@ impl IdTable {
                 return None;
             }
             let index = (slot as u32).wrapping_sub(1);
-            if slot >> 32 == tag && id_of(index as usize) == id {
+            if slot >> 32 == hash & 0xFFFF_FFFF && matches(index) {
                 return Some(index);
             }
-            at = (at + 1) & (self.slots.len() - 1);
+            at = self.next_slot(at);
         }
+    }
+
+    /// The first index under `hash` whose tag agrees, unconfirmed (or
+    /// [`UNKNOWN`]).
+    fn candidate(&self, hash: u64) -> u32 {
+        self.find(hash, |_| true).unwrap_or(UNKNOWN)
     }
 }
 
@@ -226,23 +232,44 @@ impl SortedIds {
             .map(|pair| (pair[0].index as usize, pair[1].index as usize))
     }
 
-    /// The list index of `query` (the first one, were ids repeated).
-    fn find<'s>(&self, id_of: impl Fn(usize) -> &'s str + Copy, query: &str) -> Option<u32> {
-        self.table
-            .get_or_init(|| IdTable::new(self.keys.len(), id_of))
-            .find(query, id_of)
-    }
-
-    /// The list index of each of `count` queries (or [`UNKNOWN`]).
+    /// The list index of each of `count` queries (or [`UNKNOWN`]; the first
+    /// index, were ids repeated).
+    ///
+    /// Done in whole passes rather than query by query, so the cache misses
+    /// of different queries overlap instead of queueing behind each other:
+    /// one pass finds each query's candidate slot, the next confirms the
+    /// candidates byte for byte (and falls back to a full probe for the
+    /// rare candidate whose 32-bit tag agreed by chance).
     fn find_all<'s, 'q>(
         &self,
         id_of: impl Fn(usize) -> &'s str + Copy,
         count: usize,
         query_of: impl Fn(usize) -> &'q str,
     ) -> Vec<u32> {
-        (0..count)
-            .map(|q| self.find(id_of, query_of(q)).unwrap_or(UNKNOWN))
-            .collect()
+        let table = self.table.get_or_init(|| {
+            let mut table = IdTable::with_capacity(self.keys.len());
+            for index in 0..self.keys.len() {
+                let id = id_of(index);
+                table.insert(hash_id(id.as_bytes()), index as u32, |other| {
+                    id_of(other as usize) == id
+                });
+            }
+            table
+        });
+        let mut found: Vec<u32> = (0..count)
+            .map(|q| table.candidate(hash_id(query_of(q).as_bytes())))
+            .collect();
+        for (q, candidate) in found.iter_mut().enumerate() {
+            let query = query_of(q);
+            if *candidate != UNKNOWN && id_of(*candidate as usize) != query {
+                *candidate = table
+                    .find(hash_id(query.as_bytes()), |index| {
+                        id_of(index as usize) == query
+                    })
+                    .unwrap_or(UNKNOWN);
+            }
+        }
+        found
     }
 
     /// List indices in id order.
@@ -252,25 +279,45 @@ impl SortedIds {
 }
 
 /// Member lookup by handle: a member's index is its position in the sorted
-/// list, found through an [`IdTable`] (a few hundred kilobytes for ten
-/// thousand members, so two million lookups stay in cache).
+/// list, found through an [`IdTable`] and confirmed on the members' 16-byte
+/// prefixes, kept in one compact array (the handle itself is read only when
+/// longer than 16 bytes). For ten thousand members both fit in a few
+/// hundred kilobytes, so two million lookups stay in cache.
 struct MemberIndex<'a> {
     members: &'a [&'a str],
+    keys: Vec<Keyed>,
     table: IdTable,
 }
 
 impl<'a> MemberIndex<'a> {
     /// `members` sorted bytewise, without duplicates.
     fn new(members: &'a [&'a str]) -> MemberIndex<'a> {
+        let keys: Vec<Keyed> = members
+            .iter()
+            .enumerate()
+            .map(|(rank, member)| Keyed::of(member, rank as u32))
+            .collect();
+        let mut table = IdTable::with_capacity(members.len());
+        for (rank, member) in members.iter().enumerate() {
+            table.insert(hash_id(member.as_bytes()), rank as u32, |other| {
+                members[other as usize] == *member
+            });
+        }
         MemberIndex {
             members,
-            table: IdTable::new(members.len(), |i| members[i]),
+            keys,
+            table,
         }
     }
 
     /// The member index (rank) of `name`.
     fn find(&self, name: &str) -> Option<u32> {
-        self.table.find(name, |i| self.members[i])
+        let wanted = Keyed::of(name, 0);
+        self.table.find(hash_id(name.as_bytes()), |rank| {
+            let rank = rank as usize;
+            self.keys[rank].same_key(&wanted)
+                && (!wanted.ambiguous() || self.members[rank] == name)
+        })
     }
 }
 
@@ -280,9 +327,13 @@ impl<'a> MemberIndex<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct IdArena {
     text: String,
-    /// `text[starts[i]..starts[i + 1]]` is id i. At most MAX_CONTRIBUTIONS
-    /// ids of at most MAX_NAME_BYTES bytes: 2.56 × 10^9 bytes fit u32.
+    /// `text[starts[i]..starts[i + 1]]` is id i; empty when every id has
+    /// the same length (`stride`), as entry ids do, which spares a lookup
+    /// (and a cache miss) per id. At most MAX_CONTRIBUTIONS ids of at most
+    /// MAX_NAME_BYTES bytes: 2.56 × 10^9 bytes fit u32.
     starts: Vec<u32>,
+    /// The common length of every id, or 0 (ids are never empty).
+    stride: usize,
 }
 
 const _: () = assert!(MAX_CONTRIBUTIONS * MAX_NAME_BYTES <= u32::MAX as usize);
@@ -294,6 +345,7 @@ impl IdArena {
         IdArena {
             text: String::with_capacity(bytes),
             starts,
+            stride: 0,
         }
     }
 
@@ -303,9 +355,31 @@ impl IdArena {
         self.starts.push(self.text.len() as u32);
     }
 
+    /// Drops the offsets if every id has the same length.
+    fn finish(&mut self) {
+        let count = self.starts.len() - 1;
+        if let Some(&first) = self.starts.get(1) {
+            let stride = first as usize;
+            if self
+                .starts
+                .iter()
+                .enumerate()
+                .all(|(i, &start)| start as usize == i * stride)
+            {
+                self.stride = stride;
+                self.starts = Vec::new();
+            }
+        }
+        debug_assert!(self.stride == 0 || self.text.len() == count * self.stride);
+    }
+
     /// Id `i`.
     pub(crate) fn get(&self, i: usize) -> &str {
-        let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        let (start, end) = if self.stride > 0 {
+            (i * self.stride, (i + 1) * self.stride)
+        } else {
+            (self.starts[i] as usize, self.starts[i + 1] as usize)
+        };
         // Every boundary is the end of a whole pushed str.
         self.text.get(start..end).unwrap_or_default()
     }
@@ -454,6 +528,7 @@ fn check_count(path: &Path<'_>, count: usize, max: usize, what: &str) -> Result<
 impl<'a> Prepared<'a> {
     /// Validates `input` and resolves every reference.
     pub(crate) fn new(input: &'a ScoringInput) -> Result<Prepared<'a>> {
+        let mut __t = std::time::Instant::now();
         input.policy.validate_at(INPUT_PATHS)?;
         let distribution = Path::Root("distribution");
         let period = distribution.key("period");
@@ -509,6 +584,7 @@ impl<'a> Prepared<'a> {
             pretrusted.sort_unstable();
         }
 
+        if std::env::var_os("TPH").is_some() { eprintln!("  pre {:?}", __t.elapsed()); } __t = std::time::Instant::now();
         // Contributions.
         let contributions = &input.contributions;
         let contributions_path = Path::Root("contributions");
@@ -524,12 +600,13 @@ impl<'a> Prepared<'a> {
         let mut contribution_member = Vec::with_capacity(contributions.len());
         let mut rows = Vec::with_capacity(contributions.len());
         let mut multiplied = Vec::new();
-        // Sized by the first id: ids of one list usually share a length.
+        // Sized by the first id (ids of one list usually share a length),
+        // within reason: a longer arena grows by doubling.
         let mut ids = IdArena::with_capacity(
             contributions.len(),
             contributions
                 .first()
-                .map_or(0, |c| c.id.len().min(MAX_NAME_BYTES) * contributions.len()),
+                .map_or(0, |c| c.id.len().min(64) * contributions.len()),
         );
         for (index, contribution) in contributions.iter().enumerate() {
             let path = contributions_path.index(index);
@@ -602,6 +679,8 @@ impl<'a> Prepared<'a> {
                 kind: contribution.kind,
             });
         }
+        if std::env::var_os("TPH").is_some() { eprintln!("  contrib-loop {:?}", __t.elapsed()); } __t = std::time::Instant::now();
+        ids.finish();
         let id_of = |i: usize| ids.get(i);
         let contribution_ids = SortedIds::build(contributions.len(), id_of);
         if let Some((first, second)) = contribution_ids.duplicate(id_of) {
@@ -610,12 +689,14 @@ impl<'a> Prepared<'a> {
                 contributions[second].id
             )));
         }
+        if std::env::var_os("TPH").is_some() { eprintln!("  contrib-sort {:?}", __t.elapsed()); } __t = std::time::Instant::now();
         let contribution_order: Vec<u32> = contribution_ids.order().collect();
         let mut contribution_rank = vec![0u32; contributions.len()];
         for (rank, &index) in contribution_order.iter().enumerate() {
             contribution_rank[index as usize] = rank as u32;
         }
 
+        if std::env::var_os("TPH").is_some() { eprintln!("  rank {:?}", __t.elapsed()); } __t = std::time::Instant::now();
         // Evaluations.
         let evaluations_path = Path::Root("evaluations");
         check_count(
@@ -624,17 +705,21 @@ impl<'a> Prepared<'a> {
             MAX_EVALUATIONS,
             "evaluations",
         )?;
+        let evaluated = contribution_ids.find_all(id_of, input.evaluations.len(), |q| {
+            input.evaluations[q].contribution.as_str()
+        });
+        if std::env::var_os("TPH").is_some() { eprintln!("  find_all {:?}", __t.elapsed()); } __t = std::time::Instant::now();
         let mut evaluations = Vec::with_capacity(input.evaluations.len());
-        for (index, evaluation) in input.evaluations.iter().enumerate() {
+        for (index, (evaluation, &contribution)) in
+            input.evaluations.iter().zip(&evaluated).enumerate()
+        {
             let path = evaluations_path.index(index);
-            let contribution = contribution_ids
-                .find(id_of, &evaluation.contribution)
-                .ok_or_else(|| {
-                    path.key("contribution").err(format!(
-                        "{:?} is not a known contribution id",
-                        evaluation.contribution
-                    ))
-                })?;
+            if contribution == UNKNOWN {
+                return Err(path.key("contribution").err(format!(
+                    "{:?} is not a known contribution id",
+                    evaluation.contribution
+                )));
+            }
             let evaluator = member_of(&evaluation.evaluator)
                 .ok_or_else(|| not_member(path.key("evaluator"), &evaluation.evaluator))?;
             if let Some(rating) = evaluation.rating {
@@ -648,7 +733,9 @@ impl<'a> Prepared<'a> {
                 rating: evaluation.rating,
             });
         }
+        drop(evaluated);
 
+        if std::env::var_os("TPH").is_some() { eprintln!("  eval-loop {:?}", __t.elapsed()); } __t = std::time::Instant::now();
         // Allocations.
         let allocations_path = Path::Root("allocations");
         check_count(
@@ -692,17 +779,25 @@ impl<'a> Prepared<'a> {
             MAX_ENTRIES,
             "prior repayments",
         )?;
+        let repaid_contributions = contribution_ids.find_all(
+            id_of,
+            input.prior_repayments.len(),
+            |q| input.prior_repayments[q].contribution.as_str(),
+        );
         let mut prior_repaid = vec![0u64; contributions.len()];
-        for (index, repayment) in input.prior_repayments.iter().enumerate() {
+        for (index, (repayment, &contribution)) in input
+            .prior_repayments
+            .iter()
+            .zip(&repaid_contributions)
+            .enumerate()
+        {
             let path = repayments_path.index(index);
-            let contribution = contribution_ids
-                .find(id_of, &repayment.contribution)
-                .ok_or_else(|| {
-                    path.key("contribution").err(format!(
-                        "{:?} is not a known contribution id",
-                        repayment.contribution
-                    ))
-                })?;
+            if contribution == UNKNOWN {
+                return Err(path.key("contribution").err(format!(
+                    "{:?} is not a known contribution id",
+                    repayment.contribution
+                )));
+            }
             check_max(
                 &path.key("amount"),
                 repayment.amount,
@@ -745,6 +840,7 @@ impl<'a> Prepared<'a> {
         }
         drop(member_index);
 
+        if std::env::var_os("TPH").is_some() { eprintln!("  rest {:?}", __t.elapsed()); } __t = std::time::Instant::now();
         Ok(Prepared {
             input,
             members,

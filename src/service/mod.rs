@@ -514,6 +514,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             digest: preview.digest.to_vec(),
             log_size: preview.log_size,
             policy_version: preview.policy_version,
+            scenario_json: crate::scenario::Scenario { input: preview.input.clone() }.to_json().to_string(),
             record: match crate::distribution::record_body(&preview) {
                 pb::entry::Body::RecordDistribution(r) if preview.policy_version > 0 => Some(r),
                 _ => None,
