@@ -188,13 +188,21 @@ impl Replayed {
 /// Recomputes every recorded distribution of a replayed log from the entries
 /// before it (`entries[i]` is the entry at sequence `i`) and checks each
 /// record's digest and carried amounts. Returns how many were checked.
-pub fn check_distributions(entries: &[VerifiedEnvelope], replayed: &Replayed) -> Result<usize, AuditError> {
+pub fn check_distributions(
+    entries: &[VerifiedEnvelope],
+    replayed: &Replayed,
+) -> Result<usize, AuditError> {
     let key = replayed.log_public_key;
     let distributions = replayed.state.distributions();
     for d in distributions {
-        let err = |detail: String| AuditError::Entry { sequence: d.sequence, detail };
+        let err = |detail: String| AuditError::Entry {
+            sequence: d.sequence,
+            detail,
+        };
         let n = usize::try_from(d.log_size).map_err(|_| err("log size out of range".into()))?;
-        let prefix = entries.get(..n).ok_or_else(|| err("names a log size past the entries".into()))?;
+        let prefix = entries
+            .get(..n)
+            .ok_or_else(|| err("names a log size past the entries".into()))?;
         let mut replayer = Replayer::new(key, None);
         for (i, v) in prefix.iter().enumerate() {
             replayer.push(i as u64, v)?;
@@ -215,8 +223,11 @@ pub fn check_distributions(entries: &[VerifiedEnvelope], replayed: &Replayed) ->
                 _ => None,
             })
             .ok_or_else(|| err("is not a recorded distribution".into()))?;
-        crate::distribution::check_record(record, &preview)
-            .map_err(|r| err(format!("the recorded distribution differs from what the rules give: {r}")))?;
+        crate::distribution::check_record(record, &preview).map_err(|r| {
+            err(format!(
+                "the recorded distribution differs from what the rules give: {r}"
+            ))
+        })?;
     }
     Ok(distributions.len())
 }

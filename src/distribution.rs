@@ -42,8 +42,18 @@ pub struct Preview {
 }
 
 /// The canonical JSON of a report (sorted keys, no whitespace, integers).
-pub fn canonical_json(report: &Report, period: (i64, i64), income: u64, policy_version: u32, log_size: u64) -> String {
-    let buckets: Vec<_> = report.buckets.iter().map(|b| json!({ "paid": b.paid })).collect();
+pub fn canonical_json(
+    report: &Report,
+    period: (i64, i64),
+    income: u64,
+    policy_version: u32,
+    log_size: u64,
+) -> String {
+    let buckets: Vec<_> = report
+        .buckets
+        .iter()
+        .map(|b| json!({ "paid": b.paid }))
+        .collect();
     // serde_json's map keeps keys sorted (no preserve_order feature), and
     // `to_string` writes no whitespace.
     json!({
@@ -69,24 +79,47 @@ pub fn preview(
     income: u64,
 ) -> Result<Preview, Refusal> {
     let (input, policy_version) = scoring_input(state, choice, period, income)?;
-    let report = crate::scoring::score(&input).map_err(|e| Refusal::InvalidArgument(e.to_string()))?;
+    let report =
+        crate::scoring::score(&input).map_err(|e| Refusal::InvalidArgument(e.to_string()))?;
     let canonical = canonical_json(&report, period, income, policy_version, log_size);
     let digest = *blake3::hash(canonical.as_bytes()).as_bytes();
-    Ok(Preview { report, canonical, digest, log_size, policy_version, period, income, input })
+    Ok(Preview {
+        report,
+        canonical,
+        digest,
+        log_size,
+        policy_version,
+        period,
+        income,
+        input,
+    })
 }
 
 /// The state of the log's first `n` entries, replayed from the store with
 /// the auditors' rules (signatures were checked when the entries arrived
 /// and when the server started).
-pub fn prefix_state(store: &Store, log_public_key: &[u8; 32], n: u64) -> Result<LedgerState, LedgerError> {
+pub fn prefix_state(
+    store: &Store,
+    log_public_key: &[u8; 32],
+    n: u64,
+) -> Result<LedgerState, LedgerError> {
     let mut replayer = Replayer::new(Some(*log_public_key), None);
     for item in store.entries(0, n) {
         let (sequence, leaf) = item?;
-        let v = VerifiedEnvelope::decode_stored(&leaf).map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
-        replayer.push(sequence, &v).map_err(|e| LedgerError::Corrupt { sequence, detail: e.to_string() })?;
+        let v = VerifiedEnvelope::decode_stored(&leaf)
+            .map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
+        replayer
+            .push(sequence, &v)
+            .map_err(|e| LedgerError::Corrupt {
+                sequence,
+                detail: e.to_string(),
+            })?;
     }
     if replayer.size() != n {
-        return Err(LedgerError::Corrupt { sequence: replayer.size(), detail: "the entry is missing from the store".into() });
+        return Err(LedgerError::Corrupt {
+            sequence: replayer.size(),
+            detail: "the entry is missing from the store".into(),
+        });
     }
     Ok(replayer.finish().state)
 }
@@ -99,15 +132,26 @@ pub fn carried_amounts(report: &Report) -> (BTreeMap<String, u64>, BTreeMap<Stri
             *shares.entry(m.clone()).or_insert(0) += a;
         }
     }
-    let repayments = report.repayments.iter().filter(|(_, a)| **a > 0).map(|(k, v)| (k.clone(), *v)).collect();
-    (repayments, shares.into_iter().filter(|(_, a)| *a > 0).collect())
+    let repayments = report
+        .repayments
+        .iter()
+        .filter(|(_, a)| **a > 0)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    (
+        repayments,
+        shares.into_iter().filter(|(_, a)| *a > 0).collect(),
+    )
 }
 
 /// The body a treasurer signs to record `preview`.
 pub fn record_body(preview: &Preview) -> pb::entry::Body {
     let (repayments, shares) = carried_amounts(&preview.report);
     pb::entry::Body::RecordDistribution(pb::RecordDistribution {
-        period: Some(pb::Period { start: preview.period.0, end: preview.period.1 }),
+        period: Some(pb::Period {
+            start: preview.period.0,
+            end: preview.period.1,
+        }),
         income: preview.income,
         policy_version: preview.policy_version,
         log_size: preview.log_size,
@@ -116,10 +160,16 @@ pub fn record_body(preview: &Preview) -> pb::entry::Body {
             .into_iter()
             .filter_map(|(id, amount)| {
                 let bytes = hex::decode(id).ok()?;
-                Some(pb::Repayment { contribution_id: bytes, amount })
+                Some(pb::Repayment {
+                    contribution_id: bytes,
+                    amount,
+                })
             })
             .collect(),
-        shares_payouts: shares.into_iter().map(|(member, amount)| pb::SharesPayout { member, amount }).collect(),
+        shares_payouts: shares
+            .into_iter()
+            .map(|(member, amount)| pb::SharesPayout { member, amount })
+            .collect(),
     })
 }
 
@@ -138,14 +188,25 @@ pub fn check_record(record: &pb::RecordDistribution, preview: &Preview) -> Resul
     let stated: BTreeMap<String, u64> = record
         .repayments
         .iter()
-        .map(|r| (EntryId::from_field(&r.contribution_id, "id").map(|i| i.to_hex()).unwrap_or_default(), r.amount))
+        .map(|r| {
+            (
+                EntryId::from_field(&r.contribution_id, "id")
+                    .map(|i| i.to_hex())
+                    .unwrap_or_default(),
+                r.amount,
+            )
+        })
         .collect();
     if stated != repayments || record.repayments.len() != stated.len() {
         return Err(Refusal::FailedPrecondition(format!(
             "record_distribution.repayments: state what the report repays per contribution: {repayments:?}"
         )));
     }
-    let stated: BTreeMap<String, u64> = record.shares_payouts.iter().map(|p| (p.member.clone(), p.amount)).collect();
+    let stated: BTreeMap<String, u64> = record
+        .shares_payouts
+        .iter()
+        .map(|p| (p.member.clone(), p.amount))
+        .collect();
     if stated != shares || record.shares_payouts.len() != stated.len() {
         return Err(Refusal::FailedPrecondition(format!(
             "record_distribution.shares_payouts: state what the shares buckets pay per member: {shares:?}"

@@ -383,13 +383,21 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
                 )));
             }
             if r.repayments.len() + r.shares_payouts.len() > limits.max_payload_bytes {
-                return Err(Refusal::ResourceExhausted("record_distribution: too many lines".into()));
+                return Err(Refusal::ResourceExhausted(
+                    "record_distribution: too many lines".into(),
+                ));
             }
             for (i, x) in r.repayments.iter().enumerate() {
-                crate::envelope::EntryId::from_field(&x.contribution_id, &format!("record_distribution.repayments[{i}].contribution_id"))?;
+                crate::envelope::EntryId::from_field(
+                    &x.contribution_id,
+                    &format!("record_distribution.repayments[{i}].contribution_id"),
+                )?;
             }
             for (i, x) in r.shares_payouts.iter().enumerate() {
-                check_handle(&x.member, &format!("record_distribution.shares_payouts[{i}].member"))?;
+                check_handle(
+                    &x.member,
+                    &format!("record_distribution.shares_payouts[{i}].member"),
+                )?;
             }
             Ok(())
         }

@@ -4,8 +4,9 @@
 
 use crate::error::Refusal;
 use crate::pb;
-use crate::scoring::input::{PriorPayout, PriorRepayment, 
-    Allocation, Contribution, Evaluation, Kind, Period, ScoringInput, Verdict,
+use crate::scoring::input::{
+    Allocation, Contribution, Evaluation, Kind, Period, PriorPayout, PriorRepayment, ScoringInput,
+    Verdict,
 };
 use crate::scoring::policy::PolicyDocument;
 use crate::state::LedgerState;
@@ -60,9 +61,12 @@ pub fn scoring_input(
             .iter()
             .find(|p| p.version == v)
             .map(|p| (p.json.as_slice(), p.version))
-            .ok_or_else(|| Refusal::NotFound(format!("policy_version: there is no policy version {v}")))?,
+            .ok_or_else(|| {
+                Refusal::NotFound(format!("policy_version: there is no policy version {v}"))
+            })?,
     };
-    let mut policy = PolicyDocument::from_json(json).map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
+    let mut policy = PolicyDocument::from_json(json)
+        .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
     policy
         .check_currency(&network.currency, network.decimals)
         .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
@@ -132,11 +136,15 @@ pub fn scoring_input(
             d.repayments
                 .iter()
                 .filter(|(id, _)| state.contribution(id).is_some_and(|c| !c.retracted))
-                .map(|(id, amount)| PriorRepayment { contribution: id.to_hex(), amount: *amount }),
+                .map(|(id, amount)| PriorRepayment {
+                    contribution: id.to_hex(),
+                    amount: *amount,
+                }),
         );
-        prior_payouts.extend(
-            d.shares_payouts.iter().map(|(m, amount)| PriorPayout { recipient: m.clone(), amount: *amount }),
-        );
+        prior_payouts.extend(d.shares_payouts.iter().map(|(m, amount)| PriorPayout {
+            recipient: m.clone(),
+            amount: *amount,
+        }));
     }
     let input = ScoringInput {
         policy,
@@ -146,7 +154,10 @@ pub fn scoring_input(
         allocations: allocations.into_iter().map(|(_, a)| a).collect(),
         prior_repayments,
         prior_payouts,
-        period: Period { start: period.0, end: period.1 },
+        period: Period {
+            start: period.0,
+            end: period.1,
+        },
         income,
     };
     Ok((input, version))

@@ -242,7 +242,9 @@ impl LedgerState {
     /// The recorded distribution whose period contains `at`, if any: a
     /// closed period.
     fn closed_at(&self, at: i64) -> Option<&DistributionState> {
-        self.distributions.iter().find(|d| d.period.0 <= at && at < d.period.1)
+        self.distributions
+            .iter()
+            .find(|d| d.period.0 <= at && at < d.period.1)
     }
 
     /// Refuses a change to what a recorded distribution was computed from.
@@ -262,8 +264,13 @@ impl LedgerState {
     /// Whether an entry at or after `from` changed a contribution dated in
     /// `[start, end)` or an allocation for a period overlapping it.
     pub fn touched_since(&self, from: u64, start: i64, end: i64) -> bool {
-        self.contributions.values().any(|c| c.touched >= from && start <= c.fields.at && c.fields.at < end)
-            || self.allocations.iter().any(|((s, e, _), a)| a.sequence >= from && *s < end && start < *e)
+        self.contributions
+            .values()
+            .any(|c| c.touched >= from && start <= c.fields.at && c.fields.at < end)
+            || self
+                .allocations
+                .iter()
+                .any(|((s, e, _), a)| a.sequence >= from && *s < end && start < *e)
     }
 
     /// The sequence number an entry id landed at, if it is in the log.
@@ -394,7 +401,12 @@ impl LedgerState {
                 self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution")
             }
             Body::AmendContribution(a) => {
-                let c = self.own_live_contribution(author, &a.contribution_id, "amend_contribution", "amend")?;
+                let c = self.own_live_contribution(
+                    author,
+                    &a.contribution_id,
+                    "amend_contribution",
+                    "amend",
+                )?;
                 self.refuse_if_closed(c.fields.at, "amend_contribution: the contribution's at")?;
                 if let Some(new) = &a.contribution {
                     self.refuse_if_closed(new.at, "amend_contribution.contribution.at")?;
@@ -402,7 +414,12 @@ impl LedgerState {
                 self.check_contribution_time(a.contribution.as_ref(), cx, "amend_contribution")
             }
             Body::RetractContribution(r) => {
-                let c = self.own_live_contribution(author, &r.contribution_id, "retract_contribution", "retract")?;
+                let c = self.own_live_contribution(
+                    author,
+                    &r.contribution_id,
+                    "retract_contribution",
+                    "retract",
+                )?;
                 self.refuse_if_closed(c.fields.at, "retract_contribution: the contribution's at")
             }
             Body::Evaluate(e) => {
@@ -419,7 +436,10 @@ impl LedgerState {
             Body::RecordDistribution(r) => self.check_record(author, r),
             Body::Allocate(a) => {
                 if let Some(p) = &a.period
-                    && let Some(d) = self.distributions.iter().find(|d| d.period.0 < p.end && p.start < d.period.1)
+                    && let Some(d) = self
+                        .distributions
+                        .iter()
+                        .find(|d| d.period.0 < p.end && p.start < d.period.1)
                 {
                     return Err(Refusal::FailedPrecondition(format!(
                         "allocate.period: overlaps the period already distributed by entry {}",
@@ -442,7 +462,11 @@ impl LedgerState {
 
     /// The ledger rules of a recorded distribution; that its numbers are
     /// what the rules give is checked by the sequencer, which can recompute.
-    fn check_record(&self, author: &MemberState, r: &pb::RecordDistribution) -> Result<(), Refusal> {
+    fn check_record(
+        &self,
+        author: &MemberState,
+        r: &pb::RecordDistribution,
+    ) -> Result<(), Refusal> {
         if !author.roles.contains(&pb::Role::Treasurer) {
             return Err(Refusal::PermissionDenied(format!(
                 "{} is not a treasurer; only treasurers record distributions",
@@ -456,7 +480,11 @@ impl LedgerState {
                 r.policy_version
             )));
         }
-        if let Some(d) = self.distributions.iter().find(|d| d.period.0 < end && start < d.period.1) {
+        if let Some(d) = self
+            .distributions
+            .iter()
+            .find(|d| d.period.0 < end && start < d.period.1)
+        {
             return Err(Refusal::AlreadyExists(format!(
                 "record_distribution.period: overlaps the distribution recorded by entry {} ({}..{})",
                 d.sequence,
@@ -773,14 +801,26 @@ impl LedgerState {
             }
             Body::RecordDistribution(r) => {
                 self.distributions.push(DistributionState {
-                    period: r.period.as_ref().map(|p| (p.start, p.end)).unwrap_or_default(),
+                    period: r
+                        .period
+                        .as_ref()
+                        .map(|p| (p.start, p.end))
+                        .unwrap_or_default(),
                     income: r.income,
                     policy_version: r.policy_version,
                     log_size: r.log_size,
                     digest: r.digest.clone(),
                     sequence,
-                    repayments: r.repayments.iter().map(|x| (id_of(&x.contribution_id), x.amount)).collect(),
-                    shares_payouts: r.shares_payouts.iter().map(|x| (x.member.clone(), x.amount)).collect(),
+                    repayments: r
+                        .repayments
+                        .iter()
+                        .map(|x| (id_of(&x.contribution_id), x.amount))
+                        .collect(),
+                    shares_payouts: r
+                        .shares_payouts
+                        .iter()
+                        .map(|x| (x.member.clone(), x.amount))
+                        .collect(),
                 });
                 Undo::Distribution
             }

@@ -7,9 +7,12 @@
 
 mod common;
 
+use common::{
+    Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, run_cli, sign, submit_new,
+    submit_refused, work,
+};
 use coopledger::client::contribution_body;
 use coopledger::pb::{self, entry::Body};
-use common::{Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, run_cli, sign, submit_new, submit_refused, work};
 use serde_json::Value;
 use tonic::Code;
 
@@ -21,7 +24,10 @@ const POLICY: &str = r#"{"default_rates":{"work":3000},"mode":"remaining","bucke
 async fn preview(coop: &mut Coop, period: (i64, i64), income: u64) -> pb::SharesReport {
     coop.client
         .compute_shares(pb::ComputeSharesRequest {
-            period: Some(pb::Period { start: period.0, end: period.1 }),
+            period: Some(pb::Period {
+                start: period.0,
+                end: period.1,
+            }),
             income,
             policy_version: 0,
             draft_policy_json: Vec::new(),
@@ -38,10 +44,36 @@ fn json(s: &str) -> Value {
 /// Scores the exported scenario offline with the CLI and returns its payouts.
 async fn score_offline(home: &std::path::Path, url: &str, period: &str, income: &str) -> Value {
     let file = home.join(format!("{period}.json"));
-    let out = run_cli(home, url, &["export", "--scenario", file.to_str().unwrap(), "--period", period, "--income", income]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run_cli(home, url, &["score", "--scenario", file.to_str().unwrap(), "--json"]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_cli(
+        home,
+        url,
+        &[
+            "export",
+            "--scenario",
+            file.to_str().unwrap(),
+            "--period",
+            period,
+            "--income",
+            income,
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_cli(
+        home,
+        url,
+        &["score", "--scenario", file.to_str().unwrap(), "--json"],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     json(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -51,17 +83,39 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
     let mut coop = Coop::new().await;
     let url = coop.server.url();
     let (alice, bob, carol) = (coop.alice.clone(), coop.bob.clone(), coop.carol.clone());
-    submit_new(&mut coop.client, &sign(&alice, grant_body("bob", pb::Role::Treasurer))).await;
+    submit_new(
+        &mut coop.client,
+        &sign(&alice, grant_body("bob", pb::Role::Treasurer)),
+    )
+    .await;
     submit_new(&mut coop.client, &sign(&alice, adopt_body(POLICY))).await;
 
     // January: an expense of 200.00 and work, reviewed and allocated.
-    let expense = sign(&carol, contribution_body(contribution(pb::ContributionKind::Expense, 20_000, JAN_2020.0 + 4 * 86_400)));
+    let expense = sign(
+        &carol,
+        contribution_body(contribution(
+            pb::ContributionKind::Expense,
+            20_000,
+            JAN_2020.0 + 4 * 86_400,
+        )),
+    );
     let expense_id = submit_new(&mut coop.client, &expense).await.id;
-    let a_work = submit_new(&mut coop.client, &sign(&alice, contribution_body(work(120, JAN_2020.0 + 9 * 86_400)))).await.id;
-    let eval = |id: &[u8]| coopledger::client::evaluate_body(&common::entry_id(id), pb::Verdict::Approve, Some(90), "");
+    let a_work = submit_new(
+        &mut coop.client,
+        &sign(
+            &alice,
+            contribution_body(work(120, JAN_2020.0 + 9 * 86_400)),
+        ),
+    )
+    .await
+    .id;
+    let eval = |id: &[u8]| {
+        coopledger::client::evaluate_body(&common::entry_id(id), pb::Verdict::Approve, Some(90), "")
+    };
     submit_new(&mut coop.client, &sign(&bob, eval(&expense_id))).await;
     submit_new(&mut coop.client, &sign(&bob, eval(&a_work))).await;
-    let alloc = coopledger::client::allocate_body(JAN_2020.0, JAN_2020.1, &[("bob", 50), ("carol", 50)]);
+    let alloc =
+        coopledger::client::allocate_body(JAN_2020.0, JAN_2020.1, &[("bob", 50), ("carol", 50)]);
     submit_new(&mut coop.client, &sign(&alice, alloc)).await;
 
     // Month one's income (100.00) repays half the expense.
@@ -70,38 +124,98 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
     assert_eq!(report["repayments"][hex::encode(&expense_id)], 10_000);
     assert_eq!(report["payouts"]["carol"], 10_000);
     let offline = score_offline(home.path(), &url, "2020-01", "100.00").await;
-    assert_eq!(offline["payouts"], report["payouts"], "the exported scenario scores to the same cents");
+    assert_eq!(
+        offline["payouts"], report["payouts"],
+        "the exported scenario scores to the same cents"
+    );
     assert_eq!(offline["reserve"], report["reserve"]);
 
     let record = jan.record.clone().expect("a record to sign");
     // A non-treasurer cannot record it.
-    submit_refused(&mut coop.client, &sign(&alice, Body::RecordDistribution(record.clone())), Code::PermissionDenied, "only treasurers").await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&alice, Body::RecordDistribution(record.clone())),
+        Code::PermissionDenied,
+        "only treasurers",
+    )
+    .await;
     // A doctored digest is refused, saying what the rules give.
     let mut doctored = record.clone();
     doctored.digest[0] ^= 1;
-    submit_refused(&mut coop.client, &sign(&bob, Body::RecordDistribution(doctored)), Code::FailedPrecondition, "digest").await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&bob, Body::RecordDistribution(doctored)),
+        Code::FailedPrecondition,
+        "digest",
+    )
+    .await;
     // Doctored carried amounts with the right digest are refused too.
     let mut doctored = record.clone();
     doctored.repayments[0].amount += 1;
-    submit_refused(&mut coop.client, &sign(&bob, Body::RecordDistribution(doctored)), Code::FailedPrecondition, "repayments").await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&bob, Body::RecordDistribution(doctored)),
+        Code::FailedPrecondition,
+        "repayments",
+    )
+    .await;
     // The genuine record lands.
-    submit_new(&mut coop.client, &sign(&bob, Body::RecordDistribution(record.clone()))).await;
+    submit_new(
+        &mut coop.client,
+        &sign(&bob, Body::RecordDistribution(record.clone())),
+    )
+    .await;
     // The same period cannot be distributed twice.
-    submit_refused(&mut coop.client, &sign(&bob, Body::RecordDistribution(record.clone())), Code::AlreadyExists, "overlaps").await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&bob, Body::RecordDistribution(record.clone())),
+        Code::AlreadyExists,
+        "overlaps",
+    )
+    .await;
     // January is closed: a late contribution, an evaluation of a January
     // contribution and an allocation for January are refused.
-    let late = sign(&alice, contribution_body(work(60, JAN_2020.0 + 20 * 86_400)));
-    submit_refused(&mut coop.client, &late, Code::FailedPrecondition, "already distributed").await;
-    submit_refused(&mut coop.client, &sign(&carol, eval(&a_work)), Code::FailedPrecondition, "already distributed").await;
+    let late = sign(
+        &alice,
+        contribution_body(work(60, JAN_2020.0 + 20 * 86_400)),
+    );
+    submit_refused(
+        &mut coop.client,
+        &late,
+        Code::FailedPrecondition,
+        "already distributed",
+    )
+    .await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&carol, eval(&a_work)),
+        Code::FailedPrecondition,
+        "already distributed",
+    )
+    .await;
     let alloc = coopledger::client::allocate_body(JAN_2020.0, JAN_2020.1, &[("alice", 100)]);
-    submit_refused(&mut coop.client, &sign(&bob, alloc), Code::FailedPrecondition, "already distributed").await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&bob, alloc),
+        Code::FailedPrecondition,
+        "already distributed",
+    )
+    .await;
 
     // February: more work; 500.00 repays only the other half of the expense.
-    let b_work = submit_new(&mut coop.client, &sign(&bob, contribution_body(work(90, FEB_2020.0 + 3 * 86_400)))).await.id;
+    let b_work = submit_new(
+        &mut coop.client,
+        &sign(&bob, contribution_body(work(90, FEB_2020.0 + 3 * 86_400))),
+    )
+    .await
+    .id;
     submit_new(&mut coop.client, &sign(&alice, eval(&b_work))).await;
     let feb = preview(&mut coop, FEB_2020, 50_000).await;
     let report = json(&feb.report_json);
-    assert_eq!(report["buckets"][1]["paid"]["carol"], 10_000, "only the rest of the expense: {report}");
+    assert_eq!(
+        report["buckets"][1]["paid"]["carol"], 10_000,
+        "only the rest of the expense: {report}"
+    );
     assert_eq!(report["repayments"][hex::encode(&expense_id)], 10_000);
     assert_eq!(report["payouts"]["bob"], 40_000);
     let offline = score_offline(home.path(), &url, "2020-02", "500.00").await;
@@ -109,13 +223,31 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
 
     // A preview the log has moved past is refused: preview again.
     let stale = feb.record.clone().unwrap();
-    submit_new(&mut coop.client, &sign(&carol, contribution_body(work(30, FEB_2020.0 + 5 * 86_400)))).await;
-    submit_refused(&mut coop.client, &sign(&bob, Body::RecordDistribution(stale)), Code::FailedPrecondition, "the log moved").await;
+    submit_new(
+        &mut coop.client,
+        &sign(&carol, contribution_body(work(30, FEB_2020.0 + 5 * 86_400))),
+    )
+    .await;
+    submit_refused(
+        &mut coop.client,
+        &sign(&bob, Body::RecordDistribution(stale)),
+        Code::FailedPrecondition,
+        "the log moved",
+    )
+    .await;
     let feb = preview(&mut coop, FEB_2020, 50_000).await;
-    submit_new(&mut coop.client, &sign(&bob, Body::RecordDistribution(feb.record.clone().unwrap()))).await;
+    submit_new(
+        &mut coop.client,
+        &sign(&bob, Body::RecordDistribution(feb.record.clone().unwrap())),
+    )
+    .await;
 
     // The member's audit recomputes both recorded distributions.
     let out = run_cli(home.path(), &url, &["verify"]).await;
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("2 recorded distributions"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && text.contains("2 recorded distributions"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -126,7 +126,9 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
                 "  first audit of this log from this config; its checkpoint is kept as the witness"
             ),
         }
-        println!("  {distributions} recorded distributions recomputed from the log: every digest matches");
+        println!(
+            "  {distributions} recorded distributions recomputed from the log: every digest matches"
+        );
         println!(
             "  {} members, {} policies",
             state.members().count(),
@@ -345,13 +347,21 @@ const RECORD_FORMAT: &str = "coopledger-record-v1";
 /// `coopledger export`: a member's record, a scenario, or CSV.
 pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     if let Some(file) = &args.scenario {
-        return super::distribute::export_scenario(ctx, file, args.period.as_deref().unwrap_or_default(), &args.income).await;
+        return super::distribute::export_scenario(
+            ctx,
+            file,
+            args.period.as_deref().unwrap_or_default(),
+            &args.income,
+        )
+        .await;
     }
     if let Some(what) = &args.csv {
         return super::distribute::export_csv(ctx, what, args.period.as_deref()).await;
     }
     let (Some(member), Some(proofs)) = (&args.member, &args.proofs) else {
-        bail!("say what to export: --member M --proofs FILE, --scenario FILE --period P, or --csv WHAT");
+        bail!(
+            "say what to export: --member M --proofs FILE, --scenario FILE --period P, or --csv WHAT"
+        );
     };
     export_record(ctx, member, proofs).await
 }
@@ -428,7 +438,7 @@ async fn export_record(ctx: &Context, member: &str, proofs: &Path) -> Result<()>
         checkpoint: cp.note,
         entries,
     };
-    std::fs::write(&proofs, serde_json::to_vec_pretty(&record)?)
+    std::fs::write(proofs, serde_json::to_vec_pretty(&record)?)
         .with_context(|| format!("writing {}", proofs.display()))?;
     println!(
         "wrote {} entries of {} with inclusion proofs against checkpoint {} to {}",

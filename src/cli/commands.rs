@@ -804,7 +804,10 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
             "distribution".into(),
             format!(
                 "{} income {} policy v{} at log size {}",
-                r.period.as_ref().map(|p| format!("{}..{}", format_time(p.start), format_time(p.end))).unwrap_or_default(),
+                r.period
+                    .as_ref()
+                    .map(|p| format!("{}..{}", format_time(p.start), format_time(p.end)))
+                    .unwrap_or_default(),
                 format_money(r.income, decimals),
                 r.policy_version,
                 r.log_size

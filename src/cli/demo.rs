@@ -358,7 +358,8 @@ pub async fn run() -> Result<()> {
         .map_err(super::status)?
         .into_inner();
     let report: serde_json::Value = serde_json::from_str(&preview.report_json)?;
-    let amount = |v: &serde_json::Value| format!("{} EUR", format_money(v.as_u64().unwrap_or(0), 2));
+    let amount =
+        |v: &serde_json::Value| format!("{} EUR", format_money(v.as_u64().unwrap_or(0), 2));
     let mut rows: Vec<Vec<String>> = report["payouts"]
         .as_object()
         .into_iter()
@@ -368,14 +369,35 @@ pub async fn run() -> Result<()> {
     rows.push(vec!["(reserve)".to_string(), amount(&report["reserve"])]);
     print_table(&["RECIPIENT", "AMOUNT"], &rows);
 
-    println!("\n8. ben, the treasurer, records it: the server recomputes the report and checks the digest");
-    let record = preview.record.context("no record offered for the preview")?;
-    demo.submit(&ben, Body::RecordDistribution(record), &format!("records the distribution, digest {}", &hex::encode(&preview.digest)[..16]))
-        .await?;
+    println!(
+        "\n8. ben, the treasurer, records it: the server recomputes the report and checks the digest"
+    );
+    let record = preview
+        .record
+        .context("no record offered for the preview")?;
+    demo.submit(
+        &ben,
+        Body::RecordDistribution(record),
+        &format!(
+            "records the distribution, digest {}",
+            &hex::encode(&preview.digest)[..16]
+        ),
+    )
+    .await?;
     let late = work(60, day(28), &[], "late");
-    match demo.client.submit(pb::SubmitRequest { envelope: Some(cai.sign(late)?) }).await {
+    match demo
+        .client
+        .submit(pb::SubmitRequest {
+            envelope: Some(cai.sign(late)?),
+        })
+        .await
+    {
         Ok(_) => anyhow::bail!("the server accepted a contribution into a distributed period"),
-        Err(s) => println!("  refused a late entry into the closed month: {:?} \"{}\"", s.code(), s.message()),
+        Err(s) => println!(
+            "  refused a late entry into the closed month: {:?} \"{}\"",
+            s.code(),
+            s.message()
+        ),
     }
     println!("\nThe recorded distribution:");
     print_table(&["RECIPIENT", "AMOUNT"], &rows);

@@ -79,7 +79,12 @@ async fn compute(session: &mut Session, args: &ShareArgs) -> Result<Computed> {
         .map_err(status)?
         .into_inner();
     let report = summary_from_json(&raw.report_json)?;
-    Ok(Computed { report, raw, decimals, currency: session.info.currency.clone() })
+    Ok(Computed {
+        report,
+        raw,
+        decimals,
+        currency: session.info.currency.clone(),
+    })
 }
 
 /// The report fields the CLI prints, read back from the server's JSON.
@@ -94,13 +99,27 @@ struct Summary {
 fn summary_from_json(json: &str) -> Result<Summary> {
     let v: Value = serde_json::from_str(json).context("the server's report is not JSON")?;
     let map = |key: &str| -> std::collections::BTreeMap<String, u64> {
-        v[key].as_object().map(|o| o.iter().filter_map(|(k, x)| Some((k.clone(), x.as_u64()?))).collect()).unwrap_or_default()
+        v[key]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, x)| Some((k.clone(), x.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     Ok(Summary {
         reserve: v["reserve"].as_u64().unwrap_or(0),
         payouts: map("payouts"),
         points: map("points"),
-        warnings: v["warnings"].as_array().map(|a| a.iter().filter_map(|w| w.as_str().map(String::from)).collect()).unwrap_or_default(),
+        warnings: v["warnings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| w.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -114,13 +133,34 @@ fn print_report(ctx: &Context, c: &Computed, csv: bool) -> Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "recipient,amount_minor_units,amount,currency,points")?;
         for (who, amount) in &c.report.payouts {
-            let points = c.report.points.get(who).map(|p| p.to_string()).unwrap_or_default();
-            writeln!(out, "{who},{amount},{},{},{points}", money(*amount), c.currency)?;
+            let points = c
+                .report
+                .points
+                .get(who)
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{who},{amount},{},{},{points}",
+                money(*amount),
+                c.currency
+            )?;
         }
-        writeln!(out, "(reserve),{},{},{},", c.report.reserve, money(c.report.reserve), c.currency)?;
+        writeln!(
+            out,
+            "(reserve),{},{},{},",
+            c.report.reserve,
+            money(c.report.reserve),
+            c.currency
+        )?;
         return Ok(());
     }
-    let mut names: Vec<&String> = c.report.payouts.keys().chain(c.report.points.keys()).collect();
+    let mut names: Vec<&String> = c
+        .report
+        .payouts
+        .keys()
+        .chain(c.report.points.keys())
+        .collect();
     names.sort();
     names.dedup();
     let rows: Vec<Vec<String>> = names
@@ -128,11 +168,23 @@ fn print_report(ctx: &Context, c: &Computed, csv: bool) -> Result<()> {
         .map(|who| {
             vec![
                 who.clone(),
-                c.report.points.get(who).map(|p| p.to_string()).unwrap_or_default(),
-                format!("{} {}", money(c.report.payouts.get(who).copied().unwrap_or(0)), c.currency),
+                c.report
+                    .points
+                    .get(who)
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                format!(
+                    "{} {}",
+                    money(c.report.payouts.get(who).copied().unwrap_or(0)),
+                    c.currency
+                ),
             ]
         })
-        .chain(std::iter::once(vec!["(reserve)".into(), String::new(), format!("{} {}", money(c.report.reserve), c.currency)]))
+        .chain(std::iter::once(vec![
+            "(reserve)".into(),
+            String::new(),
+            format!("{} {}", money(c.report.reserve), c.currency),
+        ]))
         .collect();
     print_table(&["RECIPIENT", "POINTS", "AMOUNT"], &rows);
     for w in &c.report.warnings {
@@ -165,17 +217,27 @@ pub async fn distribute(ctx: &Context, args: &DistributeArgs) -> Result<()> {
     if args.share.draft.is_some() {
         bail!("a draft policy cannot be recorded; adopt it first (coopledger policy adopt FILE)");
     }
-    let record = c.raw.record.clone().context("the server returned no record for this distribution")?;
+    let record = c
+        .raw
+        .record
+        .clone()
+        .context("the server returned no record for this distribution")?;
     let body = pb::entry::Body::RecordDistribution(record);
     let signer = ctx.signer(&session)?;
     let r = session
         .client
-        .submit(pb::SubmitRequest { envelope: Some(signer.sign(body)?) })
+        .submit(pb::SubmitRequest {
+            envelope: Some(signer.sign(body)?),
+        })
         .await
         .map_err(status)?
         .into_inner();
     if !ctx.json && !args.csv {
-        println!("recorded: entry {} at sequence {}", hex::encode(&r.id), r.sequence);
+        println!(
+            "recorded: entry {} at sequence {}",
+            hex::encode(&r.id),
+            r.sequence
+        );
     }
     Ok(())
 }
@@ -201,11 +263,22 @@ pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<()> {
 }
 
 /// `coopledger export --scenario FILE --period P --income X`.
-pub async fn export_scenario(ctx: &Context, file: &std::path::Path, period: &str, income: &str) -> Result<()> {
+pub async fn export_scenario(
+    ctx: &Context,
+    file: &std::path::Path,
+    period: &str,
+    income: &str,
+) -> Result<()> {
     let mut session = ctx.connect().await?;
-    let args = ShareArgs { period: period.to_string(), income: income.to_string(), policy_version: None, draft: None };
+    let args = ShareArgs {
+        period: period.to_string(),
+        income: income.to_string(),
+        policy_version: None,
+        draft: None,
+    };
     let c = compute(&mut session, &args).await?;
-    std::fs::write(file, &c.raw.scenario_json).with_context(|| format!("writing {}", file.display()))?;
+    std::fs::write(file, &c.raw.scenario_json)
+        .with_context(|| format!("writing {}", file.display()))?;
     println!(
         "wrote the log of {period} (size {}, policy v{}) as a scenario to {}; `coopledger score --scenario {}` reproduces it",
         c.raw.log_size,
@@ -218,7 +291,11 @@ pub async fn export_scenario(ctx: &Context, file: &std::path::Path, period: &str
 
 /// Quotes a CSV field when it needs it.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// `coopledger export --csv contributions|evaluations|distributions`.
@@ -232,18 +309,34 @@ pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Resu
         "evaluations" => pb::EntryKind::Evaluate,
         _ => pb::EntryKind::RecordDistribution,
     };
-    let period = period.map(parse_period).transpose()?.map(|(start, end)| pb::Period { start, end });
+    let period = period
+        .map(parse_period)
+        .transpose()?
+        .map(|(start, end)| pb::Period { start, end });
     let mut stream = session
         .client
-        .list_entries(pb::ListEntriesRequest { kinds: vec![kind as i32], period, ..Default::default() })
+        .list_entries(pb::ListEntriesRequest {
+            kinds: vec![kind as i32],
+            period,
+            ..Default::default()
+        })
         .await
         .map_err(status)?
         .into_inner();
     let mut out = std::io::stdout().lock();
     match kind {
-        pb::EntryKind::LogContribution => writeln!(out, "sequence,id,member,kind,quantity,rate,tags,project,at,note,evidence_url")?,
-        pb::EntryKind::Evaluate => writeln!(out, "sequence,id,evaluator,contribution,verdict,rating,note")?,
-        _ => writeln!(out, "sequence,id,treasurer,start,end,income,policy_version,log_size,digest")?,
+        pb::EntryKind::LogContribution => writeln!(
+            out,
+            "sequence,id,member,kind,quantity,rate,tags,project,at,note,evidence_url"
+        )?,
+        pb::EntryKind::Evaluate => writeln!(
+            out,
+            "sequence,id,evaluator,contribution,verdict,rating,note"
+        )?,
+        _ => writeln!(
+            out,
+            "sequence,id,treasurer,start,end,income,policy_version,log_size,digest"
+        )?,
     }
     while let Some(e) = stream.next().await {
         let e = e.map_err(status)?;
@@ -253,13 +346,19 @@ pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Resu
             Some(Body::LogContribution(l)) => {
                 let c = l.contribution.unwrap_or_default();
                 let kind = super::commands::kind_name(c.kind);
-                let quantity = if kind == "money" || kind == "expense" { format_money(c.quantity, decimals) } else { c.quantity.to_string() };
+                let quantity = if kind == "money" || kind == "expense" {
+                    format_money(c.quantity, decimals)
+                } else {
+                    c.quantity.to_string()
+                };
                 writeln!(
                     out,
                     "{},{id},{},{kind},{quantity},{},{},{},{},{},{}",
                     e.sequence,
                     csv_field(&entry.author),
-                    c.rate.map(|r| format_money(r, decimals)).unwrap_or_default(),
+                    c.rate
+                        .map(|r| format_money(r, decimals))
+                        .unwrap_or_default(),
                     csv_field(&c.tags.join(" ")),
                     csv_field(&c.project),
                     super::input::format_time(c.at),
@@ -268,7 +367,11 @@ pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Resu
                 )?;
             }
             Some(Body::Evaluate(v)) => {
-                let verdict = if v.verdict == pb::Verdict::Flag as i32 { "flag" } else { "approve" };
+                let verdict = if v.verdict == pb::Verdict::Flag as i32 {
+                    "flag"
+                } else {
+                    "approve"
+                };
                 writeln!(
                     out,
                     "{},{id},{},{},{verdict},{},{}",

@@ -19,12 +19,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::audit::{AuditError, Replayed, Replayer};
 use crate::checkpoint::{Checkpoint, origin_of};
 use crate::distribution::{check_record, prefix_state, preview};
-use crate::pb;
-use crate::snapshot::PolicyChoice;
 use crate::envelope::{EntryId, VerifiedEnvelope};
 use crate::error::{LedgerError, Refusal, Result};
 use crate::limits::Limits;
 use crate::merkle::{Frontier, NodeSource};
+use crate::pb;
+use crate::snapshot::PolicyChoice;
 use crate::state::{CheckContext, LedgerState, Undo};
 pub use store::{Head, Store};
 
@@ -530,7 +530,11 @@ impl Sequencer {
         let Some(pb::entry::Body::RecordDistribution(r)) = &v.entry.body else {
             return Ok(());
         };
-        let period = r.period.as_ref().map(|p| (p.start, p.end)).unwrap_or_default();
+        let period = r
+            .period
+            .as_ref()
+            .map(|p| (p.start, p.end))
+            .unwrap_or_default();
         let choice = PolicyChoice::Version(r.policy_version);
         let preview = if r.log_size == state.size() {
             // The state is exactly the fold of the first log_size entries.
@@ -538,13 +542,18 @@ impl Sequencer {
         } else {
             if r.log_size > self.durable.borrow().head.size {
                 return Err(Refusal::FailedPrecondition(
-                    "the log moved while this distribution was being recorded: preview again".into(),
+                    "the log moved while this distribution was being recorded: preview again"
+                        .into(),
                 ));
             }
-            let prefix = prefix_state(&self.store, &self.log_public_key, r.log_size).map_err(|e| {
-                tracing::error!(error = %e, "cannot replay the log prefix");
-                Refusal::FailedPrecondition(format!("cannot recompute over the first {} entries: {e}", r.log_size))
-            })?;
+            let prefix =
+                prefix_state(&self.store, &self.log_public_key, r.log_size).map_err(|e| {
+                    tracing::error!(error = %e, "cannot replay the log prefix");
+                    Refusal::FailedPrecondition(format!(
+                        "cannot recompute over the first {} entries: {e}",
+                        r.log_size
+                    ))
+                })?;
             preview(&prefix, r.log_size, choice, period, r.income)?
         };
         check_record(r, &preview)
@@ -574,7 +583,8 @@ impl Sequencer {
             now_ms: Some(cx_now),
         };
         for job in batch {
-            let recheck = |state: &LedgerState, v: &VerifiedEnvelope| self.check_distribution(state, v);
+            let recheck =
+                |state: &LedgerState, v: &VerifiedEnvelope| self.check_distribution(state, v);
             match apply_job(&mut state, &job, &cx, &recheck) {
                 Err(refusal) => pending.push(Pending::Refused {
                     reply: job.reply,

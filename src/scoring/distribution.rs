@@ -200,11 +200,11 @@ pub(crate) fn distribute(
 ) -> Result<Distributed> {
     let input = prepared.input;
     let document = &input.policy;
-    let rows = &prepared.rows;
+    let contributions = &input.contributions;
     let members = prepared.member_count();
     let mut warnings = Vec::new();
     let mut remaining = input.income;
-    let mut repaid = vec![0u64; rows.len()];
+    let mut repaid = vec![0u64; contributions.len()];
     let mut paid_by_shares = vec![0u128; members];
     let mut impartial: Option<Impartial> = None;
     let mut outcomes = Vec::with_capacity(document.buckets.len());
@@ -236,15 +236,15 @@ pub(crate) fn distribute(
                 // claims in contribution-id order for the tie-break.
                 let mut ranked: Vec<(u32, Claim)> = Vec::new();
                 let mut owed: u128 = 0;
-                for (c, row) in rows.iter().enumerate() {
+                for (c, contribution) in contributions.iter().enumerate() {
                     if !scored.contributions[c].counted
                         || !reviewed.reviews[c].valid
-                        || !kinds.contains(&row.kind)
+                        || !kinds.contains(&contribution.kind)
                     {
                         continue;
                     }
                     let already = u128::from(prepared.prior_repaid[c]) + u128::from(repaid[c]);
-                    let value = u128::from(row.value);
+                    let value = u128::from(prepared.valued[c].value);
                     if value > already {
                         // ≤ value ≤ 10^15.
                         let outstanding = (value - already) as u64;
@@ -280,13 +280,13 @@ pub(crate) fn distribute(
             }
             Bucket::Shares { kinds, method, .. } => {
                 let mut points = vec![0u128; members];
-                for (c, row) in rows.iter().enumerate() {
+                for (c, contribution) in contributions.iter().enumerate() {
                     let scored = &scored.contributions[c];
                     let selected = match method {
                         SharesMethod::Immediate => scored.in_period,
                         SharesMethod::Balanced => scored.counted,
                     };
-                    if selected && scored.points > 0 && kinds.contains(&row.kind) {
+                    if selected && scored.points > 0 && kinds.contains(&contribution.kind) {
                         points[prepared.contribution_member[c] as usize] +=
                             u128::from(scored.points);
                     }

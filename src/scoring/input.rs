@@ -52,12 +52,6 @@ impl Kind {
         }
     }
 
-    /// The kind's position in [`Kind::ALL`], for per-kind tables.
-    pub(crate) fn index(self) -> usize {
-        // ALL lists the variants in declaration order.
-        self as usize
-    }
-
     /// Whether the quantity is already money (value = quantity, no rate).
     pub fn is_money(self) -> bool {
         matches!(self, Kind::Money | Kind::Expense)

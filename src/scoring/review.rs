@@ -23,7 +23,7 @@ pub(crate) struct Standing {
 }
 
 /// The outcome of peer review for one contribution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ContributionReview {
     /// Standing approvals.
     pub approvals: u32,
@@ -66,11 +66,10 @@ impl Reviewed {
 /// Runs peer review over a validated input.
 pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     let input = prepared.input;
-    let contribution_count = prepared.rows.len();
+    let contribution_count = input.contributions.len();
 
-    // Group the non-self evaluations by contribution, keeping log order: a
-    // counting sort (linear, and stable) that writes the 8-byte standing
-    // records themselves, so the passes below read them sequentially.
+    // Group the non-self evaluations by contribution, keeping log order
+    // (a counting sort: linear, and stable).
     let mut self_evaluations = Vec::new();
     let mut offsets = vec![0u32; contribution_count + 1];
     for evaluation in &prepared.evaluations {
@@ -83,57 +82,49 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     for c in 0..contribution_count {
         offsets[c + 1] += offsets[c];
     }
-    let placeholder = Standing {
-        evaluator: 0,
-        verdict: Verdict::Approve,
-        rating: None,
-    };
-    let mut standing = vec![placeholder; offsets[contribution_count] as usize];
-    // offsets[c] serves as group c's cursor; once every record is placed it
-    // holds the start of group c + 1, and one shift restores the starts.
-    for evaluation in &prepared.evaluations {
+    let mut cursor = offsets.clone();
+    let mut grouped = vec![0u32; offsets[contribution_count] as usize];
+    for (position, evaluation) in prepared.evaluations.iter().enumerate() {
         if !evaluation.by_contributor {
-            let cursor = &mut offsets[evaluation.contribution as usize];
-            standing[*cursor as usize] = Standing {
-                evaluator: evaluation.evaluator,
-                verdict: evaluation.verdict,
-                rating: evaluation.rating,
-            };
-            *cursor += 1;
+            let c = evaluation.contribution as usize;
+            grouped[cursor[c] as usize] = position as u32;
+            cursor[c] += 1;
         }
     }
-    offsets.copy_within(0..contribution_count, 1);
-    offsets[0] = 0;
 
-    // Keep the last evaluation of each (contribution, evaluator), each
-    // group in evaluator order, compacted in place (writes never overtake
-    // reads); offsets[c] is rewritten to the compacted start once read.
-    let mut write = 0usize;
-    let mut group_start = 0usize;
+    // Keep the last evaluation of each (contribution, evaluator).
+    let mut standing = Vec::with_capacity(grouped.len());
+    let mut standing_offsets = Vec::with_capacity(contribution_count + 1);
+    standing_offsets.push(0u32);
+    let mut scratch: Vec<(u32, u32)> = Vec::new();
     for c in 0..contribution_count {
-        let group_end = offsets[c + 1] as usize;
-        offsets[c] = write as u32;
-        let group = &mut standing[group_start..group_end];
-        if group.len() > 1 {
-            // Stable: one evaluator's evaluations stay in log order.
-            group.sort_by_key(|evaluation| evaluation.evaluator);
-        }
-        for k in group_start..group_end {
-            let superseded =
-                k + 1 < group_end && standing[k + 1].evaluator == standing[k].evaluator;
+        scratch.clear();
+        scratch.extend(
+            grouped[offsets[c] as usize..offsets[c + 1] as usize]
+                .iter()
+                .map(|&position| (prepared.evaluations[position as usize].evaluator, position)),
+        );
+        scratch.sort_unstable();
+        for (k, &(evaluator, position)) in scratch.iter().enumerate() {
+            let superseded = scratch
+                .get(k + 1)
+                .is_some_and(|&(next, _)| next == evaluator);
             if !superseded {
-                standing[write] = standing[k];
-                write += 1;
+                let evaluation = &prepared.evaluations[position as usize];
+                standing.push(Standing {
+                    evaluator,
+                    verdict: evaluation.verdict,
+                    rating: evaluation.rating,
+                });
             }
         }
-        group_start = group_end;
+        standing_offsets.push(standing.len() as u32);
     }
-    offsets[contribution_count] = write as u32;
-    standing.truncate(write);
+    drop(grouped);
 
     let mut reviewed = Reviewed {
         standing,
-        offsets,
+        offsets: standing_offsets,
         weights: Vec::new(),
         trust: None,
         reviews: Vec::new(),
@@ -213,8 +204,8 @@ fn run_eigentrust(
 ) -> Result<EigenTrust> {
     let end = prepared.input.period.end;
     let mut local = Vec::with_capacity(reviewed.standing.len());
-    for (c, row) in prepared.rows.iter().enumerate() {
-        if row.at >= end {
+    for (c, contribution) in prepared.input.contributions.iter().enumerate() {
+        if contribution.at >= end {
             continue;
         }
         let contributor = prepared.contribution_member[c];

@@ -503,18 +503,35 @@ impl pb::ledger_server::Ledger for LedgerService {
         }))
     }
 
-    async fn compute_shares(&self, request: Request<pb::ComputeSharesRequest>) -> Result<Response<pb::SharesReport>, Status> {
+    async fn compute_shares(
+        &self,
+        request: Request<pb::ComputeSharesRequest>,
+    ) -> Result<Response<pb::SharesReport>, Status> {
         let req = request.into_inner();
         let period = crate::entry::check_period(req.period.as_ref(), "period")?;
-        let preview = self.preview(period, req.income, req.policy_version, req.draft_policy_json).await?;
-        let report_json = preview.report.to_json().map_err(|e| Status::internal(e.to_string()))?;
+        let preview = self
+            .preview(
+                period,
+                req.income,
+                req.policy_version,
+                req.draft_policy_json,
+            )
+            .await?;
+        let report_json = preview
+            .report
+            .to_json()
+            .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(pb::SharesReport {
             report_json,
             canonical_json: preview.canonical.clone(),
             digest: preview.digest.to_vec(),
             log_size: preview.log_size,
             policy_version: preview.policy_version,
-            scenario_json: crate::scenario::Scenario { input: preview.input.clone() }.to_json().to_string(),
+            scenario_json: crate::scenario::Scenario {
+                input: preview.input.clone(),
+            }
+            .to_json()
+            .to_string(),
             record: match crate::distribution::record_body(&preview) {
                 pb::entry::Body::RecordDistribution(r) if preview.policy_version > 0 => Some(r),
                 _ => None,
@@ -522,17 +539,28 @@ impl pb::ledger_server::Ledger for LedgerService {
         }))
     }
 
-    async fn explain(&self, request: Request<pb::ExplainRequest>) -> Result<Response<pb::Explanation>, Status> {
+    async fn explain(
+        &self,
+        request: Request<pb::ExplainRequest>,
+    ) -> Result<Response<pb::Explanation>, Status> {
         let req = request.into_inner();
         crate::entry::check_handle(&req.member, "member")?;
         let period = crate::entry::check_period(req.period.as_ref(), "period")?;
-        let preview = self.preview(period, req.income, req.policy_version, Vec::new()).await?;
-        let explanation = preview
-            .report
-            .explain(&req.member)
-            .ok_or_else(|| Status::not_found(format!("member: {:?} is neither a member nor a recipient", req.member)))?;
-        let explanation_json = serde_json::to_string_pretty(&explanation).map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(pb::Explanation { member: req.member, explanation_json }))
+        let preview = self
+            .preview(period, req.income, req.policy_version, Vec::new())
+            .await?;
+        let explanation = preview.report.explain(&req.member).ok_or_else(|| {
+            Status::not_found(format!(
+                "member: {:?} is neither a member nor a recipient",
+                req.member
+            ))
+        })?;
+        let explanation_json = serde_json::to_string_pretty(&explanation)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::Explanation {
+            member: req.member,
+            explanation_json,
+        }))
     }
 }
 
@@ -546,7 +574,10 @@ impl LedgerService {
         draft: Vec<u8>,
     ) -> Result<crate::distribution::Preview, Status> {
         if income > crate::limits::MAX_AMOUNT {
-            return Err(Status::invalid_argument(format!("income: {income} is over the limit of {}", crate::limits::MAX_AMOUNT)));
+            return Err(Status::invalid_argument(format!(
+                "income: {income} is over the limit of {}",
+                crate::limits::MAX_AMOUNT
+            )));
         }
         let ledger = self.ledger.clone();
         tokio::task::spawn_blocking(move || {
@@ -556,7 +587,8 @@ impl LedgerService {
                 (true, v) => crate::snapshot::PolicyChoice::Version(v),
             };
             let state = ledger.state()?;
-            crate::distribution::preview(&state, state.size(), choice, period, income).map_err(Status::from)
+            crate::distribution::preview(&state, state.size(), choice, period, income)
+                .map_err(Status::from)
         })
         .await
         .map_err(|e| Status::internal(format!("scoring task failed: {e}")))?
