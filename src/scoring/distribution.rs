@@ -25,6 +25,15 @@ trait Exact: Copy + Ord {
 impl Exact for u128 {
     const ZERO: Self = 0;
     fn share_of(self, amount: u64, total: Self) -> Option<(u64, Self)> {
+        // Usually the product and the total fit u64, where the division is
+        // one instruction rather than a call to the 128-bit routine (a
+        // bucket may have hundreds of thousands of claims); the quotient
+        // and remainder are the same.
+        if let (Ok(weight), Ok(total)) = (u64::try_from(self), u64::try_from(total))
+            && let Some(product) = amount.checked_mul(weight)
+        {
+            return Some((product / total, u128::from(product % total)));
+        }
         let product = u128::from(amount).checked_mul(self)?;
         // product / total ≤ amount because self ≤ total, so it fits u64.
         Some(((product / total) as u64, product % total))
@@ -59,7 +68,13 @@ fn hamilton_with<T: Exact>(amount: u64, weights: &[T], total: T) -> Option<Vec<u
         return None;
     }
     // Largest remainder first; ties to the smaller position (= smaller id).
-    remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Positions are distinct, so this order is total and the `left` first
+    // are one definite set: selecting them (linear) gives the same set as
+    // sorting everything would.
+    let by_rank = |a: &(T, u32), b: &(T, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+    if left > 0 && left < remainders.len() {
+        remainders.select_nth_unstable_by(left - 1, by_rank);
+    }
     for &(_, position) in &remainders[..left] {
         shares[position as usize] += 1;
     }
@@ -200,11 +215,11 @@ pub(crate) fn distribute(
 ) -> Result<Distributed> {
     let input = prepared.input;
     let document = &input.policy;
-    let contributions = &input.contributions;
+    let rows = &prepared.rows;
     let members = prepared.member_count();
     let mut warnings = Vec::new();
     let mut remaining = input.income;
-    let mut repaid = vec![0u64; contributions.len()];
+    let mut repaid = vec![0u64; rows.len()];
     let mut paid_by_shares = vec![0u128; members];
     let mut impartial: Option<Impartial> = None;
     let mut outcomes = Vec::with_capacity(document.buckets.len());
@@ -236,15 +251,15 @@ pub(crate) fn distribute(
                 // claims in contribution-id order for the tie-break.
                 let mut ranked: Vec<(u32, Claim)> = Vec::new();
                 let mut owed: u128 = 0;
-                for (c, contribution) in contributions.iter().enumerate() {
+                for (c, row) in rows.iter().enumerate() {
                     if !scored.contributions[c].counted
                         || !reviewed.reviews[c].valid
-                        || !kinds.contains(&contribution.kind)
+                        || !kinds.contains(&row.kind)
                     {
                         continue;
                     }
                     let already = u128::from(prepared.prior_repaid[c]) + u128::from(repaid[c]);
-                    let value = u128::from(prepared.valued[c].value);
+                    let value = u128::from(row.value);
                     if value > already {
                         // ≤ value ≤ 10^15.
                         let outstanding = (value - already) as u64;
@@ -280,13 +295,13 @@ pub(crate) fn distribute(
             }
             Bucket::Shares { kinds, method, .. } => {
                 let mut points = vec![0u128; members];
-                for (c, contribution) in contributions.iter().enumerate() {
+                for (c, row) in rows.iter().enumerate() {
                     let scored = &scored.contributions[c];
                     let selected = match method {
                         SharesMethod::Immediate => scored.in_period,
                         SharesMethod::Balanced => scored.counted,
                     };
-                    if selected && scored.points > 0 && kinds.contains(&contribution.kind) {
+                    if selected && scored.points > 0 && kinds.contains(&row.kind) {
                         points[prepared.contribution_member[c] as usize] +=
                             u128::from(scored.points);
                     }
@@ -522,5 +537,55 @@ mod tests {
         // (Q + A) × p − prior × P = 200×10 − 100×20 = 0 and 200×10 − 0 = 2000.
         assert_eq!(weights, vec![U256::ZERO, U256::from(2000u32)]);
         assert_eq!(hamilton_wide(100, &weights).unwrap(), vec![0, 100]);
+    }
+
+    /// Hamilton's rule written out with a full sort, for comparison.
+    fn hamilton_by_sorting(amount: u64, weights: &[u128]) -> Vec<u64> {
+        let total: u128 = weights.iter().sum();
+        if total == 0 {
+            return vec![0; weights.len()];
+        }
+        let mut shares: Vec<u64> = Vec::new();
+        let mut remainders = Vec::new();
+        for (position, &weight) in weights.iter().enumerate() {
+            let product = U256::from(amount) * U256::from(weight);
+            let (share, remainder) = product.div_rem(U256::from(total));
+            shares.push(share.as_u64());
+            remainders.push((remainder, position));
+        }
+        let left = amount - shares.iter().sum::<u64>();
+        remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, position) in &remainders[..left as usize] {
+            shares[position] += 1;
+        }
+        shares
+    }
+
+    #[test]
+    fn hamilton_matches_the_rule_written_out() {
+        let mut state = 0xD1B5_4A32_D192_ED03u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..300 {
+            let len = 1 + (next() % 40) as usize;
+            // Small weights (many equal remainders), ordinary ones, and
+            // ones whose products leave u64 (the 128-bit path).
+            let scale: u128 = match round % 3 {
+                0 => 3,
+                1 => 1_000_000,
+                _ => 1 << 70,
+            };
+            let weights: Vec<u128> = (0..len).map(|_| u128::from(next()) % scale).collect();
+            let amount = next() % 1_000_000_000_000_000;
+            assert_eq!(
+                hamilton(amount, &weights).unwrap(),
+                hamilton_by_sorting(amount, &weights),
+                "{amount} {weights:?}"
+            );
+        }
     }
 }

@@ -6,11 +6,12 @@
 //! and what each bucket paid them and on what basis.
 //!
 //! With a million contributions these lines are most of a report, so they
-//! are stored compactly: one line per contribution in input order, all ids
-//! and tags in one text arena (no allocation per line), and per member a
-//! range of an index that puts their lines in id order. [`Explanation`] and
-//! [`ContributionLine`] are borrowed views built on demand, for display and
-//! for serialisation.
+//! are not copied into it: the report keeps the per-contribution arrays the
+//! pipeline already computed (rows, reviews, points, repayments, all in
+//! input order, moved rather than copied), the ids in one buffer, and per
+//! member a range of an index that lists their contributions in id order.
+//! [`Explanation`] and [`ContributionLine`] are borrowed views built on
+//! demand from those arrays, for display and for serialisation.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,69 +20,15 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::input::Kind;
+use super::review::ContributionReview;
 use super::time::format_rfc3339;
+use super::validate::{IdArena, PolicyTags, Row};
+use super::value::{ContributionPoints, RateFrom};
 
-/// A piece of the text arena, packed in 8 bytes: the start in the low 55
-/// bits (the arena is far smaller than 2^55 bytes) and the length, at most
-/// `MAX_NAME_BYTES` = 256, in the high 9 bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Span(u64);
-
-impl Span {
-    const LEN_SHIFT: u32 = 55;
-
-    fn start(self) -> usize {
-        (self.0 & ((1 << Self::LEN_SHIFT) - 1)) as usize
-    }
-
-    fn len(self) -> usize {
-        (self.0 >> Self::LEN_SHIFT) as usize
-    }
-}
-
-/// Where a line's rate came from, with the tag as a span.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LineRate {
-    Own,
-    Tag(Span),
-    Default,
-    Missing,
-    NotNeeded,
-}
-
-/// One contribution's numbers, stored once (120 bytes: a million of them
-/// are most of a large report).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Line {
-    pub id: Span,
-    pub at: i64,
-    pub quantity: u64,
-    /// The rate applied; meaningful only if `has_rate`.
-    pub rate: u64,
-    pub value: u64,
-    pub points: u64,
-    pub prior_repaid: u64,
-    pub repaid: u64,
-    pub rate_source: LineRate,
-    /// `tag_factors[tags.0..tags.1]`.
-    pub tags: (u32, u32),
-    pub approvals: u32,
-    pub flags: u32,
-    pub ratings: u32,
-    pub decay_steps: u32,
-    pub decay_ppm: u32,
-    pub kind: Kind,
-    pub has_rate: bool,
-    pub in_period: bool,
-    pub valid: bool,
-    pub from_median: bool,
-    pub quality: u8,
-}
-
-/// One reimbursement claim of a member, by line.
+/// One reimbursement claim of a member, by contribution index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ClaimShare {
-    pub line: u32,
+    pub contribution: u32,
     pub outstanding: u64,
     pub paid: u64,
 }
@@ -122,7 +69,7 @@ pub(crate) struct Entry {
     pub payout: u64,
     pub points: u128,
     pub evaluator_weight: Option<u64>,
-    /// `order[lines.0..lines.1]` are their lines, in id order.
+    /// `order[lines.0..lines.1]` are their contributions, in id order.
     pub lines: (u32, u32),
     pub buckets: Vec<Share>,
 }
@@ -132,28 +79,31 @@ pub(crate) struct Entry {
 pub struct Explanations {
     /// The policy's kind multipliers, by `Kind::ALL` position.
     pub(crate) kind_multiplier_ppm: [u64; 5],
-    pub(crate) text: String,
-    pub(crate) lines: Vec<Line>,
-    pub(crate) tag_factors: Vec<(Span, u64)>,
+    /// The policy's tags, for rate sources and tag multipliers.
+    pub(crate) tags: PolicyTags,
+    /// Contribution ids, input order.
+    pub(crate) ids: IdArena,
+    /// Per contribution, input order: kind, amounts, value, rate.
+    pub(crate) rows: Vec<Row>,
+    /// Per contribution, input order: when.
+    pub(crate) at: Vec<i64>,
+    /// Every contribution's tag multipliers (see [`Row::multipliers`]).
+    pub(crate) multiplied: Vec<u32>,
+    /// Per contribution, input order: peer review.
+    pub(crate) reviews: Vec<ContributionReview>,
+    /// Per contribution, input order: decay and points.
+    pub(crate) points: Vec<ContributionPoints>,
+    /// Per contribution, input order: repaid by earlier distributions.
+    pub(crate) prior_repaid: Vec<u64>,
+    /// Per contribution, input order: repaid by this distribution.
+    pub(crate) repaid: Vec<u64>,
+    /// Contribution indices, each member's in id order (see
+    /// [`Entry::lines`]).
     pub(crate) order: Vec<u32>,
     pub(crate) entries: BTreeMap<String, Entry>,
 }
 
 impl Explanations {
-    /// Copies `text` into the arena.
-    pub(crate) fn intern(&mut self, text: &str) -> Span {
-        // Ids and tags are at most MAX_NAME_BYTES = 256 < 2^9 bytes long.
-        let span = Span(self.text.len() as u64 | (text.len() as u64) << Span::LEN_SHIFT);
-        self.text.push_str(text);
-        span
-    }
-
-    fn text(&self, span: Span) -> &str {
-        self.text
-            .get(span.start()..span.start() + span.len())
-            .unwrap_or_default()
-    }
-
     /// The breakdown of one member or fund, if the report has one.
     pub fn get(&self, name: &str) -> Option<Explanation<'_>> {
         self.entries.get(name).map(|entry| self.view(entry))
@@ -174,50 +124,55 @@ impl Explanations {
         self.entries.is_empty()
     }
 
-    fn line(&self, position: u32) -> ContributionLine<'_> {
-        let line = &self.lines[position as usize];
-        let (from, to) = line.tags;
+    /// Contribution `c`'s line, assembled from the per-contribution arrays.
+    fn line(&self, c: u32) -> ContributionLine<'_> {
+        let c = c as usize;
+        let row = &self.rows[c];
+        let review = &self.reviews[c];
+        let points = &self.points[c];
+        let start = row.multipliers as usize;
+        let multiplied = self
+            .multiplied
+            .get(start..start + usize::from(row.multiplier_count))
+            .unwrap_or_default();
         ContributionLine {
-            id: self.text(line.id),
-            kind: line.kind,
-            at: Time(line.at),
-            in_period: line.in_period,
-            quantity: line.quantity,
-            rate: line.has_rate.then_some(line.rate),
-            rate_source: match line.rate_source {
-                LineRate::Own => RateSource::Own,
-                LineRate::Tag(tag) => RateSource::Tag(self.text(tag)),
-                LineRate::Default => RateSource::Default(line.kind),
-                LineRate::Missing => RateSource::Missing,
-                LineRate::NotNeeded => RateSource::NotNeeded,
+            id: self.ids.get(c),
+            kind: row.kind,
+            at: Time(self.at[c]),
+            in_period: points.in_period,
+            quantity: row.quantity,
+            rate: row.rate(),
+            rate_source: match row.source {
+                RateFrom::Own => RateSource::Own,
+                RateFrom::Tag(tag) => RateSource::Tag(self.tags.name(tag)),
+                RateFrom::Default => RateSource::Default(row.kind),
+                RateFrom::Missing => RateSource::Missing,
+                RateFrom::NotNeeded => RateSource::NotNeeded,
             },
-            value: line.value,
-            approvals: line.approvals,
-            flags: line.flags,
-            valid: line.valid,
-            ratings: line.ratings,
-            quality: line.quality,
-            quality_source: if line.from_median {
+            value: row.value,
+            approvals: review.approvals,
+            flags: review.flags,
+            valid: review.valid,
+            ratings: review.ratings,
+            quality: review.quality,
+            quality_source: if review.from_median {
                 QualitySource::Median
             } else {
                 QualitySource::Default
             },
-            kind_multiplier_ppm: Kind::ALL
+            kind_multiplier_ppm: self.kind_multiplier_ppm[row.kind.index()],
+            tag_multipliers: multiplied
                 .iter()
-                .position(|&kind| kind == line.kind)
-                .map_or(1_000_000, |k| self.kind_multiplier_ppm[k]),
-            tag_multipliers: self.tag_factors[from as usize..to as usize]
-                .iter()
-                .map(|&(tag, ppm)| TagMultiplier {
-                    tag: self.text(tag),
-                    ppm,
+                .map(|&tag| TagMultiplier {
+                    tag: self.tags.name(tag),
+                    ppm: self.tags.multiplier(tag),
                 })
                 .collect(),
-            decay_steps: line.decay_steps.into(),
-            decay_ppm: line.decay_ppm.into(),
-            points: line.points,
-            prior_repaid: line.prior_repaid,
-            repaid: line.repaid,
+            decay_steps: points.decay_steps.into(),
+            decay_ppm: points.decay_ppm.into(),
+            points: points.points,
+            prior_repaid: self.prior_repaid[c],
+            repaid: self.repaid[c],
         }
     }
 
@@ -229,7 +184,7 @@ impl Explanations {
             evaluator_weight: entry.evaluator_weight,
             contributions: self.order[from as usize..to as usize]
                 .iter()
-                .map(|&position| self.line(position))
+                .map(|&c| self.line(c))
                 .collect(),
             buckets: entry
                 .buckets
@@ -247,7 +202,7 @@ impl Explanations {
                         claims
                             .iter()
                             .map(|claim| ClaimLine {
-                                contribution: self.text(self.lines[claim.line as usize].id),
+                                contribution: self.ids.get(claim.contribution as usize),
                                 outstanding: claim.outstanding,
                                 paid: claim.paid,
                             })

@@ -52,6 +52,12 @@ impl Kind {
         }
     }
 
+    /// The kind's position in [`Kind::ALL`], for per-kind tables.
+    pub(crate) fn index(self) -> usize {
+        // ALL lists the variants in declaration order.
+        self as usize
+    }
+
     /// Whether the quantity is already money (value = quantity, no rate).
     pub fn is_money(self) -> bool {
         matches!(self, Kind::Money | Kind::Expense)
@@ -201,4 +207,16 @@ pub struct ScoringInput {
     pub period: Period,
     /// The income distributed, in minor units, 0..=10^15.
     pub income: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_indexes_its_place_in_all() {
+        for (position, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), position);
+        }
+    }
 }

@@ -83,5 +83,5 @@ pub fn score(input: &ScoringInput) -> Result<Report, ScoringError> {
     let reviewed = review::review(&prepared)?;
     let scored = value::score_contributions(&prepared, &reviewed)?;
     let distributed = distribution::distribute(&prepared, &reviewed, &scored)?;
-    report::build(&prepared, &reviewed, &scored, distributed)
+    report::build(prepared, reviewed, scored, distributed)
 }

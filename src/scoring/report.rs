@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::distribution::{Basis, Distributed, Recipient};
 use super::error::{Result, ScoringError};
-use super::explain::{ClaimShare, Entry, Line, LineRate, Share, Span};
+use super::explain::{ClaimShare, Entry, Share};
 pub use super::explain::{Explanation, Explanations};
 use super::input::Kind;
 use super::policy::Bucket;
@@ -127,12 +127,12 @@ impl Report {
     }
 }
 
-/// "a, b, c and 4 more".
-fn listing(items: &[String]) -> String {
-    let shown = items.len().min(LISTED_IN_WARNING);
-    let mut text = items[..shown].join(", ");
-    if items.len() > shown {
-        text.push_str(&format!(" and {} more", items.len() - shown));
+/// "a, b, c and 4 more": the first items of a list of `total` (at most
+/// [`LISTED_IN_WARNING`] are given; only those are ever formatted).
+fn listing(shown: &[String], total: usize) -> String {
+    let mut text = shown.join(", ");
+    if total > shown.len() {
+        text.push_str(&format!(" and {} more", total - shown.len()));
     }
     text
 }
@@ -142,34 +142,35 @@ fn warnings_before_distribution(
     reviewed: &Reviewed,
     scored: &Scored,
 ) -> Vec<String> {
-    let input = prepared.input;
     let mut warnings = Vec::new();
     // One pass in input order (sequential memory), then id order by rank.
     let mut rateless: Vec<(u32, Kind)> = Vec::new();
-    for (c, contribution) in input.contributions.iter().enumerate() {
-        if scored.contributions[c].counted && prepared.valued[c].source == RateFrom::Missing {
-            rateless.push((prepared.contribution_rank[c], contribution.kind));
+    for (c, (row, points)) in prepared.rows.iter().zip(&scored.contributions).enumerate() {
+        if points.counted && row.source == RateFrom::Missing {
+            rateless.push((prepared.contribution_rank[c], row.kind));
         }
     }
     rateless.sort_unstable();
     for kind in Kind::ALL {
-        let ids: Vec<String> = rateless
+        let total = rateless.iter().filter(|&&(_, k)| k == kind).count();
+        if total == 0 {
+            continue;
+        }
+        let shown: Vec<String> = rateless
             .iter()
             .filter(|&&(_, k)| k == kind)
+            .take(LISTED_IN_WARNING)
             .map(|&(rank, _)| {
                 let c = prepared.contribution_order[rank as usize] as usize;
-                format!("{:?}", input.contributions[c].id)
+                format!("{:?}", prepared.ids.get(c))
             })
             .collect();
-        if !ids.is_empty() {
-            warnings.push(format!(
-                "no rate resolves for {} {kind} contribution(s), so they are worth 0 \
-                 (give the contribution a rate, or set policy.rates for one of its tags or \
-                 policy.default_rates.{kind}): {}",
-                ids.len(),
-                listing(&ids)
-            ));
-        }
+        warnings.push(format!(
+            "no rate resolves for {total} {kind} contribution(s), so they are worth 0 \
+             (give the contribution a rate, or set policy.rates for one of its tags or \
+             policy.default_rates.{kind}): {}",
+            listing(&shown, total)
+        ));
     }
     if !reviewed.self_evaluations.is_empty() {
         let mut pairs: Vec<(u32, u32)> = reviewed
@@ -179,20 +180,22 @@ fn warnings_before_distribution(
             .collect();
         pairs.sort_unstable();
         pairs.dedup();
-        let named: Vec<String> = pairs
+        let shown: Vec<String> = pairs
             .iter()
+            .take(LISTED_IN_WARNING)
             .map(|&(rank, m)| {
                 let c = prepared.contribution_order[rank as usize] as usize;
                 format!(
                     "{:?} by {:?}",
-                    input.contributions[c].id, prepared.members[m as usize]
+                    prepared.ids.get(c),
+                    prepared.members[m as usize]
                 )
             })
             .collect();
         warnings.push(format!(
             "{} self-evaluation(s) ignored: a member cannot evaluate their own contribution: {}",
-            named.len(),
-            listing(&named)
+            pairs.len(),
+            listing(&shown, pairs.len())
         ));
     }
     if let Some(trust) = &reviewed.trust
@@ -206,20 +209,23 @@ fn warnings_before_distribution(
     warnings
 }
 
-/// A tag's text in the arena, copied once however many lines name it.
-fn intern_tag<'a>(
-    explanations: &mut Explanations,
-    spans: &mut BTreeMap<&'a str, Span>,
-    tag: &'a str,
-) -> Span {
-    *spans.entry(tag).or_insert_with(|| explanations.intern(tag))
+/// Member `m`'s share of bucket `index`, created on first use.
+fn share_of<'s>(
+    shares: &'s mut [Option<Share>],
+    m: u32,
+    index: usize,
+    type_name: &'static str,
+) -> &'s mut Share {
+    shares[m as usize].get_or_insert_with(|| Share::new(index, type_name))
 }
 
-/// Assembles the report and checks its invariants.
+/// Assembles the report and checks its invariants. Takes the pipeline's
+/// results by value: the per-contribution arrays move into the report's
+/// explanations instead of being copied into per-line records.
 pub(crate) fn build(
-    prepared: &Prepared<'_>,
-    reviewed: &Reviewed,
-    scored: &Scored,
+    prepared: Prepared<'_>,
+    mut reviewed: Reviewed,
+    scored: Scored,
     distributed: Distributed,
 ) -> Result<Report> {
     let input = prepared.input;
@@ -233,119 +239,45 @@ pub(crate) fn build(
         }
     };
 
-    let mut warnings = warnings_before_distribution(prepared, reviewed, scored);
-    warnings.extend(distributed.warnings.iter().cloned());
+    let mut warnings = warnings_before_distribution(&prepared, &reviewed, &scored);
+    let Distributed {
+        buckets: outcomes,
+        reserve,
+        repaid,
+        warnings: distribution_warnings,
+    } = distributed;
+    warnings.extend(distribution_warnings);
 
-    // Contribution lines, built in input order (every per-contribution array
-    // is read sequentially and the lines written sequentially), then an
-    // index that groups them by member, in id order within each member.
-    let mut explanations = Explanations {
-        kind_multiplier_ppm: Kind::ALL.map(|kind| {
-            policy
-                .kind_multiplier_ppm
-                .get(&kind)
-                .copied()
-                .unwrap_or(1_000_000)
-        }),
-        ..Explanations::default()
-    };
-    let counted = scored.contributions.iter().filter(|p| p.counted).count();
-    explanations.lines.reserve_exact(counted);
-    let id_bytes: usize = input
-        .contributions
-        .iter()
-        .zip(&scored.contributions)
-        .filter(|(_, points)| points.counted)
-        .map(|(contribution, _)| contribution.id.len())
-        .sum();
-    explanations.text.reserve_exact(id_bytes);
-    let mut line_of = vec![u32::MAX; input.contributions.len()];
-    let mut line_member: Vec<u32> = Vec::with_capacity(counted);
-    let mut line_rank: Vec<u32> = Vec::with_capacity(counted);
+    // Each member's explained contributions (those dated before the period
+    // end) in id order: counted per member in input order, then placed by
+    // walking the contributions in id order, so no per-member sort is needed.
+    let mut line_member = vec![u32::MAX; prepared.rows.len()];
+    let mut starts = vec![0u32; members.len() + 1];
     let mut member_points = vec![0u128; members.len()];
-    let mut tag_spans: BTreeMap<&str, Span> = BTreeMap::new();
-    for (c, contribution) in input.contributions.iter().enumerate() {
-        let points = &scored.contributions[c];
-        if !points.counted {
-            continue;
-        }
-        let review = &reviewed.reviews[c];
-        let valued = &prepared.valued[c];
-        let member = prepared.contribution_member[c];
-        let id = explanations.intern(&contribution.id);
-        let rate_source = match valued.source {
-            RateFrom::Own => LineRate::Own,
-            RateFrom::Tag(t) => LineRate::Tag(intern_tag(
-                &mut explanations,
-                &mut tag_spans,
-                &contribution.tags[t as usize],
-            )),
-            RateFrom::Default => LineRate::Default,
-            RateFrom::Missing => LineRate::Missing,
-            RateFrom::NotNeeded => LineRate::NotNeeded,
-        };
-        let first_tag = explanations.tag_factors.len() as u32;
-        if !policy.tag_multiplier_ppm.is_empty() {
-            for tag in &contribution.tags {
-                if let Some(&ppm) = policy.tag_multiplier_ppm.get(tag) {
-                    let span = intern_tag(&mut explanations, &mut tag_spans, tag);
-                    explanations.tag_factors.push((span, ppm));
-                }
+    for (c, points) in scored.contributions.iter().enumerate() {
+        if points.counted {
+            let member = prepared.contribution_member[c];
+            line_member[c] = member;
+            starts[member as usize + 1] += 1;
+            if points.in_period {
+                member_points[member as usize] += u128::from(points.points);
             }
         }
-        let last_tag = explanations.tag_factors.len() as u32;
-        if points.in_period {
-            member_points[member as usize] += u128::from(points.points);
-        }
-        line_of[c] = explanations.lines.len() as u32;
-        line_member.push(member);
-        line_rank.push(prepared.contribution_rank[c]);
-        explanations.lines.push(Line {
-            id,
-            at: contribution.at,
-            quantity: contribution.quantity,
-            rate: valued.rate.unwrap_or(0),
-            value: valued.value,
-            points: points.points,
-            prior_repaid: prepared.prior_repaid[c],
-            repaid: distributed.repaid[c],
-            rate_source,
-            tags: (first_tag, last_tag),
-            approvals: review.approvals,
-            flags: review.flags,
-            ratings: review.ratings,
-            // At most (9999-12-31 − 0000-01-01) / 1 day ≈ 3.7 million steps.
-            decay_steps: u32::try_from(points.decay_steps).unwrap_or(u32::MAX),
-            // d_k ≤ 10^6.
-            decay_ppm: u32::try_from(points.decay_ppm).unwrap_or(u32::MAX),
-            kind: contribution.kind,
-            has_rate: valued.rate.is_some(),
-            in_period: points.in_period,
-            valid: review.valid,
-            from_median: review.from_median,
-            quality: review.quality,
-        });
-    }
-    // Counting sort of the lines by member (stable), then id order within.
-    let mut starts = vec![0u32; members.len() + 1];
-    for &member in &line_member {
-        starts[member as usize + 1] += 1;
     }
     for m in 0..members.len() {
         starts[m + 1] += starts[m];
     }
     let mut cursor = starts.clone();
-    let mut order = vec![0u32; line_member.len()];
-    for (position, &member) in line_member.iter().enumerate() {
-        order[cursor[member as usize] as usize] = position as u32;
-        cursor[member as usize] += 1;
+    let mut order = vec![0u32; starts[members.len()] as usize];
+    for &c in &prepared.contribution_order {
+        let member = line_member[c as usize];
+        if member != u32::MAX {
+            let next = &mut cursor[member as usize];
+            order[*next as usize] = c;
+            *next += 1;
+        }
     }
-    for m in 0..members.len() {
-        order[starts[m] as usize..starts[m + 1] as usize]
-            .sort_unstable_by_key(|&position| line_rank[position as usize]);
-    }
-    explanations.order = order;
-    drop((line_member, line_rank, cursor));
+    drop((line_member, cursor));
     let mut entries: Vec<Entry> = (0..members.len())
         .map(|m| Entry {
             evaluator_weight: Some(reviewed.weights[m]),
@@ -357,16 +289,12 @@ pub(crate) fn build(
 
     // Buckets, and each member's share of each bucket.
     let mut funds: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut bucket_reports = Vec::with_capacity(distributed.buckets.len());
+    let mut bucket_reports = Vec::with_capacity(outcomes.len());
     let mut payouts: BTreeMap<String, u64> = BTreeMap::new();
-    for (index, (bucket, outcome)) in document
-        .buckets
-        .iter()
-        .zip(&distributed.buckets)
-        .enumerate()
-    {
+    for (index, (bucket, outcome)) in document.buckets.iter().zip(&outcomes).enumerate() {
         let type_name = bucket.type_name();
-        let mut shares: BTreeMap<u32, Share> = BTreeMap::new();
+        // Indexed by member, so shares are handed out in member (id) order.
+        let mut shares: Vec<Option<Share>> = vec![None; members.len()];
         let mut report = BucketReport {
             bucket_type: type_name.to_owned(),
             amount: outcome.amount,
@@ -400,12 +328,17 @@ pub(crate) fn build(
             Basis::Reimburse { claims, owed } => {
                 report.owed = Some(*owed);
                 for claim in claims {
-                    let c = claim.contribution as usize;
-                    let share = shares
-                        .entry(prepared.contribution_member[c])
-                        .or_insert_with(|| Share::new(index, type_name));
-                    share.claims.get_or_insert_with(Vec::new).push(ClaimShare {
-                        line: line_of[c],
+                    let c = claim.contribution;
+                    share_of(
+                        &mut shares,
+                        prepared.contribution_member[c as usize],
+                        index,
+                        type_name,
+                    )
+                    .claims
+                    .get_or_insert_with(Vec::new)
+                    .push(ClaimShare {
+                        contribution: c,
                         outstanding: claim.outstanding,
                         paid: claim.paid,
                     });
@@ -429,9 +362,7 @@ pub(crate) fn build(
                     );
                 }
                 for (k, &(m, p)) in points.iter().enumerate() {
-                    let share = shares
-                        .entry(m)
-                        .or_insert_with(|| Share::new(index, type_name));
+                    let share = share_of(&mut shares, m, index, type_name);
                     share.points = Some(p);
                     share.total_points = Some(total);
                     share.prior = prior.as_ref().map(|prior| prior[k]);
@@ -450,9 +381,7 @@ pub(crate) fn build(
                         .collect(),
                 );
                 for &(m, w) in weights {
-                    let share = shares
-                        .entry(m)
-                        .or_insert_with(|| Share::new(index, type_name));
+                    let share = share_of(&mut shares, m, index, type_name);
                     share.weight = Some(w);
                     share.total_weight = Some(total);
                 }
@@ -461,15 +390,13 @@ pub(crate) fn build(
         for (recipient, amount) in &outcome.paid {
             let name = name_of(recipient);
             report.paid.insert(name.clone(), *amount);
-            *payouts.entry(name.clone()).or_insert(0) += *amount;
             match recipient {
                 Recipient::Member(m) => {
-                    shares
-                        .entry(*m)
-                        .or_insert_with(|| Share::new(index, type_name))
-                        .paid = *amount;
+                    *payouts.entry(name).or_insert(0) += *amount;
+                    share_of(&mut shares, *m, index, type_name).paid = *amount;
                 }
                 Recipient::Fund(_) => {
+                    *payouts.entry(name.clone()).or_insert(0) += *amount;
                     let mut share = Share::new(index, type_name);
                     share.paid = *amount;
                     let fund = funds.entry(name).or_default();
@@ -478,10 +405,11 @@ pub(crate) fn build(
                 }
             }
         }
-        for (m, share) in shares {
-            let entry = &mut entries[m as usize];
-            entry.payout += share.paid;
-            entry.buckets.push(share);
+        for (entry, share) in entries.iter_mut().zip(shares) {
+            if let Some(share) = share {
+                entry.payout += share.paid;
+                entry.buckets.push(share);
+            }
         }
         bucket_reports.push(report);
     }
@@ -490,10 +418,10 @@ pub(crate) fn build(
     // bucket within its amount (checked in `distribute`), and the
     // explanations add up to the payouts.
     let paid_out: u128 = payouts.values().map(|&v| u128::from(v)).sum();
-    if paid_out + u128::from(distributed.reserve) != u128::from(input.income) {
+    if paid_out + u128::from(reserve) != u128::from(input.income) {
         return Err(ScoringError::invariant(format!(
-            "payouts {paid_out} + reserve {} ≠ income {}",
-            distributed.reserve, input.income
+            "payouts {paid_out} + reserve {reserve} ≠ income {}",
+            input.income
         )));
     }
     if let Some((name, _)) = payouts.iter().find(|&(_, &v)| v == 0) {
@@ -502,20 +430,23 @@ pub(crate) fn build(
         )));
     }
 
-    let mut points_map = BTreeMap::new();
     // Repayments in id order, so the map is built in one sorted pass.
-    let mut repaid: Vec<(u32, usize)> = distributed
-        .repaid
+    let mut repaid_ranks: Vec<(u32, u32)> = repaid
         .iter()
         .enumerate()
         .filter(|&(_, &amount)| amount > 0)
-        .map(|(c, _)| (prepared.contribution_rank[c], c))
+        .map(|(c, _)| (prepared.contribution_rank[c], c as u32))
         .collect();
-    repaid.sort_unstable();
-    let repayments: BTreeMap<String, u64> = repaid
+    repaid_ranks.sort_unstable();
+    let repayments: BTreeMap<String, u64> = repaid_ranks
         .into_iter()
-        .map(|(_, c)| (input.contributions[c].id.clone(), distributed.repaid[c]))
+        .map(|(_, c)| {
+            let c = c as usize;
+            (prepared.ids.get(c).to_owned(), repaid[c])
+        })
         .collect();
+    let mut points_map = BTreeMap::new();
+    let mut explained = BTreeMap::new();
     for (m, entry) in entries.into_iter().enumerate() {
         let name = members[m].to_owned();
         if entry.points > 0 {
@@ -526,16 +457,46 @@ pub(crate) fn build(
                 "explanation of {name} does not add up to the payout"
             )));
         }
-        explanations.entries.insert(name, entry);
+        explained.insert(name, entry);
     }
     for (name, fund) in funds {
-        explanations.entries.insert(name, fund);
+        explained.insert(name, fund);
     }
+
+    let Prepared {
+        rows,
+        at,
+        ids,
+        tags,
+        multiplied,
+        prior_repaid,
+        ..
+    } = prepared;
+    let explanations = Explanations {
+        kind_multiplier_ppm: Kind::ALL.map(|kind| {
+            policy
+                .kind_multiplier_ppm
+                .get(&kind)
+                .copied()
+                .unwrap_or(1_000_000)
+        }),
+        tags,
+        ids,
+        rows,
+        at,
+        multiplied,
+        reviews: std::mem::take(&mut reviewed.reviews),
+        points: scored.contributions,
+        prior_repaid,
+        repaid,
+        order,
+        entries: explained,
+    };
 
     Ok(Report {
         currency: document.currency.clone(),
         income: input.income,
-        reserve: distributed.reserve,
+        reserve,
         payouts,
         buckets: bucket_reports,
         points: points_map,

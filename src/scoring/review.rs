@@ -10,7 +10,7 @@
 use super::error::Result;
 use super::input::Verdict;
 use super::policy::EvaluatorWeights;
-use super::trust::{EigenTrust, eigentrust};
+use super::trust::{EigenTrust, eigentrust_of_verdicts};
 use super::validate::Prepared;
 
 /// A standing evaluation of one contribution.
@@ -23,7 +23,7 @@ pub(crate) struct Standing {
 }
 
 /// The outcome of peer review for one contribution.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ContributionReview {
     /// Standing approvals.
     pub approvals: u32,
@@ -66,10 +66,11 @@ impl Reviewed {
 /// Runs peer review over a validated input.
 pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     let input = prepared.input;
-    let contribution_count = input.contributions.len();
+    let contribution_count = prepared.rows.len();
 
-    // Group the non-self evaluations by contribution, keeping log order
-    // (a counting sort: linear, and stable).
+    // Group the non-self evaluations by contribution, keeping log order: a
+    // counting sort (linear, and stable) that writes the 8-byte standing
+    // records themselves, so the passes below read them sequentially.
     let mut self_evaluations = Vec::new();
     let mut offsets = vec![0u32; contribution_count + 1];
     for evaluation in &prepared.evaluations {
@@ -82,59 +83,79 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     for c in 0..contribution_count {
         offsets[c + 1] += offsets[c];
     }
-    let mut cursor = offsets.clone();
-    let mut grouped = vec![0u32; offsets[contribution_count] as usize];
-    for (position, evaluation) in prepared.evaluations.iter().enumerate() {
+    let placeholder = Standing {
+        evaluator: 0,
+        verdict: Verdict::Approve,
+        rating: None,
+    };
+    let mut standing = vec![placeholder; offsets[contribution_count] as usize];
+    // offsets[c] serves as group c's cursor; once every record is placed it
+    // holds the start of group c + 1, and one shift restores the starts.
+    for evaluation in &prepared.evaluations {
         if !evaluation.by_contributor {
-            let c = evaluation.contribution as usize;
-            grouped[cursor[c] as usize] = position as u32;
-            cursor[c] += 1;
+            let cursor = &mut offsets[evaluation.contribution as usize];
+            standing[*cursor as usize] = Standing {
+                evaluator: evaluation.evaluator,
+                verdict: evaluation.verdict,
+                rating: evaluation.rating,
+            };
+            *cursor += 1;
         }
     }
+    offsets.copy_within(0..contribution_count, 1);
+    offsets[0] = 0;
 
-    // Keep the last evaluation of each (contribution, evaluator).
-    let mut standing = Vec::with_capacity(grouped.len());
-    let mut standing_offsets = Vec::with_capacity(contribution_count + 1);
-    standing_offsets.push(0u32);
-    let mut scratch: Vec<(u32, u32)> = Vec::new();
+    // Keep the last evaluation of each (contribution, evaluator), each
+    // group in evaluator order, compacted in place (writes never overtake
+    // reads); offsets[c] is rewritten to the compacted start once read.
+    // With EigenTrust, the same pass counts each evaluator's standing
+    // evaluations of contributions dated before the period end (its row of
+    // local trust), which saves a pass over every contribution.
+    let policy = &input.policy.policy;
+    let end = input.period.end;
+    let mut trust_rows = match policy.evaluator_weights {
+        EvaluatorWeights::Equal => Vec::new(),
+        EvaluatorWeights::EigenTrust { .. } => vec![0usize; prepared.member_count() + 1],
+    };
+    let mut write = 0usize;
+    let mut group_start = 0usize;
     for c in 0..contribution_count {
-        scratch.clear();
-        scratch.extend(
-            grouped[offsets[c] as usize..offsets[c + 1] as usize]
-                .iter()
-                .map(|&position| (prepared.evaluations[position as usize].evaluator, position)),
-        );
-        scratch.sort_unstable();
-        for (k, &(evaluator, position)) in scratch.iter().enumerate() {
-            let superseded = scratch
-                .get(k + 1)
-                .is_some_and(|&(next, _)| next == evaluator);
+        let group_end = offsets[c + 1] as usize;
+        offsets[c] = write as u32;
+        let group = &mut standing[group_start..group_end];
+        if group.len() > 1 {
+            // Stable: one evaluator's evaluations stay in log order.
+            group.sort_by_key(|evaluation| evaluation.evaluator);
+        }
+        let trusted = !trust_rows.is_empty() && prepared.at[c] < end;
+        for k in group_start..group_end {
+            let superseded =
+                k + 1 < group_end && standing[k + 1].evaluator == standing[k].evaluator;
             if !superseded {
-                let evaluation = &prepared.evaluations[position as usize];
-                standing.push(Standing {
-                    evaluator,
-                    verdict: evaluation.verdict,
-                    rating: evaluation.rating,
-                });
+                if trusted {
+                    trust_rows[standing[k].evaluator as usize + 1] += 1;
+                }
+                standing[write] = standing[k];
+                write += 1;
             }
         }
-        standing_offsets.push(standing.len() as u32);
+        group_start = group_end;
     }
-    drop(grouped);
+    offsets[contribution_count] = write as u32;
+    standing.truncate(write);
 
     let mut reviewed = Reviewed {
         standing,
-        offsets: standing_offsets,
+        offsets,
         weights: Vec::new(),
         trust: None,
         reviews: Vec::new(),
         self_evaluations,
     };
-    let policy = &input.policy.policy;
     match &policy.evaluator_weights {
         EvaluatorWeights::Equal => reviewed.weights = vec![1; prepared.member_count()],
         EvaluatorWeights::EigenTrust { damping_ppm, .. } => {
-            let trust = run_eigentrust(prepared, &reviewed, *damping_ppm)?;
+            let trust = run_eigentrust(prepared, &reviewed, trust_rows, *damping_ppm)?;
             reviewed.weights = trust.weights.clone();
             reviewed.trust = Some(trust);
         }
@@ -181,6 +202,13 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
 /// rating then evaluator id, the first rating whose cumulative weight × 2
 /// reaches the total. None if there is no rating.
 fn weighted_lower_median(ratings: &mut [(u8, u32, u64)]) -> Option<u8> {
+    // Most contributions have one rating or none: no sort or sum needed
+    // (one positive weight w: cumulative × 2 = 2w ≥ w at once).
+    match ratings {
+        [] => return None,
+        [(rating, _, _)] => return Some(*rating),
+        _ => {}
+    }
     ratings.sort_unstable();
     // At most 10^7 evaluators of weight ≤ 10^9: the total fits u64 easily,
     // and u128 keeps "× 2" exact whatever the weights.
@@ -196,30 +224,38 @@ fn weighted_lower_median(ratings: &mut [(u8, u32, u64)]) -> Option<u8> {
 }
 
 /// Local trust from standing evaluations of contributions dated before the
-/// period end, then EigenTrust.
+/// period end, grouped by evaluator (a counting sort: on entry
+/// `row_start[i + 1]` is evaluator i's count, from the pass that picked the
+/// standing evaluations), then EigenTrust.
 fn run_eigentrust(
     prepared: &Prepared<'_>,
     reviewed: &Reviewed,
+    mut row_start: Vec<usize>,
     damping_ppm: u64,
 ) -> Result<EigenTrust> {
     let end = prepared.input.period.end;
-    let mut local = Vec::with_capacity(reviewed.standing.len());
-    for (c, contribution) in prepared.input.contributions.iter().enumerate() {
-        if contribution.at >= end {
-            continue;
-        }
-        let contributor = prepared.contribution_member[c];
-        for evaluation in reviewed.standing_of(c) {
-            let delta = match evaluation.verdict {
-                Verdict::Approve => 1,
-                Verdict::Flag => -1,
-            };
-            local.push((evaluation.evaluator, contributor, delta));
+    let members = prepared.member_count();
+    for i in 0..members {
+        row_start[i + 1] += row_start[i];
+    }
+    let mut cursor = row_start.clone();
+    let mut verdicts = vec![0u32; row_start[members]];
+    for (c, &at) in prepared.at.iter().enumerate() {
+        if at < end {
+            // Member indices are below MAX_ENTRIES < 2^31, so j << 1 fits.
+            let contributor = prepared.contribution_member[c] << 1;
+            for evaluation in reviewed.standing_of(c) {
+                let next = &mut cursor[evaluation.evaluator as usize];
+                verdicts[*next] = contributor | u32::from(evaluation.verdict == Verdict::Flag);
+                *next += 1;
+            }
         }
     }
-    eigentrust(
-        prepared.member_count(),
-        &local,
+    drop(cursor);
+    eigentrust_of_verdicts(
+        members,
+        &row_start,
+        &mut verdicts,
         &prepared.pretrusted,
         damping_ppm,
     )
@@ -252,5 +288,10 @@ mod tests {
             weighted_lower_median(&mut [(60, 0, 3), (70, 1, 3)]),
             Some(60)
         );
+    }
+
+    #[test]
+    fn a_single_rating_is_its_own_median() {
+        assert_eq!(weighted_lower_median(&mut [(55, 3, 7)]), Some(55));
     }
 }

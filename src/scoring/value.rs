@@ -7,10 +7,10 @@
 //! flooring after every step, in exact integer arithmetic.
 
 use super::error::{Result, ScoringError};
-use super::input::{Contribution, Kind, Period};
+use super::input::{Kind, Period};
 use super::json::Path;
 use super::limits::{MAX_POINTS, PPM};
-use super::policy::{Decay, Policy};
+use super::policy::Decay;
 use super::review::Reviewed;
 use super::validate::Prepared;
 
@@ -19,7 +19,8 @@ use super::validate::Prepared;
 pub(crate) enum RateFrom {
     /// The contribution's own `rate`.
     Own,
-    /// `policy.rates[tag]` for the tag at this index of the contribution.
+    /// `policy.rates[tag]`, by index into the policy's tags
+    /// (`validate::PolicyTags`).
     Tag(u32),
     /// `policy.default_rates[kind]`.
     Default,
@@ -29,26 +30,10 @@ pub(crate) enum RateFrom {
     NotNeeded,
 }
 
-/// Resolves the rate of a contribution: its own, else the first tag's that
-/// has one, else the kind's default, else none.
-pub(crate) fn resolve_rate(
-    contribution: &Contribution,
-    policy: &Policy,
-) -> (Option<u64>, RateFrom) {
-    if contribution.kind.is_money() {
-        return (None, RateFrom::NotNeeded);
-    }
-    if let Some(rate) = contribution.rate {
-        return (Some(rate), RateFrom::Own);
-    }
-    for (index, tag) in contribution.tags.iter().enumerate() {
-        if let Some(&rate) = policy.rates.get(tag) {
-            return (Some(rate), RateFrom::Tag(index as u32));
-        }
-    }
-    match policy.default_rates.get(&contribution.kind) {
-        Some(&rate) => (Some(rate), RateFrom::Default),
-        None => (None, RateFrom::Missing),
+impl RateFrom {
+    /// Whether a rate was applied (own, a tag's or the kind's default).
+    pub(crate) fn has_rate(self) -> bool {
+        matches!(self, RateFrom::Own | RateFrom::Tag(_) | RateFrom::Default)
     }
 }
 
@@ -58,7 +43,12 @@ pub(crate) fn value_of(kind: Kind, quantity: u64, rate: Option<u64>) -> u128 {
     let quantity = u128::from(quantity);
     match (kind, rate) {
         (Kind::Money | Kind::Expense, _) => quantity,
-        (Kind::Work, Some(rate)) => quantity * u128::from(rate) / 60,
+        // Nearly always the product fits u64, where dividing is one
+        // instruction instead of a call to the 128-bit routine.
+        (Kind::Work, Some(rate)) => match (quantity as u64).checked_mul(rate) {
+            Some(product) => u128::from(product / 60),
+            None => quantity * u128::from(rate) / 60,
+        },
         (Kind::Resource | Kind::Use, Some(rate)) => quantity * u128::from(rate),
         (_, None) => 0,
     }
@@ -110,6 +100,18 @@ impl DecayTable {
     }
 }
 
+/// floor(x × factor / 10^6), or None if x × factor leaves u128.
+fn scale(x: u128, factor: u64) -> Option<u128> {
+    // Nearly every product fits u64, where the division is one instruction
+    // instead of a call to the 128-bit routine; the floor is the same.
+    if let Ok(small) = u64::try_from(x)
+        && let Some(product) = small.checked_mul(factor)
+    {
+        return Some(u128::from(product / PPM));
+    }
+    Some(x.checked_mul(u128::from(factor))? / u128::from(PPM))
+}
+
 /// The multiplications of §3, steps 2 to 5, after the value. Returns None
 /// if an intermediate product leaves u128 (only with many 1000× tags).
 pub(crate) fn points_of(
@@ -119,29 +121,29 @@ pub(crate) fn points_of(
     decay_ppm: u64,
     quality: u8,
 ) -> Option<u128> {
-    let ppm = u128::from(PPM);
-    let mut x = u128::from(value).checked_mul(u128::from(kind_ppm))? / ppm;
+    let mut x = scale(u128::from(value), kind_ppm)?;
     for tag_ppm in tag_ppms {
-        x = x.checked_mul(u128::from(tag_ppm))? / ppm;
+        x = scale(x, tag_ppm)?;
     }
-    x = x.checked_mul(u128::from(decay_ppm))? / ppm;
-    Some(x.checked_mul(u128::from(quality) * 10_000)? / ppm)
+    x = scale(x, decay_ppm)?;
+    scale(x, u64::from(quality) * 10_000)
 }
 
-/// The points side of one contribution dated before the period end.
-#[derive(Debug, Clone, Copy, Default)]
+/// The points side of one contribution (24 bytes, input order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ContributionPoints {
+    /// points(c) (at most 10^18, so it fits u64); 0 if invalid.
+    pub points: u64,
+    /// Decay steps k (at most (9999-12-31 − 0000-01-01) / 1 day ≈ 3.7
+    /// million).
+    pub decay_steps: u32,
+    /// d_k in ppm (≤ 10^6).
+    pub decay_ppm: u32,
     /// Dated before the period end: counts for reimbursement and balanced
     /// shares, and is explained.
     pub counted: bool,
     /// Dated inside the period: counts for immediate shares and `points`.
     pub in_period: bool,
-    /// Decay steps k.
-    pub decay_steps: u64,
-    /// d_k in ppm.
-    pub decay_ppm: u64,
-    /// points(c) (at most 10^18, so it fits u64); 0 if invalid.
-    pub points: u64,
 }
 
 /// Per-contribution points, in input order.
@@ -157,53 +159,60 @@ pub(crate) fn score_contributions(prepared: &Prepared<'_>, reviewed: &Reviewed) 
     let Period { end, .. } = input.period;
     let table = policy.decay.map(|decay| {
         let interval = decay.interval_days.saturating_mul(86_400);
-        let max_steps = input
-            .contributions
+        let max_steps = prepared
+            .at
             .iter()
-            .filter(|c| c.at < end)
-            .map(|c| ((end - c.at) as u64) / interval)
+            .filter(|&&at| at < end)
+            .map(|&at| ((end - at) as u64) / interval)
             .max()
             .unwrap_or(0);
         DecayTable::new(decay, max_steps)
     });
+    let kind_ppm = Kind::ALL.map(|kind| {
+        policy
+            .kind_multiplier_ppm
+            .get(&kind)
+            .copied()
+            .unwrap_or(PPM)
+    });
     let contributions_path = Path::Root("contributions");
-    let mut out = Vec::with_capacity(input.contributions.len());
-    for (index, contribution) in input.contributions.iter().enumerate() {
-        if contribution.at >= end {
+    let mut out = Vec::with_capacity(prepared.rows.len());
+    for (index, ((row, &at), review)) in prepared
+        .rows
+        .iter()
+        .zip(&prepared.at)
+        .zip(&reviewed.reviews)
+        .enumerate()
+    {
+        if at >= end {
             out.push(ContributionPoints::default());
             continue;
         }
         let (decay_steps, decay_ppm) = match &table {
             Some(table) => {
-                let steps = table.steps(end, contribution.at);
+                let steps = table.steps(end, at);
                 (steps, table.factor(steps))
             }
             None => (0, PPM),
         };
-        let review = &reviewed.reviews[index];
         let points = if review.valid {
-            let kind_ppm = policy
-                .kind_multiplier_ppm
-                .get(&contribution.kind)
-                .copied()
-                .unwrap_or(PPM);
-            let tag_ppms = contribution
-                .tags
+            let tag_ppms = prepared
+                .multipliers_of(row)
                 .iter()
-                .filter_map(|tag| policy.tag_multiplier_ppm.get(tag).copied());
+                .map(|&t| prepared.tags.multiplier(t));
             let too_many = || {
                 ScoringError::invalid(
                     contributions_path.index(index),
                     format!(
                         "points of contribution {:?} must be at most {MAX_POINTS} \
                          (its value times its multipliers is larger)",
-                        contribution.id
+                        input.contributions[index].id
                     ),
                 )
             };
             let points = points_of(
-                prepared.valued[index].value,
-                kind_ppm,
+                row.value,
+                kind_ppm[row.kind.index()],
                 tag_ppms,
                 decay_ppm,
                 review.quality,
@@ -218,11 +227,12 @@ pub(crate) fn score_contributions(prepared: &Prepared<'_>, reviewed: &Reviewed) 
             0
         };
         out.push(ContributionPoints {
-            counted: true,
-            in_period: input.period.contains(contribution.at),
-            decay_steps,
-            decay_ppm,
             points,
+            // Both bounded as documented on the fields.
+            decay_steps: u32::try_from(decay_steps).unwrap_or(u32::MAX),
+            decay_ppm: u32::try_from(decay_ppm).unwrap_or(u32::MAX),
+            counted: true,
+            in_period: input.period.contains(at),
         });
     }
     Ok(Scored { contributions: out })
