@@ -4,13 +4,15 @@
 //! would). The server's own start-up replay uses the same [`Replayer`], so
 //! the server and its auditors cannot disagree about what a valid log is.
 
+use std::collections::BTreeMap;
+
 use crate::checkpoint::Checkpoint;
 use crate::envelope::VerifiedEnvelope;
 use crate::limits::Limits;
 use crate::merkle::Frontier;
 use crate::pb::entry::Body;
 use crate::proof::Hash;
-use crate::state::{CheckContext, LedgerState};
+use crate::state::{CheckContext, LedgerState, Settlement};
 
 /// What an audit found wrong, precisely enough to act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +43,8 @@ pub enum AuditError {
     },
 }
 
-/// Rebuilds state and the Merkle tree entry by entry, checking each.
+/// Rebuilds state and the Merkle tree entry by entry, checking each, and
+/// settles every recorded distribution by recomputing it where it lands.
 pub struct Replayer {
     state: LedgerState,
     frontier: Frontier,
@@ -49,6 +52,9 @@ pub struct Replayer {
     watch: Option<u64>,
     root_at_watch: Option<Hash>,
     unbounded: Limits,
+    /// Settlements already computed (by sequence number) that a replay of a
+    /// prefix for display may take instead of scoring again.
+    known: BTreeMap<u64, Settlement>,
 }
 
 /// A replayed log.
@@ -75,7 +81,21 @@ impl Replayer {
             watch,
             root_at_watch: (watch == Some(0)).then_some(crate::proof::EMPTY_ROOT),
             unbounded: Limits::unbounded(),
+            known: BTreeMap::new(),
         }
+    }
+
+    /// A replay that takes the settlements of recorded distributions from
+    /// `known` (by sequence number) instead of recomputing them: for
+    /// rebuilding an earlier state of a log this server already verified
+    /// (the views of a recorded period), never for an audit.
+    pub fn with_known_settlements(
+        log_public_key: [u8; 32],
+        known: BTreeMap<u64, Settlement>,
+    ) -> Self {
+        let mut replayer = Replayer::new(Some(log_public_key), None);
+        replayer.known = known;
+        replayer
     }
 
     /// The number of entries replayed.
@@ -115,10 +135,30 @@ impl Replayer {
             limits: &self.unbounded,
             now_ms: None,
         };
-        self.state
-            .check(v, &cx)
-            .map_err(|r| err(format!("breaks a ledger rule: {r}")))?;
-        self.state.apply(v, sequence);
+        let record = match &v.entry.body {
+            Some(Body::RecordDistribution(r)) => Some(r),
+            _ => None,
+        };
+        if let Err(refusal) = self.state.check(v, &cx) {
+            // A stale record that repays claims twice is what an auditor
+            // most needs named: say which claims.
+            let why = record
+                .and_then(|r| crate::distribution::double_repayments(&self.state, r))
+                .map_or(String::new(), |d| format!("; {d}"));
+            return Err(err(format!("breaks a ledger rule: {refusal}{why}")));
+        }
+        let settlement = match record {
+            None => None,
+            Some(r) => Some(match self.known.remove(&sequence) {
+                Some(known) => known,
+                None => crate::distribution::settle(&self.state, r).map_err(|refusal| {
+                    err(format!(
+                        "the recorded distribution is not what the rules give: {refusal}"
+                    ))
+                })?,
+            }),
+        };
+        self.state.apply(v, sequence, settlement);
         let nodes = self
             .frontier
             .append(crate::proof::leaf_hash(&v.leaf_bytes()));
@@ -183,51 +223,4 @@ impl Replayed {
             ))),
         }
     }
-}
-
-/// Recomputes every recorded distribution of a replayed log from the entries
-/// before it (`entries[i]` is the entry at sequence `i`) and checks each
-/// record's digest and carried amounts. Returns how many were checked.
-pub fn check_distributions(
-    entries: &[VerifiedEnvelope],
-    replayed: &Replayed,
-) -> Result<usize, AuditError> {
-    let key = replayed.log_public_key;
-    let distributions = replayed.state.distributions();
-    for d in distributions {
-        let err = |detail: String| AuditError::Entry {
-            sequence: d.sequence,
-            detail,
-        };
-        let n = usize::try_from(d.log_size).map_err(|_| err("log size out of range".into()))?;
-        let prefix = entries
-            .get(..n)
-            .ok_or_else(|| err("names a log size past the entries".into()))?;
-        let mut replayer = Replayer::new(key, None);
-        for (i, v) in prefix.iter().enumerate() {
-            replayer.push(i as u64, v)?;
-        }
-        let state = replayer.finish().state;
-        let preview = crate::distribution::preview(
-            &state,
-            d.log_size,
-            crate::snapshot::PolicyChoice::Version(d.policy_version),
-            d.period,
-            d.income,
-        )
-        .map_err(|r| err(format!("cannot recompute the distribution: {r}")))?;
-        let record = entries
-            .get(usize::try_from(d.sequence).unwrap_or(usize::MAX))
-            .and_then(|v| match &v.entry.body {
-                Some(Body::RecordDistribution(r)) => Some(r),
-                _ => None,
-            })
-            .ok_or_else(|| err("is not a recorded distribution".into()))?;
-        crate::distribution::check_record(record, &preview).map_err(|r| {
-            err(format!(
-                "the recorded distribution differs from what the rules give: {r}"
-            ))
-        })?;
-    }
-    Ok(distributions.len())
 }

@@ -130,3 +130,138 @@ pub fn allocate_body(start: i64, end: i64, shares: &[(&str, u32)]) -> Body {
             .collect(),
     })
 }
+
+/// A preview as a client receives it: the header, and the report (and, when
+/// asked, the scenario) JSON put back together from its pieces.
+#[derive(Debug, Clone)]
+pub struct FetchedPreview {
+    /// Digest, log size, policy version, the record to sign, why not.
+    pub header: pb::SharesReportHeader,
+    /// The report JSON.
+    pub report_json: String,
+    /// The scenario JSON (empty unless asked for).
+    pub scenario_json: String,
+}
+
+/// Why a streamed answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The server refused or failed.
+    #[error(transparent)]
+    Status(#[from] tonic::Status),
+    /// The answer is not what the protocol promises.
+    #[error("the server's answer is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Asks for a preview and puts its pieces together.
+pub async fn fetch_preview(
+    client: &mut LedgerClient,
+    request: pb::ComputeSharesRequest,
+) -> Result<FetchedPreview, FetchError> {
+    let mut stream = client.compute_shares(request).await?.into_inner();
+    let mut header = None;
+    let (mut report, mut scenario) = (Vec::new(), Vec::new());
+    while let Some(part) = stream.message().await? {
+        if let Some(h) = part.header {
+            header = Some(h);
+        }
+        report.extend_from_slice(&part.report_json);
+        scenario.extend_from_slice(&part.scenario_json);
+    }
+    let text = |bytes: Vec<u8>, what: &str| {
+        String::from_utf8(bytes).map_err(|_| FetchError::Malformed(format!("{what} is not UTF-8")))
+    };
+    Ok(FetchedPreview {
+        header: header.ok_or_else(|| FetchError::Malformed("no header part".into()))?,
+        report_json: text(report, "the report")?,
+        scenario_json: text(scenario, "the scenario")?,
+    })
+}
+
+/// Asks for one member's breakdown and puts its pieces together (JSON).
+pub async fn fetch_explanation(
+    client: &mut LedgerClient,
+    request: pb::ExplainRequest,
+) -> Result<String, FetchError> {
+    let mut stream = client.explain(request).await?.into_inner();
+    let mut json = Vec::new();
+    while let Some(part) = stream.message().await? {
+        json.extend_from_slice(&part.explanation_json);
+    }
+    String::from_utf8(json)
+        .map_err(|_| FetchError::Malformed("the explanation is not UTF-8".into()))
+}
+
+impl FetchedPreview {
+    /// The canonical report (spec/DECISIONS.md) rebuilt from the report this
+    /// client received, and its digest: a treasurer signs only a digest of
+    /// the figures they were shown, whatever the server proposes.
+    pub fn recompute_digest(&self) -> Result<[u8; 32], FetchError> {
+        let report: serde_json::Value = serde_json::from_str(&self.report_json)
+            .map_err(|e| FetchError::Malformed(format!("the report is not JSON: {e}")))?;
+        let period = self
+            .header
+            .period
+            .as_ref()
+            .ok_or_else(|| FetchError::Malformed("the header names no period".into()))?;
+        let buckets: Vec<serde_json::Value> = report["buckets"]
+            .as_array()
+            .ok_or_else(|| FetchError::Malformed("the report has no buckets".into()))?
+            .iter()
+            .map(|b| serde_json::json!({ "paid": b["paid"] }))
+            .collect();
+        let canonical = serde_json::json!({
+            "range": { "start": period.start, "end": period.end },
+            "income": self.header.income,
+            "policy_version": self.header.policy_version,
+            "log_size": self.header.log_size,
+            "payouts": report["payouts"],
+            "reserve": report["reserve"],
+            "buckets": buckets,
+            "repayments": report["repayments"],
+        })
+        .to_string();
+        Ok(crate::distribution::digest_of(&canonical))
+    }
+
+    /// The record body for exactly what was shown: the requested period and
+    /// income, the header's policy version and log size, and the digest
+    /// recomputed here. Refuses when the server's proposed record differs
+    /// (a proxy or a faulty server swapping the period, the income or the
+    /// digest).
+    pub fn record_to_sign(
+        &self,
+        period: (i64, i64),
+        income: u64,
+    ) -> Result<pb::RecordDistribution, FetchError> {
+        let digest = self.recompute_digest()?;
+        if self.header.digest.as_slice() != digest.as_slice() {
+            return Err(FetchError::Malformed(format!(
+                "the server's digest {} is not the digest of the report it sent ({})",
+                hex::encode(&self.header.digest),
+                hex::encode(digest)
+            )));
+        }
+        let ours = pb::RecordDistribution {
+            period: Some(pb::Period {
+                start: period.0,
+                end: period.1,
+            }),
+            income: Some(income),
+            policy_version: self.header.policy_version,
+            log_size: self.header.log_size,
+            digest: digest.to_vec(),
+        };
+        match &self.header.record {
+            Some(proposed) if *proposed == ours => Ok(ours),
+            Some(proposed) => Err(FetchError::Malformed(format!(
+                "the server proposed a record that differs from the report shown ({proposed:?}, expected {ours:?})"
+            ))),
+            None => Err(FetchError::Malformed(format!(
+                "this distribution cannot be recorded: {}",
+                self.header.not_recordable
+            ))),
+        }
+    }
+}

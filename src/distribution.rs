@@ -1,24 +1,32 @@
 //! Distributions over the live log: previews, the canonical report digest,
-//! and the check that a recorded distribution is exactly what the adopted
-//! rules give over the first N entries.
+//! and settling a recorded distribution — recomputing it over the log as it
+//! stands when its entry lands, checking the digest the treasurer signed,
+//! and deriving what it paid.
 //!
 //! The canonical report (spec/DECISIONS.md) is JSON with sorted keys, no
 //! whitespace and integers only, holding `range`, `income`,
 //! `policy_version`, `log_size`, `payouts`, `reserve`, each bucket's `paid`,
 //! and `repayments`; its blake3 is the digest a treasurer signs.
+//!
+//! Why "as the log stands" and not "over the first N entries": two periods
+//! previewed at the same N would each repay the same claim. The ledger rules
+//! (`LedgerState::moved_since`) refuse a record when anything the
+//! distribution reads changed after N — other distributions included — so
+//! the report over the log now is the report over the first N entries, and
+//! every claim is repaid at most once in total.
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::Replayer;
-use crate::envelope::{EntryId, VerifiedEnvelope};
-use crate::error::{LedgerError, Refusal};
-use crate::log::Store;
+use crate::envelope::EntryId;
+use crate::error::Refusal;
 use crate::pb;
-use crate::scoring::report::Report;
-use crate::snapshot::{PolicyChoice, scoring_input};
-use crate::state::LedgerState;
+use crate::scoring::input::{Kind, ScoringInput};
+use crate::scoring::report::{BucketReport, Report, Unvalidated};
+use crate::snapshot::{PolicyChoice, scoring_input_with};
+use crate::state::{BucketPaid, LedgerState, Settlement};
 
 /// A computed distribution, ready to show or record.
 #[derive(Debug, Clone)]
@@ -38,7 +46,7 @@ pub struct Preview {
     /// The income.
     pub income: u64,
     /// What was scored (for `export --scenario`).
-    pub input: crate::scoring::input::ScoringInput,
+    pub input: ScoringInput,
 }
 
 /// The canonical JSON of a report (sorted keys, no whitespace, integers).
@@ -69,20 +77,55 @@ pub fn canonical_json(
     .to_string()
 }
 
-/// Scores `[start, end)` for `income` over `state` (the log's first
-/// `log_size` entries).
-pub fn preview(
+/// The digest of a canonical report.
+pub fn digest_of(canonical: &str) -> [u8; 32] {
+    *blake3::hash(canonical.as_bytes()).as_bytes()
+}
+
+/// Which recorded distributions count as already paid (prior repayments and
+/// payouts) for a computation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priors {
+    /// Every standing distribution: a preview of the log as it is.
+    All,
+    /// Only standing distributions recorded before this sequence number:
+    /// what a preview at that log size saw.
+    Before(u64),
+}
+
+impl Priors {
+    fn before(self) -> u64 {
+        match self {
+            Priors::All => u64::MAX,
+            Priors::Before(n) => n,
+        }
+    }
+}
+
+/// The scoring input of a preview, taken from the state (hold the state
+/// lock only for this), with the policy version it uses.
+pub fn input_for(
     state: &LedgerState,
-    log_size: u64,
     choice: PolicyChoice<'_>,
     period: (i64, i64),
     income: u64,
+    priors: Priors,
+) -> Result<(ScoringInput, u32), Refusal> {
+    scoring_input_with(state, choice, period, income, priors.before())
+}
+
+/// Scores a prepared input (no state needed: run it off the state lock).
+pub fn score_input(
+    input: ScoringInput,
+    policy_version: u32,
+    log_size: u64,
+    period: (i64, i64),
+    income: u64,
 ) -> Result<Preview, Refusal> {
-    let (input, policy_version) = scoring_input(state, choice, period, income)?;
     let report =
         crate::scoring::score(&input).map_err(|e| Refusal::InvalidArgument(e.to_string()))?;
     let canonical = canonical_json(&report, period, income, policy_version, log_size);
-    let digest = *blake3::hash(canonical.as_bytes()).as_bytes();
+    let digest = digest_of(&canonical);
     Ok(Preview {
         report,
         canonical,
@@ -95,122 +138,223 @@ pub fn preview(
     })
 }
 
-/// The state of the log's first `n` entries, replayed from the store with
-/// the auditors' rules (signatures were checked when the entries arrived
-/// and when the server started).
-pub fn prefix_state(
-    store: &Store,
-    log_public_key: &[u8; 32],
-    n: u64,
-) -> Result<LedgerState, LedgerError> {
-    let mut replayer = Replayer::new(Some(*log_public_key), None);
-    for item in store.entries(0, n) {
-        let (sequence, leaf) = item?;
-        let v = VerifiedEnvelope::decode_stored(&leaf)
-            .map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
-        replayer
-            .push(sequence, &v)
-            .map_err(|e| LedgerError::Corrupt {
-                sequence,
-                detail: e.to_string(),
-            })?;
-    }
-    if replayer.size() != n {
-        return Err(LedgerError::Corrupt {
-            sequence: replayer.size(),
-            detail: "the entry is missing from the store".into(),
-        });
-    }
-    Ok(replayer.finish().state)
+/// Scores `[start, end)` for `income` over `state`, stated as computed at
+/// `log_size` entries, counting every standing distribution as paid.
+pub fn preview(
+    state: &LedgerState,
+    log_size: u64,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    income: u64,
+) -> Result<Preview, Refusal> {
+    let (input, version) = input_for(state, choice, period, income, Priors::All)?;
+    score_input(input, version, log_size, period, income)
 }
 
-/// The repayments and shares payouts a recorded distribution must state.
-pub fn carried_amounts(report: &Report) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let mut shares = BTreeMap::new();
+/// What a report pays, as a recorded distribution keeps it.
+pub fn settlement_of(report: &Report) -> Settlement {
+    let mut shares_payouts: BTreeMap<String, u64> = BTreeMap::new();
     for b in report.buckets.iter().filter(|b| b.bucket_type == "shares") {
-        for (m, a) in &b.paid {
-            *shares.entry(m.clone()).or_insert(0) += a;
+        for (m, a) in b.paid.iter().filter(|(_, a)| **a > 0) {
+            *shares_payouts.entry(m.clone()).or_insert(0) += a;
         }
     }
-    let repayments = report
-        .repayments
+    Settlement {
+        reserve: report.reserve,
+        payouts: report.payouts.clone(),
+        buckets: report
+            .buckets
+            .iter()
+            .map(|b| BucketPaid {
+                bucket_type: b.bucket_type.clone(),
+                amount: b.amount,
+                paid: b.paid.clone(),
+            })
+            .collect(),
+        repayments: report
+            .repayments
+            .iter()
+            .filter(|(_, a)| **a > 0)
+            .filter_map(|(id, a)| EntryId::from_hex(id).map(|id| (id, *a)))
+            .collect(),
+        shares_payouts,
+    }
+}
+
+/// The first lines of a report a person checks, for refusal messages (the
+/// canonical JSON of a large period is megabytes).
+fn short_form(preview: &Preview) -> String {
+    let mut payouts: Vec<String> = preview
+        .report
+        .payouts
         .iter()
-        .filter(|(_, a)| **a > 0)
-        .map(|(k, v)| (k.clone(), *v))
+        .take(10)
+        .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    (
-        repayments,
-        shares.into_iter().filter(|(_, a)| *a > 0).collect(),
+    if preview.report.payouts.len() > 10 {
+        payouts.push(format!("and {} more", preview.report.payouts.len() - 10));
+    }
+    format!(
+        "payouts {}; reserve {}",
+        if payouts.is_empty() {
+            "none".to_string()
+        } else {
+            payouts.join(", ")
+        },
+        preview.report.reserve
     )
 }
 
+/// Settles a recorded distribution that passed the ledger rules: recomputes
+/// it over `state` (the log just before the record), checks the digest the
+/// treasurer signed and that no claim is repaid beyond its value, and
+/// returns what it pays. The sequencer and every replay call this, so the
+/// server and its auditors settle each distribution the same way.
+pub fn settle(state: &LedgerState, r: &pb::RecordDistribution) -> Result<Settlement, Refusal> {
+    let period = r
+        .period
+        .as_ref()
+        .map(|p| (p.start, p.end))
+        .unwrap_or_default();
+    let income = r.income.unwrap_or_default();
+    let preview = {
+        let (input, version) = input_for(
+            state,
+            PolicyChoice::Version(r.policy_version),
+            period,
+            income,
+            Priors::All,
+        )?;
+        score_input(input, version, r.log_size, period, income)?
+    };
+    if r.digest != preview.digest {
+        return Err(Refusal::FailedPrecondition(format!(
+            "record_distribution.digest: {} is not the digest of the report the rules give over this log ({}: {}); preview again",
+            hex::encode(&r.digest),
+            hex::encode(preview.digest),
+            short_form(&preview)
+        )));
+    }
+    if let Some((id, value, prior, repaid)) = preview
+        .report
+        .explanations
+        .overpaid_claims()
+        .into_iter()
+        .next()
+    {
+        return Err(Refusal::FailedPrecondition(format!(
+            "record_distribution: it would repay claim {id} {repaid} after {prior} already repaid, more than its value {value}"
+        )));
+    }
+    Ok(settlement_of(&preview.report))
+}
+
+/// Explains why a record the ledger rules refused as stale would pay a
+/// claim twice: recomputed with only the distributions recorded before its
+/// preview, does it match its digest, and which claims did distributions
+/// recorded since already repay? `None` when that is not what happened.
+/// For auditors: names the claims a double payment would touch.
+pub fn double_repayments(state: &LedgerState, r: &pb::RecordDistribution) -> Option<String> {
+    let period = r.period.as_ref().map(|p| (p.start, p.end))?;
+    let income = r.income?;
+    let (input, version) = input_for(
+        state,
+        PolicyChoice::Version(r.policy_version),
+        period,
+        income,
+        Priors::Before(r.log_size),
+    )
+    .ok()?;
+    let stale = score_input(input, version, r.log_size, period, income).ok()?;
+    if stale.digest.as_slice() != r.digest.as_slice() {
+        return None;
+    }
+    let mut twice = Vec::new();
+    for d in state
+        .standing_distributions()
+        .filter(|d| d.sequence >= r.log_size)
+    {
+        for (id, again) in &stale.report.repayments {
+            let Some(claim) = EntryId::from_hex(id) else {
+                continue;
+            };
+            if let Some(before) = d.settlement.repayments.get(&claim).filter(|_| *again > 0) {
+                twice.push(format!(
+                    "claim {id} was repaid {before} by the distribution at sequence {} and this one repays {again} again",
+                    d.sequence
+                ));
+            }
+        }
+    }
+    (!twice.is_empty()).then(|| {
+        format!(
+            "it was computed over the first {} entries, without the distributions recorded since, and repays the same claims twice: {}",
+            r.log_size,
+            twice.join("; ")
+        )
+    })
+}
+
+/// The kinds the report's reimburse buckets repay.
+pub fn claim_kinds(report: &Report) -> Vec<Kind> {
+    let mut kinds: Vec<Kind> = report
+        .buckets
+        .iter()
+        .filter(|b| b.bucket_type == "reimburse")
+        .flat_map(|b| b.kinds.clone().unwrap_or_default())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
+}
+
+/// The report as a preview sends it: the §7 report with repayments and the
+/// review summary, without per-contribution explanations (those are
+/// fetched per member), so its size grows with members and claims only.
+#[derive(Serialize)]
+struct SummaryJson<'r> {
+    currency: &'r Option<String>,
+    decimals: Option<u32>,
+    income: u64,
+    reserve: u64,
+    payouts: &'r BTreeMap<String, u64>,
+    buckets: &'r [BucketReport],
+    points: &'r BTreeMap<String, u128>,
+    warnings: &'r [String],
+    period: &'r crate::scoring::report::PeriodReport,
+    mode: &'r str,
+    repayments: &'r BTreeMap<String, u64>,
+    review: Unvalidated,
+}
+
+/// The preview's report JSON (see [`SummaryJson`]).
+pub fn summary_json(report: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&SummaryJson {
+        currency: &report.currency,
+        decimals: report.decimals,
+        income: report.income,
+        reserve: report.reserve,
+        payouts: &report.payouts,
+        buckets: &report.buckets,
+        points: &report.points,
+        warnings: &report.warnings,
+        period: &report.period,
+        mode: &report.mode,
+        repayments: &report.repayments,
+        review: report.explanations.unvalidated(&claim_kinds(report)),
+    })
+}
+
 /// The body a treasurer signs to record `preview`.
-pub fn record_body(preview: &Preview) -> pb::entry::Body {
-    let (repayments, shares) = carried_amounts(&preview.report);
-    pb::entry::Body::RecordDistribution(pb::RecordDistribution {
+pub fn record_body(preview: &Preview) -> pb::RecordDistribution {
+    pb::RecordDistribution {
         period: Some(pb::Period {
             start: preview.period.0,
             end: preview.period.1,
         }),
-        income: preview.income,
+        income: Some(preview.income),
         policy_version: preview.policy_version,
         log_size: preview.log_size,
         digest: preview.digest.to_vec(),
-        repayments: repayments
-            .into_iter()
-            .filter_map(|(id, amount)| {
-                let bytes = hex::decode(id).ok()?;
-                Some(pb::Repayment {
-                    contribution_id: bytes,
-                    amount,
-                })
-            })
-            .collect(),
-        shares_payouts: shares
-            .into_iter()
-            .map(|(member, amount)| pb::SharesPayout { member, amount })
-            .collect(),
-    })
-}
-
-/// Checks a recorded distribution against the recomputed `preview`: the
-/// digest, then the amounts it carries forward. Says what differs.
-pub fn check_record(record: &pb::RecordDistribution, preview: &Preview) -> Result<(), Refusal> {
-    if record.digest != preview.digest {
-        return Err(Refusal::FailedPrecondition(format!(
-            "record_distribution.digest: {} is not the digest of the report the rules give ({}); the recomputed report is {}",
-            hex::encode(&record.digest),
-            hex::encode(preview.digest),
-            preview.canonical
-        )));
     }
-    let (repayments, shares) = carried_amounts(&preview.report);
-    let stated: BTreeMap<String, u64> = record
-        .repayments
-        .iter()
-        .map(|r| {
-            (
-                EntryId::from_field(&r.contribution_id, "id")
-                    .map(|i| i.to_hex())
-                    .unwrap_or_default(),
-                r.amount,
-            )
-        })
-        .collect();
-    if stated != repayments || record.repayments.len() != stated.len() {
-        return Err(Refusal::FailedPrecondition(format!(
-            "record_distribution.repayments: state what the report repays per contribution: {repayments:?}"
-        )));
-    }
-    let stated: BTreeMap<String, u64> = record
-        .shares_payouts
-        .iter()
-        .map(|p| (p.member.clone(), p.amount))
-        .collect();
-    if stated != shares || record.shares_payouts.len() != stated.len() {
-        return Err(Refusal::FailedPrecondition(format!(
-            "record_distribution.shares_payouts: state what the shares buckets pay per member: {shares:?}"
-        )));
-    }
-    Ok(())
 }

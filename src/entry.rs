@@ -24,6 +24,7 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::Evaluate(_) => "evaluate",
         Body::Allocate(_) => "allocate",
         Body::RecordDistribution(_) => "record_distribution",
+        Body::VoidDistribution(_) => "void_distribution",
     }
 }
 
@@ -42,6 +43,7 @@ pub fn body_kind(body: &Body) -> pb::EntryKind {
         Body::Evaluate(_) => pb::EntryKind::Evaluate,
         Body::Allocate(_) => pb::EntryKind::Allocate,
         Body::RecordDistribution(_) => pb::EntryKind::RecordDistribution,
+        Body::VoidDistribution(_) => pb::EntryKind::VoidDistribution,
     }
 }
 
@@ -369,11 +371,23 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             check_text(&e.note, limits.max_note_bytes, "evaluate.note", false)
         }
         Body::RecordDistribution(r) => {
-            check_period(r.period.as_ref(), "record_distribution.period")?;
-            if r.income > MAX_AMOUNT {
+            let (start, end) = check_period(r.period.as_ref(), "record_distribution.period")?;
+            let length = end.abs_diff(start);
+            if length > limits.max_distribution_seconds {
                 return Err(Refusal::InvalidArgument(format!(
-                    "record_distribution.income: {} is over the limit of {MAX_AMOUNT}",
-                    r.income
+                    "record_distribution.period: {} days is longer than the longest period one distribution may cover ({} days, max_distribution_seconds); check the end date",
+                    length.div_ceil(86_400),
+                    limits.max_distribution_seconds / 86_400
+                )));
+            }
+            let income = r.income.ok_or_else(|| {
+                Refusal::InvalidArgument(
+                    "record_distribution.income: state the income to distribute (0 is allowed, but only when said)".into(),
+                )
+            })?;
+            if income > MAX_AMOUNT {
+                return Err(Refusal::InvalidArgument(format!(
+                    "record_distribution.income: {income} is over the limit of {MAX_AMOUNT}"
                 )));
             }
             if r.digest.len() != 32 {
@@ -382,24 +396,24 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
                     r.digest.len()
                 )));
             }
-            if r.repayments.len() + r.shares_payouts.len() > limits.max_payload_bytes {
-                return Err(Refusal::ResourceExhausted(
-                    "record_distribution: too many lines".into(),
+            Ok(())
+        }
+        Body::VoidDistribution(d) => {
+            crate::envelope::EntryId::from_field(
+                &d.distribution_id,
+                "void_distribution.distribution_id",
+            )?;
+            if d.reason.trim().is_empty() {
+                return Err(Refusal::InvalidArgument(
+                    "void_distribution.reason: say why the distribution is voided, for the members reading the log".into(),
                 ));
             }
-            for (i, x) in r.repayments.iter().enumerate() {
-                crate::envelope::EntryId::from_field(
-                    &x.contribution_id,
-                    &format!("record_distribution.repayments[{i}].contribution_id"),
-                )?;
-            }
-            for (i, x) in r.shares_payouts.iter().enumerate() {
-                check_handle(
-                    &x.member,
-                    &format!("record_distribution.shares_payouts[{i}].member"),
-                )?;
-            }
-            Ok(())
+            check_text(
+                &d.reason,
+                limits.max_note_bytes,
+                "void_distribution.reason",
+                false,
+            )
         }
         Body::Allocate(a) => {
             check_period(a.period.as_ref(), "allocate.period")?;

@@ -38,6 +38,12 @@ impl EntryId {
         })
     }
 
+    /// Parses 64 hex digits back into an id (reports key claims by hex id).
+    pub fn from_hex(hex_id: &str) -> Option<Self> {
+        let bytes = hex::decode(hex_id).ok()?;
+        <[u8; 32]>::try_from(bytes.as_slice()).ok().map(EntryId)
+    }
+
     /// Lower-case hex, the form people copy between commands.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

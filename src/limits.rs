@@ -36,6 +36,9 @@ pub struct Limits {
     /// Most requests waiting for the sequencer before `Submit` answers
     /// `ResourceExhausted` instead of queueing without bound.
     pub max_pending_requests: usize,
+    /// Longest period one recorded distribution may cover, in seconds: a
+    /// typo in an end date (9999) must not close every later month.
+    pub max_distribution_seconds: u64,
 }
 
 impl Default for Limits {
@@ -53,6 +56,7 @@ impl Default for Limits {
             max_subscribers: 256,
             max_group_entries: 8192,
             max_pending_requests: 4096,
+            max_distribution_seconds: 366 * 86_400,
         }
     }
 }
@@ -75,6 +79,7 @@ impl Limits {
             max_subscribers: usize::MAX,
             max_group_entries: usize::MAX,
             max_pending_requests: usize::MAX,
+            max_distribution_seconds: u64::MAX,
         }
     }
 }

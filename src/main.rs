@@ -75,6 +75,9 @@ enum Command {
     Distribute(cli::distribute::DistributeArgs),
     /// Why a member gets what they get in a period.
     Explain(cli::distribute::ExplainArgs),
+    /// Recorded distributions: list, show what one paid, void one (treasurers).
+    #[command(subcommand)]
+    Distribution(cli::distribute::DistributionCommand),
     /// Audit the whole log: every signature, every rule, the root, the signed checkpoint, append-only since last time.
     Verify(cli::audit::VerifyArgs),
     /// Export a member's entries with inclusion proofs (a portable, verifiable record).
@@ -128,6 +131,9 @@ struct ServeArgs {
     /// Most requests queued for the sequencer.
     #[arg(long)]
     max_pending_requests: Option<usize>,
+    /// Longest period one distribution may cover, days (default 366).
+    #[arg(long)]
+    max_distribution_days: Option<u64>,
 }
 
 impl ServeArgs {
@@ -150,6 +156,9 @@ impl ServeArgs {
             max_group_entries,
             max_pending_requests
         );
+        if let Some(days) = self.max_distribution_days {
+            l.max_distribution_seconds = days.saturating_mul(86_400);
+        }
         l
     }
 }
@@ -204,6 +213,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Shares(a) => cli::distribute::shares(&ctx()?, a).await,
         Command::Distribute(a) => cli::distribute::distribute(&ctx()?, a).await,
         Command::Explain(a) => cli::distribute::explain(&ctx()?, a).await,
+        Command::Distribution(c) => cli::distribute::distribution(&ctx()?, c).await,
         Command::Verify(a) => cli::audit::verify(&ctx()?, a).await,
         Command::Export(a) => cli::audit::export(&ctx()?, a).await,
         Command::VerifyRecord(a) => cli::audit::verify_record(&ctx()?, a),

@@ -46,6 +46,19 @@ pub fn scoring_input(
     period: (i64, i64),
     income: u64,
 ) -> Result<(ScoringInput, u32), Refusal> {
+    scoring_input_with(state, choice, period, income, u64::MAX)
+}
+
+/// As [`scoring_input`], counting as already paid only the standing
+/// distributions recorded before sequence `priors_before` (what a preview
+/// at that log size saw).
+pub fn scoring_input_with(
+    state: &LedgerState,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    income: u64,
+    priors_before: u64,
+) -> Result<(ScoringInput, u32), Refusal> {
     let network = state
         .network()
         .ok_or_else(|| Refusal::FailedPrecondition("the log has no network yet".into()))?;
@@ -130,22 +143,34 @@ pub fn scoring_input(
     allocations.sort_by_key(|(seq, _)| *seq);
     let mut prior_repayments = Vec::new();
     let mut prior_payouts = Vec::new();
-    for d in state.distributions() {
-        // A repaid contribution that was later retracted is no claim any more.
-        prior_repayments.extend(
-            d.repayments
+    // Voided distributions paid nothing that counts; a repaid claim can be
+    // neither amended nor retracted while its distribution stands, so every
+    // prior repayment names a live contribution.
+    for d in state
+        .standing_distributions()
+        .filter(|d| d.sequence < priors_before)
+    {
+        prior_repayments.extend(d.settlement.repayments.iter().map(|(id, amount)| {
+            PriorRepayment {
+                contribution: id.to_hex(),
+                amount: *amount,
+            }
+        }));
+        prior_payouts.extend(
+            d.settlement
+                .shares_payouts
                 .iter()
-                .filter(|(id, _)| state.contribution(id).is_some_and(|c| !c.retracted))
-                .map(|(id, amount)| PriorRepayment {
-                    contribution: id.to_hex(),
+                .map(|(m, amount)| PriorPayout {
+                    recipient: m.clone(),
                     amount: *amount,
                 }),
         );
-        prior_payouts.extend(d.shares_payouts.iter().map(|(m, amount)| PriorPayout {
-            recipient: m.clone(),
-            amount: *amount,
-        }));
     }
+    // A prior repayment counts only for a claim this input scores (one dated
+    // after the period, repaid by a later distribution, is not read here).
+    let scored: std::collections::BTreeSet<&str> =
+        contributions.iter().map(|c| c.id.as_str()).collect();
+    prior_repayments.retain(|p| scored.contains(p.contribution.as_str()));
     let input = ScoringInput {
         policy,
         members: state.members().map(|m| m.handle.clone()).collect(),

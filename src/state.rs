@@ -76,27 +76,84 @@ pub struct ContributionState {
     /// Sequence number of the last entry that logged, amended, retracted or
     /// evaluated it: whether a preview at log size N is stale.
     pub touched: u64,
+    /// The earliest `at` it ever had (amendments can move it): a preview of
+    /// a period ending after that time read it.
+    pub earliest_at: i64,
 }
 
-/// A recorded distribution, as its entry states it (checked on arrival).
+/// What a recorded distribution paid, derived from the log by recomputing
+/// it when its entry landed (and again on every replay): the entry carries
+/// only the digest, so it stays small however many claims it repays.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settlement {
+    /// What no bucket paid.
+    pub reserve: u64,
+    /// Every recipient paid more than zero.
+    pub payouts: BTreeMap<String, u64>,
+    /// Per bucket, in policy order.
+    pub buckets: Vec<BucketPaid>,
+    /// What its reimburse buckets repaid, per contribution: later
+    /// distributions owe only the rest.
+    pub repayments: BTreeMap<EntryId, u64>,
+    /// What its shares buckets paid, per member (balanced back-pay).
+    pub shares_payouts: BTreeMap<String, u64>,
+}
+
+/// What one bucket of a recorded distribution paid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BucketPaid {
+    /// `fixed`, `reimburse`, `shares` or `allocation`.
+    pub bucket_type: String,
+    /// The bucket's amount A.
+    pub amount: u64,
+    /// Recipients paid more than zero.
+    pub paid: BTreeMap<String, u64>,
+}
+
+/// The void of a recorded distribution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoidState {
+    /// Sequence number of the voiding entry.
+    pub sequence: u64,
+    /// Its entry id.
+    pub id: EntryId,
+    /// The treasurer who voided it.
+    pub treasurer: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A recorded distribution: what its entry states, and what it paid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DistributionState {
+    /// The recording entry's id.
+    pub id: EntryId,
+    /// The treasurer who recorded it.
+    pub treasurer: String,
     /// The distributed range `[start, end)`.
     pub period: (i64, i64),
     /// The income, minor units.
     pub income: u64,
     /// The policy version used.
     pub policy_version: u32,
-    /// The log size it was computed at.
+    /// The log size it was previewed at.
     pub log_size: u64,
     /// blake3 of the canonical report.
     pub digest: Vec<u8>,
     /// Sequence number of the recording entry.
     pub sequence: u64,
-    /// What its reimburse buckets paid, per contribution.
-    pub repayments: BTreeMap<EntryId, u64>,
-    /// What its shares buckets paid, per member.
-    pub shares_payouts: BTreeMap<String, u64>,
+    /// What it paid (recomputed from the log, checked against the digest).
+    pub settlement: Settlement,
+    /// Set once a treasurer voided it: its period is open again and later
+    /// distributions no longer count what it paid.
+    pub voided: Option<VoidState>,
+}
+
+impl DistributionState {
+    /// Whether it still stands (not voided).
+    pub fn stands(&self) -> bool {
+        self.voided.is_none()
+    }
 }
 
 /// An adopted policy version.
@@ -165,6 +222,8 @@ pub enum Undo {
     },
     /// Forget the last recorded distribution.
     Distribution,
+    /// Un-void the distribution at this index.
+    Void { index: usize },
 }
 
 /// The whole derived state of one log.
@@ -239,12 +298,54 @@ impl LedgerState {
         &self.distributions
     }
 
-    /// The recorded distribution whose period contains `at`, if any: a
+    /// The standing distribution whose period contains `at`, if any: a
     /// closed period.
     fn closed_at(&self, at: i64) -> Option<&DistributionState> {
-        self.distributions
-            .iter()
+        self.standing_distributions()
             .find(|d| d.period.0 <= at && at < d.period.1)
+    }
+
+    /// The recorded distributions not voided, in log order.
+    pub fn standing_distributions(&self) -> impl Iterator<Item = &DistributionState> {
+        self.distributions.iter().filter(|d| d.stands())
+    }
+
+    /// The standing distribution whose period overlaps `[start, end)`.
+    pub fn overlapping_distribution(&self, start: i64, end: i64) -> Option<&DistributionState> {
+        self.standing_distributions()
+            .find(|d| d.period.0 < end && start < d.period.1)
+    }
+
+    /// A recorded distribution by its entry id, voided or not.
+    pub fn distribution(&self, id: &EntryId) -> Option<&DistributionState> {
+        self.distributions.iter().find(|d| d.id == *id)
+    }
+
+    /// The standing distributions that repaid part of `contribution`, with
+    /// what each repaid: a repaid claim is a settled fact.
+    fn repaid_by(&self, contribution: &EntryId) -> Option<(&DistributionState, u64)> {
+        self.standing_distributions().find_map(|d| {
+            d.settlement
+                .repayments
+                .get(contribution)
+                .map(|amount| (d, *amount))
+        })
+    }
+
+    /// Refuses a change to a contribution that a standing distribution
+    /// (partly) repaid: the payment happened, so the claim it settled must
+    /// stay what it was. Voiding the distribution reopens it.
+    fn refuse_if_repaid(&self, c: &ContributionState, field: &str) -> Result<(), Refusal> {
+        match self.repaid_by(&c.id) {
+            None => Ok(()),
+            Some((d, amount)) => Err(Refusal::FailedPrecondition(format!(
+                "{field}: contribution {} was repaid {amount} minor units by the distribution of {}..{} (entry {}); a repaid claim can no longer change (a treasurer can void that distribution first)",
+                c.id,
+                crate::scoring::time::format_rfc3339(d.period.0),
+                crate::scoring::time::format_rfc3339(d.period.1),
+                d.sequence
+            ))),
+        }
     }
 
     /// Refuses a change to what a recorded distribution was computed from.
@@ -261,16 +362,80 @@ impl LedgerState {
         }
     }
 
-    /// Whether an entry at or after `from` changed a contribution dated in
-    /// `[start, end)` or an allocation for a period overlapping it.
-    pub fn touched_since(&self, from: u64, start: i64, end: i64) -> bool {
-        self.contributions
+    /// What an entry at or after `from` changed that a distribution of
+    /// `[start, end)` reads, if anything: a contribution dated before `end`
+    /// (the period's work, claims still owed, back-pay, trust), an
+    /// allocation for an overlapping period, the members, or another
+    /// distribution (recorded or voided). `None` means a report computed
+    /// over the first `from` entries is still the report of the log now.
+    pub fn moved_since(&self, from: u64, start: i64, end: i64) -> Option<String> {
+        let mut moved: Vec<(u64, String)> = Vec::new();
+        if let Some(c) = self
+            .contributions
             .values()
-            .any(|c| c.touched >= from && start <= c.fields.at && c.fields.at < end)
-            || self
-                .allocations
-                .iter()
-                .any(|((s, e, _), a)| a.sequence >= from && *s < end && start < *e)
+            .filter(|c| c.touched >= from && c.earliest_at < end)
+            .min_by_key(|c| c.touched)
+        {
+            moved.push((
+                c.touched,
+                format!(
+                    "contribution {} (by {}) changed at sequence {}",
+                    c.id, c.member, c.touched
+                ),
+            ));
+        }
+        if let Some(((s, e, from_member), a)) = self
+            .allocations
+            .iter()
+            .filter(|((s, e, _), a)| a.sequence >= from && *s < end && start < *e)
+            .min_by_key(|(_, a)| a.sequence)
+        {
+            moved.push((
+                a.sequence,
+                format!(
+                    "{from_member} allocated for {}..{} at sequence {}",
+                    crate::scoring::time::format_rfc3339(*s),
+                    crate::scoring::time::format_rfc3339(*e),
+                    a.sequence
+                ),
+            ));
+        }
+        if let Some(m) = self
+            .members
+            .values()
+            .filter(|m| m.admitted_at >= from)
+            .min_by_key(|m| m.admitted_at)
+        {
+            moved.push((
+                m.admitted_at,
+                format!("{} was admitted at sequence {}", m.handle, m.admitted_at),
+            ));
+        }
+        for d in &self.distributions {
+            if d.sequence >= from {
+                moved.push((
+                    d.sequence,
+                    format!(
+                        "the distribution of {}..{} was recorded at sequence {}",
+                        crate::scoring::time::format_rfc3339(d.period.0),
+                        crate::scoring::time::format_rfc3339(d.period.1),
+                        d.sequence
+                    ),
+                ));
+            }
+            if let Some(v) = d.voided.as_ref().filter(|v| v.sequence >= from) {
+                moved.push((
+                    v.sequence,
+                    format!(
+                        "the distribution of {}..{} was voided at sequence {}",
+                        crate::scoring::time::format_rfc3339(d.period.0),
+                        crate::scoring::time::format_rfc3339(d.period.1),
+                        v.sequence
+                    ),
+                ));
+            }
+        }
+        moved.into_iter().min().map(|(_, what)| what)
     }
 
     /// The sequence number an entry id landed at, if it is in the log.
@@ -408,6 +573,7 @@ impl LedgerState {
                     "amend",
                 )?;
                 self.refuse_if_closed(c.fields.at, "amend_contribution: the contribution's at")?;
+                self.refuse_if_repaid(c, "amend_contribution")?;
                 if let Some(new) = &a.contribution {
                     self.refuse_if_closed(new.at, "amend_contribution.contribution.at")?;
                 }
@@ -420,7 +586,8 @@ impl LedgerState {
                     "retract_contribution",
                     "retract",
                 )?;
-                self.refuse_if_closed(c.fields.at, "retract_contribution: the contribution's at")
+                self.refuse_if_closed(c.fields.at, "retract_contribution: the contribution's at")?;
+                self.refuse_if_repaid(c, "retract_contribution")
             }
             Body::Evaluate(e) => {
                 let c = self.live_contribution(&e.contribution_id, "evaluate.contribution_id")?;
@@ -433,13 +600,11 @@ impl LedgerState {
                 }
                 Ok(())
             }
-            Body::RecordDistribution(r) => self.check_record(author, r),
+            Body::RecordDistribution(r) => self.check_record(author, r, cx),
+            Body::VoidDistribution(d) => self.check_void(author, d),
             Body::Allocate(a) => {
                 if let Some(p) = &a.period
-                    && let Some(d) = self
-                        .distributions
-                        .iter()
-                        .find(|d| d.period.0 < p.end && p.start < d.period.1)
+                    && let Some(d) = self.overlapping_distribution(p.start, p.end)
                 {
                     return Err(Refusal::FailedPrecondition(format!(
                         "allocate.period: overlaps the period already distributed by entry {}",
@@ -461,32 +626,34 @@ impl LedgerState {
     }
 
     /// The ledger rules of a recorded distribution; that its numbers are
-    /// what the rules give is checked by the sequencer, which can recompute.
+    /// what the rules give is checked by recomputing it (the payout layer),
+    /// which needs the scoring core.
     fn check_record(
         &self,
         author: &MemberState,
         r: &pb::RecordDistribution,
+        cx: &CheckContext<'_>,
     ) -> Result<(), Refusal> {
-        if !author.roles.contains(&pb::Role::Treasurer) {
-            return Err(Refusal::PermissionDenied(format!(
-                "{} is not a treasurer; only treasurers record distributions",
-                author.handle
+        require_treasurer(author, "record distributions")?;
+        let (start, end) = entry::check_period(r.period.as_ref(), "record_distribution.period")?;
+        if let Some(now_ms) = cx.now_ms
+            && end > now_ms.div_euclid(1000)
+        {
+            return Err(Refusal::FailedPrecondition(format!(
+                "record_distribution.period: it ends at {}, after the server's clock ({}); record a period once it has ended",
+                crate::scoring::time::format_rfc3339(end),
+                crate::scoring::time::format_rfc3339(now_ms.div_euclid(1000))
             )));
         }
-        let (start, end) = entry::check_period(r.period.as_ref(), "record_distribution.period")?;
         if !self.policies.iter().any(|p| p.version == r.policy_version) {
             return Err(Refusal::NotFound(format!(
                 "record_distribution.policy_version: there is no policy version {}",
                 r.policy_version
             )));
         }
-        if let Some(d) = self
-            .distributions
-            .iter()
-            .find(|d| d.period.0 < end && start < d.period.1)
-        {
+        if let Some(d) = self.overlapping_distribution(start, end) {
             return Err(Refusal::AlreadyExists(format!(
-                "record_distribution.period: overlaps the distribution recorded by entry {} ({}..{})",
+                "record_distribution.period: overlaps the distribution recorded by entry {} ({}..{}); void it first to redistribute",
                 d.sequence,
                 crate::scoring::time::format_rfc3339(d.period.0),
                 crate::scoring::time::format_rfc3339(d.period.1)
@@ -498,10 +665,40 @@ impl LedgerState {
                 r.log_size, self.size
             )));
         }
-        if self.touched_since(r.log_size, start, end) {
+        if let Some(what) = self.moved_since(r.log_size, start, end) {
             return Err(Refusal::FailedPrecondition(format!(
-                "the log moved: an entry after {} changed this period; preview again",
+                "the log moved since the preview at log size {}: {what}; preview again",
                 r.log_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// The ledger rules of a void: a treasurer, a standing distribution, and
+    /// no later standing distribution that counted what it paid.
+    fn check_void(&self, author: &MemberState, d: &pb::VoidDistribution) -> Result<(), Refusal> {
+        require_treasurer(author, "void distributions")?;
+        let id = EntryId::from_field(&d.distribution_id, "void_distribution.distribution_id")?;
+        let target = self.distribution(&id).ok_or_else(|| {
+            Refusal::NotFound(format!(
+                "void_distribution.distribution_id: no recorded distribution {id} in this log"
+            ))
+        })?;
+        if let Some(v) = &target.voided {
+            return Err(Refusal::FailedPrecondition(format!(
+                "void_distribution: the distribution {id} was already voided by {} at sequence {}",
+                v.treasurer, v.sequence
+            )));
+        }
+        if let Some(later) = self
+            .standing_distributions()
+            .find(|x| x.sequence > target.sequence)
+        {
+            return Err(Refusal::FailedPrecondition(format!(
+                "void_distribution: the distribution of {}..{} (entry {}) was recorded after it and counts what it paid; void that one first",
+                crate::scoring::time::format_rfc3339(later.period.0),
+                crate::scoring::time::format_rfc3339(later.period.1),
+                later.sequence
             )));
         }
         Ok(())
@@ -644,8 +841,15 @@ impl LedgerState {
         Ok(())
     }
 
-    /// Folds a checked entry in at `sequence`. Call only after `check` passed.
-    pub fn apply(&mut self, v: &VerifiedEnvelope, sequence: u64) -> Undo {
+    /// Folds a checked entry in at `sequence`. Call only after `check` passed;
+    /// a recorded distribution also needs the `settlement` its recomputation
+    /// gave (the payout layer's `settle`); other entries pass `None`.
+    pub fn apply(
+        &mut self,
+        v: &VerifiedEnvelope,
+        sequence: u64,
+        settlement: Option<Settlement>,
+    ) -> Undo {
         self.ids.insert(v.id, sequence);
         self.size = sequence + 1;
         let author = v.entry.author.clone();
@@ -745,6 +949,7 @@ impl LedgerState {
                         retracted: false,
                         evaluations: BTreeMap::new(),
                         touched: sequence,
+                        earliest_at: l.contribution.as_ref().map_or(0, |c| c.at),
                     },
                 );
                 if let Some(m) = self.members.get_mut(&author) {
@@ -760,6 +965,7 @@ impl LedgerState {
                 let previous = Box::new(c.clone());
                 c.touched = sequence;
                 c.fields = a.contribution.clone().unwrap_or_default();
+                c.earliest_at = c.earliest_at.min(c.fields.at);
                 // Reviewers approve what is there now (spec/DECISIONS.md).
                 c.evaluations.clear();
                 Undo::Restore { previous }
@@ -801,28 +1007,35 @@ impl LedgerState {
             }
             Body::RecordDistribution(r) => {
                 self.distributions.push(DistributionState {
+                    id: v.id,
+                    treasurer: author,
                     period: r
                         .period
                         .as_ref()
                         .map(|p| (p.start, p.end))
                         .unwrap_or_default(),
-                    income: r.income,
+                    income: r.income.unwrap_or_default(),
                     policy_version: r.policy_version,
                     log_size: r.log_size,
                     digest: r.digest.clone(),
                     sequence,
-                    repayments: r
-                        .repayments
-                        .iter()
-                        .map(|x| (id_of(&x.contribution_id), x.amount))
-                        .collect(),
-                    shares_payouts: r
-                        .shares_payouts
-                        .iter()
-                        .map(|x| (x.member.clone(), x.amount))
-                        .collect(),
+                    settlement: settlement.unwrap_or_default(),
+                    voided: None,
                 });
                 Undo::Distribution
+            }
+            Body::VoidDistribution(d) => {
+                let id = id_of(&d.distribution_id);
+                let Some(index) = self.distributions.iter().position(|x| x.id == id) else {
+                    return Undo::Policy;
+                };
+                self.distributions[index].voided = Some(VoidState {
+                    sequence,
+                    id: v.id,
+                    treasurer: author,
+                    reason: d.reason.clone(),
+                });
+                Undo::Void { index }
             }
             Body::Allocate(a) => {
                 let (start, end) = a
@@ -924,6 +1137,11 @@ impl LedgerState {
             Undo::Distribution => {
                 self.distributions.pop();
             }
+            Undo::Void { index } => {
+                if let Some(d) = self.distributions.get_mut(index) {
+                    d.voided = None;
+                }
+            }
             Undo::Allocate { key, previous } => match previous {
                 Some(p) => {
                     self.allocations.insert(key, p);
@@ -981,6 +1199,9 @@ impl LedgerState {
                 .period
                 .as_ref()
                 .is_some_and(|p| p.start < end && start < p.end),
+            Some(Body::VoidDistribution(d)) => self
+                .distribution(&id_of(&d.distribution_id))
+                .is_some_and(|x| x.period.0 < end && start < x.period.1),
             Some(Body::Allocate(a)) => a
                 .period
                 .as_ref()
@@ -1018,6 +1239,18 @@ impl LedgerState {
 fn check_policy(json: &[u8]) -> Result<crate::scoring::policy::PolicyDocument, Refusal> {
     crate::scoring::policy::PolicyDocument::from_json(json)
         .map_err(|e| Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}")))
+}
+
+/// Refuses an author who is not a treasurer.
+fn require_treasurer(author: &MemberState, action: &str) -> Result<(), Refusal> {
+    if author.roles.contains(&pb::Role::Treasurer) {
+        Ok(())
+    } else {
+        Err(Refusal::PermissionDenied(format!(
+            "{} is not a treasurer; only treasurers {action}",
+            author.handle
+        )))
+    }
 }
 
 /// The name of a role as people write it.

@@ -11,7 +11,7 @@ use common::{
     Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, run_cli, sign, submit_new,
     submit_refused, work,
 };
-use coopledger::client::contribution_body;
+use coopledger::client::{FetchedPreview, contribution_body, fetch_preview};
 use coopledger::pb::{self, entry::Body};
 use serde_json::Value;
 use tonic::Code;
@@ -21,20 +21,20 @@ const POLICY: &str = r#"{"default_rates":{"work":3000},"mode":"remaining","bucke
   {"type":"reimburse","percent_ppm":1000000,"kinds":["expense"]},
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-async fn preview(coop: &mut Coop, period: (i64, i64), income: u64) -> pb::SharesReport {
-    coop.client
-        .compute_shares(pb::ComputeSharesRequest {
+async fn preview(coop: &mut Coop, period: (i64, i64), income: u64) -> FetchedPreview {
+    fetch_preview(
+        &mut coop.client,
+        pb::ComputeSharesRequest {
             period: Some(pb::Period {
                 start: period.0,
                 end: period.1,
             }),
-            income,
-            policy_version: 0,
-            draft_policy_json: Vec::new(),
-        })
-        .await
-        .expect("preview")
-        .into_inner()
+            income: Some(income),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("preview")
 }
 
 fn json(s: &str) -> Value {
@@ -130,7 +130,9 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
     );
     assert_eq!(offline["reserve"], report["reserve"]);
 
-    let record = jan.record.clone().expect("a record to sign");
+    let record = jan
+        .record_to_sign(JAN_2020, 10_000)
+        .expect("a record to sign");
     // A non-treasurer cannot record it.
     submit_refused(
         &mut coop.client,
@@ -149,14 +151,14 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
         "digest",
     )
     .await;
-    // Doctored carried amounts with the right digest are refused too.
+    // A doctored income with the genuine digest is refused too.
     let mut doctored = record.clone();
-    doctored.repayments[0].amount += 1;
+    doctored.income = Some(10_001);
     submit_refused(
         &mut coop.client,
         &sign(&bob, Body::RecordDistribution(doctored)),
         Code::FailedPrecondition,
-        "repayments",
+        "digest",
     )
     .await;
     // The genuine record lands.
@@ -222,7 +224,7 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
     assert_eq!(offline["payouts"], report["payouts"]);
 
     // A preview the log has moved past is refused: preview again.
-    let stale = feb.record.clone().unwrap();
+    let stale = feb.record_to_sign(FEB_2020, 50_000).unwrap();
     submit_new(
         &mut coop.client,
         &sign(&carol, contribution_body(work(30, FEB_2020.0 + 5 * 86_400))),
@@ -238,7 +240,10 @@ async fn two_months_of_distributions_carry_debts_and_refuse_what_would_doctor_th
     let feb = preview(&mut coop, FEB_2020, 50_000).await;
     submit_new(
         &mut coop.client,
-        &sign(&bob, Body::RecordDistribution(feb.record.clone().unwrap())),
+        &sign(
+            &bob,
+            Body::RecordDistribution(feb.record_to_sign(FEB_2020, 50_000).unwrap()),
+        ),
     )
     .await;
 

@@ -283,6 +283,7 @@ fn kind_of(e: &pb::LoggedEntry) -> pb::EntryKind {
         Some(Body::Evaluate(_)) => pb::EntryKind::Evaluate,
         Some(Body::Allocate(_)) => pb::EntryKind::Allocate,
         Some(Body::RecordDistribution(_)) => pb::EntryKind::RecordDistribution,
+        Some(Body::VoidDistribution(_)) => pb::EntryKind::VoidDistribution,
         None => pb::EntryKind::Unspecified,
     }
 }

@@ -42,9 +42,9 @@ pub struct ExportArgs {
     /// The period (2026-11 or START..END), for --scenario (required) and --csv (a filter).
     #[arg(long)]
     pub period: Option<String>,
-    /// The income for --scenario, as an amount.
-    #[arg(long, default_value = "0")]
-    pub income: String,
+    /// The income for --scenario, as an amount (a recorded period uses its recorded income).
+    #[arg(long)]
+    pub income: Option<String>,
 }
 
 /// `coopledger verify-record FILE`.
@@ -83,7 +83,7 @@ fn write_witness(home: &Path, log_public_key: &[u8; 32], note: &str) -> Result<(
 
 /// `coopledger verify`.
 pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
-    let (replayed, note, source, log_key, entries) = match &args.data {
+    let (replayed, note, source, log_key) = match &args.data {
         Some(dir) => verify_data(ctx, dir)?,
         None => verify_server(ctx).await?,
     };
@@ -94,7 +94,16 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     if let Some(seen) = &witness {
         replayed.check_extends(seen)?;
     }
-    let distributions = coopledger::audit::check_distributions(&entries, &replayed)?;
+    // The replay settled every recorded distribution where it landed: each
+    // digest recomputed over the log as it stood, and no claim repaid beyond
+    // its value across all of them.
+    let distributions = replayed.state.distributions().len();
+    let voided = replayed
+        .state
+        .distributions()
+        .iter()
+        .filter(|d| !d.stands())
+        .count();
     write_witness(&ctx.home, &log_key, &note)?;
     let state = &replayed.state;
     if ctx.json {
@@ -104,6 +113,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
                 "source": source, "size": cp.size, "root": hex::encode(cp.root),
                 "log_public_key": hex::encode(log_key), "members": state.members().count(),
                 "consistent_with": witness.as_ref().map(|w| w.size), "distributions": distributions,
+                "voided_distributions": voided,
             })
         );
     } else {
@@ -127,7 +137,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
             ),
         }
         println!(
-            "  {distributions} recorded distributions recomputed from the log: every digest matches"
+            "  {distributions} recorded distributions ({voided} voided) recomputed from the log: every digest matches, no claim repaid beyond its value"
         );
         println!(
             "  {} members, {} policies",
@@ -138,7 +148,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-type Audited = (Replayed, String, String, [u8; 32], Vec<VerifiedEnvelope>);
+type Audited = (Replayed, String, String, [u8; 32]);
 
 fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
     let store = Store::open(dir).with_context(|| {
@@ -154,13 +164,11 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         .map(|w| w.size);
     let head = store.head()?;
     let mut replayer = Replayer::new(None, witness_size);
-    let mut entries = Vec::new();
     for item in store.entries(0, head.size) {
         let (sequence, leaf) = item?;
         let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
             .map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
         replayer.push(sequence, &v)?;
-        entries.push(v);
     }
     let replayed = replayer.finish();
     if replayed.frontier.size() != head.size {
@@ -179,7 +187,6 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         note,
         format!("the data folder {}", dir.display()),
         key,
-        entries,
     ))
 }
 
@@ -250,7 +257,6 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
         .map_or(10_000, |l| l.max_list_entries)
         .max(1);
     let mut replayer = Replayer::new(None, witness.as_ref().map(|w| w.size));
-    let mut entries = Vec::new();
     while replayer.size() < cp.size {
         let from = replayer.size();
         let mut stream = session
@@ -280,7 +286,6 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
                 );
             }
             replayer.push(e.sequence, &v)?;
-            entries.push(v);
         }
         if replayer.size() == from {
             bail!(
@@ -302,7 +307,6 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
         cp.note,
         format!("the server at {}", ctx.server),
         log_key,
-        entries,
     ))
 }
 
@@ -351,7 +355,7 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
             ctx,
             file,
             args.period.as_deref().unwrap_or_default(),
-            &args.income,
+            args.income.as_deref(),
         )
         .await;
     }

@@ -808,10 +808,14 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
                     .as_ref()
                     .map(|p| format!("{}..{}", format_time(p.start), format_time(p.end)))
                     .unwrap_or_default(),
-                format_money(r.income, decimals),
+                format_money(r.income.unwrap_or_default(), decimals),
                 r.policy_version,
                 r.log_size
             ),
+        ),
+        Some(Body::VoidDistribution(v)) => (
+            "void".into(),
+            format!("distribution {}: {}", short(&v.distribution_id), v.reason),
         ),
         Some(Body::Allocate(a)) => (
             "allocate".into(),

@@ -45,6 +45,25 @@ impl Demo {
         println!("  #{:<3} {:<6} {what}", r.sequence, signer.handle);
         EntryId::from_field(&r.id, "id").map_err(|e| anyhow::anyhow!("{e}"))
     }
+
+    /// The preview of `[start, end)` for `income` under the latest policy.
+    async fn preview(
+        &mut self,
+        start: i64,
+        end: i64,
+        income: u64,
+    ) -> Result<client::FetchedPreview> {
+        client::fetch_preview(
+            &mut self.client,
+            pb::ComputeSharesRequest {
+                period: Some(pb::Period { start, end }),
+                income: Some(income),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("preview: {e}"))
+    }
 }
 
 fn signer(handle: &str) -> Result<Signer> {
@@ -187,6 +206,24 @@ pub async fn run() -> Result<()> {
             "expense 120.00 PLA filament (receipt linked)",
         )
         .await?;
+    // A correction before month end: the receipt said 125.00 with shipping.
+    let fixed = pb::Contribution {
+        kind: pb::ContributionKind::Expense as i32,
+        quantity: 12_500,
+        at: day(6),
+        note: "PLA filament, with shipping".into(),
+        evidence_url: "https://example.org/receipts/4411".into(),
+        ..Default::default()
+    };
+    demo.submit(
+        &dee,
+        Body::AmendContribution(pb::AmendContribution {
+            contribution_id: c3.0.to_vec(),
+            contribution: Some(fixed),
+        }),
+        "amends the expense to 125.00 (shipping was on the receipt); reviews start over",
+    )
+    .await?;
     let c4 = demo
         .submit(
             &ben,
@@ -346,44 +383,66 @@ pub async fn run() -> Result<()> {
     println!(
         "\n7. What the month's income of 1000.00 EUR would pay under policy v1 (a preview by the scoring core)"
     );
-    let preview = demo
-        .client
-        .compute_shares(pb::ComputeSharesRequest {
-            period: Some(pb::Period { start, end }),
-            income: 100_000,
-            policy_version: 0,
-            draft_policy_json: Vec::new(),
-        })
-        .await
-        .map_err(super::status)?
-        .into_inner();
+    let preview = demo.preview(start, end, 100_000).await?;
     let report: serde_json::Value = serde_json::from_str(&preview.report_json)?;
     let amount =
         |v: &serde_json::Value| format!("{} EUR", format_money(v.as_u64().unwrap_or(0), 2));
-    let mut rows: Vec<Vec<String>> = report["payouts"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(who, cents)| vec![who.clone(), amount(cents)])
-        .collect();
-    rows.push(vec!["(reserve)".to_string(), amount(&report["reserve"])]);
-    print_table(&["RECIPIENT", "AMOUNT"], &rows);
+    let payout_rows = |report: &serde_json::Value| {
+        let mut rows: Vec<Vec<String>> = report["payouts"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(who, cents)| vec![who.clone(), amount(cents)])
+            .collect();
+        rows.push(vec!["(reserve)".to_string(), amount(&report["reserve"])]);
+        rows
+    };
+    print_table(&["RECIPIENT", "AMOUNT"], &payout_rows(&report));
 
     println!(
         "\n8. ben, the treasurer, records it: the server recomputes the report and checks the digest"
     );
     let record = preview
-        .record
-        .context("no record offered for the preview")?;
+        .record_to_sign((start, end), 100_000)
+        .map_err(|e| anyhow::anyhow!("not signing: {e}"))?;
+    let first = demo
+        .submit(
+            &ben,
+            Body::RecordDistribution(record),
+            &format!(
+                "records the distribution of 1000.00 EUR, digest {}",
+                &hex::encode(&preview.header.digest)[..16]
+            ),
+        )
+        .await?;
+
+    println!(
+        "\n9. The bank statement says the month brought 1200.00 EUR: ben voids the record and records it again"
+    );
+    demo.submit(
+        &ben,
+        Body::VoidDistribution(pb::VoidDistribution {
+            distribution_id: first.0.to_vec(),
+            reason: "the income was 1200.00 EUR, not 1000.00".into(),
+        }),
+        "voids it (the log keeps both; the month is open again)",
+    )
+    .await?;
+    let preview = demo.preview(start, end, 120_000).await?;
+    let record = preview
+        .record_to_sign((start, end), 120_000)
+        .map_err(|e| anyhow::anyhow!("not signing: {e}"))?;
     demo.submit(
         &ben,
         Body::RecordDistribution(record),
         &format!(
-            "records the distribution, digest {}",
-            &hex::encode(&preview.digest)[..16]
+            "records 1200.00 EUR, digest {}",
+            &hex::encode(&preview.header.digest)[..16]
         ),
     )
     .await?;
+    let report: serde_json::Value = serde_json::from_str(&preview.report_json)?;
+    let rows = payout_rows(&report);
     let late = work(60, day(28), &[], "late");
     match demo
         .client
@@ -399,8 +458,25 @@ pub async fn run() -> Result<()> {
             s.message()
         ),
     }
-    println!("\nThe recorded distribution:");
+    println!("\nThe recorded distribution (what `coopledger distribution show` prints):");
     print_table(&["RECIPIENT", "AMOUNT"], &rows);
+    let list = demo
+        .client
+        .list_distributions(pb::ListDistributionsRequest {})
+        .await
+        .map_err(super::status)?
+        .into_inner()
+        .distributions;
+    for d in &list {
+        println!(
+            "  distribution at sequence {}: income {} EUR, {}",
+            d.sequence,
+            format_money(d.income, 2),
+            d.voided
+                .as_ref()
+                .map_or("stands".to_string(), |v| format!("voided: {}", v.reason))
+        );
+    }
 
     let mut stream = demo
         .client

@@ -1,16 +1,18 @@
 //! The treasurer's commands: preview shares, distribute an income (and
-//! record it), explain one member's share, and export the live log as a
-//! scenario or as CSV for a spreadsheet.
+//! record it, after checking the digest of what was shown and asking),
+//! explain one member's share, list and show recorded distributions, void
+//! one, and export the live log as a scenario or as CSV for a spreadsheet.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
+use coopledger::client::{FetchedPreview, fetch_explanation, fetch_preview};
 use coopledger::pb;
 use serde_json::Value;
 
-use super::input::{format_money, parse_money, parse_period};
+use super::input::{format_money, format_time, parse_money, parse_period};
 use super::{Context, Session, print_table, status};
 
 /// Which period, income and policy to compute.
@@ -19,9 +21,10 @@ pub struct ShareArgs {
     /// The period: a month (2026-11) or START..END.
     #[arg(long)]
     pub period: String,
-    /// The income to split, as an amount (1000.00); 0 shows points only.
-    #[arg(long, default_value = "0")]
-    pub income: String,
+    /// The income to split, as an amount (1000.00). Required unless the
+    /// period is recorded (its recorded income is shown); 0 shows points only.
+    #[arg(long)]
+    pub income: Option<String>,
     /// An adopted policy version (default: the latest).
     #[arg(long = "policy-version")]
     pub policy_version: Option<u32>,
@@ -35,9 +38,12 @@ pub struct ShareArgs {
 pub struct DistributeArgs {
     #[command(flatten)]
     pub share: ShareArgs,
-    /// Sign and record the distribution (treasurers).
+    /// Sign and record the distribution (treasurers); asks first unless --yes.
     #[arg(long)]
     pub record: bool,
+    /// Record without asking (scripts).
+    #[arg(long, requires = "record")]
+    pub yes: bool,
     /// Print the payouts as CSV.
     #[arg(long)]
     pub csv: bool,
@@ -52,190 +58,298 @@ pub struct ExplainArgs {
     pub share: ShareArgs,
 }
 
+/// `coopledger distribution ...`: the recorded distributions.
+#[derive(Subcommand)]
+pub enum DistributionCommand {
+    /// Every recorded distribution: period, income, what it paid, voided or not.
+    List,
+    /// What one recorded distribution paid, per recipient and per bucket.
+    Show {
+        /// Its entry id (a prefix is enough) or sequence number.
+        id: String,
+        /// Print the payouts as CSV.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Void a recorded distribution (treasurers): its period reopens.
+    Void {
+        /// Its entry id (a prefix is enough) or sequence number.
+        id: String,
+        /// Why, for the members reading the log.
+        #[arg(long)]
+        reason: String,
+        /// Void without asking (scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
 struct Computed {
-    report: Summary,
-    raw: pb::SharesReport,
+    preview: FetchedPreview,
+    report: Value,
+    period: (i64, i64),
     decimals: u32,
     currency: String,
 }
 
-async fn compute(session: &mut Session, args: &ShareArgs) -> Result<Computed> {
-    let (start, end) = parse_period(&args.period)?;
+async fn compute(
+    session: &mut Session,
+    args: &ShareArgs,
+    include_scenario: bool,
+) -> Result<Computed> {
+    let period = parse_period(&args.period)?;
     let decimals = session.info.decimals;
-    let income = parse_money(&args.income, decimals)?;
+    let income = args
+        .income
+        .as_deref()
+        .map(|i| parse_money(i, decimals))
+        .transpose()?;
     let draft_policy_json = match &args.draft {
         Some(f) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
         None => Vec::new(),
     };
-    let raw = session
-        .client
-        .compute_shares(pb::ComputeSharesRequest {
-            period: Some(pb::Period { start, end }),
+    let preview = fetch_preview(
+        &mut session.client,
+        pb::ComputeSharesRequest {
+            period: Some(pb::Period {
+                start: period.0,
+                end: period.1,
+            }),
             income,
             policy_version: args.policy_version.unwrap_or(0),
             draft_policy_json,
-        })
-        .await
-        .map_err(status)?
-        .into_inner();
-    let report = summary_from_json(&raw.report_json)?;
+            include_scenario,
+        },
+    )
+    .await
+    .map_err(fetch_error)?;
+    let report: Value =
+        serde_json::from_str(&preview.report_json).context("the server's report is not JSON")?;
     Ok(Computed {
+        preview,
         report,
-        raw,
+        period,
         decimals,
         currency: session.info.currency.clone(),
     })
 }
 
-/// The report fields the CLI prints, read back from the server's JSON.
-#[derive(Default)]
-struct Summary {
-    reserve: u64,
-    payouts: std::collections::BTreeMap<String, u64>,
-    points: std::collections::BTreeMap<String, u64>,
-    warnings: Vec<String>,
+fn fetch_error(e: coopledger::client::FetchError) -> anyhow::Error {
+    match e {
+        coopledger::client::FetchError::Status(s) => status(s),
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
-fn summary_from_json(json: &str) -> Result<Summary> {
-    let v: Value = serde_json::from_str(json).context("the server's report is not JSON")?;
-    let map = |key: &str| -> std::collections::BTreeMap<String, u64> {
-        v[key]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, x)| Some((k.clone(), x.as_u64()?)))
-                    .collect()
+fn map_of(v: &Value) -> Vec<(String, u64)> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, x)| Some((k.clone(), x.as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Computed {
+    fn money(&self, minor: u64) -> String {
+        format!("{} {}", format_money(minor, self.decimals), self.currency)
+    }
+
+    fn print_csv(&self) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "period_start,period_end,recipient,amount_minor_units,amount,currency,points"
+        )?;
+        let (start, end) = (format_time(self.period.0), format_time(self.period.1));
+        let points: std::collections::BTreeMap<String, u64> =
+            map_of(&self.report["points"]).into_iter().collect();
+        for (who, amount) in map_of(&self.report["payouts"]) {
+            writeln!(
+                out,
+                "{start},{end},{},{amount},{},{},{}",
+                super::export_cell(&who),
+                format_money(amount, self.decimals),
+                self.currency,
+                points.get(&who).map(|p| p.to_string()).unwrap_or_default()
+            )?;
+        }
+        let reserve = self.report["reserve"].as_u64().unwrap_or(0);
+        writeln!(
+            out,
+            "{start},{end},(reserve),{reserve},{},{},",
+            format_money(reserve, self.decimals),
+            self.currency
+        )?;
+        Ok(())
+    }
+
+    fn print(&self) {
+        let h = &self.preview.header;
+        println!(
+            "Period {} .. {}   income {}   policy v{}   log size {}",
+            format_time(self.period.0),
+            format_time(self.period.1),
+            self.money(h.income),
+            h.policy_version,
+            h.log_size
+        );
+        if let Some(r) = &h.recorded {
+            println!(
+                "RECORDED by {} in entry {} (sequence {}): these are the recorded figures",
+                r.treasurer,
+                &hex::encode(&r.id)[..12],
+                r.sequence
+            );
+        }
+        let points: std::collections::BTreeMap<String, u64> =
+            map_of(&self.report["points"]).into_iter().collect();
+        let payouts: std::collections::BTreeMap<String, u64> =
+            map_of(&self.report["payouts"]).into_iter().collect();
+        let mut names: Vec<&String> = payouts.keys().chain(points.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut rows: Vec<Vec<String>> = names
+            .into_iter()
+            .map(|who| {
+                vec![
+                    who.clone(),
+                    points.get(who).map(|p| p.to_string()).unwrap_or_default(),
+                    self.money(payouts.get(who).copied().unwrap_or(0)),
+                ]
             })
-            .unwrap_or_default()
-    };
-    Ok(Summary {
-        reserve: v["reserve"].as_u64().unwrap_or(0),
-        payouts: map("payouts"),
-        points: map("points"),
-        warnings: v["warnings"]
+            .collect();
+        rows.push(vec![
+            "(reserve)".into(),
+            String::new(),
+            self.money(self.report["reserve"].as_u64().unwrap_or(0)),
+        ]);
+        print_table(&["RECIPIENT", "POINTS", "AMOUNT"], &rows);
+        println!("\nBuckets");
+        let buckets: Vec<Vec<String>> = self.report["buckets"]
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter_map(|w| w.as_str().map(String::from))
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let paid: u64 = map_of(&b["paid"]).iter().map(|(_, a)| a).sum();
+                        let amount = b["amount"].as_u64().unwrap_or(0);
+                        vec![
+                            i.to_string(),
+                            b["type"].as_str().unwrap_or("?").to_string(),
+                            self.money(amount),
+                            self.money(paid),
+                            map_of(&b["paid"]).len().to_string(),
+                            self.money(amount.saturating_sub(paid)),
+                        ]
+                    })
                     .collect()
             })
-            .unwrap_or_default(),
-    })
-}
-
-fn print_report(ctx: &Context, c: &Computed, csv: bool) -> Result<()> {
-    let money = |m: u64| format_money(m, c.decimals);
-    if ctx.json {
-        println!("{}", c.raw.report_json);
-        return Ok(());
-    }
-    if csv {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "recipient,amount_minor_units,amount,currency,points")?;
-        for (who, amount) in &c.report.payouts {
-            let points = c
-                .report
-                .points
-                .get(who)
-                .map(|p| p.to_string())
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "{who},{amount},{},{},{points}",
-                money(*amount),
-                c.currency
-            )?;
+            .unwrap_or_default();
+        print_table(
+            &["#", "TYPE", "AMOUNT", "PAID", "RECIPIENTS", "LEFT"],
+            &buckets,
+        );
+        let review = &self.report["review"];
+        for (label, key) in [
+            ("not yet approved", "pending"),
+            ("flagged by peers", "flagged"),
+        ] {
+            let count = review[key]["count"].as_u64().unwrap_or(0);
+            if count > 0 {
+                println!(
+                    "warning: {count} contribution(s) worth {} are {label} and count for nothing in this distribution",
+                    self.money(review[key]["value"].as_u64().unwrap_or(0))
+                );
+            }
         }
-        writeln!(
-            out,
-            "(reserve),{},{},{},",
-            c.report.reserve,
-            money(c.report.reserve),
-            c.currency
-        )?;
-        return Ok(());
+        for w in self.report["warnings"].as_array().into_iter().flatten() {
+            println!("warning: {}", w.as_str().unwrap_or_default());
+        }
+        if !h.not_recordable.is_empty() && h.recorded.is_none() {
+            println!("not recordable: {}", h.not_recordable);
+        }
+        println!("digest {}", hex::encode(&h.digest));
     }
-    let mut names: Vec<&String> = c
-        .report
-        .payouts
-        .keys()
-        .chain(c.report.points.keys())
-        .collect();
-    names.sort();
-    names.dedup();
-    let rows: Vec<Vec<String>> = names
-        .into_iter()
-        .map(|who| {
-            vec![
-                who.clone(),
-                c.report
-                    .points
-                    .get(who)
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
-                format!(
-                    "{} {}",
-                    money(c.report.payouts.get(who).copied().unwrap_or(0)),
-                    c.currency
-                ),
-            ]
-        })
-        .chain(std::iter::once(vec![
-            "(reserve)".into(),
-            String::new(),
-            format!("{} {}", money(c.report.reserve), c.currency),
-        ]))
-        .collect();
-    print_table(&["RECIPIENT", "POINTS", "AMOUNT"], &rows);
-    for w in &c.report.warnings {
-        println!("warning: {w}");
-    }
-    println!(
-        "policy v{}, log size {}, digest {}",
-        c.raw.policy_version,
-        c.raw.log_size,
-        hex::encode(&c.raw.digest)
-    );
-    Ok(())
 }
 
 /// `coopledger shares`.
 pub async fn shares(ctx: &Context, args: &ShareArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
-    let c = compute(&mut session, args).await?;
-    print_report(ctx, &c, false)
+    let c = compute(&mut session, args, false).await?;
+    if ctx.json {
+        println!("{}", c.preview.report_json);
+    } else {
+        c.print();
+    }
+    Ok(())
+}
+
+/// Asks a yes/no question on the terminal; refuses without one.
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} — no terminal to ask on; add --yes to proceed without asking");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 /// `coopledger distribute`.
 pub async fn distribute(ctx: &Context, args: &DistributeArgs) -> Result<()> {
+    if args.record && args.share.income.is_none() {
+        bail!(
+            "--income is required to record a distribution: say the amount to split, e.g. --income 1000.00 (0 is allowed, but only when said)"
+        );
+    }
+    if args.record && args.share.draft.is_some() {
+        bail!("a draft policy cannot be recorded; adopt it first (coopledger policy adopt FILE)");
+    }
     let mut session = ctx.connect().await?;
-    let c = compute(&mut session, &args.share).await?;
-    print_report(ctx, &c, args.csv)?;
+    let c = compute(&mut session, &args.share, false).await?;
+    if args.csv {
+        c.print_csv()?;
+    } else if ctx.json {
+        println!("{}", c.preview.report_json);
+    } else {
+        c.print();
+    }
     if !args.record {
         return Ok(());
     }
-    if args.share.draft.is_some() {
-        bail!("a draft policy cannot be recorded; adopt it first (coopledger policy adopt FILE)");
-    }
+    let income = c.preview.header.income;
+    // Sign only the digest of the figures shown, recomputed here.
     let record = c
-        .raw
-        .record
-        .clone()
-        .context("the server returned no record for this distribution")?;
-    let body = pb::entry::Body::RecordDistribution(record);
+        .preview
+        .record_to_sign(c.period, income)
+        .map_err(|e| anyhow::anyhow!("not signing: {e}"))?;
+    if !args.yes
+        && !confirm(&format!(
+            "Record the distribution of {} for {} .. {}?",
+            c.money(income),
+            format_time(c.period.0),
+            format_time(c.period.1)
+        ))?
+    {
+        bail!("not recorded");
+    }
     let signer = ctx.signer(&session)?;
     let r = session
         .client
         .submit(pb::SubmitRequest {
-            envelope: Some(signer.sign(body)?),
+            envelope: Some(signer.sign(pb::entry::Body::RecordDistribution(record))?),
         })
         .await
         .map_err(status)?
         .into_inner();
     if !ctx.json && !args.csv {
         println!(
-            "recorded: entry {} at sequence {}",
+            "recorded: entry {} at sequence {}; `coopledger distribution show {}` shows what it paid",
             hex::encode(&r.id),
+            r.sequence,
             r.sequence
         );
     }
@@ -245,47 +359,378 @@ pub async fn distribute(ctx: &Context, args: &DistributeArgs) -> Result<()> {
 /// `coopledger explain`.
 pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
-    let (start, end) = parse_period(&args.share.period)?;
-    let income = parse_money(&args.share.income, session.info.decimals)?;
-    let e = session
-        .client
-        .explain(pb::ExplainRequest {
+    let period = parse_period(&args.share.period)?;
+    let decimals = session.info.decimals;
+    let income = args
+        .share
+        .income
+        .as_deref()
+        .map(|i| parse_money(i, decimals))
+        .transpose()?;
+    let json = fetch_explanation(
+        &mut session.client,
+        pb::ExplainRequest {
             member: args.member.clone(),
-            period: Some(pb::Period { start, end }),
+            period: Some(pb::Period {
+                start: period.0,
+                end: period.1,
+            }),
             income,
             policy_version: args.share.policy_version.unwrap_or(0),
-        })
-        .await
-        .map_err(status)?
-        .into_inner();
-    println!("{}", e.explanation_json);
+        },
+    )
+    .await
+    .map_err(fetch_error)?;
+    if ctx.json {
+        println!("{json}");
+        return Ok(());
+    }
+    let e: Value = serde_json::from_str(&json).context("the server's explanation is not JSON")?;
+    let money = |m: &Value| {
+        format!(
+            "{} {}",
+            format_money(m.as_u64().unwrap_or(0), decimals),
+            session.info.currency
+        )
+    };
+    println!(
+        "{}: paid {} for {} .. {}, {} points in the period",
+        args.member,
+        money(&e["payout"]),
+        format_time(period.0),
+        format_time(period.1),
+        e["points"]
+    );
+    let lines = e["contributions"].as_array().cloned().unwrap_or_default();
+    if !lines.is_empty() {
+        println!("\nContributions dated before the period's end");
+    }
+    for l in &lines {
+        let kind = l["kind"].as_str().unwrap_or("?");
+        let quantity = l["quantity"].as_u64().unwrap_or(0);
+        let what = match kind {
+            "work" => super::input::format_minutes(quantity),
+            "money" | "expense" => money(&l["quantity"]),
+            _ => format!("{quantity} units"),
+        };
+        println!(
+            "  {} {kind} {what} on {}{}",
+            &l["id"].as_str().unwrap_or("")[..12.min(l["id"].as_str().unwrap_or("").len())],
+            l["at"].as_str().unwrap_or(""),
+            if l["in_period"].as_bool() == Some(true) {
+                ""
+            } else {
+                " (before the period)"
+            }
+        );
+        println!(
+            "      worth {}; {} approval(s), {} flag(s): {}; quality {}%",
+            money(&l["value"]),
+            l["approvals"],
+            l["flags"],
+            if l["valid"].as_bool() == Some(true) {
+                "valid"
+            } else {
+                "NOT valid, earns nothing"
+            },
+            l["quality"]
+        );
+        println!("      {} points", l["points"]);
+        let (repaid, before) = (
+            l["repaid"].as_u64().unwrap_or(0),
+            l["prior_repaid"].as_u64().unwrap_or(0),
+        );
+        if repaid > 0 || before > 0 {
+            println!(
+                "      repaid {} now, {} before",
+                money(&l["repaid"]),
+                money(&l["prior_repaid"])
+            );
+        }
+    }
+    println!("\nBuckets");
+    let buckets = e["buckets"].as_array().cloned().unwrap_or_default();
+    if buckets.is_empty() {
+        println!("  no bucket paid or weighed them");
+    }
+    for b in &buckets {
+        let mut basis = String::new();
+        if let (Some(p), Some(t)) = (b["points"].as_u64(), b["total_points"].as_u64()) {
+            basis = format!("{p} of {t} points");
+        }
+        if let (Some(w), Some(t)) = (b["weight"].as_u64(), b["total_weight"].as_u64()) {
+            basis = format!("weight {w} of {t}");
+        }
+        if let Some(claims) = b["claims"].as_array() {
+            basis = format!("{} claim(s)", claims.len());
+        }
+        println!(
+            "  {} {:<10} {}  {basis}",
+            b["index"],
+            b["type"].as_str().unwrap_or("?"),
+            money(&b["paid"])
+        );
+    }
     Ok(())
 }
 
-/// `coopledger export --scenario FILE --period P --income X`.
+/// `coopledger export --scenario FILE --period P [--income X]`.
 pub async fn export_scenario(
     ctx: &Context,
     file: &std::path::Path,
     period: &str,
-    income: &str,
+    income: Option<&str>,
 ) -> Result<()> {
     let mut session = ctx.connect().await?;
     let args = ShareArgs {
         period: period.to_string(),
-        income: income.to_string(),
+        income: income.map(str::to_string),
         policy_version: None,
         draft: None,
     };
-    let c = compute(&mut session, &args).await?;
-    std::fs::write(file, &c.raw.scenario_json)
+    let c = compute(&mut session, &args, true).await?;
+    std::fs::write(file, &c.preview.scenario_json)
         .with_context(|| format!("writing {}", file.display()))?;
     println!(
-        "wrote the log of {period} (size {}, policy v{}) as a scenario to {}; `coopledger score --scenario {}` reproduces it",
-        c.raw.log_size,
-        c.raw.policy_version,
+        "wrote the log of {period} (size {}, policy v{}{}) as a scenario to {}; `coopledger score --scenario {}` reproduces it",
+        c.preview.header.log_size,
+        c.preview.header.policy_version,
+        if c.preview.header.recorded.is_some() {
+            ", as recorded"
+        } else {
+            ""
+        },
         file.display(),
         file.display()
     );
+    Ok(())
+}
+
+/// Finds a recorded distribution by sequence number or id prefix.
+async fn find_distribution(session: &mut Session, key: &str) -> Result<pb::Distribution> {
+    let list = session
+        .client
+        .list_distributions(pb::ListDistributionsRequest {})
+        .await
+        .map_err(status)?
+        .into_inner()
+        .distributions;
+    let key = key.to_ascii_lowercase();
+    let matches: Vec<&pb::DistributionSummary> = list
+        .iter()
+        .filter(|d| d.sequence.to_string() == key || hex::encode(&d.id).starts_with(&key))
+        .collect();
+    let found = match matches.as_slice() {
+        [one] => *one,
+        [] => bail!(
+            "no recorded distribution {key:?}; `coopledger distribution list` shows them ({} recorded)",
+            list.len()
+        ),
+        _ => bail!(
+            "{key:?} matches {} distributions; give more of the id",
+            matches.len()
+        ),
+    };
+    Ok(session
+        .client
+        .get_distribution(pb::GetDistributionRequest {
+            key: Some(pb::get_distribution_request::Key::Sequence(found.sequence)),
+        })
+        .await
+        .map_err(status)?
+        .into_inner())
+}
+
+/// `coopledger distribution ...`.
+pub async fn distribution(ctx: &Context, command: &DistributionCommand) -> Result<()> {
+    let mut session = ctx.connect().await?;
+    let (decimals, currency) = (session.info.decimals, session.info.currency.clone());
+    let money = |m: u64| format!("{} {currency}", format_money(m, decimals));
+    let period = |p: &Option<pb::Period>| {
+        p.as_ref().map_or(String::new(), |p| {
+            format!("{} .. {}", format_time(p.start), format_time(p.end))
+        })
+    };
+    match command {
+        DistributionCommand::List => {
+            let list = session
+                .client
+                .list_distributions(pb::ListDistributionsRequest {})
+                .await
+                .map_err(status)?
+                .into_inner()
+                .distributions;
+            if ctx.json {
+                let rows: Vec<Value> = list
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({
+                            "sequence": d.sequence, "id": hex::encode(&d.id), "treasurer": d.treasurer,
+                            "start": d.period.as_ref().map(|p| p.start), "end": d.period.as_ref().map(|p| p.end),
+                            "income": d.income, "paid": d.paid, "reserve": d.reserve,
+                            "policy_version": d.policy_version, "voided": d.voided.as_ref().map(|v| &v.reason),
+                        })
+                    })
+                    .collect();
+                println!("{}", Value::Array(rows));
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.sequence.to_string(),
+                        hex::encode(&d.id)[..12].to_string(),
+                        period(&d.period),
+                        money(d.income),
+                        money(d.paid),
+                        money(d.reserve),
+                        d.treasurer.clone(),
+                        match &d.voided {
+                            Some(v) => format!("VOIDED by {}: {}", v.treasurer, v.reason),
+                            None => "recorded".into(),
+                        },
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "SEQ",
+                    "ID",
+                    "PERIOD",
+                    "INCOME",
+                    "PAID",
+                    "RESERVE",
+                    "TREASURER",
+                    "STATUS",
+                ],
+                &rows,
+            );
+        }
+        DistributionCommand::Show { id, csv } => {
+            let d = find_distribution(&mut session, id).await?;
+            let s = d.summary.clone().unwrap_or_default();
+            if *csv {
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "distribution,period_start,period_end,bucket,type,recipient,amount_minor_units,amount,currency"
+                )?;
+                let (start, end) = s
+                    .period
+                    .as_ref()
+                    .map(|p| (format_time(p.start), format_time(p.end)))
+                    .unwrap_or_default();
+                for (i, b) in d.buckets.iter().enumerate() {
+                    for p in &b.paid {
+                        writeln!(
+                            out,
+                            "{},{start},{end},{i},{},{},{},{},{currency}",
+                            s.sequence,
+                            b.r#type,
+                            super::export_cell(&p.recipient),
+                            p.amount,
+                            format_money(p.amount, decimals)
+                        )?;
+                    }
+                }
+                writeln!(
+                    out,
+                    "{},{start},{end},,reserve,(reserve),{},{},{currency}",
+                    s.sequence,
+                    s.reserve,
+                    format_money(s.reserve, decimals)
+                )?;
+                return Ok(());
+            }
+            println!(
+                "Distribution {} (sequence {}) of {} by {}",
+                hex::encode(&s.id),
+                s.sequence,
+                period(&s.period),
+                s.treasurer
+            );
+            println!(
+                "  income {}, policy v{}, previewed at log size {}, digest {}",
+                money(s.income),
+                s.policy_version,
+                s.log_size,
+                hex::encode(&s.digest)
+            );
+            if let Some(v) = &s.voided {
+                println!(
+                    "  VOIDED by {} at sequence {}: {} (its period is open again)",
+                    v.treasurer, v.sequence, v.reason
+                );
+            }
+            let rows: Vec<Vec<String>> = d
+                .payouts
+                .iter()
+                .map(|p| vec![p.recipient.clone(), money(p.amount)])
+                .chain(std::iter::once(vec!["(reserve)".into(), money(s.reserve)]))
+                .collect();
+            print_table(&["RECIPIENT", "PAID"], &rows);
+            println!("\nBuckets");
+            let rows: Vec<Vec<String>> = d
+                .buckets
+                .iter()
+                .enumerate()
+                .flat_map(|(i, b)| {
+                    let paid: u64 = b.paid.iter().map(|p| p.amount).sum();
+                    std::iter::once(vec![
+                        i.to_string(),
+                        b.r#type.clone(),
+                        String::new(),
+                        money(b.amount),
+                        money(paid),
+                    ])
+                    .chain(b.paid.iter().map(|p| {
+                        vec![
+                            String::new(),
+                            String::new(),
+                            p.recipient.clone(),
+                            String::new(),
+                            money(p.amount),
+                        ]
+                    }))
+                })
+                .collect();
+            print_table(&["#", "TYPE", "RECIPIENT", "AMOUNT", "PAID"], &rows);
+            println!("  {} claims repaid", s.claims_repaid);
+        }
+        DistributionCommand::Void { id, reason, yes } => {
+            let d = find_distribution(&mut session, id).await?;
+            let s = d.summary.unwrap_or_default();
+            if !yes
+                && !confirm(&format!(
+                    "Void the distribution of {} ({} income, sequence {})?",
+                    period(&s.period),
+                    money(s.income),
+                    s.sequence
+                ))?
+            {
+                bail!("not voided");
+            }
+            let signer = ctx.signer(&session)?;
+            let body = pb::entry::Body::VoidDistribution(pb::VoidDistribution {
+                distribution_id: s.id.clone(),
+                reason: reason.clone(),
+            });
+            let r = session
+                .client
+                .submit(pb::SubmitRequest {
+                    envelope: Some(signer.sign(body)?),
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            println!(
+                "voided the distribution of {} at sequence {}; the period is open again: preview and record it anew",
+                period(&s.period),
+                r.sequence
+            );
+        }
+    }
     Ok(())
 }
 
@@ -391,7 +836,7 @@ pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Resu
                     csv_field(&entry.author),
                     super::input::format_time(start),
                     super::input::format_time(end),
-                    format_money(r.income, decimals),
+                    format_money(r.income.unwrap_or_default(), decimals),
                     r.policy_version,
                     r.log_size,
                     hex::encode(&r.digest)

@@ -182,3 +182,20 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         line(row.iter().map(String::as_str).collect());
     }
 }
+
+/// One CSV cell: quoted when it holds a comma, quote or line break, and
+/// neutralised when a spreadsheet would run it as a formula (a leading `=`,
+/// `+`, `-`, `@`, tab or carriage return gets a `'` in front, as OWASP
+/// advises), since notes and names are written by members.
+pub fn export_cell(text: &str) -> String {
+    let neutral = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if neutral.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", neutral.replace('"', "\"\""))
+    } else {
+        neutral
+    }
+}

@@ -18,14 +18,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::audit::{AuditError, Replayed, Replayer};
 use crate::checkpoint::{Checkpoint, origin_of};
-use crate::distribution::{check_record, prefix_state, preview};
 use crate::envelope::{EntryId, VerifiedEnvelope};
 use crate::error::{LedgerError, Refusal, Result};
 use crate::limits::Limits;
 use crate::merkle::{Frontier, NodeSource};
 use crate::pb;
-use crate::snapshot::PolicyChoice;
-use crate::state::{CheckContext, LedgerState, Undo};
+use crate::state::{CheckContext, LedgerState, Settlement, Undo};
 pub use store::{Head, Store};
 
 /// A head with the checkpoint note the server signed for it.
@@ -100,8 +98,6 @@ impl Ledger {
             log_public_key: log_key.verifying_key().to_bytes(),
             log_key: log_key.clone(),
             frontier,
-            store: store.clone(),
-            durable: head_rx.clone(),
         };
         let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx));
         Ok(Ledger {
@@ -215,6 +211,39 @@ impl Ledger {
     /// The store, for readers that stream ranges.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The state of the log's first `size` entries, rebuilt from the store
+    /// (blocking: call it off the async workers). Recorded distributions
+    /// take the settlements this server already checked, so nothing is
+    /// scored again; what a recorded period's views are computed from.
+    pub fn state_at(&self, size: u64) -> Result<LedgerState> {
+        let known = self
+            .state()?
+            .distributions()
+            .iter()
+            .filter(|d| d.sequence < size)
+            .map(|d| (d.sequence, d.settlement.clone()))
+            .collect();
+        let mut replayer = Replayer::with_known_settlements(self.log_public_key(), known);
+        for item in self.inner.store.entries(0, size) {
+            let (sequence, leaf) = item?;
+            let v = VerifiedEnvelope::decode_stored(&leaf)
+                .map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
+            replayer
+                .push(sequence, &v)
+                .map_err(|e| LedgerError::Corrupt {
+                    sequence,
+                    detail: e.to_string(),
+                })?;
+        }
+        if replayer.size() != size {
+            return Err(LedgerError::Corrupt {
+                sequence: replayer.size(),
+                detail: "the entry is missing from the store".into(),
+            });
+        }
+        Ok(replayer.finish().state)
     }
 
     /// Stops accepting writes, lets the sequencer finish the groups it has,
@@ -424,11 +453,6 @@ struct Sequencer {
     /// Signs the checkpoint of each group's head.
     log_key: SigningKey,
     frontier: Frontier,
-    /// Read access to durable entries, to recompute a recorded distribution
-    /// over a prefix of the log.
-    store: Store,
-    /// The durable head, published by the writer.
-    durable: watch::Receiver<SignedHead>,
 }
 
 /// The outcome of one job inside a group, before the flush.
@@ -523,40 +547,19 @@ impl Sequencer {
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     }
 
-    /// Recomputes a recorded distribution over the first `log_size` entries
-    /// and refuses it unless it is exactly what the rules give. Other entries
-    /// pass untouched.
-    fn check_distribution(&self, state: &LedgerState, v: &VerifiedEnvelope) -> Result<(), Refusal> {
-        let Some(pb::entry::Body::RecordDistribution(r)) = &v.entry.body else {
-            return Ok(());
-        };
-        let period = r
-            .period
-            .as_ref()
-            .map(|p| (p.start, p.end))
-            .unwrap_or_default();
-        let choice = PolicyChoice::Version(r.policy_version);
-        let preview = if r.log_size == state.size() {
-            // The state is exactly the fold of the first log_size entries.
-            preview(state, r.log_size, choice, period, r.income)?
-        } else {
-            if r.log_size > self.durable.borrow().head.size {
-                return Err(Refusal::FailedPrecondition(
-                    "the log moved while this distribution was being recorded: preview again"
-                        .into(),
-                ));
+    /// Settles a recorded distribution (recomputes it over the log as it
+    /// stands and checks the signed digest); other entries need nothing.
+    fn settle(
+        &self,
+        state: &LedgerState,
+        v: &VerifiedEnvelope,
+    ) -> Result<Option<Settlement>, Refusal> {
+        match &v.entry.body {
+            Some(pb::entry::Body::RecordDistribution(r)) => {
+                crate::distribution::settle(state, r).map(Some)
             }
-            let prefix =
-                prefix_state(&self.store, &self.log_public_key, r.log_size).map_err(|e| {
-                    tracing::error!(error = %e, "cannot replay the log prefix");
-                    Refusal::FailedPrecondition(format!(
-                        "cannot recompute over the first {} entries: {e}",
-                        r.log_size
-                    ))
-                })?;
-            preview(&prefix, r.log_size, choice, period, r.income)?
-        };
-        check_record(r, &preview)
+            _ => Ok(None),
+        }
     }
 
     /// Checks and applies each job of the group and prepares its writes.
@@ -583,8 +586,7 @@ impl Sequencer {
             now_ms: Some(cx_now),
         };
         for job in batch {
-            let recheck =
-                |state: &LedgerState, v: &VerifiedEnvelope| self.check_distribution(state, v);
+            let recheck = |state: &LedgerState, v: &VerifiedEnvelope| self.settle(state, v);
             match apply_job(&mut state, &job, &cx, &recheck) {
                 Err(refusal) => pending.push(Pending::Refused {
                     reply: job.reply,
@@ -727,13 +729,18 @@ enum Outcome {
     Duplicate(u64),
 }
 
+/// What the sequencer runs after the ledger rules: settles a recorded
+/// distribution (see [`crate::distribution::settle`]).
+type Settle<'a> = dyn Fn(&LedgerState, &VerifiedEnvelope) -> std::result::Result<Option<Settlement>, Refusal>
+    + 'a;
+
 /// Checks and applies one job's envelopes in order; on the first refusal,
 /// takes back what the job applied and returns the refusal.
 fn apply_job(
     state: &mut LedgerState,
     job: &Job,
     cx: &CheckContext<'_>,
-    recheck: &dyn Fn(&LedgerState, &VerifiedEnvelope) -> std::result::Result<(), Refusal>,
+    recheck: &Settle<'_>,
 ) -> std::result::Result<Vec<Outcome>, Refusal> {
     let mut outcomes = Vec::with_capacity(job.envelopes.len());
     let mut applied: Vec<(usize, Undo)> = Vec::new();
@@ -742,18 +749,21 @@ fn apply_job(
             outcomes.push(Outcome::Duplicate(s));
             continue;
         }
-        if let Err(refusal) = state.check(v, cx).and_then(|()| recheck(state, v)) {
-            for (j, undo) in applied.into_iter().rev() {
-                state.undo(&job.envelopes[j], undo);
+        let settlement = match state.check(v, cx).and_then(|()| recheck(state, v)) {
+            Ok(settlement) => settlement,
+            Err(refusal) => {
+                for (j, undo) in applied.into_iter().rev() {
+                    state.undo(&job.envelopes[j], undo);
+                }
+                return Err(if job.batch {
+                    refusal.within(&format!("envelopes[{i}]"))
+                } else {
+                    refusal
+                });
             }
-            return Err(if job.batch {
-                refusal.within(&format!("envelopes[{i}]"))
-            } else {
-                refusal
-            });
-        }
+        };
         let sequence = state.size();
-        applied.push((i, state.apply(v, sequence)));
+        applied.push((i, state.apply(v, sequence, settlement)));
         outcomes.push(Outcome::New(sequence));
     }
     Ok(outcomes)

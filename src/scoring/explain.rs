@@ -124,6 +124,57 @@ impl Explanations {
         self.entries.is_empty()
     }
 
+    /// The contributions peer review left invalid that the period would
+    /// otherwise count: dated in the period (their points), or a claim of
+    /// one of `claim_kinds` still owed (its repayment). What a treasurer
+    /// should chase before recording.
+    pub fn unvalidated(&self, claim_kinds: &[Kind]) -> Unvalidated {
+        let mut out = Unvalidated::default();
+        for (c, review) in self.reviews.iter().enumerate() {
+            let (row, points) = (&self.rows[c], &self.points[c]);
+            if review.valid || !points.counted {
+                continue;
+            }
+            let owed = row.value.saturating_sub(self.prior_repaid[c]);
+            let value = if claim_kinds.contains(&row.kind) && owed > 0 {
+                owed
+            } else if points.in_period {
+                row.value
+            } else {
+                continue;
+            };
+            let tally = if review.flags > 0 {
+                &mut out.flagged
+            } else {
+                &mut out.pending
+            };
+            tally.count += 1;
+            tally.value = tally.value.saturating_add(value);
+        }
+        out
+    }
+
+    /// Claims this distribution repaid beyond their value, counting what
+    /// earlier distributions repaid: `(id, value, prior, repaid)`. Always
+    /// empty unless something is badly wrong; a recorded distribution is
+    /// checked against it.
+    pub fn overpaid_claims(&self) -> Vec<(&str, u64, u64, u64)> {
+        (0..self.rows.len())
+            .filter(|&c| {
+                self.repaid[c] > 0
+                    && self.prior_repaid[c].saturating_add(self.repaid[c]) > self.rows[c].value
+            })
+            .map(|c| {
+                (
+                    self.ids.get(c),
+                    self.rows[c].value,
+                    self.prior_repaid[c],
+                    self.repaid[c],
+                )
+            })
+            .collect()
+    }
+
     /// Contribution `c`'s line, assembled from the per-contribution arrays.
     fn line(&self, c: u32) -> ContributionLine<'_> {
         let c = c as usize;
@@ -222,6 +273,24 @@ impl Serialize for Explanations {
         }
         map.end()
     }
+}
+
+/// How many contributions, worth how much, peer review has not validated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Unvalidated {
+    /// Not (yet) approved enough, and not flagged.
+    pub pending: Tally,
+    /// Invalid with at least one flag.
+    pub flagged: Tally,
+}
+
+/// A count and a value in minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// How many.
+    pub count: u64,
+    /// Worth this much (a claim: what is still owed).
+    pub value: u64,
 }
 
 /// Why a member (or fund) got what they got.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::distribution::{Basis, Distributed, Recipient};
 use super::error::{Result, ScoringError};
 use super::explain::{ClaimShare, Entry, Share};
-pub use super::explain::{Explanation, Explanations};
+pub use super::explain::{Explanation, Explanations, Tally, Unvalidated};
 use super::input::Kind;
 use super::policy::Bucket;
 use super::review::Reviewed;

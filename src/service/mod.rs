@@ -4,6 +4,7 @@
 //! shapes) on their own tasks, in parallel, and hand verified entries to the
 //! sequencer. Errors become `Status` only through `status.rs`.
 
+pub mod payout;
 pub mod status;
 
 use std::pin::Pin;
@@ -164,6 +165,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                 max_members: l.max_members as u64,
                 max_clock_skew_ms: l.max_clock_skew_ms,
                 max_list_entries: l.max_list_entries,
+                max_distribution_seconds: l.max_distribution_seconds,
             }),
         }))
     }
@@ -503,94 +505,93 @@ impl pb::ledger_server::Ledger for LedgerService {
         }))
     }
 
+    type ComputeSharesStream =
+        Pin<Box<dyn Stream<Item = Result<pb::SharesReportPart, Status>> + Send>>;
+
     async fn compute_shares(
         &self,
         request: Request<pb::ComputeSharesRequest>,
-    ) -> Result<Response<pb::SharesReport>, Status> {
+    ) -> Result<Response<Self::ComputeSharesStream>, Status> {
         let req = request.into_inner();
         let period = crate::entry::check_period(req.period.as_ref(), "period")?;
-        let preview = self
-            .preview(
-                period,
-                req.income,
-                req.policy_version,
-                req.draft_policy_json,
-            )
+        let include_scenario = req.include_scenario;
+        let parts = self
+            .blocking(move |ledger| {
+                let computed = payout::compute(
+                    &ledger,
+                    payout::PreviewRequest {
+                        period,
+                        income: req.income,
+                        policy_version: req.policy_version,
+                        draft: req.draft_policy_json,
+                    },
+                )?;
+                payout::shares_parts(&computed, include_scenario)
+            })
             .await?;
-        let report_json = preview
-            .report
-            .to_json()
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(pb::SharesReport {
-            report_json,
-            canonical_json: preview.canonical.clone(),
-            digest: preview.digest.to_vec(),
-            log_size: preview.log_size,
-            policy_version: preview.policy_version,
-            scenario_json: crate::scenario::Scenario {
-                input: preview.input.clone(),
-            }
-            .to_json()
-            .to_string(),
-            record: match crate::distribution::record_body(&preview) {
-                pb::entry::Body::RecordDistribution(r) if preview.policy_version > 0 => Some(r),
-                _ => None,
-            },
-        }))
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            parts.into_iter().map(Ok),
+        ))))
     }
+
+    type ExplainStream = Pin<Box<dyn Stream<Item = Result<pb::ExplanationPart, Status>> + Send>>;
 
     async fn explain(
         &self,
         request: Request<pb::ExplainRequest>,
-    ) -> Result<Response<pb::Explanation>, Status> {
+    ) -> Result<Response<Self::ExplainStream>, Status> {
         let req = request.into_inner();
         crate::entry::check_handle(&req.member, "member")?;
         let period = crate::entry::check_period(req.period.as_ref(), "period")?;
-        let preview = self
-            .preview(period, req.income, req.policy_version, Vec::new())
+        let parts = self
+            .blocking(move |ledger| {
+                let computed = payout::compute(
+                    &ledger,
+                    payout::PreviewRequest {
+                        period,
+                        income: req.income,
+                        policy_version: req.policy_version,
+                        draft: Vec::new(),
+                    },
+                )?;
+                payout::explanation_parts(&computed, &req.member)
+            })
             .await?;
-        let explanation = preview.report.explain(&req.member).ok_or_else(|| {
-            Status::not_found(format!(
-                "member: {:?} is neither a member nor a recipient",
-                req.member
-            ))
-        })?;
-        let explanation_json = serde_json::to_string_pretty(&explanation)
-            .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(pb::Explanation {
-            member: req.member,
-            explanation_json,
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            parts.into_iter().map(Ok),
+        ))))
+    }
+
+    async fn list_distributions(
+        &self,
+        _request: Request<pb::ListDistributionsRequest>,
+    ) -> Result<Response<pb::ListDistributionsResponse>, Status> {
+        let state = self.ledger.state()?;
+        Ok(Response::new(pb::ListDistributionsResponse {
+            distributions: state.distributions().iter().map(payout::summary).collect(),
         }))
+    }
+
+    async fn get_distribution(
+        &self,
+        request: Request<pb::GetDistributionRequest>,
+    ) -> Result<Response<pb::Distribution>, Status> {
+        let req = request.into_inner();
+        let state = self.ledger.state()?;
+        let d = payout::find(&state, req.key.as_ref())?;
+        Ok(Response::new(payout::distribution(d)))
     }
 }
 
 impl LedgerService {
-    /// Scores a period over the current log, off the async workers.
-    async fn preview(
+    /// Runs blocking work (replays, scoring) off the async workers.
+    async fn blocking<T: Send + 'static>(
         &self,
-        period: (i64, i64),
-        income: u64,
-        version: u32,
-        draft: Vec<u8>,
-    ) -> Result<crate::distribution::Preview, Status> {
-        if income > crate::limits::MAX_AMOUNT {
-            return Err(Status::invalid_argument(format!(
-                "income: {income} is over the limit of {}",
-                crate::limits::MAX_AMOUNT
-            )));
-        }
+        work: impl FnOnce(Ledger) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, Status> {
         let ledger = self.ledger.clone();
-        tokio::task::spawn_blocking(move || {
-            let choice = match (draft.is_empty(), version) {
-                (false, _) => crate::snapshot::PolicyChoice::Draft(&draft),
-                (true, 0) => crate::snapshot::PolicyChoice::Latest,
-                (true, v) => crate::snapshot::PolicyChoice::Version(v),
-            };
-            let state = ledger.state()?;
-            crate::distribution::preview(&state, state.size(), choice, period, income)
-                .map_err(Status::from)
-        })
-        .await
-        .map_err(|e| Status::internal(format!("scoring task failed: {e}")))?
+        tokio::task::spawn_blocking(move || work(ledger).map_err(Status::from))
+            .await
+            .map_err(|e| Status::internal(format!("scoring task failed: {e}")))?
     }
 }
