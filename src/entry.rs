@@ -9,6 +9,12 @@ use crate::pb::{self, entry::Body};
 /// Length of an entry nonce (spec/DECISIONS.md).
 pub const NONCE_BYTES: usize = 16;
 
+/// The most minor-unit digits a network's currency may have (0..=8): cents
+/// need 2, and 8 fits currencies counted in hundred-millionths such as
+/// FairCoin, while 10^15 minor units (the amount limit) stay a sum a
+/// cooperative can hold. The proto, the README and the CLI say the same.
+pub const MAX_DECIMALS: u32 = 8;
+
 /// The short name of a body kind, as people and error messages call it.
 pub fn body_name(body: &Body) -> &'static str {
     match body {
@@ -239,9 +245,9 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
                     g.currency
                 )));
             }
-            if g.decimals > 8 {
+            if g.decimals > MAX_DECIMALS {
                 return Err(Refusal::InvalidArgument(format!(
-                    "genesis.decimals: must be 0..=8 (got {})",
+                    "genesis.decimals: must be 0..={MAX_DECIMALS} (got {})",
                     g.decimals
                 )));
             }

@@ -7,6 +7,7 @@
 //! - [`merkle`], [`proof`]: the RFC 9162-shaped tree and its stand-alone verifier.
 //! - [`scoring`], [`scenario`]: the deterministic scoring core and its JSON scenarios.
 //! - [`service`], [`server`]: the gRPC edge; the one place errors become `Status`.
+//! - [`view`]: each contribution as it stands now (status, value), for the CLI's views.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -27,6 +28,7 @@ pub mod server;
 pub mod service;
 pub mod snapshot;
 pub mod state;
+pub mod view;
 
 /// Generated protobuf and gRPC types of `coopledger.v1`.
 #[allow(missing_docs, clippy::all)]

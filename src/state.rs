@@ -1181,8 +1181,12 @@ impl LedgerState {
     }
 
     /// Whether an entry is "dated" in `[start, end)` for list filters:
-    /// contributions by `at`; evaluations, amendments and retractions by their
-    /// contribution's `at`; allocations by overlap; others by `created_at`.
+    /// contributions by `at`; evaluations and retractions by their
+    /// contribution's current `at`; amendments by the `at` they set or their
+    /// contribution's current `at`; allocations and recorded distributions by
+    /// overlap of the period they are for (a treasurer filtering October
+    /// wants October's distribution, whenever it was recorded); others by
+    /// `created_at`.
     pub fn dated_in(&self, entry: &pb::Entry, start: i64, end: i64) -> bool {
         let within = |t: i64| start <= t && t < end;
         match entry.body.as_ref() {

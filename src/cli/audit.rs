@@ -360,7 +360,7 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
         .await;
     }
     if let Some(what) = &args.csv {
-        return super::distribute::export_csv(ctx, what, args.period.as_deref()).await;
+        return super::export::export_csv(ctx, what, args.period.as_deref()).await;
     }
     let (Some(member), Some(proofs)) = (&args.member, &args.proofs) else {
         bail!(

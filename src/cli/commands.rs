@@ -7,6 +7,7 @@ use coopledger::client;
 use coopledger::envelope::EntryId;
 use coopledger::pb::{self, entry::Body};
 use coopledger::state::role_name;
+use coopledger::view::{Fate, Status};
 use tokio_stream::StreamExt;
 
 use super::input::{
@@ -24,8 +25,9 @@ pub struct InitArgs {
     /// Currency code, fixed for the life of the network.
     #[arg(long, default_value = "EUR")]
     pub currency: String,
-    /// Digits of the minor unit (2 for cents).
-    #[arg(long, default_value_t = 2)]
+    /// Digits of the minor unit (2 for cents), 0..=8.
+    #[arg(long, default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(coopledger::entry::MAX_DECIMALS)))]
     pub decimals: u32,
     /// Another founding admin, as HANDLE=PUBLIC_KEY_HEX (repeatable); you are always a founder.
     #[arg(long = "founder")]
@@ -104,13 +106,43 @@ pub struct LogArgs {
     pub contribution: ContributionArgs,
 }
 
-/// `coopledger amend`.
+/// `coopledger amend`: the fields given replace the current ones; every
+/// field not given keeps its current value (its `at` included).
 #[derive(Args)]
 pub struct AmendArgs {
     /// The contribution's id (or a unique prefix of it).
     pub id: String,
-    #[command(flatten)]
-    pub contribution: ContributionArgs,
+    /// The new kind (work, money, expense, resource, use), or the new amount alone; default: unchanged.
+    pub kind: Option<String>,
+    /// The new amount, in the kind's unit (1h30m, 25.00, 3); default: unchanged.
+    pub amount: Option<String>,
+    /// Replace the tags (repeatable, in order); default: unchanged.
+    #[arg(long = "tag", conflicts_with = "no_tags")]
+    pub tags: Vec<String>,
+    /// Remove every tag.
+    #[arg(long)]
+    pub no_tags: bool,
+    /// The new own rate, as an amount; default: unchanged.
+    #[arg(long, conflicts_with = "no_rate")]
+    pub rate: Option<String>,
+    /// Remove the own rate (the policy's rates apply again).
+    #[arg(long)]
+    pub no_rate: bool,
+    /// The new project; default: unchanged.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// When it happened (2026-11-03 or RFC 3339); default: unchanged.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// The new note for reviewers; default: unchanged.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// The new evidence link; default: unchanged.
+    #[arg(long)]
+    pub evidence: Option<String>,
+    /// A file whose blake3 hash replaces the recorded evidence hash.
+    #[arg(long)]
+    pub evidence_file: Option<std::path::PathBuf>,
 }
 
 /// `coopledger retract`.
@@ -339,7 +371,11 @@ pub async fn info(ctx: &Context) -> Result<()> {
                 i.network_name,
                 hex::encode(&i.network_id)
             );
-            println!("currency    {} ({} decimals)", i.currency, i.decimals);
+            println!(
+                "currency    {} ({} decimals, from the signed genesis)",
+                s.currency(),
+                s.decimals()
+            );
         }
         println!("log size    {}", i.log_size);
         println!("root        {}", hex::encode(&i.root));
@@ -507,20 +543,40 @@ pub fn kind_name(kind: i32) -> &'static str {
     }
 }
 
+/// A quantity typed for `kind`: a duration for work, an amount for money
+/// and expenses, whole units otherwise.
+fn parse_quantity(kind: pb::ContributionKind, amount: &str, decimals: u32) -> Result<u64> {
+    Ok(match kind {
+        pb::ContributionKind::Work => parse_duration_minutes(amount)?,
+        pb::ContributionKind::Money | pb::ContributionKind::Expense => {
+            parse_money(amount, decimals)?
+        }
+        _ => amount.trim().parse().with_context(|| {
+            format!("{amount:?}: resource and use quantities are whole units (e.g. 3)")
+        })?,
+    })
+}
+
+/// The unit a kind's quantity counts in: minutes, minor units, or units.
+fn unit_family(kind: pb::ContributionKind) -> u8 {
+    match kind {
+        pb::ContributionKind::Work => 0,
+        pb::ContributionKind::Money | pb::ContributionKind::Expense => 1,
+        _ => 2,
+    }
+}
+
+fn evidence_hash(file: &std::path::Path) -> Result<Vec<u8>> {
+    Ok(
+        blake3::hash(&std::fs::read(file).with_context(|| format!("reading {}", file.display()))?)
+            .as_bytes()
+            .to_vec(),
+    )
+}
+
 fn contribution(args: &ContributionArgs, decimals: u32) -> Result<pb::Contribution> {
     let kind = parse_kind(&args.kind)?;
-    let quantity = match kind {
-        pb::ContributionKind::Work => parse_duration_minutes(&args.amount)?,
-        pb::ContributionKind::Money | pb::ContributionKind::Expense => {
-            parse_money(&args.amount, decimals)?
-        }
-        _ => args.amount.trim().parse().with_context(|| {
-            format!(
-                "{:?}: resource and use quantities are whole units (e.g. 3)",
-                args.amount
-            )
-        })?,
-    };
+    let quantity = parse_quantity(kind, &args.amount, decimals)?;
     let rate = args
         .rate
         .as_deref()
@@ -531,11 +587,7 @@ fn contribution(args: &ContributionArgs, decimals: u32) -> Result<pb::Contributi
         None => coopledger::log::now_ms() / 1000,
     };
     let evidence_hash = match &args.evidence_file {
-        Some(f) => {
-            blake3::hash(&std::fs::read(f).with_context(|| format!("reading {}", f.display()))?)
-                .as_bytes()
-                .to_vec()
-        }
+        Some(f) => evidence_hash(f)?,
         None => Vec::new(),
     };
     Ok(pb::Contribution {
@@ -553,7 +605,7 @@ fn contribution(args: &ContributionArgs, decimals: u32) -> Result<pb::Contributi
 
 /// `coopledger log`.
 pub async fn log(ctx: &Context, args: &LogArgs) -> Result<()> {
-    let decimals = ctx.connect().await?.info.decimals;
+    let decimals = ctx.connect().await?.decimals();
     let c = contribution(&args.contribution, decimals)?;
     let what = format!(
         "logged {} {}",
@@ -601,18 +653,129 @@ async fn resolve_contribution(ctx: &Context, session: &mut Session, id: &str) ->
     }
 }
 
-/// `coopledger amend`.
+/// The fields of `current` with what `args` gives replacing them.
+fn amended_fields(
+    args: &AmendArgs,
+    current: &pb::Contribution,
+    decimals: u32,
+) -> Result<pb::Contribution> {
+    let mut c = current.clone();
+    let old_kind = pb::ContributionKind::try_from(current.kind)
+        .context("the contribution has an unknown kind")?;
+    match (&args.kind, &args.amount) {
+        (Some(kind), Some(amount)) => {
+            let kind = parse_kind(kind)?;
+            c.kind = kind as i32;
+            c.quantity = parse_quantity(kind, amount, decimals)?;
+        }
+        // One word: a kind if it names one, else the new amount.
+        (Some(word), None) => match parse_kind(word) {
+            Ok(kind) => {
+                if unit_family(kind) != unit_family(old_kind) {
+                    bail!(
+                        "{word} counts in other units than {}: give the amount too (amend ID {word} AMOUNT)",
+                        kind_name(current.kind)
+                    );
+                }
+                c.kind = kind as i32;
+            }
+            Err(_) => c.quantity = parse_quantity(old_kind, word, decimals)?,
+        },
+        _ => {}
+    }
+    if args.no_rate {
+        c.rate = None;
+    } else if let Some(r) = &args.rate {
+        c.rate = Some(parse_money(r, decimals)?);
+    }
+    if args.no_tags {
+        c.tags.clear();
+    } else if !args.tags.is_empty() {
+        c.tags = args.tags.clone();
+    }
+    if let Some(p) = &args.project {
+        c.project = p.clone();
+    }
+    if let Some(t) = &args.at {
+        c.at = parse_time(t)?;
+    }
+    if let Some(n) = &args.note {
+        c.note = n.clone();
+    }
+    if let Some(e) = &args.evidence {
+        c.evidence_url = e.clone();
+    }
+    if let Some(f) = &args.evidence_file {
+        c.evidence_hash = evidence_hash(f)?;
+    }
+    Ok(c)
+}
+
+/// `coopledger amend`: replaces the fields given and keeps the others (the
+/// `at` too: a correction does not move work to the day it was corrected),
+/// then says that the standing evaluations were cleared.
 pub async fn amend(ctx: &Context, args: &AmendArgs) -> Result<()> {
     let mut session = ctx.connect().await?;
     let id = resolve_contribution(ctx, &mut session, &args.id).await?;
-    let c = contribution(&args.contribution, session.info.decimals)?;
+    let view = super::export::fold(&mut session).await?;
+    let current = view
+        .state()
+        .contribution(&id)
+        .with_context(|| format!("no contribution {id} in this log"))?;
+    if current.retracted {
+        bail!("contribution {id} was retracted; it can no longer be amended");
+    }
+    let fields = amended_fields(args, &current.fields, session.decimals())?;
+    if fields == current.fields {
+        bail!(
+            "nothing to amend: these are already the fields of {id} (give what changes, e.g. --note or an amount)"
+        );
+    }
+    let standing = &current.evaluations;
+    let approvals = standing
+        .values()
+        .filter(|e| e.verdict == pb::Verdict::Approve)
+        .count();
+    let flags = standing.len() - approvals;
+    let at = fields.at;
     let body = Body::AmendContribution(pb::AmendContribution {
         contribution_id: id.0.to_vec(),
-        contribution: Some(c),
+        contribution: Some(fields),
     });
-    sign_and_submit(ctx, body, &format!("amended {id}"))
-        .await
-        .map(|_| ())
+    let signer = ctx.signer(&session)?;
+    let r = submit(&mut session, signer.sign(body)?).await?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"sequence": r.sequence, "id": hex::encode(&r.id), "duplicate": r.duplicate,
+                "log_size": r.log_size, "contribution": id.to_hex(), "at": format_time(at),
+                "cleared_evaluations": standing.len(), "cleared_approvals": approvals, "cleared_flags": flags})
+        );
+        return Ok(());
+    }
+    println!(
+        "amended {id}: entry {} at sequence {}",
+        hex::encode(&r.id),
+        r.sequence
+    );
+    println!("dated {}", format_time(at));
+    if standing.is_empty() {
+        println!("it had no standing evaluations; reviewers evaluate it as it is now");
+    } else {
+        println!(
+            "its {} standing evaluation{} ({approvals} approval{}, {flags} flag{}) {} cleared: reviewers must approve it again",
+            standing.len(),
+            plural(standing.len()),
+            plural(approvals),
+            plural(flags),
+            if standing.len() == 1 { "was" } else { "were" },
+        );
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// `coopledger retract`.
@@ -860,6 +1023,111 @@ fn entry_row(e: &pb::LoggedEntry, decimals: u32) -> Vec<String> {
     ]
 }
 
+/// Where the entries that shape a contribution stand now, for `entries`:
+/// each contribution's status, approvals, flags and amendments, and each
+/// evaluation's fate, from one fold of the log.
+struct Marks {
+    contributions: std::collections::HashMap<EntryId, Mark>,
+    evaluations: std::collections::HashMap<u64, Fate>,
+}
+
+/// A contribution's standing, as `entries` shows it.
+struct Mark {
+    status: Status,
+    approvals: u64,
+    flags: u64,
+    min_approvals: u64,
+    amendments: u32,
+}
+
+impl Marks {
+    async fn of(session: &mut Session) -> Result<Marks> {
+        let view = super::export::fold(session).await?;
+        let policy = view
+            .policy()
+            .map_err(|e| anyhow::anyhow!("the latest adopted policy: {e}"))?;
+        let contributions = view
+            .contributions(&policy)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.contribution.id,
+                    Mark {
+                        status: c.status,
+                        approvals: c.approvals,
+                        flags: c.flags,
+                        min_approvals: policy.validation.min_approvals,
+                        amendments: c.amended.map_or(0, |a| a.count),
+                    },
+                )
+            })
+            .collect();
+        let evaluations = view
+            .evaluations()
+            .iter()
+            .map(|e| (e.sequence, view.fate(e)))
+            .collect();
+        Ok(Marks {
+            contributions,
+            evaluations,
+        })
+    }
+
+    fn contribution(&self, e: &pb::LoggedEntry) -> Option<&Mark> {
+        let is_contribution = matches!(
+            e.entry.as_ref().and_then(|x| x.body.as_ref()),
+            Some(Body::LogContribution(_))
+        );
+        let id = EntryId::from_field(&e.id, "id").ok()?;
+        is_contribution
+            .then(|| self.contributions.get(&id))
+            .flatten()
+    }
+
+    /// The STATUS cell: `amended; pending, 1/2 approvals`, `retracted`,
+    /// `valid, 2 approvals, 1 flag`; for evaluations, whether they stand.
+    fn text(&self, e: &pb::LoggedEntry) -> String {
+        if let Some(m) = self.contribution(e) {
+            let mut parts = Vec::new();
+            if m.amendments > 0 {
+                parts.push(if m.amendments == 1 {
+                    "amended".to_string()
+                } else {
+                    format!("amended {}×", m.amendments)
+                });
+            }
+            let mut state = m.status.as_str().to_string();
+            if m.status != Status::Retracted {
+                if m.status == Status::Pending {
+                    state += &format!(", {}/{} approvals", m.approvals, m.min_approvals);
+                } else {
+                    state += &format!(", {} approval{}", m.approvals, plural(m.approvals as usize));
+                }
+                if m.flags > 0 {
+                    state += &format!(", {} flag{}", m.flags, plural(m.flags as usize));
+                }
+            }
+            parts.push(state);
+            return parts.join("; ");
+        }
+        self.evaluations
+            .get(&e.sequence)
+            .map(|f| f.as_str().to_string())
+            .unwrap_or_default()
+    }
+
+    fn json(&self, e: &pb::LoggedEntry) -> serde_json::Value {
+        if let Some(m) = self.contribution(e) {
+            return serde_json::json!({"status": m.status.as_str(), "approvals": m.approvals,
+                "flags": m.flags, "amendments": m.amendments});
+        }
+        match self.evaluations.get(&e.sequence) {
+            Some(f) => serde_json::json!({"evaluation": f.as_str()}),
+            None => serde_json::Value::Null,
+        }
+    }
+}
+
 /// `coopledger entries`.
 pub async fn entries(ctx: &Context, args: &EntriesArgs) -> Result<()> {
     let mut s = ctx.connect().await?;
@@ -888,20 +1156,31 @@ pub async fn entries(ctx: &Context, args: &EntriesArgs) -> Result<()> {
         .await
         .map_err(status)?
         .into_inner();
-    let mut rows = Vec::new();
-    let mut json = Vec::new();
+    let mut listed = Vec::new();
     while let Some(e) = stream.next().await {
-        let e = e.map_err(status)?;
-        if ctx.json {
-            json.push(entry_json(&e));
-        } else {
-            rows.push(entry_row(&e, s.info.decimals));
-        }
+        listed.push(e.map_err(status)?);
     }
+    let marks = Marks::of(&mut s).await?;
     if ctx.json {
+        let json = listed
+            .iter()
+            .map(|e| {
+                let mut v = entry_json(e);
+                v["status"] = marks.json(e);
+                v
+            })
+            .collect();
         println!("{}", serde_json::Value::Array(json));
     } else {
-        print_table(&["SEQ", "ID", "AUTHOR", "KIND", "WHAT"], &rows);
+        let rows: Vec<Vec<String>> = listed
+            .iter()
+            .map(|e| {
+                let mut row = entry_row(e, s.decimals());
+                row.insert(4, marks.text(e));
+                row
+            })
+            .collect();
+        print_table(&["SEQ", "ID", "AUTHOR", "KIND", "STATUS", "WHAT"], &rows);
     }
     Ok(())
 }
@@ -929,7 +1208,7 @@ pub async fn tail(ctx: &Context, args: &TailArgs) -> Result<()> {
         if ctx.json {
             println!("{}", entry_json(&e));
         } else {
-            println!("{}", entry_row(&e, s.info.decimals).join("  "));
+            println!("{}", entry_row(&e, s.decimals()).join("  "));
         }
     }
     Ok(())

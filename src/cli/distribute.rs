@@ -169,7 +169,7 @@ impl Computed {
             writeln!(
                 out,
                 "{start},{end},{},{amount},{},{},{}",
-                super::export_cell(&who),
+                super::export::csv_field(&who),
                 format_money(amount, self.decimals),
                 self.currency,
                 points.get(&who).map(|p| p.to_string()).unwrap_or_default()
@@ -628,7 +628,7 @@ pub async fn distribution(ctx: &Context, command: &DistributionCommand) -> Resul
                             "{},{start},{end},{i},{},{},{},{},{currency}",
                             s.sequence,
                             b.r#type,
-                            super::export_cell(&p.recipient),
+                            super::export::csv_field(&p.recipient),
                             p.amount,
                             format_money(p.amount, decimals)
                         )?;
@@ -729,120 +729,6 @@ pub async fn distribution(ctx: &Context, command: &DistributionCommand) -> Resul
                 period(&s.period),
                 r.sequence
             );
-        }
-    }
-    Ok(())
-}
-
-/// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// `coopledger export --csv contributions|evaluations|distributions`.
-pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Result<()> {
-    use coopledger::pb::entry::Body;
-    use tokio_stream::StreamExt;
-    let mut session = ctx.connect().await?;
-    let decimals = session.info.decimals;
-    let kind = match what {
-        "contributions" => pb::EntryKind::LogContribution,
-        "evaluations" => pb::EntryKind::Evaluate,
-        _ => pb::EntryKind::RecordDistribution,
-    };
-    let period = period
-        .map(parse_period)
-        .transpose()?
-        .map(|(start, end)| pb::Period { start, end });
-    let mut stream = session
-        .client
-        .list_entries(pb::ListEntriesRequest {
-            kinds: vec![kind as i32],
-            period,
-            ..Default::default()
-        })
-        .await
-        .map_err(status)?
-        .into_inner();
-    let mut out = std::io::stdout().lock();
-    match kind {
-        pb::EntryKind::LogContribution => writeln!(
-            out,
-            "sequence,id,member,kind,quantity,rate,tags,project,at,note,evidence_url"
-        )?,
-        pb::EntryKind::Evaluate => writeln!(
-            out,
-            "sequence,id,evaluator,contribution,verdict,rating,note"
-        )?,
-        _ => writeln!(
-            out,
-            "sequence,id,treasurer,start,end,income,policy_version,log_size,digest"
-        )?,
-    }
-    while let Some(e) = stream.next().await {
-        let e = e.map_err(status)?;
-        let entry = e.entry.clone().unwrap_or_default();
-        let id = hex::encode(&e.id);
-        match entry.body {
-            Some(Body::LogContribution(l)) => {
-                let c = l.contribution.unwrap_or_default();
-                let kind = super::commands::kind_name(c.kind);
-                let quantity = if kind == "money" || kind == "expense" {
-                    format_money(c.quantity, decimals)
-                } else {
-                    c.quantity.to_string()
-                };
-                writeln!(
-                    out,
-                    "{},{id},{},{kind},{quantity},{},{},{},{},{},{}",
-                    e.sequence,
-                    csv_field(&entry.author),
-                    c.rate
-                        .map(|r| format_money(r, decimals))
-                        .unwrap_or_default(),
-                    csv_field(&c.tags.join(" ")),
-                    csv_field(&c.project),
-                    super::input::format_time(c.at),
-                    csv_field(&c.note),
-                    csv_field(&c.evidence_url)
-                )?;
-            }
-            Some(Body::Evaluate(v)) => {
-                let verdict = if v.verdict == pb::Verdict::Flag as i32 {
-                    "flag"
-                } else {
-                    "approve"
-                };
-                writeln!(
-                    out,
-                    "{},{id},{},{},{verdict},{},{}",
-                    e.sequence,
-                    csv_field(&entry.author),
-                    hex::encode(&v.contribution_id),
-                    v.rating.map(|r| r.to_string()).unwrap_or_default(),
-                    csv_field(&v.note)
-                )?;
-            }
-            Some(Body::RecordDistribution(r)) => {
-                let (start, end) = r.period.map(|p| (p.start, p.end)).unwrap_or_default();
-                writeln!(
-                    out,
-                    "{},{id},{},{},{},{},{},{},{}",
-                    e.sequence,
-                    csv_field(&entry.author),
-                    super::input::format_time(start),
-                    super::input::format_time(end),
-                    format_money(r.income.unwrap_or_default(), decimals),
-                    r.policy_version,
-                    r.log_size,
-                    hex::encode(&r.digest)
-                )?;
-            }
-            _ => {}
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod distribute;
+pub mod export;
 pub mod input;
 pub mod score;
 
@@ -34,8 +35,25 @@ pub struct Context {
 pub struct Session {
     /// The client.
     pub client: LedgerClient,
-    /// What the server said about itself.
+    /// What the server said about itself (unsigned). Its currency and
+    /// decimals are checked against the signed genesis on connect.
     pub info: pb::ServerInfo,
+    /// The network's genesis, signed by a founder and bound to the pinned
+    /// network id; `None` before the network is founded. Fetched once per
+    /// session.
+    pub genesis: Option<pb::Genesis>,
+}
+
+impl Session {
+    /// Minor-unit digits of the currency, from the signed genesis.
+    pub fn decimals(&self) -> u32 {
+        self.genesis.as_ref().map_or(0, |g| g.decimals)
+    }
+
+    /// The currency code, from the signed genesis.
+    pub fn currency(&self) -> &str {
+        self.genesis.as_ref().map_or("", |g| g.currency.as_str())
+    }
 }
 
 impl Context {
@@ -91,7 +109,12 @@ impl Context {
             .map_err(status)?
             .into_inner();
         self.check_pin(&info)?;
-        Ok(Session { client, info })
+        let genesis = signed_genesis(&mut client, &info).await?;
+        Ok(Session {
+            client,
+            info,
+            genesis,
+        })
     }
 
     fn check_pin(&self, info: &pb::ServerInfo) -> Result<()> {
@@ -142,6 +165,55 @@ impl Context {
     }
 }
 
+/// Fetches entry 0 and checks it is the genesis of the network the server
+/// presents (and the config pinned): its signature verifies, its id is the
+/// network id, and it names the server's log key. The currency and
+/// decimals that money is read and written in come from here, not from the
+/// unsigned `ServerInfo`, which must agree with it.
+async fn signed_genesis(
+    client: &mut LedgerClient,
+    info: &pb::ServerInfo,
+) -> Result<Option<pb::Genesis>> {
+    if info.network_id.is_empty() {
+        return Ok(None);
+    }
+    let logged = client
+        .get_entry(pb::GetEntryRequest {
+            key: Some(pb::get_entry_request::Key::Sequence(0)),
+        })
+        .await
+        .map_err(status)?
+        .into_inner();
+    let envelope = logged
+        .envelope
+        .context("the server sent the genesis entry without its envelope")?;
+    let v = coopledger::envelope::VerifiedEnvelope::verify(&envelope, usize::MAX)
+        .map_err(|r| anyhow::anyhow!("the genesis entry's signature: {r}"))?;
+    if v.id.0.as_slice() != info.network_id.as_slice() {
+        bail!(
+            "entry 0 hashes to {} but the server presents network {}: it is not this network's genesis",
+            v.id,
+            hex::encode(&info.network_id)
+        );
+    }
+    let Some(pb::entry::Body::Genesis(g)) = v.entry.body else {
+        bail!("entry 0 of network {} is not a genesis entry", v.id);
+    };
+    if g.log_public_key != info.log_public_key {
+        bail!("the genesis entry binds the network to another log key than the server's");
+    }
+    if g.currency != info.currency || g.decimals != info.decimals {
+        bail!(
+            "the server says the currency is {} with {} decimals but the signed genesis says {} with {}",
+            info.currency,
+            info.decimals,
+            g.currency,
+            g.decimals
+        );
+    }
+    Ok(Some(g))
+}
+
 /// Turns a gRPC refusal into a message that leads with the server's words.
 pub fn status(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message())
@@ -180,22 +252,5 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     );
     for row in rows {
         line(row.iter().map(String::as_str).collect());
-    }
-}
-
-/// One CSV cell: quoted when it holds a comma, quote or line break, and
-/// neutralised when a spreadsheet would run it as a formula (a leading `=`,
-/// `+`, `-`, `@`, tab or carriage return gets a `'` in front, as OWASP
-/// advises), since notes and names are written by members.
-pub fn export_cell(text: &str) -> String {
-    let neutral = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if neutral.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", neutral.replace('"', "\"\""))
-    } else {
-        neutral
     }
 }
