@@ -179,6 +179,12 @@ pub struct LedgerState {
     distributions: Vec<DistributionState>,
     ids: HashMap<EntryId, u64>,
     size: u64,
+    /// Contributions logged and not retracted: what a preview may have to
+    /// score, bounded by `limits::MAX_LIVE_CONTRIBUTIONS`.
+    live_contributions: u64,
+    /// Standing evaluations of live contributions, bounded by
+    /// `limits::MAX_STANDING_EVALUATIONS`.
+    standing_evaluations: u64,
 }
 
 /// What `check` needs besides the state: the server's log key (genesis must
@@ -318,10 +324,10 @@ impl LedgerState {
                     )));
                 }
                 self.check_key_unused(&a.public_key, "admit_member.public_key")?;
-                if self.members.len() >= cx.limits.max_members {
+                let max_members = cx.limits.max_members_scorable();
+                if self.members.len() >= max_members {
                     return Err(Refusal::ResourceExhausted(format!(
-                        "admit_member: the network already has the maximum of {} members",
-                        cx.limits.max_members
+                        "admit_member: the network already has the maximum of {max_members} members"
                     )));
                 }
                 Ok(())
@@ -378,6 +384,29 @@ impl LedgerState {
                     )));
                 }
                 let doc = check_policy(&p.policy_json)?;
+                // Whether its rates and multipliers could push an accepted
+                // contribution past a scoring limit. The tag count is a server
+                // setting, so like the other limits this is judged when the
+                // policy arrives, never on replay (which has no limits): it
+                // covers as many tags as a new contribution may carry here
+                // or an existing one carries, whichever is more.
+                if cx.now_ms.is_some() {
+                    let most_tags = self
+                        .contributions
+                        .values()
+                        .filter(|c| !c.retracted)
+                        .map(|c| c.fields.tags.len())
+                        .max()
+                        .unwrap_or(0);
+                    let max_tags = cx
+                        .limits
+                        .max_tags
+                        .max(most_tags)
+                        .min(crate::scoring::limits::MAX_TAGS);
+                    doc.check_scorable(max_tags).map_err(|e| {
+                        Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}"))
+                    })?;
+                }
                 doc.check_currency(&network.currency, network.decimals)
                     .map_err(|e| {
                         Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}"))
@@ -397,6 +426,13 @@ impl LedgerState {
             Body::LogContribution(l) => {
                 if let Some(c) = &l.contribution {
                     self.refuse_if_closed(c.at, "log_contribution.contribution.at")?;
+                }
+                if self.live_contributions >= crate::limits::MAX_LIVE_CONTRIBUTIONS {
+                    return Err(Refusal::ResourceExhausted(format!(
+                        "log_contribution: the log already holds {} live contributions, the most \
+                         one distribution can score; retract some first",
+                        self.live_contributions
+                    )));
                 }
                 self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution")
             }
@@ -429,6 +465,16 @@ impl LedgerState {
                     return Err(Refusal::PermissionDenied(format!(
                         "evaluate: {} cannot evaluate their own contribution {}",
                         author.handle, c.id
+                    )));
+                }
+                // A replacement keeps the count; a first evaluation adds one.
+                if !c.evaluations.contains_key(&author.handle)
+                    && self.standing_evaluations >= crate::limits::MAX_STANDING_EVALUATIONS
+                {
+                    return Err(Refusal::ResourceExhausted(format!(
+                        "evaluate: the log already holds {} standing evaluations, the most one \
+                         distribution can score",
+                        self.standing_evaluations
                     )));
                 }
                 Ok(())
@@ -750,6 +796,7 @@ impl LedgerState {
                 if let Some(m) = self.members.get_mut(&author) {
                     m.contributions += 1;
                 }
+                self.live_contributions += 1;
                 Undo::Log { id: v.id }
             }
             Body::AmendContribution(a) => {
@@ -762,6 +809,9 @@ impl LedgerState {
                 c.fields = a.contribution.clone().unwrap_or_default();
                 // Reviewers approve what is there now (spec/DECISIONS.md).
                 c.evaluations.clear();
+                self.standing_evaluations = self
+                    .standing_evaluations
+                    .saturating_sub(standing_of(&previous));
                 Undo::Restore { previous }
             }
             Body::RetractContribution(r) => {
@@ -775,23 +825,33 @@ impl LedgerState {
                 if let Some(m) = self.members.get_mut(&author) {
                     m.contributions = m.contributions.saturating_sub(1);
                 }
+                self.live_contributions = self.live_contributions.saturating_sub(1);
+                self.standing_evaluations = self
+                    .standing_evaluations
+                    .saturating_sub(standing_of(&previous));
                 Undo::Restore { previous }
             }
             Body::Evaluate(e) => {
                 let id = id_of(&e.contribution_id);
                 let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
                 let mut touched = 0;
+                let mut added = false;
                 let previous = self.contributions.get_mut(&id).and_then(|c| {
                     touched = std::mem::replace(&mut c.touched, sequence);
-                    c.evaluations.insert(
+                    let previous = c.evaluations.insert(
                         author.clone(),
                         EvaluationState {
                             verdict,
                             rating: e.rating,
                             sequence,
                         },
-                    )
+                    );
+                    added = previous.is_none() && !c.retracted;
+                    previous
                 });
+                if added {
+                    self.standing_evaluations += 1;
+                }
                 Undo::Evaluate {
                     contribution: id,
                     evaluator: author,
@@ -889,18 +949,25 @@ impl LedgerState {
                 }
             }
             Undo::Log { id } => {
-                if let Some(c) = self.contributions.remove(&id)
-                    && let Some(m) = self.members.get_mut(&c.member)
-                {
-                    m.contributions = m.contributions.saturating_sub(1);
+                if let Some(c) = self.contributions.remove(&id) {
+                    self.live_contributions = self.live_contributions.saturating_sub(1);
+                    self.standing_evaluations =
+                        self.standing_evaluations.saturating_sub(standing_of(&c));
+                    if let Some(m) = self.members.get_mut(&c.member) {
+                        m.contributions = m.contributions.saturating_sub(1);
+                    }
                 }
             }
             Undo::Restore { previous } => {
-                if matches!(v.entry.body, Some(Body::RetractContribution(_)))
-                    && let Some(m) = self.members.get_mut(&previous.member)
-                {
-                    m.contributions += 1;
+                if matches!(v.entry.body, Some(Body::RetractContribution(_))) {
+                    self.live_contributions += 1;
+                    if let Some(m) = self.members.get_mut(&previous.member) {
+                        m.contributions += 1;
+                    }
                 }
+                let now = self.contributions.get(&previous.id).map_or(0, standing_of);
+                self.standing_evaluations =
+                    self.standing_evaluations.saturating_sub(now) + standing_of(&previous);
                 self.contributions.insert(previous.id, *previous);
             }
             Undo::Evaluate {
@@ -916,7 +983,10 @@ impl LedgerState {
                             c.evaluations.insert(evaluator, p);
                         }
                         None => {
-                            c.evaluations.remove(&evaluator);
+                            if c.evaluations.remove(&evaluator).is_some() && !c.retracted {
+                                self.standing_evaluations =
+                                    self.standing_evaluations.saturating_sub(1);
+                            }
                         }
                     }
                 }
@@ -1010,6 +1080,16 @@ impl LedgerState {
             Some(Body::Allocate(a)) => a.shares.iter().any(|s| s.member == member),
             _ => false,
         }
+    }
+}
+
+/// How many standing evaluations of `c` a preview scores: none once it is
+/// retracted (its evaluations stay in the state but are never scored).
+fn standing_of(c: &ContributionState) -> u64 {
+    if c.retracted {
+        0
+    } else {
+        c.evaluations.len() as u64
     }
 }
 
