@@ -992,6 +992,50 @@ mod tests {
     }
 
     #[test]
+    fn a_scorable_policy_keeps_the_worst_contribution_within_the_limits() {
+        let check = |text: &str, max_tags| {
+            PolicyDocument::from_json(text.as_bytes())
+                .unwrap()
+                .check_scorable(max_tags)
+                .map_err(|e| e.to_string())
+        };
+        // 10^15 × 1000 = 10^18 exactly: at the limit, accepted.
+        let at_limit = r#"{"kind_multiplier_ppm": {"use": 1000000000},
+            "tag_multiplier_ppm": {"a": 1000001, "b": 500000}, "buckets": []}"#;
+        assert_eq!(check(at_limit, 0), Ok(()));
+        // Multipliers below 1 never raise points.
+        let lower = r#"{"kind_multiplier_ppm": {"use": 1000000000},
+            "tag_multiplier_ppm": {"b": 500000}, "buckets": []}"#;
+        assert_eq!(check(lower, 16), Ok(()));
+        // One tag that raises it passes the limit.
+        assert!(
+            check(at_limit, 1)
+                .unwrap_err()
+                .starts_with("tag_multiplier_ppm: with up to 1 tags a use contribution")
+        );
+        // Only as many tags as a contribution may carry count.
+        let tags = r#"{"tag_multiplier_ppm": {"a": 10000000, "b": 10000000, "c": 10000000,
+            "d": 10000000}, "buckets": []}"#;
+        assert_eq!(check(tags, 3), Ok(()));
+        assert!(check(tags, 4).is_err());
+        // Rates within the per-kind bounds; a tag's within all of them.
+        let rate =
+            |field: &str, rate: u64| check(&format!(r#"{{{field}: {rate}}}, "buckets": []}}"#), 16);
+        let work = r#""default_rates": {"work""#;
+        assert_eq!(rate(work, crate::limits::MAX_WORK_RATE), Ok(()));
+        assert!(
+            rate(work, crate::limits::MAX_WORK_RATE + 1)
+                .unwrap_err()
+                .starts_with("default_rates.work: 60000000001 is more than a work rate")
+        );
+        let money = r#""default_rates": {"money""#;
+        assert_eq!(rate(money, MAX_AMOUNT), Ok(()));
+        let tag = r#""rates": {"x""#;
+        assert_eq!(rate(tag, crate::limits::MAX_TAG_RATE), Ok(()));
+        assert!(rate(tag, crate::limits::MAX_TAG_RATE + 1).is_err());
+    }
+
+    #[test]
     fn currency_must_agree_with_the_network() {
         let document = PolicyDocument::from_json(br#"{"currency": "EUR", "buckets": []}"#).unwrap();
         assert!(document.check_currency("EUR", 2).is_ok());
