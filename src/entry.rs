@@ -3,8 +3,11 @@
 //! they run on the request's task, in parallel with other requests.
 
 use crate::error::Refusal;
-use crate::limits::{Limits, MAX_AMOUNT, MAX_UNIX_SECONDS};
+use crate::limits::{
+    Limits, MAX_AMOUNT, MAX_UNITS, MAX_UNIX_SECONDS, MAX_WORK_MINUTES, max_quantity, max_rate,
+};
 use crate::pb::{self, entry::Body};
+use crate::scoring::input::Kind;
 
 /// Length of an entry nonce (spec/DECISIONS.md).
 pub const NONCE_BYTES: usize = 16;
@@ -124,38 +127,31 @@ pub fn check_contribution(
     field: &str,
 ) -> Result<(), Refusal> {
     let c = c.ok_or_else(|| Refusal::InvalidArgument(format!("{field}: is required")))?;
-    match pb::ContributionKind::try_from(c.kind) {
-        Ok(pb::ContributionKind::Unspecified) | Err(_) => {
+    let kind = match crate::snapshot::kind_of(c.kind) {
+        Some(kind) => kind,
+        None => {
             return Err(Refusal::InvalidArgument(format!(
                 "{field}.kind: must be one of work, money, expense, resource, use (got {})",
                 c.kind
             )));
         }
-        Ok(_) => {}
-    }
-    if c.quantity > MAX_AMOUNT {
-        return Err(Refusal::InvalidArgument(format!(
-            "{field}.quantity: {} is over the limit of {MAX_AMOUNT}",
-            c.quantity
-        )));
-    }
-    if let Some(rate) = c.rate
-        && rate > MAX_AMOUNT
-    {
-        return Err(Refusal::InvalidArgument(format!(
-            "{field}.rate: {rate} is over the limit of {MAX_AMOUNT}"
-        )));
-    }
-    if c.tags.len() > limits.max_tags {
+    };
+    check_quantity_and_rate(kind, c.quantity, c.rate, field)?;
+    // The scoring core refuses more than MAX_TAGS tags or a tag longer than
+    // MAX_NAME_BYTES, whatever this server's limits say (DESIGN principle 8).
+    let max_tags = limits.max_tags.min(crate::scoring::limits::MAX_TAGS);
+    let max_tag_bytes = limits
+        .max_string_bytes
+        .min(crate::scoring::limits::MAX_NAME_BYTES);
+    if c.tags.len() > max_tags {
         return Err(Refusal::ResourceExhausted(format!(
-            "{field}.tags: {} tags is over the limit of {}",
+            "{field}.tags: {} tags is over the limit of {max_tags}",
             c.tags.len(),
-            limits.max_tags
         )));
     }
     for (i, tag) in c.tags.iter().enumerate() {
         let f = format!("{field}.tags[{i}]");
-        check_text(tag, limits.max_string_bytes, &f, true)?;
+        check_text(tag, max_tag_bytes, &f, true)?;
         if tag.trim() != tag || tag.chars().any(char::is_whitespace) {
             return Err(Refusal::InvalidArgument(format!(
                 "{f}: {tag:?} must not contain whitespace"
@@ -193,6 +189,75 @@ pub fn check_contribution(
         )));
     }
     Ok(())
+}
+
+/// Checks a contribution's quantity and own rate against the per-kind bounds
+/// of `crate::limits`, so that its value can never pass the scoring limit of
+/// 10^15 minor units under its own rate or any rate a policy may adopt.
+pub fn check_quantity_and_rate(
+    kind: Kind,
+    quantity: u64,
+    rate: Option<u64>,
+    field: &str,
+) -> Result<(), Refusal> {
+    let max = max_quantity(kind);
+    if quantity > max {
+        let why = match kind {
+            Kind::Work => format!(
+                "{quantity} minutes of work is more than the most one entry may log \
+                 ({max} minutes, about {} hours); log it in several entries",
+                group_digits(max / 60)
+            ),
+            Kind::Money | Kind::Expense => format!(
+                "{quantity} minor units is more than one {kind} entry may log ({max}, \
+                 the most any contribution may be worth); log it in several entries"
+            ),
+            Kind::Resource | Kind::Use => format!(
+                "{quantity} units is more than the most one {kind} entry may log \
+                 ({max} units); log it in several entries or count in a larger unit"
+            ),
+        };
+        return Err(Refusal::InvalidArgument(format!("{field}.quantity: {why}")));
+    }
+    let Some(rate) = rate else {
+        return Ok(());
+    };
+    match max_rate(kind) {
+        Some(max) if rate > max => {
+            let why = match kind {
+                Kind::Work => format!(
+                    "{rate} minor units an hour is more than a work rate may be ({max} an \
+                     hour, so that the most one entry may log, {MAX_WORK_MINUTES} minutes, \
+                     is worth at most 10^15 minor units)"
+                ),
+                _ => format!(
+                    "{rate} minor units a unit is more than a {kind} rate may be ({max}, \
+                     so that the most one entry may log, {MAX_UNITS} units, is worth at \
+                     most 10^15 minor units); count in a smaller unit"
+                ),
+            };
+            Err(Refusal::InvalidArgument(format!("{field}.rate: {why}")))
+        }
+        // Money and expenses are worth their quantity; a rate on them is
+        // ignored by scoring, which still refuses one over 10^15.
+        None if rate > MAX_AMOUNT => Err(Refusal::InvalidArgument(format!(
+            "{field}.rate: {rate} is over the limit of {MAX_AMOUNT}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `n` with a comma every three digits (16,666), for messages people read.
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// Checks a role field names a real role.
@@ -256,11 +321,11 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
                     "genesis.founders: at least one founder is required".into(),
                 ));
             }
-            if g.founders.len() > limits.max_members {
+            let max_members = limits.max_members_scorable();
+            if g.founders.len() > max_members {
                 return Err(Refusal::ResourceExhausted(format!(
-                    "genesis.founders: {} founders is over the member limit of {}",
+                    "genesis.founders: {} founders is over the member limit of {max_members}",
                     g.founders.len(),
-                    limits.max_members
                 )));
             }
             for (i, f) in g.founders.iter().enumerate() {

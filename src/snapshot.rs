@@ -34,9 +34,9 @@ pub enum PolicyChoice<'a> {
     Draft(&'a [u8]),
 }
 
-/// Builds the scoring input for `[start, end)` and `income`. Contribution
-/// ids are the entries' hex ids; evaluations are the standing ones in log
-/// order; the allocations are those made for exactly this period; prior
+/// Builds the scoring input for `[start, end)` and `income`. Contributions
+/// are the live ones dated before `end` (all a period reads), with the
+/// entries' hex ids; evaluations are their standing ones in log order; the allocations are those made for exactly this period; prior
 /// repayments and shares payouts are what the recorded distributions paid
 /// (spec/DECISIONS.md). Returns the input and the policy version used (0 for
 /// a draft).
@@ -86,7 +86,26 @@ pub fn scoring_input_with(
     policy.currency = Some(network.currency.clone());
     policy.decimals = Some(network.decimals);
 
-    let mut live: Vec<_> = state.contributions().filter(|c| !c.retracted).collect();
+    // Only what the period needs (DESIGN principle 8): every rule of the
+    // spec reads contributions dated before the period end and nothing
+    // later — reimburse claims (at < end, §5), balanced back-pay (all-time
+    // points up to end, §5), EigenTrust's local trust (evaluations of
+    // contributions dated before end, §2), points and explanations (§3,
+    // §6), the signals (in-period only, §6.1) — so a contribution dated at
+    // or after the end, and its evaluations, change no number of this
+    // report and are left out. The one exception keeps the scoring core
+    // consistent: a contribution that a recorded distribution repaid stays
+    // in, whatever its date, because the prior repayments below may name it
+    // (it is worth nothing to a period that ends before it).
+    let repaid: std::collections::HashSet<&crate::envelope::EntryId> = state
+        .distributions()
+        .iter()
+        .flat_map(|d| d.repayments.keys())
+        .collect();
+    let mut live: Vec<_> = state
+        .contributions()
+        .filter(|c| !c.retracted && (c.fields.at < period.1 || repaid.contains(&c.id)))
+        .collect();
     live.sort_by_key(|c| c.sequence);
     let mut contributions = Vec::with_capacity(live.len());
     let mut evaluations = Vec::new();

@@ -238,6 +238,12 @@ pub struct LedgerState {
     distributions: Vec<DistributionState>,
     ids: HashMap<EntryId, u64>,
     size: u64,
+    /// Contributions logged and not retracted: what a preview may have to
+    /// score, bounded by `limits::MAX_LIVE_CONTRIBUTIONS`.
+    live_contributions: u64,
+    /// Standing evaluations of live contributions, bounded by
+    /// `limits::MAX_STANDING_EVALUATIONS`.
+    standing_evaluations: u64,
 }
 
 /// What `check` needs besides the state: the server's log key (genesis must
@@ -483,10 +489,10 @@ impl LedgerState {
                     )));
                 }
                 self.check_key_unused(&a.public_key, "admit_member.public_key")?;
-                if self.members.len() >= cx.limits.max_members {
+                let max_members = cx.limits.max_members_scorable();
+                if self.members.len() >= max_members {
                     return Err(Refusal::ResourceExhausted(format!(
-                        "admit_member: the network already has the maximum of {} members",
-                        cx.limits.max_members
+                        "admit_member: the network already has the maximum of {max_members} members"
                     )));
                 }
                 Ok(())
@@ -543,6 +549,29 @@ impl LedgerState {
                     )));
                 }
                 let doc = check_policy(&p.policy_json)?;
+                // Whether its rates and multipliers could push an accepted
+                // contribution past a scoring limit. The tag count is a server
+                // setting, so like the other limits this is judged when the
+                // policy arrives, never on replay (which has no limits): it
+                // covers as many tags as a new contribution may carry here
+                // or an existing one carries, whichever is more.
+                if cx.now_ms.is_some() {
+                    let most_tags = self
+                        .contributions
+                        .values()
+                        .filter(|c| !c.retracted)
+                        .map(|c| c.fields.tags.len())
+                        .max()
+                        .unwrap_or(0);
+                    let max_tags = cx
+                        .limits
+                        .max_tags
+                        .max(most_tags)
+                        .min(crate::scoring::limits::MAX_TAGS);
+                    doc.check_scorable(max_tags).map_err(|e| {
+                        Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}"))
+                    })?;
+                }
                 doc.check_currency(&network.currency, network.decimals)
                     .map_err(|e| {
                         Refusal::InvalidArgument(format!("adopt_policy.policy_json: {e}"))
@@ -562,6 +591,13 @@ impl LedgerState {
             Body::LogContribution(l) => {
                 if let Some(c) = &l.contribution {
                     self.refuse_if_closed(c.at, "log_contribution.contribution.at")?;
+                }
+                if self.live_contributions >= crate::limits::MAX_LIVE_CONTRIBUTIONS {
+                    return Err(Refusal::ResourceExhausted(format!(
+                        "log_contribution: the log already holds {} live contributions, the most \
+                         one distribution can score; retract some first",
+                        self.live_contributions
+                    )));
                 }
                 self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution")
             }
@@ -596,6 +632,16 @@ impl LedgerState {
                     return Err(Refusal::PermissionDenied(format!(
                         "evaluate: {} cannot evaluate their own contribution {}",
                         author.handle, c.id
+                    )));
+                }
+                // A replacement keeps the count; a first evaluation adds one.
+                if !c.evaluations.contains_key(&author.handle)
+                    && self.standing_evaluations >= crate::limits::MAX_STANDING_EVALUATIONS
+                {
+                    return Err(Refusal::ResourceExhausted(format!(
+                        "evaluate: the log already holds {} standing evaluations, the most one \
+                         distribution can score",
+                        self.standing_evaluations
                     )));
                 }
                 Ok(())
@@ -955,6 +1001,7 @@ impl LedgerState {
                 if let Some(m) = self.members.get_mut(&author) {
                     m.contributions += 1;
                 }
+                self.live_contributions += 1;
                 Undo::Log { id: v.id }
             }
             Body::AmendContribution(a) => {
@@ -968,6 +1015,9 @@ impl LedgerState {
                 c.earliest_at = c.earliest_at.min(c.fields.at);
                 // Reviewers approve what is there now (spec/DECISIONS.md).
                 c.evaluations.clear();
+                self.standing_evaluations = self
+                    .standing_evaluations
+                    .saturating_sub(standing_of(&previous));
                 Undo::Restore { previous }
             }
             Body::RetractContribution(r) => {
@@ -981,23 +1031,33 @@ impl LedgerState {
                 if let Some(m) = self.members.get_mut(&author) {
                     m.contributions = m.contributions.saturating_sub(1);
                 }
+                self.live_contributions = self.live_contributions.saturating_sub(1);
+                self.standing_evaluations = self
+                    .standing_evaluations
+                    .saturating_sub(standing_of(&previous));
                 Undo::Restore { previous }
             }
             Body::Evaluate(e) => {
                 let id = id_of(&e.contribution_id);
                 let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
                 let mut touched = 0;
+                let mut added = false;
                 let previous = self.contributions.get_mut(&id).and_then(|c| {
                     touched = std::mem::replace(&mut c.touched, sequence);
-                    c.evaluations.insert(
+                    let previous = c.evaluations.insert(
                         author.clone(),
                         EvaluationState {
                             verdict,
                             rating: e.rating,
                             sequence,
                         },
-                    )
+                    );
+                    added = previous.is_none() && !c.retracted;
+                    previous
                 });
+                if added {
+                    self.standing_evaluations += 1;
+                }
                 Undo::Evaluate {
                     contribution: id,
                     evaluator: author,
@@ -1102,18 +1162,25 @@ impl LedgerState {
                 }
             }
             Undo::Log { id } => {
-                if let Some(c) = self.contributions.remove(&id)
-                    && let Some(m) = self.members.get_mut(&c.member)
-                {
-                    m.contributions = m.contributions.saturating_sub(1);
+                if let Some(c) = self.contributions.remove(&id) {
+                    self.live_contributions = self.live_contributions.saturating_sub(1);
+                    self.standing_evaluations =
+                        self.standing_evaluations.saturating_sub(standing_of(&c));
+                    if let Some(m) = self.members.get_mut(&c.member) {
+                        m.contributions = m.contributions.saturating_sub(1);
+                    }
                 }
             }
             Undo::Restore { previous } => {
-                if matches!(v.entry.body, Some(Body::RetractContribution(_)))
-                    && let Some(m) = self.members.get_mut(&previous.member)
-                {
-                    m.contributions += 1;
+                if matches!(v.entry.body, Some(Body::RetractContribution(_))) {
+                    self.live_contributions += 1;
+                    if let Some(m) = self.members.get_mut(&previous.member) {
+                        m.contributions += 1;
+                    }
                 }
+                let now = self.contributions.get(&previous.id).map_or(0, standing_of);
+                self.standing_evaluations =
+                    self.standing_evaluations.saturating_sub(now) + standing_of(&previous);
                 self.contributions.insert(previous.id, *previous);
             }
             Undo::Evaluate {
@@ -1129,7 +1196,10 @@ impl LedgerState {
                             c.evaluations.insert(evaluator, p);
                         }
                         None => {
-                            c.evaluations.remove(&evaluator);
+                            if c.evaluations.remove(&evaluator).is_some() && !c.retracted {
+                                self.standing_evaluations =
+                                    self.standing_evaluations.saturating_sub(1);
+                            }
                         }
                     }
                 }
@@ -1238,6 +1308,16 @@ impl LedgerState {
     }
 }
 
+/// How many standing evaluations of `c` a preview scores: none once it is
+/// retracted (its evaluations stay in the state but are never scored).
+fn standing_of(c: &ContributionState) -> u64 {
+    if c.retracted {
+        0
+    } else {
+        c.evaluations.len() as u64
+    }
+}
+
 /// Checks a policy document with the scoring core's own parser, so a policy
 /// it would refuse never enters the log.
 fn check_policy(json: &[u8]) -> Result<crate::scoring::policy::PolicyDocument, Refusal> {
@@ -1280,4 +1360,107 @@ pub fn describe(entry: &pb::Entry) -> String {
         || "entry without body".to_string(),
         |b| format!("{} by {}", body_name(b), entry.author),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Signer, contribution_body, evaluate_body, genesis_body};
+
+    fn verified(signer: &Signer, body: Body) -> VerifiedEnvelope {
+        let envelope = signer.sign(body).unwrap();
+        VerifiedEnvelope::verify(&envelope, usize::MAX).unwrap()
+    }
+
+    /// The counters, recomputed from the contributions themselves.
+    fn recount(state: &LedgerState) -> (u64, u64) {
+        let live = state.contributions().filter(|c| !c.retracted).count() as u64;
+        (live, state.contributions().map(standing_of).sum())
+    }
+
+    #[test]
+    fn the_scorable_counts_follow_every_apply_and_undo() {
+        let log_key = [1u8; 32];
+        let limits = Limits::default();
+        let cx = CheckContext {
+            log_public_key: &log_key,
+            limits: &limits,
+            now_ms: Some(crate::log::now_ms()),
+        };
+        let mut state = LedgerState::default();
+        let key = |seed: u8| ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let alice = Signer::new("alice", key(1), &[]);
+        let genesis = verified(
+            &alice,
+            genesis_body(
+                "c",
+                "EUR",
+                2,
+                &[("alice".into(), alice.public_key())],
+                &log_key,
+            ),
+        );
+        let step = |state: &mut LedgerState, v: &VerifiedEnvelope| {
+            state.check(v, &cx).unwrap();
+            let sequence = state.size();
+            state.apply(v, sequence)
+        };
+        step(&mut state, &genesis);
+        let alice = Signer::new("alice", key(1), &genesis.id.0);
+        let bob = Signer::new("bob", key(2), &genesis.id.0);
+        let admit = Body::AdmitMember(pb::AdmitMember {
+            handle: "bob".into(),
+            public_key: bob.public_key().to_vec(),
+        });
+        step(&mut state, &verified(&alice, admit));
+        let work = pb::Contribution {
+            kind: pb::ContributionKind::Work as i32,
+            quantity: 60,
+            at: 1_577_836_800,
+            ..Default::default()
+        };
+        let logged = verified(&bob, contribution_body(work.clone()));
+        let id = logged.id;
+        let approve = |rating| evaluate_body(&id, pb::Verdict::Approve, rating, "");
+        let entries = vec![
+            logged,
+            verified(&alice, approve(Some(80))),
+            verified(&alice, approve(Some(90))),
+            verified(
+                &bob,
+                Body::AmendContribution(pb::AmendContribution {
+                    contribution_id: id.0.to_vec(),
+                    contribution: Some(work),
+                }),
+            ),
+            verified(&alice, approve(None)),
+            verified(
+                &bob,
+                Body::RetractContribution(pb::RetractContribution {
+                    contribution_id: id.0.to_vec(),
+                    reason: String::new(),
+                }),
+            ),
+        ];
+        let mut undos = Vec::new();
+        let mut seen = Vec::new();
+        for v in &entries {
+            undos.push(step(&mut state, v));
+            let counts = (state.live_contributions, state.standing_evaluations);
+            assert_eq!(counts, recount(&state));
+            seen.push(counts);
+        }
+        assert_eq!(seen, [(1, 0), (1, 1), (1, 1), (1, 0), (1, 1), (0, 0)]);
+        for (v, undo) in entries.iter().zip(undos).rev() {
+            state.undo(v, undo);
+            assert_eq!(
+                (state.live_contributions, state.standing_evaluations),
+                recount(&state)
+            );
+        }
+        assert_eq!(
+            (state.live_contributions, state.standing_evaluations),
+            (0, 0)
+        );
+    }
 }

@@ -57,8 +57,9 @@ pub mod limits {
     pub const MAX_CONTRIBUTIONS: usize = 10_000_000;
     /// Evaluations per scoring input.
     pub const MAX_EVALUATIONS: usize = 10_000_000;
-    /// Members, allocations and prior entries per scoring input (not in the
-    /// spec; the same bound as contributions, so every index fits u32).
+    /// Members and allocations per scoring input (not in the spec; the same
+    /// bound as contributions, so every index fits u32). Prior amounts are
+    /// not counted: they are summed per contribution or member on arrival.
     pub const MAX_ENTRIES: usize = 10_000_000;
     /// Bytes in a member id, contribution id, tag or fund name (not in the
     /// spec: member handles are at most 64 bytes, entry ids 64 hex digits).

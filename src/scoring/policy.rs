@@ -27,7 +27,8 @@ use super::error::{Result, ScoringError};
 use super::input::Kind;
 use super::json::{self, Json, ObjectReader, Path};
 use super::limits::{
-    MAX_AMOUNT, MAX_DECAY_INTERVAL_DAYS, MAX_DECIMALS, MAX_MULTIPLIER_PPM, MAX_NAME_BYTES, PPM,
+    MAX_AMOUNT, MAX_DECAY_INTERVAL_DAYS, MAX_DECIMALS, MAX_MULTIPLIER_PPM, MAX_NAME_BYTES,
+    MAX_POINTS, PPM,
 };
 
 /// Stepwise decay of older contributions' points (§3 step 4).
@@ -311,6 +312,96 @@ impl PolicyDocument {
                 "decimals",
                 format!("must be the network's decimals {decimals} (got {own})"),
             ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a policy under which a contribution within the ingestion
+    /// bounds (`crate::limits`: quantity and own rate per kind, at most
+    /// `max_tags` tags) could pass a scoring limit, so that adopting it can
+    /// never make an accepted log unscorable (DESIGN principle 8):
+    ///
+    /// - `default_rates[kind]` must be at most that kind's rate bound, and
+    ///   `rates[tag]` (which values work, resource and use alike) at most
+    ///   the smallest of theirs, so value(c) ≤ 10^15 whatever rate resolves;
+    /// - for every kind, the most a contribution can be worth times the
+    ///   kind multiplier times the `max_tags` largest tag multipliers (at
+    ///   full quality and no decay, which only lower points) must stay
+    ///   within 10^18 points (§3).
+    ///
+    /// Fields are named as in a policy document (`default_rates.work`,
+    /// `tag_multiplier_ppm`). The live log calls this when a policy is
+    /// adopted; `score --scenario` may call it to warn about a draft.
+    pub fn check_scorable(&self, max_tags: usize) -> Result<()> {
+        use crate::limits::{MAX_TAG_RATE, max_rate, max_value};
+        let policy = &self.policy;
+        let root = Path::Root("");
+        for (kind, &rate) in &policy.default_rates {
+            if let Some(max) = max_rate(*kind)
+                && rate > max
+            {
+                return Err(root.key("default_rates").key(kind.as_str()).err(format!(
+                    "{rate} is more than a {kind} rate may be ({max}): the most one {kind} entry \
+                     may log would be worth more than 10^15 minor units, which the scoring \
+                     core refuses; lower it"
+                )));
+            }
+        }
+        for (tag, &rate) in &policy.rates {
+            if rate > MAX_TAG_RATE {
+                return Err(root.key("rates").key(tag).err(format!(
+                    "{rate} is more than a tag's rate may be ({MAX_TAG_RATE}): it values work, \
+                     resource and use entries alike, and the most one of them may log would be \
+                     worth more than 10^15 minor units, which the scoring core refuses; lower it"
+                )));
+            }
+        }
+        // Tags that raise points, largest first: a contribution carries each
+        // tag at most once, so the worst it can do is carry the `max_tags`
+        // largest. Multipliers of at most 10^6 never raise points.
+        let mut raising: Vec<u64> = policy
+            .tag_multiplier_ppm
+            .values()
+            .copied()
+            .filter(|&ppm| ppm > PPM)
+            .collect();
+        raising.sort_unstable_by(|a, b| b.cmp(a));
+        raising.truncate(max_tags);
+        for kind in Kind::ALL {
+            let kind_ppm = policy
+                .kind_multiplier_ppm
+                .get(&kind)
+                .copied()
+                .unwrap_or(PPM);
+            // Step 2 exactly as §3 computes it: points only grow with the
+            // value, so the most valuable contribution is the worst case.
+            let mut points = u128::from(max_value(kind)) * u128::from(kind_ppm) / u128::from(PPM);
+            if points > MAX_POINTS {
+                return Err(root
+                    .key("kind_multiplier_ppm")
+                    .key(kind.as_str())
+                    .err(format!(
+                        "{kind_ppm} ppm would let a {kind} contribution worth {} minor units (the \
+                     most one may be worth) earn more than 10^18 points; lower it",
+                        max_value(kind)
+                    )));
+            }
+            // Step 3 rounded up instead of down: an upper bound on every
+            // order and subset of these tags (the floors of §3 only lower
+            // it), so nothing accepted here can pass the limit. Below 10^18
+            // times at most 10^9, the products fit u128.
+            for &ppm in &raising {
+                points = (points * u128::from(ppm)).div_ceil(u128::from(PPM));
+                if points > MAX_POINTS {
+                    return Err(root.key("tag_multiplier_ppm").err(format!(
+                        "with up to {max_tags} tags a {kind} contribution could earn more than \
+                         10^18 points (its value of at most {} minor units × \
+                         kind_multiplier_ppm.{kind} × its tags' multipliers); lower the \
+                         multipliers",
+                        max_value(kind)
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -898,6 +989,50 @@ mod tests {
             assert_eq!(refusal(text).to_string(), message, "for {text}");
         }
         assert!(matches!(refusal("{"), ScoringError::Syntax { .. }));
+    }
+
+    #[test]
+    fn a_scorable_policy_keeps_the_worst_contribution_within_the_limits() {
+        let check = |text: &str, max_tags| {
+            PolicyDocument::from_json(text.as_bytes())
+                .unwrap()
+                .check_scorable(max_tags)
+                .map_err(|e| e.to_string())
+        };
+        // 10^15 × 1000 = 10^18 exactly: at the limit, accepted.
+        let at_limit = r#"{"kind_multiplier_ppm": {"use": 1000000000},
+            "tag_multiplier_ppm": {"a": 1000001, "b": 500000}, "buckets": []}"#;
+        assert_eq!(check(at_limit, 0), Ok(()));
+        // Multipliers below 1 never raise points.
+        let lower = r#"{"kind_multiplier_ppm": {"use": 1000000000},
+            "tag_multiplier_ppm": {"b": 500000}, "buckets": []}"#;
+        assert_eq!(check(lower, 16), Ok(()));
+        // One tag that raises it passes the limit.
+        assert!(
+            check(at_limit, 1)
+                .unwrap_err()
+                .starts_with("tag_multiplier_ppm: with up to 1 tags a use contribution")
+        );
+        // Only as many tags as a contribution may carry count.
+        let tags = r#"{"tag_multiplier_ppm": {"a": 10000000, "b": 10000000, "c": 10000000,
+            "d": 10000000}, "buckets": []}"#;
+        assert_eq!(check(tags, 3), Ok(()));
+        assert!(check(tags, 4).is_err());
+        // Rates within the per-kind bounds; a tag's within all of them.
+        let rate =
+            |field: &str, rate: u64| check(&format!(r#"{{{field}: {rate}}}, "buckets": []}}"#), 16);
+        let work = r#""default_rates": {"work""#;
+        assert_eq!(rate(work, crate::limits::MAX_WORK_RATE), Ok(()));
+        assert!(
+            rate(work, crate::limits::MAX_WORK_RATE + 1)
+                .unwrap_err()
+                .starts_with("default_rates.work: 60000000001 is more than a work rate")
+        );
+        let money = r#""default_rates": {"money""#;
+        assert_eq!(rate(money, MAX_AMOUNT), Ok(()));
+        let tag = r#""rates": {"x""#;
+        assert_eq!(rate(tag, crate::limits::MAX_TAG_RATE), Ok(()));
+        assert!(rate(tag, crate::limits::MAX_TAG_RATE + 1).is_err());
     }
 
     #[test]

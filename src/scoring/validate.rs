@@ -952,14 +952,11 @@ impl<'a> Prepared<'a> {
             allocations.push((from, to));
         }
 
-        // Prior amounts.
+        // Prior amounts. Their number is not limited: the live log passes
+        // one line per recorded distribution and contribution (or member),
+        // which grows with every month a cooperative lives, and each line is
+        // only added to a per-contribution or per-member total.
         let repayments_path = Path::Root("prior_repayments");
-        check_count(
-            &repayments_path,
-            input.prior_repayments.len(),
-            MAX_ENTRIES,
-            "prior repayments",
-        )?;
         let repaid_contributions =
             contribution_ids.find_all(id_of, input.prior_repayments.len(), |q| {
                 input.prior_repayments[q].contribution.as_str()
@@ -984,27 +981,18 @@ impl<'a> Prepared<'a> {
                 MAX_AMOUNT,
                 " minor units",
             )?;
-            // Nothing is ever repaid beyond what a contribution is owed, and
-            // no contribution is worth more than 10^15, so neither is the
-            // total repaid for one; a larger total is inconsistent input.
+            // The total is clamped at 10^15 rather than refused: a
+            // contribution is worth at most 10^15 (checked above), and §5
+            // only ever reads max(0, value − prior), so any total of 10^15 or
+            // more means "nothing outstanding" exactly as the exact sum
+            // would. The spec limits each prior amount, not their sum, and a
+            // sum over many recorded distributions (or a claim repaid twice
+            // by two of them) must never make a period unscorable.
             let total = &mut prior_repaid[contribution as usize];
-            *total += repayment.amount;
-            if *total > MAX_AMOUNT {
-                return Err(path.key("amount").err(format!(
-                    "the prior repayments of contribution {:?} total {total}, more than \
-                     {MAX_AMOUNT} minor units (more than any contribution can be worth)",
-                    repayment.contribution
-                )));
-            }
+            *total = total.saturating_add(repayment.amount).min(MAX_AMOUNT);
         }
         drop(contribution_ids);
         let payouts_path = Path::Root("prior_payouts");
-        check_count(
-            &payouts_path,
-            input.prior_payouts.len(),
-            MAX_ENTRIES,
-            "prior payouts",
-        )?;
         let mut prior_paid = vec![0u128; members.len()];
         for (index, payout) in input.prior_payouts.iter().enumerate() {
             let path = payouts_path.index(index);
