@@ -93,18 +93,10 @@ pub fn scoring_input_with(
     // contributions dated before end, §2), points and explanations (§3,
     // §6), the signals (in-period only, §6.1) — so a contribution dated at
     // or after the end, and its evaluations, change no number of this
-    // report and are left out. The one exception keeps the scoring core
-    // consistent: a contribution that a recorded distribution repaid stays
-    // in, whatever its date, because the prior repayments below may name it
-    // (it is worth nothing to a period that ends before it).
-    let repaid: std::collections::HashSet<&crate::envelope::EntryId> = state
-        .distributions()
-        .iter()
-        .flat_map(|d| d.repayments.keys())
-        .collect();
+    // report and are left out (so are prior repayments naming them, below).
     let mut live: Vec<_> = state
         .contributions()
-        .filter(|c| !c.retracted && (c.fields.at < period.1 || repaid.contains(&c.id)))
+        .filter(|c| !c.retracted && c.fields.at < period.1)
         .collect();
     live.sort_by_key(|c| c.sequence);
     let mut contributions = Vec::with_capacity(live.len());

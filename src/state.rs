@@ -1403,7 +1403,7 @@ mod tests {
         let step = |state: &mut LedgerState, v: &VerifiedEnvelope| {
             state.check(v, &cx).unwrap();
             let sequence = state.size();
-            state.apply(v, sequence)
+            state.apply(v, sequence, None)
         };
         step(&mut state, &genesis);
         let alice = Signer::new("alice", key(1), &genesis.id.0);
