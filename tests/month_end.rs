@@ -520,6 +520,14 @@ async fn mistakes_at_month_end_are_refused_and_change_nothing() {
     .await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--income is required"));
+    // A preview of a period not recorded yet needs the income too.
+    let out = run_cli(home.path(), &url, &["shares", "--period", "2020-02"]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--income is required: 2020-02"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run_cli(
         home.path(),
         &url,

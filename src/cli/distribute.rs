@@ -122,7 +122,19 @@ async fn compute(
         },
     )
     .await
-    .map_err(fetch_error)?;
+    .map_err(|e| match e {
+        coopledger::client::FetchError::Status(s)
+            if income.is_none()
+                && s.code() == tonic::Code::InvalidArgument
+                && s.message().starts_with("income:") =>
+        {
+            anyhow::anyhow!(
+                "--income is required: {} is not recorded yet, so say the amount to split, e.g. --income 1000.00 (0 shows points only)",
+                args.period
+            )
+        }
+        other => fetch_error(other),
+    })?;
     let report: Value =
         serde_json::from_str(&preview.report_json).context("the server's report is not JSON")?;
     Ok(Computed {

@@ -68,7 +68,7 @@ pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerE
     }
     let income = req.income.ok_or_else(|| {
         Refusal::InvalidArgument(
-            "income: state the income to split, in minor units (0 shows points only)".into(),
+            "income: state the income to split (0 shows points only); only a recorded period has one already".into(),
         )
     })?;
     let choice = match (req.draft.is_empty(), req.policy_version) {
