@@ -445,31 +445,16 @@ impl Fold {
     /// Checks `envelope` as the sequencer does on arrival and folds it in if
     /// accepted.
     fn push(&mut self, envelope: &pb::Envelope) -> Result<(), Refusal> {
-        let v = VerifiedEnvelope::verify(envelope, usize::MAX)?;
-        let cx = CheckContext {
-            log_public_key: &self.log_key,
-            limits: &self.limits,
-            now_ms: Some(now_ms()),
-        };
-        self.state.check(&v, &cx)?;
-        let settlement = match &v.entry.body {
-            Some(Body::RecordDistribution(r)) => {
-                Some(coopledger::distribution::settle(&self.state, r)?)
-            }
-            _ => None,
-        };
-        let sequence = self.state.size();
-        self.state.apply(&v, sequence, settlement);
-        Ok(())
+        self.push_settled(envelope, None)
     }
 
-    /// Folds in a recorded distribution that passed the ledger rules with
-    /// the given settlement instead of the recomputed one: what a faulty
-    /// server would have written.
+    /// As [`Fold::push`]; a recorded distribution takes `doctored` as its
+    /// settlement when given (what a faulty server would have written)
+    /// instead of the recomputed one.
     fn push_settled(
         &mut self,
         envelope: &pb::Envelope,
-        settlement: coopledger::state::Settlement,
+        doctored: Option<coopledger::state::Settlement>,
     ) -> Result<(), Refusal> {
         let v = VerifiedEnvelope::verify(envelope, usize::MAX)?;
         let cx = CheckContext {
@@ -478,8 +463,15 @@ impl Fold {
             now_ms: Some(now_ms()),
         };
         self.state.check(&v, &cx)?;
+        let settlement = match (&v.entry.body, doctored) {
+            (Some(Body::RecordDistribution(_)), Some(doctored)) => Some(doctored),
+            (Some(Body::RecordDistribution(r)), None) => {
+                Some(coopledger::distribution::settle(&self.state, r)?)
+            }
+            _ => None,
+        };
         let sequence = self.state.size();
-        self.state.apply(&v, sequence, Some(settlement));
+        self.state.apply(&v, sequence, settlement);
         Ok(())
     }
 
@@ -760,7 +752,7 @@ fn prior_repayments_summing_past_the_limit_leave_every_period_scorable() {
             shares_payouts: [("bob".to_string(), MAX_AMOUNT)].into(),
             ..Default::default()
         };
-        fold.push_settled(&sign(&alice, body), doctored)
+        fold.push_settled(&sign(&alice, body), Some(doctored))
             .expect("a record");
     }
     let later = fold.preview(FEB_2020, MAX_AMOUNT);

@@ -8,10 +8,10 @@
 mod common;
 
 use common::{
-    Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, run_cli, sign, submit_new,
-    submit_refused, work,
+    Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, json, run_cli, sign,
+    submit_new, submit_refused, work,
 };
-use coopledger::client::{FetchedPreview, contribution_body, fetch_preview};
+use coopledger::client::{FetchedPreview, contribution_body};
 use coopledger::pb::{self, entry::Body};
 use serde_json::Value;
 use tonic::Code;
@@ -22,23 +22,7 @@ const POLICY: &str = r#"{"default_rates":{"work":3000},"mode":"remaining","bucke
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
 async fn preview(coop: &mut Coop, period: (i64, i64), income: u64) -> FetchedPreview {
-    fetch_preview(
-        &mut coop.client,
-        pb::ComputeSharesRequest {
-            period: Some(pb::Period {
-                start: period.0,
-                end: period.1,
-            }),
-            income: Some(income),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("preview")
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).expect("JSON")
+    common::preview(&mut coop.client, period, Some(income)).await
 }
 
 /// Scores the exported scenario offline with the CLI and returns its payouts.

@@ -10,8 +10,8 @@ mod common;
 use std::path::Path;
 
 use common::{
-    Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, run_cli, sign, submit_new,
-    submit_refused, work,
+    Coop, FEB_2020, JAN_2020, adopt_body, contribution, grant_body, json, run_cli, sign,
+    submit_new, submit_refused, work,
 };
 use coopledger::client::{FetchedPreview, contribution_body, evaluate_body, fetch_preview};
 use coopledger::envelope::VerifiedEnvelope;
@@ -28,24 +28,7 @@ const POLICY: &str = r#"{"default_rates":{"work":3000},"mode":"remaining","bucke
 const DEC_2019: (i64, i64) = (1_575_158_400, JAN_2020.0);
 
 async fn preview(coop: &mut Coop, period: (i64, i64), income: Option<u64>) -> FetchedPreview {
-    fetch_preview(&mut coop.client, request(period, income))
-        .await
-        .expect("preview")
-}
-
-fn request(period: (i64, i64), income: Option<u64>) -> pb::ComputeSharesRequest {
-    pb::ComputeSharesRequest {
-        period: Some(pb::Period {
-            start: period.0,
-            end: period.1,
-        }),
-        income,
-        ..Default::default()
-    }
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).expect("JSON")
+    common::preview(&mut coop.client, period, income).await
 }
 
 /// A cooperative with bob as treasurer, the policy adopted, and carol's
@@ -336,9 +319,12 @@ async fn a_recorded_period_shows_what_was_recorded_to_the_cent() {
     assert_eq!(again.header.digest, jan.header.digest);
     assert_eq!(json(&again.report_json)["payouts"], payouts(&recorded));
     assert!(again.header.recorded.is_some() && again.header.record.is_none());
-    let status = fetch_preview(&mut coop.client, request(JAN_2020, Some(16_000)))
-        .await
-        .expect_err("another income for a recorded period");
+    let status = fetch_preview(
+        &mut coop.client,
+        common::preview_request(JAN_2020, Some(16_000)),
+    )
+    .await
+    .expect_err("another income for a recorded period");
     match status {
         coopledger::client::FetchError::Status(s) => {
             assert_eq!(s.code(), Code::FailedPrecondition, "{}", s.message());

@@ -636,3 +636,32 @@ pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::
     .await
     .expect("the CLI task")
 }
+
+/// The preview of `period` for `income` under the latest policy, put
+/// together from its streamed pieces.
+pub async fn preview(
+    client: &mut LedgerClient,
+    period: (i64, i64),
+    income: Option<u64>,
+) -> coopledger::client::FetchedPreview {
+    coopledger::client::fetch_preview(client, preview_request(period, income))
+        .await
+        .expect("preview")
+}
+
+/// A `ComputeShares` request for `period` and `income` (latest policy).
+pub fn preview_request(period: (i64, i64), income: Option<u64>) -> pb::ComputeSharesRequest {
+    pb::ComputeSharesRequest {
+        period: Some(pb::Period {
+            start: period.0,
+            end: period.1,
+        }),
+        income,
+        ..Default::default()
+    }
+}
+
+/// Parses JSON a test expects to be well formed.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("JSON")
+}
