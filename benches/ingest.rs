@@ -9,9 +9,9 @@
 use std::time::{Duration, Instant};
 
 use coopledger::client::{self, LedgerClient, Signer};
-use coopledger::envelope::generate_key;
 use coopledger::pb::{self, entry::Body};
 use coopledger::server::{RunningServer, ServerConfig, start};
+use coopledger::verify::generate_key;
 use criterion::{Criterion, Throughput, criterion_group};
 
 const CLIENTS: usize = 32;

@@ -4,8 +4,8 @@
 
 use ed25519_dalek::SigningKey;
 
-use crate::envelope::{EntryId, sign_entry};
 use crate::pb::{self, entry::Body};
+use crate::verify::{EntryId, sign_entry};
 
 /// A tonic client of the `Ledger` service over a plain channel.
 pub type LedgerClient = pb::ledger_client::LedgerClient<tonic::transport::Channel>;
@@ -52,7 +52,7 @@ impl Signer {
 
     /// As [`Signer::sign`], with an explicit `created_at_ms` (tests of clock rules).
     pub fn sign_at(&self, body: Body, created_at_ms: i64) -> Result<pb::Envelope, ClientError> {
-        let nonce = crate::envelope::new_nonce().map_err(|e| ClientError::Random(e.to_string()))?;
+        let nonce = crate::verify::new_nonce().map_err(|e| ClientError::Random(e.to_string()))?;
         let entry = pb::Entry {
             network_id: self.network_id.clone(),
             author: self.handle.clone(),
@@ -66,7 +66,7 @@ impl Signer {
 
 /// The id an envelope will have in the log.
 pub fn envelope_id(envelope: &pb::Envelope) -> EntryId {
-    EntryId::of_pae(&crate::envelope::pae(
+    EntryId::of_pae(&crate::verify::pae(
         &envelope.payload_type,
         &envelope.payload,
     ))
@@ -222,7 +222,7 @@ impl FetchedPreview {
             "repayments": report["repayments"],
         })
         .to_string();
-        Ok(crate::distribution::digest_of(&canonical))
+        Ok(crate::payout::digest_of(&canonical))
     }
 
     /// The record body for exactly what was shown: the requested period and

@@ -1,34 +1,32 @@
 //! coopledger: a signed, append-only contribution ledger for cooperatives,
 //! and the pure scoring core that turns it into exact-cent payouts.
 //!
-//! - [`envelope`], [`entry`]: signed entries and their stateless checks.
-//! - [`state`]: the fold over the log (members, keys, roles, contributions).
-//! - [`log`]: the sled store, the sequencer (group commit) and replay.
-//! - [`merkle`], [`proof`]: the RFC 9162-shaped tree and its stand-alone verifier.
-//! - [`scoring`], [`scenario`]: the deterministic scoring core and its JSON scenarios.
-//! - [`service`], [`server`]: the gRPC edge; the one place errors become `Status`.
-//! - [`view`]: each contribution as it stands now (status, value), for the CLI's views.
+//! The map (ARCHITECTURE.md tells the same with the path of an entry and of
+//! a distribution). Each folder depends only on those listed above it:
+//!
+//! - [`verify`]: what a member checks without trusting the server —
+//!   envelopes, entry ids, leaf bytes, RFC 9162 proofs, signed checkpoints.
+//! - [`scoring`]: the pure, deterministic scoring core (spec/SCORING.md)
+//!   and its JSON scenario files.
+//! - [`ledger`]: the log's rules, pure — limits, refusals, stateless entry
+//!   checks, the state folded from the log, and the one [`ledger::Replayer`].
+//! - [`payout`]: from the ledger to the scoring core — the live log as a
+//!   scoring input, previews, the canonical digest, settling a recorded
+//!   distribution, the members' views of contributions.
+//! - [`log`]: the only code that touches disk — the [`log::Ledger`] handle,
+//!   the sled store, the sequencer and writer, the Merkle tree, key files.
+//! - [`server`]: the gRPC edge — start and stop, the service, and
+//!   `server::status`, the one place errors become `Status`.
+//! - [`client`]: the author's side — signing and every entry-body builder.
 #![forbid(unsafe_code)]
 
-pub mod audit;
-pub mod checkpoint;
 pub mod client;
-pub mod distribution;
-pub mod entry;
-pub mod envelope;
-pub mod error;
-pub mod keyfile;
-pub mod limits;
+pub mod ledger;
 pub mod log;
-pub mod merkle;
-pub mod proof;
-pub mod scenario;
+pub mod payout;
 pub mod scoring;
 pub mod server;
-pub mod service;
-pub mod snapshot;
-pub mod state;
-pub mod view;
+pub mod verify;
 
 /// Generated protobuf and gRPC types of `coopledger.v1`.
 #[allow(missing_docs, clippy::all)]

@@ -137,8 +137,8 @@ struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn limits(&self) -> coopledger::limits::Limits {
-        let mut l = coopledger::limits::Limits::default();
+    fn limits(&self) -> coopledger::ledger::Limits {
+        let mut l = coopledger::ledger::Limits::default();
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { l.$f = v; } )* };
         }

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{JAN_2020, Network, found_network, new_signer, sign, work};
-use coopledger::checkpoint::Checkpoint;
 use coopledger::client::{LedgerClient, contribution_body};
 use coopledger::pb;
-use coopledger::proof::{leaf_hash, verify_consistency, verify_inclusion};
 use coopledger::server::{RunningServer, ServerConfig, start};
+use coopledger::verify::Checkpoint;
+use coopledger::verify::{leaf_hash, verify_consistency, verify_inclusion};
 
 async fn serve(dir: &Path) -> RunningServer {
     start(ServerConfig {
@@ -120,7 +120,7 @@ async fn proofs_from_an_early_receipt_verify_against_a_much_later_checkpoint() {
         .iter()
         .map(|h| h.as_slice().try_into().unwrap())
         .collect();
-    let genesis_leaf = coopledger::envelope::VerifiedEnvelope::verify(&network.genesis, 1 << 20)
+    let genesis_leaf = coopledger::verify::VerifiedEnvelope::verify(&network.genesis, 1 << 20)
         .unwrap()
         .leaf_bytes();
     verify_inclusion(&leaf_hash(&genesis_leaf), 0, cp.size, &hashes, &cp.root)

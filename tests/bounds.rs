@@ -22,16 +22,16 @@ use common::{
     sign, submit_new, work,
 };
 use coopledger::client::{Signer, contribution_body, evaluate_body, genesis_body};
-use coopledger::distribution::{preview, record_body};
-use coopledger::envelope::VerifiedEnvelope;
-use coopledger::error::Refusal;
-use coopledger::limits::{
+use coopledger::ledger::Refusal;
+use coopledger::ledger::{CheckContext, LedgerState};
+use coopledger::ledger::{
     Limits, MAX_AMOUNT, MAX_TAG_RATE, MAX_UNIT_RATE, MAX_UNITS, MAX_WORK_MINUTES, MAX_WORK_RATE,
 };
+use coopledger::payout::{PolicyChoice, scoring_input};
+use coopledger::payout::{preview, record_body};
 use coopledger::pb::{self, ContributionKind as K, entry::Body};
 use coopledger::scoring::PolicyDocument;
-use coopledger::snapshot::{PolicyChoice, scoring_input};
-use coopledger::state::{CheckContext, LedgerState};
+use coopledger::verify::VerifiedEnvelope;
 use proptest::prelude::*;
 use serde_json::json;
 use tonic::Code;
@@ -454,7 +454,7 @@ impl Fold {
     fn push_settled(
         &mut self,
         envelope: &pb::Envelope,
-        doctored: Option<coopledger::state::Settlement>,
+        doctored: Option<coopledger::ledger::Settlement>,
     ) -> Result<(), Refusal> {
         let v = VerifiedEnvelope::verify(envelope, usize::MAX)?;
         let cx = CheckContext {
@@ -466,7 +466,7 @@ impl Fold {
         let settlement = match (&v.entry.body, doctored) {
             (Some(Body::RecordDistribution(_)), Some(doctored)) => Some(doctored),
             (Some(Body::RecordDistribution(r)), None) => {
-                Some(coopledger::distribution::settle(&self.state, r)?)
+                Some(coopledger::payout::settle(&self.state, r)?)
             }
             _ => None,
         };
@@ -476,7 +476,7 @@ impl Fold {
     }
 
     /// Previews `period` for `income` with the latest policy.
-    fn preview(&self, period: (i64, i64), income: u64) -> coopledger::distribution::Preview {
+    fn preview(&self, period: (i64, i64), income: u64) -> coopledger::payout::Preview {
         preview(
             &self.state,
             self.state.size(),
@@ -747,7 +747,7 @@ fn prior_repayments_summing_past_the_limit_leave_every_period_scorable() {
             log_size: fold.state.size(),
             digest: vec![0; 32],
         });
-        let doctored = coopledger::state::Settlement {
+        let doctored = coopledger::ledger::Settlement {
             repayments: [(common::entry_id(&expense_id), MAX_AMOUNT)].into(),
             shares_payouts: [("bob".to_string(), MAX_AMOUNT)].into(),
             ..Default::default()

@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use coopledger::scenario::Scenario;
+use coopledger::scoring::scenario::Scenario;
 use serde_json::Value;
 
 fn conformance_dir() -> PathBuf {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use coopledger::client::{LedgerClient, Signer, allocate_body, contribution_body, evaluate_body};
-use coopledger::limits::Limits;
+use coopledger::ledger::Limits;
 use coopledger::pb::{self, entry::Body};
 use prost::Message;
 use tonic::Code;
@@ -101,7 +101,7 @@ impl Scenario {
                 network_id: network.id.clone(),
                 author: "bob".into(),
                 created_at_ms: now_ms(),
-                nonce: coopledger::envelope::new_nonce().expect("nonce"),
+                nonce: coopledger::verify::new_nonce().expect("nonce"),
                 body: None,
             };
             let mut payload = body_part.encode_to_vec();

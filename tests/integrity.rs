@@ -4,7 +4,7 @@
 mod common;
 
 use common::{JAN_2020, found_network, log_contribution, new_signer, work};
-use coopledger::error::LedgerError;
+use coopledger::log::LedgerError;
 use coopledger::log::Store;
 use coopledger::server::{ServerConfig, ServerError, start};
 
@@ -99,7 +99,7 @@ async fn an_entry_swapped_for_another_validly_signed_one_is_refused() {
     // different, validly signed envelope must still be caught (id index and root).
     let dir = small_log().await;
     let other = new_signer("alice", &[0u8; 32]);
-    let forged = coopledger::envelope::VerifiedEnvelope::verify(
+    let forged = coopledger::verify::VerifiedEnvelope::verify(
         &other
             .sign(coopledger::client::contribution_body(work(999, JAN_2020.0)))
             .unwrap(),
@@ -132,10 +132,10 @@ async fn a_truncated_log_with_a_rewritten_head_fails_the_signed_checkpoint() {
         let size = 5u64 + 1; // genesis + 5 contributions
         tree.remove(entry_key(size - 1)).unwrap();
         let store_root = {
-            let mut frontier = coopledger::merkle::Frontier::new();
+            let mut frontier = coopledger::log::Frontier::new();
             for seq in 0..size - 1 {
                 let leaf = tree.get(entry_key(seq)).unwrap().unwrap();
-                frontier.append(coopledger::proof::leaf_hash(&leaf));
+                frontier.append(coopledger::verify::leaf_hash(&leaf));
             }
             frontier.root()
         };

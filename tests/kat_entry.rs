@@ -4,8 +4,8 @@
 //! `blake3` and `cryptography`). A client in another language that matches
 //! these values signs and hashes exactly as the server verifies.
 
-use coopledger::envelope::{PAYLOAD_TYPE, VerifiedEnvelope, pae, sign_entry};
 use coopledger::pb;
+use coopledger::verify::{PAYLOAD_TYPE, VerifiedEnvelope, pae, sign_entry};
 use ed25519_dalek::SigningKey;
 use prost::Message;
 
@@ -56,7 +56,7 @@ fn one_entry_signs_and_hashes_to_the_independent_known_answers() {
     let v = VerifiedEnvelope::verify(&envelope, 1 << 16).unwrap();
     assert_eq!(v.id.to_hex(), ID);
     assert_eq!(
-        hex::encode(coopledger::proof::leaf_hash(&v.leaf_bytes())),
+        hex::encode(coopledger::verify::leaf_hash(&v.leaf_bytes())),
         LEAF_HASH
     );
 }

@@ -1,5 +1,5 @@
-//! Tests of the Merkle tree (`coopledger::merkle`) and its stand-alone
-//! verifier (`coopledger::proof`).
+//! Tests of the Merkle tree (`coopledger::log`) and its stand-alone
+//! verifier (`coopledger::verify`).
 //!
 //! Two independent references hold the implementation to RFC 9162:
 //!
@@ -17,11 +17,11 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use coopledger::merkle::{
+use coopledger::log::{
     Frontier, MerkleError, NodeSource, consistency_proof, inclusion_proof, node_key, root_at,
     subtree_root,
 };
-use coopledger::proof::{
+use coopledger::verify::{
     EMPTY_ROOT, Hash, ProofError, leaf_bytes, leaf_hash, node_hash, verify_consistency,
     verify_inclusion,
 };
@@ -35,7 +35,7 @@ type Nodes = BTreeMap<(u8, u64), Hash>;
 /// cleverness, nothing shared with the code under test except the two hash
 /// functions.
 mod rfc {
-    use coopledger::proof::{EMPTY_ROOT, Hash, node_hash};
+    use coopledger::verify::{EMPTY_ROOT, Hash, node_hash};
 
     /// k: the largest power of two smaller than `n` (n > 1).
     fn k(n: usize) -> usize {

@@ -14,8 +14,8 @@ use common::{
     submit_new, submit_refused, work,
 };
 use coopledger::client::{FetchedPreview, contribution_body, evaluate_body, fetch_preview};
-use coopledger::envelope::VerifiedEnvelope;
 use coopledger::pb::{self, entry::Body};
+use coopledger::verify::VerifiedEnvelope;
 use serde_json::Value;
 use tonic::Code;
 
@@ -157,12 +157,12 @@ async fn two_periods_previewed_at_one_log_size_cannot_both_repay_a_claim() {
 /// build.
 fn write_log(dir: &Path, key: &ed25519_dalek::SigningKey, envelopes: &[pb::Envelope]) {
     let store = coopledger::log::Store::open(dir).unwrap();
-    let mut frontier = coopledger::merkle::Frontier::new();
-    let mut write = coopledger::log::store::GroupWrite::default();
+    let mut frontier = coopledger::log::Frontier::new();
+    let mut write = coopledger::log::GroupWrite::default();
     for (i, e) in envelopes.iter().enumerate() {
         let v = VerifiedEnvelope::verify(e, usize::MAX).unwrap();
         let leaf = v.leaf_bytes();
-        for (level, index, hash) in frontier.append(coopledger::proof::leaf_hash(&leaf)) {
+        for (level, index, hash) in frontier.append(coopledger::verify::leaf_hash(&leaf)) {
             write.node(level, index, &hash);
         }
         write.entry(i as u64, &leaf);
@@ -171,8 +171,8 @@ fn write_log(dir: &Path, key: &ed25519_dalek::SigningKey, envelopes: &[pb::Envel
         size: frontier.size(),
         root: frontier.root(),
     };
-    let note = coopledger::checkpoint::Checkpoint {
-        origin: coopledger::checkpoint::origin_of(&key.verifying_key().to_bytes()),
+    let note = coopledger::verify::Checkpoint {
+        origin: coopledger::verify::origin_of(&key.verifying_key().to_bytes()),
         size: head.size,
         root: head.root,
     }
@@ -187,7 +187,7 @@ fn write_log(dir: &Path, key: &ed25519_dalek::SigningKey, envelopes: &[pb::Envel
 async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let log_key =
-        coopledger::keyfile::load_or_create(&dir.path().join(coopledger::log::LOG_KEY_FILE))
+        coopledger::log::keyfile::load_or_create(&dir.path().join(coopledger::log::LOG_KEY_FILE))
             .unwrap();
     let log_pk = log_key.verifying_key().to_bytes();
     let mut alice = common::new_signer("alice", &[]);
@@ -223,7 +223,7 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
     // Both distributions computed over the same first N entries, as the
     // old rules allowed: each repays the whole claim.
     let n = log.len() as u64;
-    let mut replayer = coopledger::audit::Replayer::new(Some(log_pk), None);
+    let mut replayer = coopledger::ledger::Replayer::new(Some(log_pk), None);
     for (i, e) in log.iter().enumerate() {
         replayer
             .push(i as u64, &VerifiedEnvelope::verify(e, usize::MAX).unwrap())
@@ -231,16 +231,16 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
     }
     let state = replayer.finish().state;
     for period in [JAN_2020, FEB_2020] {
-        let p = coopledger::distribution::preview(
+        let p = coopledger::payout::preview(
             &state,
             n,
-            coopledger::snapshot::PolicyChoice::Version(1),
+            coopledger::payout::PolicyChoice::Version(1),
             period,
             30_000,
         )
         .unwrap();
         assert_eq!(p.report.repayments[&claim], 20_000);
-        let body = coopledger::distribution::record_body(&p);
+        let body = coopledger::payout::record_body(&p);
         log.push(sign(&bob, Body::RecordDistribution(body)));
     }
     write_log(dir.path(), &log_key, &log);
@@ -489,7 +489,7 @@ async fn mistakes_at_month_end_are_refused_and_change_nothing() {
     let home = tempfile::tempdir().unwrap();
     let url = coop.server.url();
     std::fs::create_dir_all(home.path().join("keys")).unwrap();
-    coopledger::keyfile::write_key(&home.path().join("keys/bob.key"), &bob.key).unwrap();
+    coopledger::log::keyfile::write_key(&home.path().join("keys/bob.key"), &bob.key).unwrap();
     let before = common::info(&mut coop.client).await.log_size;
     let out = run_cli(
         home.path(),

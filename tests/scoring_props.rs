@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use coopledger::scenario::Scenario;
 use coopledger::scoring::allocation::{impartial_division, impartial_shares};
 use coopledger::scoring::input::{
     Allocation, Contribution, Evaluation, Kind, Period, PriorPayout, PriorRepayment, ScoringInput,
@@ -17,6 +16,7 @@ use coopledger::scoring::policy::{
     Bucket, Decay, EvaluatorWeights, Mechanism, Mode, Policy, PolicyDocument, RatingRule,
     SharesMethod, ValidationRule,
 };
+use coopledger::scoring::scenario::Scenario;
 use coopledger::scoring::{ScoringError, score};
 use proptest::collection::vec;
 use proptest::option;

@@ -37,7 +37,7 @@ impl Views {
         let coop = Coop::new().await;
         let home = tempfile::tempdir().unwrap();
         for s in [&coop.alice, &coop.bob, &coop.carol] {
-            coopledger::keyfile::write_key(
+            coopledger::log::keyfile::write_key(
                 &home.path().join(format!("keys/{}.key", s.handle)),
                 &s.key,
             )

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use coopledger::audit::{Replayed, Replayer};
-use coopledger::checkpoint::{Checkpoint, origin_of};
-use coopledger::envelope::VerifiedEnvelope;
+use coopledger::ledger::{Replayed, Replayer};
 use coopledger::log::Store;
 use coopledger::pb;
+use coopledger::verify::VerifiedEnvelope;
+use coopledger::verify::{Checkpoint, origin_of};
 use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt;
 
@@ -242,7 +242,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
             .as_slice()
             .try_into()
             .context("checkpoint root is not 32 bytes")?;
-        coopledger::proof::verify_consistency(w.size, cp.size, &w.root, &new_root, &hashes)
+        coopledger::verify::verify_consistency(w.size, cp.size, &w.root, &new_root, &hashes)
             .map_err(|e| {
                 anyhow::anyhow!(
                     "the log forked: the server's consistency proof from size {} fails: {e}",
@@ -485,8 +485,8 @@ pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
             })
             .collect::<Option<Vec<_>>>()
             .with_context(|| format!("entries[{i}].proof: not 32-byte hex hashes"))?;
-        coopledger::proof::verify_inclusion(
-            &coopledger::proof::leaf_hash(&leaf),
+        coopledger::verify::verify_inclusion(
+            &coopledger::verify::leaf_hash(&leaf),
             e.sequence,
             cp.size,
             &proof,

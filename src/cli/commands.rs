@@ -4,10 +4,10 @@
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use coopledger::client;
-use coopledger::envelope::EntryId;
+use coopledger::ledger::role_name;
+use coopledger::payout::{Fate, Status};
 use coopledger::pb::{self, entry::Body};
-use coopledger::state::role_name;
-use coopledger::view::{Fate, Status};
+use coopledger::verify::EntryId;
 use tokio_stream::StreamExt;
 
 use super::input::{
@@ -27,7 +27,7 @@ pub struct InitArgs {
     pub currency: String,
     /// Digits of the minor unit (2 for cents), 0..=8.
     #[arg(long, default_value_t = 2,
-          value_parser = clap::value_parser!(u32).range(0..=i64::from(coopledger::entry::MAX_DECIMALS)))]
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(coopledger::ledger::MAX_DECIMALS)))]
     pub decimals: u32,
     /// Another founding admin, as HANDLE=PUBLIC_KEY_HEX (repeatable); you are always a founder.
     #[arg(long = "founder")]
@@ -225,11 +225,11 @@ pub struct TailArgs {
 
 /// `coopledger keygen HANDLE`.
 pub fn keygen(ctx: &Context, handle: &str) -> Result<()> {
-    coopledger::entry::check_handle(handle, "handle").map_err(|e| anyhow::anyhow!("{e}"))?;
+    coopledger::ledger::check_handle(handle, "handle").map_err(|e| anyhow::anyhow!("{e}"))?;
     let path = config::key_path(&ctx.home, handle);
     let key =
-        coopledger::envelope::generate_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    coopledger::keyfile::write_key(&path, &key)?;
+        coopledger::verify::generate_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    coopledger::log::keyfile::write_key(&path, &key)?;
     let mut cfg = config::Config::load(&ctx.home)?;
     if cfg.default_identity.is_none() {
         cfg.default_identity = Some(handle.to_string());
@@ -491,12 +491,12 @@ async fn rotate_key(ctx: &Context) -> Result<()> {
     let signer = ctx.signer(&session)?;
     let path = config::key_path(&ctx.home, &signer.handle);
     let next_path = path.with_extension("next.key");
-    let new_key = match coopledger::keyfile::read_key(&next_path) {
+    let new_key = match coopledger::log::keyfile::read_key(&next_path) {
         Ok(k) => k,
         Err(_) => {
-            let k = coopledger::envelope::generate_key()
+            let k = coopledger::verify::generate_key()
                 .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            coopledger::keyfile::write_key(&next_path, &k)?;
+            coopledger::log::keyfile::write_key(&next_path, &k)?;
             k
         }
     };

@@ -5,9 +5,9 @@
 
 use anyhow::{Context as _, Result};
 use coopledger::client::{self, LedgerClient, Signer};
-use coopledger::envelope::{EntryId, generate_key};
 use coopledger::pb::{self, entry::Body};
 use coopledger::server::{ServerConfig, start};
+use coopledger::verify::{EntryId, generate_key};
 use tokio_stream::StreamExt;
 
 use super::input::{format_money, format_time, parse_period};
@@ -369,7 +369,7 @@ pub async fn run() -> Result<()> {
                 .roles
                 .iter()
                 .filter_map(|r| pb::Role::try_from(*r).ok())
-                .map(coopledger::state::role_name)
+                .map(coopledger::ledger::role_name)
                 .collect();
             vec![
                 m.handle.clone(),

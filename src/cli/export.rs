@@ -12,15 +12,15 @@
 //! - distributions: the recorded distributions.
 //!
 //! Both views come from one pass over the log ([`fold`]) into
-//! [`coopledger::view::LogView`]. Every cell goes through [`csv_field`],
+//! [`coopledger::payout::LogView`]. Every cell goes through [`csv_field`],
 //! which also neutralises text a spreadsheet would run as a formula.
 
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result, bail};
-use coopledger::envelope::VerifiedEnvelope;
+use coopledger::payout::{ContributionView, LogView, Rate, VIEW_KINDS};
 use coopledger::pb;
-use coopledger::view::{ContributionView, LogView, Rate, VIEW_KINDS};
+use coopledger::verify::VerifiedEnvelope;
 use tokio_stream::StreamExt;
 
 use super::input::{format_money, format_time, parse_period};
@@ -152,7 +152,7 @@ pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Resu
                     let Some((status, member)) = statuses.get(&e.contribution) else {
                         continue;
                     };
-                    if view.fate(e) != coopledger::view::Fate::Standing {
+                    if view.fate(e) != coopledger::payout::Fate::Standing {
                         continue;
                     }
                     let verdict = if e.verdict == pb::Verdict::Flag {

@@ -157,7 +157,7 @@ impl Context {
     /// The signer for the current identity in the session's network.
     pub fn signer(&self, session: &Session) -> Result<Signer> {
         let handle = self.handle()?;
-        let key = coopledger::keyfile::read_key(&config::key_path(&self.home, &handle))
+        let key = coopledger::log::keyfile::read_key(&config::key_path(&self.home, &handle))
             .with_context(|| {
                 format!("no usable key for {handle}; create one with `coopledger keygen {handle}`")
             })?;
@@ -187,7 +187,7 @@ async fn signed_genesis(
     let envelope = logged
         .envelope
         .context("the server sent the genesis entry without its envelope")?;
-    let v = coopledger::envelope::VerifiedEnvelope::verify(&envelope, usize::MAX)
+    let v = coopledger::verify::VerifiedEnvelope::verify(&envelope, usize::MAX)
         .map_err(|r| anyhow::anyhow!("the genesis entry's signature: {r}"))?;
     if v.id.0.as_slice() != info.network_id.as_slice() {
         bail!(

@@ -13,9 +13,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
-use coopledger::scenario::Scenario;
 use coopledger::scoring::input::Kind;
 use coopledger::scoring::report::{Explanation, Report};
+use coopledger::scoring::scenario::Scenario;
 
 /// Arguments of `coopledger score`.
 #[derive(Debug, Clone, clap::Args)]

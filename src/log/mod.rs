@@ -8,7 +8,10 @@
 //! then answers. One writer means one total order and no write conflicts;
 //! grouping means one flush serves many requests.
 
-pub mod store;
+mod error;
+pub mod keyfile;
+mod store;
+mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -16,15 +19,16 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::audit::{AuditError, Replayed, Replayer};
-use crate::checkpoint::{Checkpoint, origin_of};
-use crate::envelope::{EntryId, VerifiedEnvelope};
-use crate::error::{LedgerError, Refusal, Result};
-use crate::limits::Limits;
-use crate::merkle::{Frontier, NodeSource};
+use crate::ledger::Limits;
+use crate::ledger::Refusal;
+use crate::ledger::{AuditError, Replayed, Replayer};
+use crate::ledger::{CheckContext, LedgerState, Settlement, Undo};
 use crate::pb;
-use crate::state::{CheckContext, LedgerState, Settlement, Undo};
-pub use store::{Head, Store};
+use crate::verify::{Checkpoint, origin_of};
+use crate::verify::{EntryId, VerifiedEnvelope};
+pub use error::{LedgerError, Result};
+pub use store::{GroupWrite, Head, Store};
+pub use tree::*;
 
 /// A head with the checkpoint note the server signed for it.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -269,7 +273,7 @@ fn open_blocking(dir: &Path) -> Result<Opened> {
         source,
     })?;
     let key_path = dir.join(LOG_KEY_FILE);
-    let log_key = crate::keyfile::load_or_create(&key_path).map_err(|e| LedgerError::Io {
+    let log_key = crate::log::keyfile::load_or_create(&key_path).map_err(|e| LedgerError::Io {
         path: key_path.display().to_string(),
         source: std::io::Error::other(e.to_string()),
     })?;
@@ -556,7 +560,7 @@ impl Sequencer {
     ) -> Result<Option<Settlement>, Refusal> {
         match &v.entry.body {
             Some(pb::entry::Body::RecordDistribution(r)) => {
-                crate::distribution::settle(state, r).map(Some)
+                crate::payout::settle(state, r).map(Some)
             }
             _ => Ok(None),
         }
@@ -600,7 +604,7 @@ impl Sequencer {
                             Outcome::New(s) => {
                                 let leaf = v.leaf_bytes();
                                 for (level, index, hash) in
-                                    self.frontier.append(crate::proof::leaf_hash(&leaf))
+                                    self.frontier.append(crate::verify::leaf_hash(&leaf))
                                 {
                                     write.node(level, index, &hash);
                                 }
@@ -730,7 +734,7 @@ enum Outcome {
 }
 
 /// What the sequencer runs after the ledger rules: settles a recorded
-/// distribution (see [`crate::distribution::settle`]).
+/// distribution (see [`crate::payout::settle`]).
 type Settle<'a> = dyn Fn(&LedgerState, &VerifiedEnvelope) -> std::result::Result<Option<Settlement>, Refusal>
     + 'a;
 

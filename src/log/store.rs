@@ -14,9 +14,9 @@
 
 use std::path::Path;
 
-use crate::error::{LedgerError, Result};
-use crate::merkle::NodeSource;
-use crate::proof::{EMPTY_ROOT, Hash};
+use super::error::{LedgerError, Result};
+use crate::log::NodeSource;
+use crate::verify::{EMPTY_ROOT, Hash};
 
 const ENTRY: u8 = b'e';
 const NODE: u8 = b'n';
@@ -69,7 +69,7 @@ impl GroupWrite {
         }
         let mut k = [0u8; 10];
         k[0] = NODE;
-        k[1..].copy_from_slice(&crate::merkle::node_key(level, index));
+        k[1..].copy_from_slice(&crate::log::node_key(level, index));
         self.batch.insert(&k[..], &hash[..]);
     }
 
@@ -184,11 +184,11 @@ impl NodeSource for Store {
             return Ok(self
                 .tree
                 .get(entry_key(index))?
-                .map(|leaf| crate::proof::leaf_hash(&leaf)));
+                .map(|leaf| crate::verify::leaf_hash(&leaf)));
         }
         let mut k = [0u8; 10];
         k[0] = NODE;
-        k[1..].copy_from_slice(&crate::merkle::node_key(level, index));
+        k[1..].copy_from_slice(&crate::log::node_key(level, index));
         Ok(self
             .tree
             .get(k)?

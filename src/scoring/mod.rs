@@ -30,6 +30,7 @@ pub(crate) mod json;
 pub mod policy;
 pub mod report;
 pub(crate) mod review;
+pub mod scenario;
 pub mod time;
 pub mod trust;
 pub(crate) mod validate;

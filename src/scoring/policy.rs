@@ -317,7 +317,7 @@ impl PolicyDocument {
     }
 
     /// Refuses a policy under which a contribution within the ingestion
-    /// bounds (`crate::limits`: quantity and own rate per kind, at most
+    /// bounds (`crate::ledger`: quantity and own rate per kind, at most
     /// `max_tags` tags) could pass a scoring limit, so that adopting it can
     /// never make an accepted log unscorable (DESIGN principle 8):
     ///
@@ -333,7 +333,7 @@ impl PolicyDocument {
     /// `tag_multiplier_ppm`). The live log calls this when a policy is
     /// adopted; `score --scenario` may call it to warn about a draft.
     pub fn check_scorable(&self, max_tags: usize) -> Result<()> {
-        use crate::limits::{MAX_TAG_RATE, max_rate, max_value};
+        use crate::ledger::{MAX_TAG_RATE, max_rate, max_value};
         let policy = &self.policy;
         let root = Path::Root("");
         for (kind, &rate) in &policy.default_rates {
@@ -1022,17 +1022,17 @@ mod tests {
         let rate =
             |field: &str, rate: u64| check(&format!(r#"{{{field}: {rate}}}, "buckets": []}}"#), 16);
         let work = r#""default_rates": {"work""#;
-        assert_eq!(rate(work, crate::limits::MAX_WORK_RATE), Ok(()));
+        assert_eq!(rate(work, crate::ledger::MAX_WORK_RATE), Ok(()));
         assert!(
-            rate(work, crate::limits::MAX_WORK_RATE + 1)
+            rate(work, crate::ledger::MAX_WORK_RATE + 1)
                 .unwrap_err()
                 .starts_with("default_rates.work: 60000000001 is more than a work rate")
         );
         let money = r#""default_rates": {"money""#;
         assert_eq!(rate(money, MAX_AMOUNT), Ok(()));
         let tag = r#""rates": {"x""#;
-        assert_eq!(rate(tag, crate::limits::MAX_TAG_RATE), Ok(()));
-        assert!(rate(tag, crate::limits::MAX_TAG_RATE + 1).is_err());
+        assert_eq!(rate(tag, crate::ledger::MAX_TAG_RATE), Ok(()));
+        assert!(rate(tag, crate::ledger::MAX_TAG_RATE + 1).is_err());
     }
 
     #[test]

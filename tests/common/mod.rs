@@ -13,10 +13,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use coopledger::client::{LedgerClient, Signer, contribution_body, envelope_id, genesis_body};
-use coopledger::envelope::{EntryId, PAYLOAD_TYPE, generate_key, pae};
-use coopledger::limits::Limits;
+use coopledger::ledger::Limits;
 use coopledger::pb::{self, entry::Body};
 use coopledger::server::{RunningServer, ServerConfig, start};
+use coopledger::verify::{EntryId, PAYLOAD_TYPE, generate_key, pae};
 use ed25519_dalek::{Signer as _, SigningKey};
 use tempfile::TempDir;
 use tonic::transport::{Channel, Endpoint};

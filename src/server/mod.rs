@@ -7,11 +7,16 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
-use crate::error::LedgerError;
-use crate::limits::Limits;
+mod payout;
+mod service;
+pub mod status;
+
+use crate::ledger::Limits;
 use crate::log::Ledger;
+use crate::log::LedgerError;
 use crate::pb;
-use crate::service::{LedgerService, status::map_size_limit_status};
+use service::LedgerService;
+use status::map_size_limit_status;
 
 /// What a server needs to start.
 #[derive(Clone, Debug)]

@@ -1,7 +1,7 @@
 //! The server side of coopledger's Merkle tree: the append-only frontier the
 //! sequencer keeps in memory, and roots and proofs read from stored nodes.
 //!
-//! The tree is RFC 9162's with blake3 (see [`crate::proof`], which checks what
+//! The tree is RFC 9162's with blake3 (see [`crate::verify`], which checks what
 //! this module produces). The store keeps only *perfect* subtree roots: node
 //! `(level, index)` is the root of the `2^level` leaves `[index·2^level,
 //! (index+1)·2^level)`, level 0 being the leaf hashes. A perfect node never
@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use crate::proof::{EMPTY_ROOT, Hash, node_hash};
+use crate::verify::{EMPTY_ROOT, Hash, node_hash};
 
 /// A stored perfect node: `(level, index, hash)`, as [`Frontier::append`]
 /// returns them for the store to write under [`node_key`].
@@ -304,7 +304,7 @@ fn split(n: u64) -> u64 {
 
 /// The inclusion proof of leaf `index` in the tree of its first `tree_size`
 /// leaves: RFC 9162 §2.1.3.1 PATH(index, D\[tree_size\]), sibling hashes from
-/// the leaf up to the root, as [`crate::proof::verify_inclusion`] expects.
+/// the leaf up to the root, as [`crate::verify::verify_inclusion`] expects.
 ///
 /// Walks from the root down, taking one sibling per level: every sibling is a
 /// single perfect node except at most one on the right edge, so the proof
@@ -339,7 +339,7 @@ pub fn inclusion_proof<S: NodeSource + ?Sized>(
 
 /// The consistency proof that the tree of `new_size` leaves extends the tree
 /// of `old_size` leaves: RFC 9162 §2.1.4.1 PROOF(old_size, D\[new_size\]), as
-/// [`crate::proof::verify_consistency`] expects.
+/// [`crate::verify::verify_consistency`] expects.
 ///
 /// Outside the RFC's `0 < old_size < new_size` the proof is empty: for equal
 /// sizes (the RFC's SUBPROOF(m, D\[m\], true)) and for `old_size == 0` (the

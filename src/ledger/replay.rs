@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::checkpoint::Checkpoint;
-use crate::envelope::VerifiedEnvelope;
-use crate::limits::Limits;
-use crate::merkle::Frontier;
+use crate::ledger::Limits;
+use crate::ledger::{CheckContext, LedgerState, Settlement};
+use crate::log::Frontier;
 use crate::pb::entry::Body;
-use crate::proof::Hash;
-use crate::state::{CheckContext, LedgerState, Settlement};
+use crate::verify::Checkpoint;
+use crate::verify::Hash;
+use crate::verify::VerifiedEnvelope;
 
 /// What an audit found wrong, precisely enough to act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,7 +79,7 @@ impl Replayer {
             frontier: Frontier::new(),
             log_public_key,
             watch,
-            root_at_watch: (watch == Some(0)).then_some(crate::proof::EMPTY_ROOT),
+            root_at_watch: (watch == Some(0)).then_some(crate::verify::EMPTY_ROOT),
             unbounded: Limits::unbounded(),
             known: BTreeMap::new(),
         }
@@ -109,7 +109,7 @@ impl Replayer {
         &mut self,
         sequence: u64,
         v: &VerifiedEnvelope,
-    ) -> Result<Vec<crate::merkle::Node>, AuditError> {
+    ) -> Result<Vec<crate::log::Node>, AuditError> {
         let err = |detail: String| AuditError::Entry { sequence, detail };
         if sequence != self.size() {
             return Err(AuditError::Entry {
@@ -143,7 +143,7 @@ impl Replayer {
             // A stale record that repays claims twice is what an auditor
             // most needs named: say which claims.
             let why = record
-                .and_then(|r| crate::distribution::double_repayments(&self.state, r))
+                .and_then(|r| crate::payout::double_repayments(&self.state, r))
                 .map_or(String::new(), |d| format!("; {d}"));
             return Err(err(format!("breaks a ledger rule: {refusal}{why}")));
         }
@@ -151,7 +151,7 @@ impl Replayer {
             None => None,
             Some(r) => Some(match self.known.remove(&sequence) {
                 Some(known) => known,
-                None => crate::distribution::settle(&self.state, r).map_err(|refusal| {
+                None => crate::payout::settle(&self.state, r).map_err(|refusal| {
                     err(format!(
                         "the recorded distribution is not what the rules give: {refusal}"
                     ))
@@ -161,7 +161,7 @@ impl Replayer {
         self.state.apply(v, sequence, settlement);
         let nodes = self
             .frontier
-            .append(crate::proof::leaf_hash(&v.leaf_bytes()));
+            .append(crate::verify::leaf_hash(&v.leaf_bytes()));
         if self.watch == Some(self.size()) {
             self.root_at_watch = Some(self.frontier.root());
         }

@@ -2,14 +2,14 @@
 //! ledger state and the pure scoring module, so a preview over the log and a
 //! scenario file are scored by the same code.
 
-use crate::error::Refusal;
+use crate::ledger::LedgerState;
+use crate::ledger::Refusal;
 use crate::pb;
 use crate::scoring::input::{
     Allocation, Contribution, Evaluation, Kind, Period, PriorPayout, PriorRepayment, ScoringInput,
     Verdict,
 };
 use crate::scoring::policy::PolicyDocument;
-use crate::state::LedgerState;
 
 /// The scoring kind of a logged contribution kind.
 pub fn kind_of(kind: i32) -> Option<Kind> {

@@ -6,7 +6,8 @@
 
 use tonic::{Code, Status};
 
-use crate::error::{LedgerError, Refusal};
+use crate::ledger::Refusal;
+use crate::log::LedgerError;
 
 impl From<Refusal> for Status {
     fn from(r: Refusal) -> Status {

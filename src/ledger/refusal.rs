@@ -1,7 +1,7 @@
-//! The error types of the ledger layers, each classified by what the caller
-//! can do about it. The service turns them into `tonic::Status` in exactly one
-//! place (`service::status`), so every refusal carries the same code wherever
-//! it was raised.
+//! Why the ledger refuses an entry or a request: one variant per gRPC status
+//! code of spec/DECISIONS.md. The server turns refusals into `tonic::Status`
+//! in exactly one place (`server::status`), so every refusal carries the
+//! same code wherever it was raised.
 
 /// Why an entry, a request or a read was refused. Each variant is one gRPC
 /// status code (spec/DECISIONS.md "Status codes"); the message names the
@@ -47,38 +47,3 @@ impl Refusal {
         }
     }
 }
-
-/// Errors of the log store and sequencer: refusals of bad input, plus the
-/// failures no client caused (storage, corruption, shutdown).
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    /// The input was refused; nothing was written.
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    /// sled reported an I/O or internal error.
-    #[error("storage error: {0}")]
-    Storage(#[from] sled::Error),
-    /// A stored record does not match what was written: the log was altered
-    /// or damaged outside coopledger. Names the sequence number.
-    #[error("log corrupted at sequence {sequence}: {detail}")]
-    Corrupt {
-        /// The first sequence number found damaged.
-        sequence: u64,
-        /// What did not match.
-        detail: String,
-    },
-    /// The sequencer has stopped (shutdown, or an earlier write failed).
-    #[error("the ledger is not accepting writes: {0}")]
-    Unavailable(String),
-    /// A file the ledger needs (the log key) could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-}
-
-/// Result alias for the store and sequencer.
-pub type Result<T, E = LedgerError> = std::result::Result<T, E>;

@@ -20,13 +20,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::envelope::EntryId;
-use crate::error::Refusal;
+use crate::ledger::Refusal;
+use crate::ledger::{BucketPaid, LedgerState, Settlement};
+use crate::payout::{PolicyChoice, scoring_input_with};
 use crate::pb;
 use crate::scoring::input::{Kind, ScoringInput};
 use crate::scoring::report::{BucketReport, Report, Unvalidated};
-use crate::snapshot::{PolicyChoice, scoring_input_with};
-use crate::state::{BucketPaid, LedgerState, Settlement};
+use crate::verify::EntryId;
 
 /// A computed distribution, ready to show or record.
 #[derive(Debug, Clone)]

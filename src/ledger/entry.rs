@@ -2,8 +2,8 @@
 //! before the sequencer looks at who may do what. These need no state, so
 //! they run on the request's task, in parallel with other requests.
 
-use crate::error::Refusal;
-use crate::limits::{
+use super::refusal::Refusal;
+use crate::ledger::{
     Limits, MAX_AMOUNT, MAX_UNITS, MAX_UNIX_SECONDS, MAX_WORK_MINUTES, max_quantity, max_rate,
 };
 use crate::pb::{self, entry::Body};
@@ -127,7 +127,7 @@ pub fn check_contribution(
     field: &str,
 ) -> Result<(), Refusal> {
     let c = c.ok_or_else(|| Refusal::InvalidArgument(format!("{field}: is required")))?;
-    let kind = match crate::snapshot::kind_of(c.kind) {
+    let kind = match crate::payout::kind_of(c.kind) {
         Some(kind) => kind,
         None => {
             return Err(Refusal::InvalidArgument(format!(
@@ -192,7 +192,7 @@ pub fn check_contribution(
 }
 
 /// Checks a contribution's quantity and own rate against the per-kind bounds
-/// of `crate::limits`, so that its value can never pass the scoring limit of
+/// of `crate::ledger`, so that its value can never pass the scoring limit of
 /// 10^15 minor units under its own rate or any rate a policy may adopt.
 pub fn check_quantity_and_rate(
     kind: Kind,
@@ -330,7 +330,7 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
             }
             for (i, f) in g.founders.iter().enumerate() {
                 check_handle(&f.handle, &format!("genesis.founders[{i}].handle"))?;
-                crate::envelope::check_member_key(
+                crate::verify::check_member_key(
                     &f.public_key,
                     &format!("genesis.founders[{i}].public_key"),
                 )?;
@@ -371,10 +371,10 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
         Body::Genesis(_) => Ok(()),
         Body::AdmitMember(a) => {
             check_handle(&a.handle, "admit_member.handle")?;
-            crate::envelope::check_member_key(&a.public_key, "admit_member.public_key").map(|_| ())
+            crate::verify::check_member_key(&a.public_key, "admit_member.public_key").map(|_| ())
         }
         Body::RotateKey(r) => {
-            crate::envelope::check_member_key(&r.new_public_key, "rotate_key.new_public_key")
+            crate::verify::check_member_key(&r.new_public_key, "rotate_key.new_public_key")
                 .map(|_| ())
         }
         Body::GrantRole(g) => {
@@ -399,7 +399,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             "log_contribution.contribution",
         ),
         Body::AmendContribution(a) => {
-            crate::envelope::EntryId::from_field(
+            crate::verify::EntryId::from_field(
                 &a.contribution_id,
                 "amend_contribution.contribution_id",
             )?;
@@ -410,7 +410,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             )
         }
         Body::RetractContribution(r) => {
-            crate::envelope::EntryId::from_field(
+            crate::verify::EntryId::from_field(
                 &r.contribution_id,
                 "retract_contribution.contribution_id",
             )?;
@@ -422,7 +422,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             )
         }
         Body::Evaluate(e) => {
-            crate::envelope::EntryId::from_field(&e.contribution_id, "evaluate.contribution_id")?;
+            crate::verify::EntryId::from_field(&e.contribution_id, "evaluate.contribution_id")?;
             match pb::Verdict::try_from(e.verdict) {
                 Ok(pb::Verdict::Unspecified) | Err(_) => {
                     return Err(Refusal::InvalidArgument(format!(
@@ -470,7 +470,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             Ok(())
         }
         Body::VoidDistribution(d) => {
-            crate::envelope::EntryId::from_field(
+            crate::verify::EntryId::from_field(
                 &d.distribution_id,
                 "void_distribution.distribution_id",
             )?;

@@ -8,14 +8,15 @@
 //! its digest must come out equal to the recorded one. Reports travel in
 //! pieces, so no period is too large to preview.
 
-use crate::distribution::{Preview, Priors, input_for, record_body, score_input, summary_json};
-use crate::envelope::EntryId;
-use crate::error::{LedgerError, Refusal};
+use crate::ledger::Refusal;
+use crate::ledger::{DistributionState, LedgerState};
 use crate::log::Ledger;
+use crate::log::LedgerError;
+use crate::payout::PolicyChoice;
+use crate::payout::{Preview, Priors, input_for, record_body, score_input, summary_json};
 use crate::pb;
 use crate::scoring::time::format_rfc3339;
-use crate::snapshot::PolicyChoice;
-use crate::state::{DistributionState, LedgerState};
+use crate::verify::EntryId;
 
 /// Largest piece of JSON in one streamed message.
 const PIECE_BYTES: usize = 1 << 20;
@@ -46,11 +47,11 @@ pub struct Computed {
 pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerError> {
     let (start, end) = req.period;
     if let Some(income) = req.income
-        && income > crate::limits::MAX_AMOUNT
+        && income > crate::ledger::MAX_AMOUNT
     {
         return Err(Refusal::InvalidArgument(format!(
             "income: {income} is over the limit of {}",
-            crate::limits::MAX_AMOUNT
+            crate::ledger::MAX_AMOUNT
         ))
         .into());
     }
@@ -205,7 +206,7 @@ pub fn shares_parts(
         }),
     );
     if include_scenario {
-        let scenario = crate::scenario::Scenario {
+        let scenario = crate::scoring::scenario::Scenario {
             input: p.input.clone(),
         }
         .to_json()

@@ -10,7 +10,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use prost::Message;
 
-use crate::error::Refusal;
+use crate::ledger::Refusal;
 use crate::pb;
 
 /// The only payload type coopledger signs and accepts.
@@ -180,7 +180,7 @@ impl VerifiedEnvelope {
 
     /// The bytes the store keeps and the Merkle tree hashes.
     pub fn leaf_bytes(&self) -> Vec<u8> {
-        crate::proof::leaf_bytes(&self.pae, &self.public_key, &self.signature)
+        crate::verify::leaf_bytes(&self.pae, &self.public_key, &self.signature)
     }
 
     /// Recovers a stored entry from its leaf bytes, checking its signature

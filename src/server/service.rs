@@ -4,9 +4,6 @@
 //! shapes) on their own tasks, in parallel, and hand verified entries to the
 //! sequencer. Errors become `Status` only through `status.rs`.
 
-pub mod payout;
-pub mod status;
-
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -15,12 +12,15 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::entry::body_kind;
-use crate::envelope::{EntryId, VerifiedEnvelope};
-use crate::error::{LedgerError, Refusal};
+use crate::ledger::MemberState;
+use crate::ledger::Refusal;
+use crate::ledger::body_kind;
+use crate::log::LedgerError;
 use crate::log::{Ledger, Receipt, SignedHead};
 use crate::pb;
-use crate::state::MemberState;
+use crate::verify::{EntryId, VerifiedEnvelope};
+
+use super::payout;
 
 /// The tonic service implementation.
 #[derive(Clone)]
@@ -113,7 +113,7 @@ fn receipt(r: &Receipt) -> pb::Receipt {
     }
 }
 
-fn hashes(proof: Vec<crate::proof::Hash>) -> Vec<Vec<u8>> {
+fn hashes(proof: Vec<crate::verify::Hash>) -> Vec<Vec<u8>> {
     proof.into_iter().map(|h| h.to_vec()).collect()
 }
 
@@ -270,7 +270,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         let limit = if req.limit == 0 { max } else { req.limit };
         let period = match &req.period {
-            Some(p) => Some(crate::entry::check_period(Some(p), "period")?),
+            Some(p) => Some(crate::ledger::check_period(Some(p), "period")?),
             None => None,
         };
         let mut kinds = Vec::with_capacity(req.kinds.len());
@@ -285,7 +285,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             }
         }
         if !req.member.is_empty() {
-            crate::entry::check_handle(&req.member, "member")?;
+            crate::ledger::check_handle(&req.member, "member")?;
         }
         let (tx, rx) = mpsc::channel(64);
         let ledger = self.ledger.clone();
@@ -375,7 +375,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::GetMemberRequest>,
     ) -> Result<Response<pb::Member>, Status> {
         let handle = request.into_inner().handle;
-        crate::entry::check_handle(&handle, "handle")?;
+        crate::ledger::check_handle(&handle, "handle")?;
         let state = self.ledger.state()?;
         let m = state
             .member(&handle)
@@ -439,13 +439,13 @@ impl pb::ledger_server::Ledger for LedgerService {
         let ledger = self.ledger.clone();
         let (leaf_hash, path) = tokio::task::spawn_blocking(move || {
             let store = ledger.store();
-            let leaf = crate::merkle::NodeSource::node(store, 0, sequence)?.ok_or_else(|| {
+            let leaf = crate::log::NodeSource::node(store, 0, sequence)?.ok_or_else(|| {
                 LedgerError::Corrupt {
                     sequence,
                     detail: "the entry is missing".into(),
                 }
             })?;
-            let path = crate::merkle::inclusion_proof(sequence, tree_size, store).map_err(|e| {
+            let path = crate::log::inclusion_proof(sequence, tree_size, store).map_err(|e| {
                 LedgerError::Corrupt {
                     sequence,
                     detail: e.to_string(),
@@ -489,7 +489,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let ledger = self.ledger.clone();
         let old_size = req.old_size;
         let proof = tokio::task::spawn_blocking(move || {
-            crate::merkle::consistency_proof(old_size, new_size, ledger.store()).map_err(|e| {
+            crate::log::consistency_proof(old_size, new_size, ledger.store()).map_err(|e| {
                 LedgerError::Corrupt {
                     sequence: new_size.saturating_sub(1),
                     detail: e.to_string(),
@@ -513,7 +513,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::ComputeSharesRequest>,
     ) -> Result<Response<Self::ComputeSharesStream>, Status> {
         let req = request.into_inner();
-        let period = crate::entry::check_period(req.period.as_ref(), "period")?;
+        let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let include_scenario = req.include_scenario;
         let parts = self
             .blocking(move |ledger| {
@@ -541,8 +541,8 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<Self::ExplainStream>, Status> {
         let req = request.into_inner();
-        crate::entry::check_handle(&req.member, "member")?;
-        let period = crate::entry::check_period(req.period.as_ref(), "period")?;
+        crate::ledger::check_handle(&req.member, "member")?;
+        let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let parts = self
             .blocking(move |ledger| {
                 let computed = payout::compute(

@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::entry::{self, body_name};
-use crate::envelope::{EntryId, VerifiedEnvelope};
-use crate::error::Refusal;
-use crate::limits::Limits;
+use super::entry::{self, body_name};
+use super::refusal::Refusal;
+use crate::ledger::Limits;
 use crate::pb::{self, entry::Body};
+use crate::verify::{EntryId, VerifiedEnvelope};
 
 /// The network created by genesis.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -592,7 +592,7 @@ impl LedgerState {
                 if let Some(c) = &l.contribution {
                     self.refuse_if_closed(c.at, "log_contribution.contribution.at")?;
                 }
-                if self.live_contributions >= crate::limits::MAX_LIVE_CONTRIBUTIONS {
+                if self.live_contributions >= crate::ledger::MAX_LIVE_CONTRIBUTIONS {
                     return Err(Refusal::ResourceExhausted(format!(
                         "log_contribution: the log already holds {} live contributions, the most \
                          one distribution can score; retract some first",
@@ -636,7 +636,7 @@ impl LedgerState {
                 }
                 // A replacement keeps the count; a first evaluation adds one.
                 if !c.evaluations.contains_key(&author.handle)
-                    && self.standing_evaluations >= crate::limits::MAX_STANDING_EVALUATIONS
+                    && self.standing_evaluations >= crate::ledger::MAX_STANDING_EVALUATIONS
                 {
                     return Err(Refusal::ResourceExhausted(format!(
                         "evaluate: the log already holds {} standing evaluations, the most one \

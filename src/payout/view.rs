@@ -16,12 +16,12 @@
 
 use std::collections::HashMap;
 
-use crate::envelope::{EntryId, VerifiedEnvelope};
+use crate::ledger::{ContributionState, LedgerState};
+use crate::payout::kind_of;
 use crate::pb::{self, entry::Body};
 use crate::scoring::error::ScoringError;
 use crate::scoring::policy::{Policy, PolicyDocument, ValidationRule};
-use crate::snapshot::kind_of;
-use crate::state::{ContributionState, LedgerState};
+use crate::verify::{EntryId, VerifiedEnvelope};
 
 /// The entry kinds a [`LogView`] needs, for a `ListEntries` filter.
 pub const VIEW_KINDS: [pb::EntryKind; 6] = [
@@ -418,7 +418,7 @@ mod tests {
                 .map(|(i, v)| {
                     (
                         format!("m{i}"),
-                        crate::state::EvaluationState {
+                        crate::ledger::EvaluationState {
                             verdict: *v,
                             rating: None,
                             sequence: 10 + i as u64,

@@ -100,7 +100,7 @@ pub fn load_or_create(path: &Path) -> Result<SigningKey, KeyFileError> {
     if path.exists() {
         return read_key(path);
     }
-    let key = crate::envelope::generate_key().map_err(|e| KeyFileError::Random(e.to_string()))?;
+    let key = crate::verify::generate_key().map_err(|e| KeyFileError::Random(e.to_string()))?;
     write_key(path, &key)?;
     Ok(key)
 }

@@ -1,0 +1,40 @@
+//! The errors of the log: refusals of bad input, plus the failures no client
+//! caused (storage, corruption, shutdown). The server maps them to statuses
+//! in `server::status`.
+
+use crate::ledger::Refusal;
+
+/// Errors of the log store and sequencer: refusals of bad input, plus the
+/// failures no client caused (storage, corruption, shutdown).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The input was refused; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// sled reported an I/O or internal error.
+    #[error("storage error: {0}")]
+    Storage(#[from] sled::Error),
+    /// A stored record does not match what was written: the log was altered
+    /// or damaged outside coopledger. Names the sequence number.
+    #[error("log corrupted at sequence {sequence}: {detail}")]
+    Corrupt {
+        /// The first sequence number found damaged.
+        sequence: u64,
+        /// What did not match.
+        detail: String,
+    },
+    /// The sequencer has stopped (shutdown, or an earlier write failed).
+    #[error("the ledger is not accepting writes: {0}")]
+    Unavailable(String),
+    /// A file the ledger needs (the log key) could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Result alias for the store and sequencer.
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;

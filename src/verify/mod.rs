@@ -1,0 +1,15 @@
+//! What a member runs without trusting the server: signed envelopes (DSSE
+//! PAE, ed25519 `verify_strict`, entry ids, leaf bytes), RFC 9162 inclusion
+//! and consistency proofs, and signed checkpoint notes.
+//!
+//! This folder depends on nothing else in the crate but the generated
+//! protobuf types, so an auditor (or another crate, as akd keeps
+//! `akd_core`) can use it alone.
+
+mod checkpoint;
+mod envelope;
+mod proof;
+
+pub use checkpoint::*;
+pub use envelope::*;
+pub use proof::*;
