@@ -47,7 +47,7 @@ impl Signer {
     /// Builds the entry for `body` stamped with the current time and a fresh
     /// nonce, and signs it.
     pub fn sign(&self, body: Body) -> Result<pb::Envelope, ClientError> {
-        self.sign_at(body, crate::log::now_ms())
+        self.sign_at(body, crate::ledger::now_ms())
     }
 
     /// As [`Signer::sign`], with an explicit `created_at_ms` (tests of clock rules).

@@ -132,7 +132,7 @@ async fn a_truncated_log_with_a_rewritten_head_fails_the_signed_checkpoint() {
         let size = 5u64 + 1; // genesis + 5 contributions
         tree.remove(entry_key(size - 1)).unwrap();
         let store_root = {
-            let mut frontier = coopledger::log::Frontier::new();
+            let mut frontier = coopledger::verify::Frontier::new();
             for seq in 0..size - 1 {
                 let leaf = tree.get(entry_key(seq)).unwrap().unwrap();
                 frontier.append(coopledger::verify::leaf_hash(&leaf));

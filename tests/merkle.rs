@@ -17,13 +17,13 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use coopledger::log::{
-    Frontier, MerkleError, NodeSource, consistency_proof, inclusion_proof, node_key, root_at,
-    subtree_root,
-};
 use coopledger::verify::{
     EMPTY_ROOT, Hash, ProofError, leaf_bytes, leaf_hash, node_hash, verify_consistency,
     verify_inclusion,
+};
+use coopledger::verify::{
+    Frontier, MerkleError, NodeSource, consistency_proof, inclusion_proof, node_key, root_at,
+    subtree_root,
 };
 
 /// The largest tree size tested exhaustively.

@@ -157,7 +157,7 @@ async fn two_periods_previewed_at_one_log_size_cannot_both_repay_a_claim() {
 /// build.
 fn write_log(dir: &Path, key: &ed25519_dalek::SigningKey, envelopes: &[pb::Envelope]) {
     let store = coopledger::log::Store::open(dir).unwrap();
-    let mut frontier = coopledger::log::Frontier::new();
+    let mut frontier = coopledger::verify::Frontier::new();
     let mut write = coopledger::log::GroupWrite::default();
     for (i, e) in envelopes.iter().enumerate() {
         let v = VerifiedEnvelope::verify(e, usize::MAX).unwrap();
@@ -223,7 +223,7 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
     // Both distributions computed over the same first N entries, as the
     // old rules allowed: each repays the whole claim.
     let n = log.len() as u64;
-    let mut replayer = coopledger::ledger::Replayer::new(Some(log_pk), None);
+    let mut replayer = coopledger::payout::audit_replayer(Some(log_pk), None);
     for (i, e) in log.iter().enumerate() {
         replayer
             .push(i as u64, &VerifiedEnvelope::verify(e, usize::MAX).unwrap())

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use coopledger::ledger::{Replayed, Replayer};
+use coopledger::ledger::Replayed;
 use coopledger::log::Store;
 use coopledger::pb;
 use coopledger::verify::VerifiedEnvelope;
@@ -163,7 +163,7 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         .flatten()
         .map(|w| w.size);
     let head = store.head()?;
-    let mut replayer = Replayer::new(None, witness_size);
+    let mut replayer = coopledger::payout::audit_replayer(None, witness_size);
     for item in store.entries(0, head.size) {
         let (sequence, leaf) = item?;
         let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
@@ -256,7 +256,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
         .as_ref()
         .map_or(10_000, |l| l.max_list_entries)
         .max(1);
-    let mut replayer = Replayer::new(None, witness.as_ref().map(|w| w.size));
+    let mut replayer = coopledger::payout::audit_replayer(None, witness.as_ref().map(|w| w.size));
     while replayer.size() < cp.size {
         let from = replayer.size();
         let mut stream = session

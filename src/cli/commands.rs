@@ -584,7 +584,7 @@ fn contribution(args: &ContributionArgs, decimals: u32) -> Result<pb::Contributi
         .transpose()?;
     let at = match &args.at {
         Some(t) => parse_time(t)?,
-        None => coopledger::log::now_ms() / 1000,
+        None => coopledger::ledger::now_ms() / 1000,
     };
     let evidence_hash = match &args.evidence_file {
         Some(f) => evidence_hash(f)?,

@@ -84,7 +84,7 @@ fn work(minutes: u64, at: i64, tags: &[&str], note: &str) -> Body {
 
 /// `[start, end)` of the calendar month (UTC) before the current one.
 fn previous_month() -> Result<(i64, i64)> {
-    let now = format_time(coopledger::log::now_ms() / 1000);
+    let now = format_time(coopledger::ledger::now_ms() / 1000);
     let (this_start, _) = parse_period(&now[..7])?;
     let prev = format_time(this_start - 1);
     parse_period(&prev[..7])

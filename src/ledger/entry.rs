@@ -18,6 +18,18 @@ pub const NONCE_BYTES: usize = 16;
 /// cooperative can hold. The proto, the README and the CLI say the same.
 pub const MAX_DECIMALS: u32 = 8;
 
+/// The scoring kind of a logged contribution kind.
+pub fn kind_of(kind: i32) -> Option<crate::scoring::input::Kind> {
+    match pb::ContributionKind::try_from(kind).ok()? {
+        pb::ContributionKind::Work => Some(crate::scoring::input::Kind::Work),
+        pb::ContributionKind::Money => Some(crate::scoring::input::Kind::Money),
+        pb::ContributionKind::Expense => Some(crate::scoring::input::Kind::Expense),
+        pb::ContributionKind::Resource => Some(crate::scoring::input::Kind::Resource),
+        pb::ContributionKind::Use => Some(crate::scoring::input::Kind::Use),
+        pb::ContributionKind::Unspecified => None,
+    }
+}
+
 /// The short name of a body kind, as people and error messages call it.
 pub fn body_name(body: &Body) -> &'static str {
     match body {
@@ -127,7 +139,7 @@ pub fn check_contribution(
     field: &str,
 ) -> Result<(), Refusal> {
     let c = c.ok_or_else(|| Refusal::InvalidArgument(format!("{field}: is required")))?;
-    let kind = match crate::payout::kind_of(c.kind) {
+    let kind = match kind_of(c.kind) {
         Some(kind) => kind,
         None => {
             return Err(Refusal::InvalidArgument(format!(
@@ -371,11 +383,12 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
         Body::Genesis(_) => Ok(()),
         Body::AdmitMember(a) => {
             check_handle(&a.handle, "admit_member.handle")?;
-            crate::verify::check_member_key(&a.public_key, "admit_member.public_key").map(|_| ())
+            crate::verify::check_member_key(&a.public_key, "admit_member.public_key")?;
+            Ok(())
         }
         Body::RotateKey(r) => {
-            crate::verify::check_member_key(&r.new_public_key, "rotate_key.new_public_key")
-                .map(|_| ())
+            crate::verify::check_member_key(&r.new_public_key, "rotate_key.new_public_key")?;
+            Ok(())
         }
         Body::GrantRole(g) => {
             check_handle(&g.member, "grant_role.member")?;

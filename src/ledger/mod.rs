@@ -14,3 +14,12 @@ pub use limits::*;
 pub use refusal::*;
 pub use replay::*;
 pub use state::*;
+
+/// The system clock in milliseconds since the Unix epoch: what the server
+/// passes to the rules on arrival ([`CheckContext::now_ms`]) and what a
+/// client stamps entries with. The rules themselves never read a clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -47,3 +47,14 @@ impl Refusal {
         }
     }
 }
+
+impl From<crate::verify::EnvelopeError> for Refusal {
+    fn from(e: crate::verify::EnvelopeError) -> Self {
+        use crate::verify::EnvelopeError;
+        match e {
+            EnvelopeError::TooLarge { .. } => Refusal::ResourceExhausted(e.to_string()),
+            EnvelopeError::Malformed(m) => Refusal::InvalidArgument(m),
+            EnvelopeError::Forged(m) => Refusal::Unauthenticated(m),
+        }
+    }
+}

@@ -4,13 +4,12 @@
 //! would). The server's own start-up replay uses the same [`Replayer`], so
 //! the server and its auditors cannot disagree about what a valid log is.
 
-use std::collections::BTreeMap;
-
+use super::refusal::Refusal;
 use crate::ledger::Limits;
 use crate::ledger::{CheckContext, LedgerState, Settlement};
-use crate::log::Frontier;
-use crate::pb::entry::Body;
+use crate::pb::{self, entry::Body};
 use crate::verify::Checkpoint;
+use crate::verify::Frontier;
 use crate::verify::Hash;
 use crate::verify::VerifiedEnvelope;
 
@@ -43,8 +42,33 @@ pub enum AuditError {
     },
 }
 
+/// How a replay settles a recorded distribution. Recomputing one needs the
+/// scoring core, which the ledger's rules do not use, so the caller brings
+/// it: `payout::Recompute` for start-up and audits, `payout::Known` to
+/// rebuild an earlier state of a log this server already checked.
+pub trait Settle: Send {
+    /// What the distribution recorded at `sequence` paid, given the state
+    /// just before it (its ledger rules already passed).
+    fn settle(
+        &mut self,
+        state: &LedgerState,
+        record: &pb::RecordDistribution,
+        sequence: u64,
+    ) -> Result<Settlement, Refusal>;
+
+    /// For an auditor: what a record the ledger rules refused would have
+    /// done wrong (say, which claims it repays twice), if that can be told.
+    fn explain_refusal(
+        &self,
+        _state: &LedgerState,
+        _record: &pb::RecordDistribution,
+    ) -> Option<String> {
+        None
+    }
+}
+
 /// Rebuilds state and the Merkle tree entry by entry, checking each, and
-/// settles every recorded distribution by recomputing it where it lands.
+/// settles every recorded distribution where it lands.
 pub struct Replayer {
     state: LedgerState,
     frontier: Frontier,
@@ -52,9 +76,7 @@ pub struct Replayer {
     watch: Option<u64>,
     root_at_watch: Option<Hash>,
     unbounded: Limits,
-    /// Settlements already computed (by sequence number) that a replay of a
-    /// prefix for display may take instead of scoring again.
-    known: BTreeMap<u64, Settlement>,
+    settle: Box<dyn Settle>,
 }
 
 /// A replayed log.
@@ -73,7 +95,12 @@ impl Replayer {
     /// Starts an empty replay. `log_public_key` is the key genesis must name
     /// (the server knows its own); `None` takes it from genesis (an auditor).
     /// `watch` records the root at that size (an earlier checkpoint's size).
-    pub fn new(log_public_key: Option<[u8; 32]>, watch: Option<u64>) -> Self {
+    /// `settle` settles each recorded distribution.
+    pub fn new(
+        log_public_key: Option<[u8; 32]>,
+        watch: Option<u64>,
+        settle: Box<dyn Settle>,
+    ) -> Self {
         Replayer {
             state: LedgerState::default(),
             frontier: Frontier::new(),
@@ -81,21 +108,8 @@ impl Replayer {
             watch,
             root_at_watch: (watch == Some(0)).then_some(crate::verify::EMPTY_ROOT),
             unbounded: Limits::unbounded(),
-            known: BTreeMap::new(),
+            settle,
         }
-    }
-
-    /// A replay that takes the settlements of recorded distributions from
-    /// `known` (by sequence number) instead of recomputing them: for
-    /// rebuilding an earlier state of a log this server already verified
-    /// (the views of a recorded period), never for an audit.
-    pub fn with_known_settlements(
-        log_public_key: [u8; 32],
-        known: BTreeMap<u64, Settlement>,
-    ) -> Self {
-        let mut replayer = Replayer::new(Some(log_public_key), None);
-        replayer.known = known;
-        replayer
     }
 
     /// The number of entries replayed.
@@ -109,7 +123,7 @@ impl Replayer {
         &mut self,
         sequence: u64,
         v: &VerifiedEnvelope,
-    ) -> Result<Vec<crate::log::Node>, AuditError> {
+    ) -> Result<Vec<crate::verify::Node>, AuditError> {
         let err = |detail: String| AuditError::Entry { sequence, detail };
         if sequence != self.size() {
             return Err(AuditError::Entry {
@@ -143,21 +157,21 @@ impl Replayer {
             // A stale record that repays claims twice is what an auditor
             // most needs named: say which claims.
             let why = record
-                .and_then(|r| crate::payout::double_repayments(&self.state, r))
+                .and_then(|r| self.settle.explain_refusal(&self.state, r))
                 .map_or(String::new(), |d| format!("; {d}"));
             return Err(err(format!("breaks a ledger rule: {refusal}{why}")));
         }
-        let settlement = match record {
-            None => None,
-            Some(r) => Some(match self.known.remove(&sequence) {
-                Some(known) => known,
-                None => crate::payout::settle(&self.state, r).map_err(|refusal| {
-                    err(format!(
-                        "the recorded distribution is not what the rules give: {refusal}"
-                    ))
-                })?,
-            }),
-        };
+        let settlement =
+            match record {
+                None => None,
+                Some(r) => Some(self.settle.settle(&self.state, r, sequence).map_err(
+                    |refusal| {
+                        err(format!(
+                            "the recorded distribution is not what the rules give: {refusal}"
+                        ))
+                    },
+                )?),
+            };
         self.state.apply(v, sequence, settlement);
         let nodes = self
             .frontier

@@ -1385,7 +1385,7 @@ mod tests {
         let cx = CheckContext {
             log_public_key: &log_key,
             limits: &limits,
-            now_ms: Some(crate::log::now_ms()),
+            now_ms: Some(crate::ledger::now_ms()),
         };
         let mut state = LedgerState::default();
         let key = |seed: u8| ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);

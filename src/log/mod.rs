@@ -11,7 +11,6 @@
 mod error;
 pub mod keyfile;
 mod store;
-mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
@@ -26,9 +25,9 @@ use crate::ledger::{CheckContext, LedgerState, Settlement, Undo};
 use crate::pb;
 use crate::verify::{Checkpoint, origin_of};
 use crate::verify::{EntryId, VerifiedEnvelope};
+use crate::verify::{Frontier, NodeSource};
 pub use error::{LedgerError, Result};
 pub use store::{GroupWrite, Head, Store};
-pub use tree::*;
 
 /// A head with the checkpoint note the server signed for it.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -183,7 +182,10 @@ impl Ledger {
             }),
             Some(bytes) => VerifiedEnvelope::decode_stored(&bytes)
                 .map(Some)
-                .map_err(|detail| LedgerError::Corrupt { sequence, detail }),
+                .map_err(|e| LedgerError::Corrupt {
+                    sequence,
+                    detail: e.to_string(),
+                }),
         }
     }
 
@@ -229,11 +231,17 @@ impl Ledger {
             .filter(|d| d.sequence < size)
             .map(|d| (d.sequence, d.settlement.clone()))
             .collect();
-        let mut replayer = Replayer::with_known_settlements(self.log_public_key(), known);
+        let mut replayer = Replayer::new(
+            Some(self.log_public_key()),
+            None,
+            Box::new(crate::payout::Known(known)),
+        );
         for item in self.inner.store.entries(0, size) {
             let (sequence, leaf) = item?;
-            let v = VerifiedEnvelope::decode_stored(&leaf)
-                .map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
+            let v = VerifiedEnvelope::decode_stored(&leaf).map_err(|e| LedgerError::Corrupt {
+                sequence,
+                detail: e.to_string(),
+            })?;
             replayer
                 .push(sequence, &v)
                 .map_err(|e| LedgerError::Corrupt {
@@ -354,7 +362,7 @@ const REPLAY_CHUNK: usize = 4096;
 /// then.
 pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, Frontier)> {
     let head = store.head()?;
-    let mut replayer = Replayer::new(Some(*log_public_key), None);
+    let mut replayer = crate::payout::audit_replayer(Some(*log_public_key), None);
     let corrupt = |e: AuditError| match e {
         AuditError::Entry { sequence, detail } => LedgerError::Corrupt { sequence, detail },
         other => LedgerError::Corrupt {
@@ -379,7 +387,10 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
                     detail: "the entry is missing from the store".into(),
                 });
             }
-            let v = verified.map_err(|detail| LedgerError::Corrupt { sequence, detail })?;
+            let v = verified.map_err(|e| LedgerError::Corrupt {
+                sequence,
+                detail: e.to_string(),
+            })?;
             // A stored node that disagrees with the entries is damage too:
             // proofs are served from the nodes.
             for (level, index, hash) in replayer.push(sequence, &v).map_err(corrupt)? {
@@ -416,7 +427,11 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
     Ok((state, frontier))
 }
 
-type Checked<'a> = (u64, &'a [u8], std::result::Result<VerifiedEnvelope, String>);
+type Checked<'a> = (
+    u64,
+    &'a [u8],
+    std::result::Result<VerifiedEnvelope, crate::verify::EnvelopeError>,
+);
 
 /// Decodes and verifies a chunk of stored entries on all cores; signature
 /// checks dominate replay time.
@@ -568,7 +583,7 @@ impl Sequencer {
 
     /// Checks and applies each job of the group and prepares its writes.
     fn check_group(&mut self, batch: Vec<Job>) -> Group {
-        let cx_now = now_ms();
+        let cx_now = crate::ledger::now_ms();
         let mut write = store::GroupWrite::default();
         let mut pending = Vec::with_capacity(batch.len());
         let mut wrote = false;
@@ -771,11 +786,4 @@ fn apply_job(
         outcomes.push(Outcome::New(sequence));
     }
     Ok(outcomes)
-}
-
-/// The server's clock in milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use super::error::{LedgerError, Result};
-use crate::log::NodeSource;
+use crate::verify::NodeSource;
 use crate::verify::{EMPTY_ROOT, Hash};
 
 const ENTRY: u8 = b'e';
@@ -69,7 +69,7 @@ impl GroupWrite {
         }
         let mut k = [0u8; 10];
         k[0] = NODE;
-        k[1..].copy_from_slice(&crate::log::node_key(level, index));
+        k[1..].copy_from_slice(&crate::verify::node_key(level, index));
         self.batch.insert(&k[..], &hash[..]);
     }
 
@@ -188,7 +188,7 @@ impl NodeSource for Store {
         }
         let mut k = [0u8; 10];
         k[0] = NODE;
-        k[1..].copy_from_slice(&crate::log::node_key(level, index));
+        k[1..].copy_from_slice(&crate::verify::node_key(level, index));
         Ok(self
             .tree
             .get(k)?

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::ledger::Refusal;
-use crate::ledger::{BucketPaid, LedgerState, Settlement};
+use crate::ledger::{BucketPaid, LedgerState, Settle, Settlement};
 use crate::payout::{PolicyChoice, scoring_input_with};
 use crate::pb;
 use crate::scoring::input::{Kind, ScoringInput};
@@ -357,4 +357,56 @@ pub fn record_body(preview: &Preview) -> pb::RecordDistribution {
         log_size: preview.log_size,
         digest: preview.digest.to_vec(),
     }
+}
+
+/// Settles every recorded distribution by recomputing it over the state it
+/// landed on: what start-up and every audit do.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recompute;
+
+impl Settle for Recompute {
+    fn settle(
+        &mut self,
+        state: &LedgerState,
+        record: &pb::RecordDistribution,
+        _sequence: u64,
+    ) -> Result<Settlement, Refusal> {
+        settle(state, record)
+    }
+
+    fn explain_refusal(
+        &self,
+        state: &LedgerState,
+        record: &pb::RecordDistribution,
+    ) -> Option<String> {
+        double_repayments(state, record)
+    }
+}
+
+/// Settles from settlements this server already checked, by sequence number
+/// (recomputing any it does not have): rebuilding an earlier state of the
+/// log for a recorded period's views scores nothing again.
+#[derive(Clone, Debug, Default)]
+pub struct Known(pub BTreeMap<u64, Settlement>);
+
+impl Settle for Known {
+    fn settle(
+        &mut self,
+        state: &LedgerState,
+        record: &pb::RecordDistribution,
+        sequence: u64,
+    ) -> Result<Settlement, Refusal> {
+        match self.0.remove(&sequence) {
+            Some(known) => Ok(known),
+            None => settle(state, record),
+        }
+    }
+}
+
+/// A replay that settles by recomputing ([`Recompute`]): the auditor's.
+pub fn audit_replayer(
+    log_public_key: Option<[u8; 32]>,
+    watch: Option<u64>,
+) -> crate::ledger::Replayer {
+    crate::ledger::Replayer::new(log_public_key, watch, Box::new(Recompute))
 }

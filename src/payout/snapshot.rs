@@ -4,24 +4,13 @@
 
 use crate::ledger::LedgerState;
 use crate::ledger::Refusal;
+use crate::ledger::kind_of;
 use crate::pb;
 use crate::scoring::input::{
-    Allocation, Contribution, Evaluation, Kind, Period, PriorPayout, PriorRepayment, ScoringInput,
+    Allocation, Contribution, Evaluation, Period, PriorPayout, PriorRepayment, ScoringInput,
     Verdict,
 };
 use crate::scoring::policy::PolicyDocument;
-
-/// The scoring kind of a logged contribution kind.
-pub fn kind_of(kind: i32) -> Option<Kind> {
-    match pb::ContributionKind::try_from(kind).ok()? {
-        pb::ContributionKind::Work => Some(Kind::Work),
-        pb::ContributionKind::Money => Some(Kind::Money),
-        pb::ContributionKind::Expense => Some(Kind::Expense),
-        pb::ContributionKind::Resource => Some(Kind::Resource),
-        pb::ContributionKind::Use => Some(Kind::Use),
-        pb::ContributionKind::Unspecified => None,
-    }
-}
 
 /// Which policy to score with.
 #[derive(Clone, Copy, Debug)]

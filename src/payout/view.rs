@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 
+use crate::ledger::kind_of;
 use crate::ledger::{ContributionState, LedgerState};
-use crate::payout::kind_of;
 use crate::pb::{self, entry::Body};
 use crate::scoring::error::ScoringError;
 use crate::scoring::policy::{Policy, PolicyDocument, ValidationRule};

@@ -65,7 +65,8 @@ async fn verify_all(
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                VerifiedEnvelope::verify(e, max_payload).map_err(|r| Status::from(name(i, r)))
+                VerifiedEnvelope::verify(e, max_payload)
+                    .map_err(|r| Status::from(name(i, r.into())))
             })
             .collect();
     }
@@ -89,7 +90,7 @@ async fn verify_all(
         let part = t
             .await
             .map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
-        out.extend(part.map_err(|(i, r)| Status::from(name(i, r)))?);
+        out.extend(part.map_err(|(i, r)| Status::from(name(i, r.into())))?);
     }
     Ok(out)
 }
@@ -226,7 +227,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             }
             Some(pb::get_entry_request::Key::Sequence(s)) => s,
             Some(pb::get_entry_request::Key::Id(id)) => {
-                let id = EntryId::from_field(&id, "id")?;
+                let id = EntryId::from_field(&id, "id").map_err(Refusal::from)?;
                 self.ledger
                     .sequence_of(&id)?
                     .ok_or_else(|| Status::not_found(format!("id: no entry {id} in this log")))?
@@ -425,7 +426,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             }
             Some(pb::get_inclusion_proof_request::Key::Sequence(s)) => s,
             Some(pb::get_inclusion_proof_request::Key::Id(id)) => {
-                let id = EntryId::from_field(&id, "id")?;
+                let id = EntryId::from_field(&id, "id").map_err(Refusal::from)?;
                 self.ledger
                     .sequence_of(&id)?
                     .ok_or_else(|| Status::not_found(format!("id: no entry {id} in this log")))?
@@ -439,13 +440,13 @@ impl pb::ledger_server::Ledger for LedgerService {
         let ledger = self.ledger.clone();
         let (leaf_hash, path) = tokio::task::spawn_blocking(move || {
             let store = ledger.store();
-            let leaf = crate::log::NodeSource::node(store, 0, sequence)?.ok_or_else(|| {
+            let leaf = crate::verify::NodeSource::node(store, 0, sequence)?.ok_or_else(|| {
                 LedgerError::Corrupt {
                     sequence,
                     detail: "the entry is missing".into(),
                 }
             })?;
-            let path = crate::log::inclusion_proof(sequence, tree_size, store).map_err(|e| {
+            let path = crate::verify::inclusion_proof(sequence, tree_size, store).map_err(|e| {
                 LedgerError::Corrupt {
                     sequence,
                     detail: e.to_string(),
@@ -489,7 +490,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let ledger = self.ledger.clone();
         let old_size = req.old_size;
         let proof = tokio::task::spawn_blocking(move || {
-            crate::log::consistency_proof(old_size, new_size, ledger.store()).map_err(|e| {
+            crate::verify::consistency_proof(old_size, new_size, ledger.store()).map_err(|e| {
                 LedgerError::Corrupt {
                     sequence: new_size.saturating_sub(1),
                     detail: e.to_string(),

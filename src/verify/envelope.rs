@@ -10,8 +10,31 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use prost::Message;
 
-use crate::ledger::Refusal;
 use crate::pb;
+
+/// Why an envelope, a stored leaf or a key was refused: malformed (a
+/// shape, size or encoding problem the sender can fix) or forged (the
+/// signature or key does not verify). The ledger maps these to gRPC codes
+/// (InvalidArgument, ResourceExhausted, Unauthenticated).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// A field is larger than its limit.
+    #[error("{field}: {size} bytes is over the limit of {limit}")]
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A field has the wrong shape, length or encoding.
+    #[error("{0}")]
+    Malformed(String),
+    /// The signature does not verify, or the key is not a valid point.
+    #[error("{0}")]
+    Forged(String),
+}
 
 /// The only payload type coopledger signs and accepts.
 pub const PAYLOAD_TYPE: &str = "application/vnd.coopledger.entry.v1+protobuf";
@@ -29,9 +52,9 @@ impl EntryId {
 
     /// Parses a 32-byte id from a request field, naming the field when it is
     /// the wrong length.
-    pub fn from_field(bytes: &[u8], field: &str) -> Result<Self, Refusal> {
+    pub fn from_field(bytes: &[u8], field: &str) -> Result<Self, EnvelopeError> {
         <[u8; 32]>::try_from(bytes).map(EntryId).map_err(|_| {
-            Refusal::InvalidArgument(format!(
+            EnvelopeError::Malformed(format!(
                 "{field}: must be a 32-byte entry id (got {} bytes)",
                 bytes.len()
             ))
@@ -139,27 +162,31 @@ impl VerifiedEnvelope {
     /// Checks an envelope as it arrives: sizes, payload type, key shape, the
     /// signature (`verify_strict`), then decodes the entry. Stateless, so it
     /// runs on the request's task, in parallel, off the sequencer.
-    pub fn verify(envelope: &pb::Envelope, max_payload_bytes: usize) -> Result<Self, Refusal> {
+    pub fn verify(
+        envelope: &pb::Envelope,
+        max_payload_bytes: usize,
+    ) -> Result<Self, EnvelopeError> {
         if envelope.payload.len() > max_payload_bytes {
-            return Err(Refusal::ResourceExhausted(format!(
-                "envelope.payload: {} bytes is over the limit of {max_payload_bytes}",
-                envelope.payload.len()
-            )));
+            return Err(EnvelopeError::TooLarge {
+                field: "envelope.payload",
+                size: envelope.payload.len(),
+                limit: max_payload_bytes,
+            });
         }
         if envelope.payload_type != PAYLOAD_TYPE {
-            return Err(Refusal::InvalidArgument(format!(
+            return Err(EnvelopeError::Malformed(format!(
                 "envelope.payload_type: must be {PAYLOAD_TYPE:?} (got {:?})",
                 envelope.payload_type
             )));
         }
         let public_key = <[u8; 32]>::try_from(envelope.public_key.as_slice()).map_err(|_| {
-            Refusal::InvalidArgument(format!(
+            EnvelopeError::Malformed(format!(
                 "envelope.public_key: must be 32 bytes (got {})",
                 envelope.public_key.len()
             ))
         })?;
         let signature = <[u8; 64]>::try_from(envelope.signature.as_slice()).map_err(|_| {
-            Refusal::InvalidArgument(format!(
+            EnvelopeError::Malformed(format!(
                 "envelope.signature: must be 64 bytes (got {})",
                 envelope.signature.len()
             ))
@@ -167,7 +194,7 @@ impl VerifiedEnvelope {
         let pae = pae(&envelope.payload_type, &envelope.payload);
         verify_signature(&pae, &public_key, &signature)?;
         let entry = pb::Entry::decode(envelope.payload.as_slice()).map_err(|e| {
-            Refusal::InvalidArgument(format!("envelope.payload: not a coopledger Entry: {e}"))
+            EnvelopeError::Malformed(format!("envelope.payload: not a coopledger Entry: {e}"))
         })?;
         Ok(VerifiedEnvelope {
             id: EntryId::of_pae(&pae),
@@ -186,39 +213,40 @@ impl VerifiedEnvelope {
     /// Recovers a stored entry from its leaf bytes, checking its signature
     /// again (replay, audits); the error says what is wrong, for a corruption
     /// report.
-    pub fn from_leaf_bytes(leaf: &[u8]) -> Result<Self, String> {
+    pub fn from_leaf_bytes(leaf: &[u8]) -> Result<Self, EnvelopeError> {
         Self::parse_leaf(leaf, true)
     }
 
     /// Recovers a stored entry without re-checking the signature: for reads
     /// of a log whose entries were verified on arrival and on start.
-    pub fn decode_stored(leaf: &[u8]) -> Result<Self, String> {
+    pub fn decode_stored(leaf: &[u8]) -> Result<Self, EnvelopeError> {
         Self::parse_leaf(leaf, false)
     }
 
-    fn parse_leaf(leaf: &[u8], verify: bool) -> Result<Self, String> {
+    fn parse_leaf(leaf: &[u8], verify: bool) -> Result<Self, EnvelopeError> {
+        let bad = |what: &str| EnvelopeError::Malformed(format!("stored leaf: {what}"));
         let (pae_len, rest) = leaf
             .split_first_chunk::<4>()
-            .ok_or("shorter than a length prefix")?;
+            .ok_or_else(|| bad("shorter than a length prefix"))?;
         let pae_len = u32::from_be_bytes(*pae_len) as usize;
         if rest.len() != pae_len + 32 + 64 {
-            return Err(format!(
+            return Err(bad(&format!(
                 "length prefix says {pae_len} PAE bytes but the record holds {}",
                 rest.len().saturating_sub(96)
-            ));
+            )));
         }
         let (pae, rest) = rest.split_at(pae_len);
         let (key, sig) = rest.split_at(32);
-        let public_key = <[u8; 32]>::try_from(key).map_err(|_| "bad key length")?;
-        let signature = <[u8; 64]>::try_from(sig).map_err(|_| "bad signature length")?;
-        let (payload_type, payload) = parse_pae(pae).ok_or("not a well-formed PAE")?;
+        let public_key = <[u8; 32]>::try_from(key).map_err(|_| bad("bad key length"))?;
+        let signature = <[u8; 64]>::try_from(sig).map_err(|_| bad("bad signature length"))?;
+        let (payload_type, payload) = parse_pae(pae).ok_or_else(|| bad("not a well-formed PAE"))?;
         if payload_type != PAYLOAD_TYPE {
-            return Err(format!("unexpected payload type {payload_type:?}"));
+            return Err(bad(&format!("unexpected payload type {payload_type:?}")));
         }
         if verify {
-            verify_signature(pae, &public_key, &signature).map_err(|e| e.to_string())?;
+            verify_signature(pae, &public_key, &signature)?;
         }
-        let entry = pb::Entry::decode(payload).map_err(|e| format!("payload: {e}"))?;
+        let entry = pb::Entry::decode(payload).map_err(|e| bad(&format!("payload: {e}")))?;
         Ok(VerifiedEnvelope {
             id: EntryId::of_pae(pae),
             pae: pae.to_vec(),
@@ -248,13 +276,13 @@ fn verify_signature(
     pae: &[u8],
     public_key: &[u8; 32],
     signature: &[u8; 64],
-) -> Result<(), Refusal> {
+) -> Result<(), EnvelopeError> {
     let key = VerifyingKey::from_bytes(public_key).map_err(|_| {
-        Refusal::Unauthenticated("envelope.public_key: not a valid ed25519 point".into())
+        EnvelopeError::Forged("envelope.public_key: not a valid ed25519 point".into())
     })?;
     key.verify_strict(pae, &Signature::from_bytes(signature))
         .map_err(|_| {
-            Refusal::Unauthenticated(
+            EnvelopeError::Forged(
                 "envelope.signature: does not verify over PAE(payload_type, payload) with envelope.public_key".into(),
             )
         })
@@ -262,18 +290,18 @@ fn verify_signature(
 
 /// Checks a key a member will sign with: 32 bytes, a valid point, and not of
 /// small order (a weak key would let anyone forge signatures that verify).
-pub fn check_member_key(bytes: &[u8], field: &str) -> Result<[u8; 32], Refusal> {
+pub fn check_member_key(bytes: &[u8], field: &str) -> Result<[u8; 32], EnvelopeError> {
     let raw = <[u8; 32]>::try_from(bytes).map_err(|_| {
-        Refusal::InvalidArgument(format!(
+        EnvelopeError::Malformed(format!(
             "{field}: must be a 32-byte ed25519 key (got {} bytes)",
             bytes.len()
         ))
     })?;
     let key = VerifyingKey::from_bytes(&raw).map_err(|_| {
-        Refusal::InvalidArgument(format!("{field}: not a valid ed25519 public key"))
+        EnvelopeError::Malformed(format!("{field}: not a valid ed25519 public key"))
     })?;
     if key.is_weak() {
-        return Err(Refusal::InvalidArgument(format!(
+        return Err(EnvelopeError::Malformed(format!(
             "{field}: weak (small-order) ed25519 key refused"
         )));
     }
@@ -330,7 +358,7 @@ mod tests {
         env.payload[0] ^= 1;
         assert!(matches!(
             VerifiedEnvelope::verify(&env, 1 << 16),
-            Err(Refusal::Unauthenticated(_))
+            Err(EnvelopeError::Forged(_))
         ));
     }
 

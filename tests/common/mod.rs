@@ -138,7 +138,7 @@ pub async fn connect(url: &str) -> Channel {
 
 /// The server's clock as entries see it, in milliseconds.
 pub fn now_ms() -> i64 {
-    coopledger::log::now_ms()
+    coopledger::ledger::now_ms()
 }
 
 /// A fresh random signing key.
