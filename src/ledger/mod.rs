@@ -4,15 +4,19 @@
 //! caller passes in; the scoring core is used only to parse policies.
 
 mod entry;
+mod fold;
 mod limits;
 mod refusal;
 mod replay;
+mod rules;
 mod state;
 
 pub use entry::*;
+pub use fold::Undo;
 pub use limits::*;
 pub use refusal::*;
 pub use replay::*;
+pub use rules::CheckContext;
 pub use state::*;
 
 /// The system clock in milliseconds since the Unix epoch: what the server

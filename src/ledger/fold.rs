@@ -1,0 +1,420 @@
+//! Folding an admitted entry into the state, and taking it back: the
+//! sequencer applies each entry of an all-or-nothing batch and undoes them,
+//! newest first, when a later one is refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::state::{
+    AllocationState, ContributionState, DistributionState, EvaluationState, KeyOwner, LedgerState,
+    MemberState, Network, PolicyVersion, Settlement, VoidState, id_of, standing_of,
+};
+use crate::pb::{self, entry::Body};
+use crate::verify::{EntryId, VerifiedEnvelope};
+
+/// How to take back one applied entry.
+#[derive(Debug)]
+pub enum Undo {
+    /// Genesis: forget the network and its founders.
+    Genesis,
+    /// Forget an admitted member.
+    Admit { handle: String },
+    /// Restore the previous key.
+    Rotate {
+        handle: String,
+        old: [u8; 32],
+        new: [u8; 32],
+    },
+    /// Flip a role back.
+    Role {
+        handle: String,
+        role: pb::Role,
+        granted: bool,
+    },
+    /// Drop the last policy version.
+    Policy,
+    /// Forget a logged contribution.
+    Log { id: EntryId },
+    /// Restore a contribution as it was before an amendment or retraction.
+    Restore { previous: Box<ContributionState> },
+    /// Restore the evaluation an evaluator had before.
+    Evaluate {
+        contribution: EntryId,
+        evaluator: String,
+        previous: Option<EvaluationState>,
+        touched: u64,
+    },
+    /// Restore a member's previous allocation for a period.
+    Allocate {
+        key: (i64, i64, String),
+        previous: Option<AllocationState>,
+    },
+    /// Forget the last recorded distribution.
+    Distribution,
+    /// Un-void the distribution at this index.
+    Void { index: usize },
+}
+
+impl LedgerState {
+    /// Folds a checked entry in at `sequence`. Call only after `check` passed;
+    /// a recorded distribution also needs the `settlement` its recomputation
+    /// gave (the payout layer's `settle`); other entries pass `None`.
+    pub fn apply(
+        &mut self,
+        v: &VerifiedEnvelope,
+        sequence: u64,
+        settlement: Option<Settlement>,
+    ) -> Undo {
+        self.ids.insert(v.id, sequence);
+        self.size = sequence + 1;
+        let author = v.entry.author.clone();
+        let Some(body) = v.entry.body.as_ref() else {
+            // check() refuses a missing body; nothing to fold.
+            return Undo::Policy;
+        };
+        match body {
+            Body::Genesis(g) => {
+                let mut log_key = [0u8; 32];
+                log_key.copy_from_slice(&g.log_public_key);
+                self.network = Some(Network {
+                    id: v.id,
+                    name: g.name.clone(),
+                    currency: g.currency.clone(),
+                    decimals: g.decimals,
+                    log_public_key: log_key,
+                });
+                for f in &g.founders {
+                    let mut key = [0u8; 32];
+                    key.copy_from_slice(&f.public_key);
+                    self.add_member(&f.handle, key, sequence, [pb::Role::Admin].into());
+                }
+                Undo::Genesis
+            }
+            Body::AdmitMember(a) => {
+                let mut key = [0u8; 32];
+                key.copy_from_slice(&a.public_key);
+                self.add_member(&a.handle, key, sequence, BTreeSet::new());
+                Undo::Admit {
+                    handle: a.handle.clone(),
+                }
+            }
+            Body::RotateKey(r) => {
+                let mut new = [0u8; 32];
+                new.copy_from_slice(&r.new_public_key);
+                let old = v.public_key;
+                if let Some(m) = self.members.get_mut(&author) {
+                    m.retired_keys.push(old);
+                    m.key = new;
+                }
+                if let Some(o) = self.keys.get_mut(&old) {
+                    o.current = false;
+                }
+                self.keys.insert(
+                    new,
+                    KeyOwner {
+                        handle: author.clone(),
+                        current: true,
+                    },
+                );
+                Undo::Rotate {
+                    handle: author,
+                    old,
+                    new,
+                }
+            }
+            Body::GrantRole(g) => {
+                let role = pb::Role::try_from(g.role).unwrap_or(pb::Role::Unspecified);
+                if let Some(m) = self.members.get_mut(&g.member) {
+                    m.roles.insert(role);
+                }
+                Undo::Role {
+                    handle: g.member.clone(),
+                    role,
+                    granted: true,
+                }
+            }
+            Body::RevokeRole(r) => {
+                let role = pb::Role::try_from(r.role).unwrap_or(pb::Role::Unspecified);
+                if let Some(m) = self.members.get_mut(&r.member) {
+                    m.roles.remove(&role);
+                }
+                Undo::Role {
+                    handle: r.member.clone(),
+                    role,
+                    granted: false,
+                }
+            }
+            Body::AdoptPolicy(p) => {
+                let version = u32::try_from(self.policies.len() + 1).unwrap_or(u32::MAX);
+                self.policies.push(PolicyVersion {
+                    version,
+                    sequence,
+                    json: p.policy_json.clone(),
+                });
+                Undo::Policy
+            }
+            Body::LogContribution(l) => {
+                self.contributions.insert(
+                    v.id,
+                    ContributionState {
+                        id: v.id,
+                        member: author.clone(),
+                        fields: l.contribution.clone().unwrap_or_default(),
+                        sequence,
+                        retracted: false,
+                        evaluations: BTreeMap::new(),
+                        touched: sequence,
+                        earliest_at: l.contribution.as_ref().map_or(0, |c| c.at),
+                    },
+                );
+                if let Some(m) = self.members.get_mut(&author) {
+                    m.contributions += 1;
+                }
+                self.live_contributions += 1;
+                Undo::Log { id: v.id }
+            }
+            Body::AmendContribution(a) => {
+                let id = id_of(&a.contribution_id);
+                let Some(c) = self.contributions.get_mut(&id) else {
+                    return Undo::Policy;
+                };
+                let previous = Box::new(c.clone());
+                c.touched = sequence;
+                c.fields = a.contribution.clone().unwrap_or_default();
+                c.earliest_at = c.earliest_at.min(c.fields.at);
+                // Reviewers approve what is there now (spec/DECISIONS.md).
+                c.evaluations.clear();
+                self.standing_evaluations = self
+                    .standing_evaluations
+                    .saturating_sub(standing_of(&previous));
+                Undo::Restore { previous }
+            }
+            Body::RetractContribution(r) => {
+                let id = id_of(&r.contribution_id);
+                let Some(c) = self.contributions.get_mut(&id) else {
+                    return Undo::Policy;
+                };
+                let previous = Box::new(c.clone());
+                c.touched = sequence;
+                c.retracted = true;
+                if let Some(m) = self.members.get_mut(&author) {
+                    m.contributions = m.contributions.saturating_sub(1);
+                }
+                self.live_contributions = self.live_contributions.saturating_sub(1);
+                self.standing_evaluations = self
+                    .standing_evaluations
+                    .saturating_sub(standing_of(&previous));
+                Undo::Restore { previous }
+            }
+            Body::Evaluate(e) => {
+                let id = id_of(&e.contribution_id);
+                let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
+                let mut touched = 0;
+                let mut added = false;
+                let previous = self.contributions.get_mut(&id).and_then(|c| {
+                    touched = std::mem::replace(&mut c.touched, sequence);
+                    let previous = c.evaluations.insert(
+                        author.clone(),
+                        EvaluationState {
+                            verdict,
+                            rating: e.rating,
+                            sequence,
+                        },
+                    );
+                    added = previous.is_none() && !c.retracted;
+                    previous
+                });
+                if added {
+                    self.standing_evaluations += 1;
+                }
+                Undo::Evaluate {
+                    contribution: id,
+                    evaluator: author,
+                    previous,
+                    touched,
+                }
+            }
+            Body::RecordDistribution(r) => {
+                self.distributions.push(DistributionState {
+                    id: v.id,
+                    treasurer: author,
+                    period: r
+                        .period
+                        .as_ref()
+                        .map(|p| (p.start, p.end))
+                        .unwrap_or_default(),
+                    income: r.income.unwrap_or_default(),
+                    policy_version: r.policy_version,
+                    log_size: r.log_size,
+                    digest: r.digest.clone(),
+                    sequence,
+                    settlement: settlement.unwrap_or_default(),
+                    voided: None,
+                });
+                Undo::Distribution
+            }
+            Body::VoidDistribution(d) => {
+                let id = id_of(&d.distribution_id);
+                let Some(index) = self.distributions.iter().position(|x| x.id == id) else {
+                    return Undo::Policy;
+                };
+                self.distributions[index].voided = Some(VoidState {
+                    sequence,
+                    id: v.id,
+                    treasurer: author,
+                    reason: d.reason.clone(),
+                });
+                Undo::Void { index }
+            }
+            Body::Allocate(a) => {
+                let (start, end) = a
+                    .period
+                    .as_ref()
+                    .map(|p| (p.start, p.end))
+                    .unwrap_or_default();
+                let to = a
+                    .shares
+                    .iter()
+                    .filter(|s| s.percent > 0)
+                    .map(|s| (s.member.clone(), s.percent))
+                    .collect();
+                let key = (start, end, author);
+                let previous = self
+                    .allocations
+                    .insert(key.clone(), AllocationState { to, sequence });
+                Undo::Allocate { key, previous }
+            }
+        }
+    }
+
+    /// Takes back the entry `apply` folded in last (undos run newest first).
+    pub fn undo(&mut self, v: &VerifiedEnvelope, undo: Undo) {
+        self.ids.remove(&v.id);
+        self.size = self.size.saturating_sub(1);
+        match undo {
+            Undo::Genesis => {
+                self.network = None;
+                self.members.clear();
+                self.keys.clear();
+            }
+            Undo::Admit { handle } => {
+                if let Some(m) = self.members.remove(&handle) {
+                    self.keys.remove(&m.key);
+                }
+            }
+            Undo::Rotate { handle, old, new } => {
+                self.keys.remove(&new);
+                if let Some(o) = self.keys.get_mut(&old) {
+                    o.current = true;
+                }
+                if let Some(m) = self.members.get_mut(&handle) {
+                    m.key = old;
+                    m.retired_keys.pop();
+                }
+            }
+            Undo::Role {
+                handle,
+                role,
+                granted,
+            } => {
+                if let Some(m) = self.members.get_mut(&handle) {
+                    if granted {
+                        m.roles.remove(&role);
+                    } else {
+                        m.roles.insert(role);
+                    }
+                }
+            }
+            Undo::Policy => {
+                if matches!(v.entry.body, Some(Body::AdoptPolicy(_))) {
+                    self.policies.pop();
+                }
+            }
+            Undo::Log { id } => {
+                if let Some(c) = self.contributions.remove(&id) {
+                    self.live_contributions = self.live_contributions.saturating_sub(1);
+                    self.standing_evaluations =
+                        self.standing_evaluations.saturating_sub(standing_of(&c));
+                    if let Some(m) = self.members.get_mut(&c.member) {
+                        m.contributions = m.contributions.saturating_sub(1);
+                    }
+                }
+            }
+            Undo::Restore { previous } => {
+                if matches!(v.entry.body, Some(Body::RetractContribution(_))) {
+                    self.live_contributions += 1;
+                    if let Some(m) = self.members.get_mut(&previous.member) {
+                        m.contributions += 1;
+                    }
+                }
+                let now = self.contributions.get(&previous.id).map_or(0, standing_of);
+                self.standing_evaluations =
+                    self.standing_evaluations.saturating_sub(now) + standing_of(&previous);
+                self.contributions.insert(previous.id, *previous);
+            }
+            Undo::Evaluate {
+                contribution,
+                evaluator,
+                previous,
+                touched,
+            } => {
+                if let Some(c) = self.contributions.get_mut(&contribution) {
+                    c.touched = touched;
+                    match previous {
+                        Some(p) => {
+                            c.evaluations.insert(evaluator, p);
+                        }
+                        None => {
+                            if c.evaluations.remove(&evaluator).is_some() && !c.retracted {
+                                self.standing_evaluations =
+                                    self.standing_evaluations.saturating_sub(1);
+                            }
+                        }
+                    }
+                }
+            }
+            Undo::Distribution => {
+                self.distributions.pop();
+            }
+            Undo::Void { index } => {
+                if let Some(d) = self.distributions.get_mut(index) {
+                    d.voided = None;
+                }
+            }
+            Undo::Allocate { key, previous } => match previous {
+                Some(p) => {
+                    self.allocations.insert(key, p);
+                }
+                None => {
+                    self.allocations.remove(&key);
+                }
+            },
+        }
+    }
+
+    fn add_member(
+        &mut self,
+        handle: &str,
+        key: [u8; 32],
+        sequence: u64,
+        roles: BTreeSet<pb::Role>,
+    ) {
+        self.members.insert(
+            handle.to_string(),
+            MemberState {
+                handle: handle.to_string(),
+                key,
+                retired_keys: Vec::new(),
+                roles,
+                admitted_at: sequence,
+                contributions: 0,
+            },
+        );
+        self.keys.insert(
+            key,
+            KeyOwner {
+                handle: handle.to_string(),
+                current: true,
+            },
+        );
+    }
+}
