@@ -226,7 +226,7 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
     let mut replayer = coopledger::payout::audit_replayer(Some(log_pk), None);
     for (i, e) in log.iter().enumerate() {
         replayer
-            .push(i as u64, &VerifiedEnvelope::verify(e, usize::MAX).unwrap())
+            .push(i as u64, VerifiedEnvelope::verify(e, usize::MAX).unwrap())
             .unwrap();
     }
     let state = replayer.finish().state;

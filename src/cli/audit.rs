@@ -168,7 +168,7 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         let (sequence, leaf) = item?;
         let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
             .map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
-        replayer.push(sequence, &v)?;
+        replayer.push(sequence, v)?;
     }
     let replayed = replayer.finish();
     if replayed.frontier.size() != head.size {
@@ -285,7 +285,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
                     v.id
                 );
             }
-            replayer.push(e.sequence, &v)?;
+            replayer.push(e.sequence, v)?;
         }
         if replayer.size() == from {
             bail!(

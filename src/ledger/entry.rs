@@ -8,6 +8,7 @@ use crate::ledger::{
 };
 use crate::pb::{self, entry::Body};
 use crate::scoring::input::Kind;
+use crate::verify::VerifiedEnvelope;
 
 /// Length of an entry nonce (spec/DECISIONS.md).
 pub const NONCE_BYTES: usize = 16;
@@ -27,6 +28,37 @@ pub fn kind_of(kind: i32) -> Option<crate::scoring::input::Kind> {
         pb::ContributionKind::Resource => Some(crate::scoring::input::Kind::Resource),
         pb::ContributionKind::Use => Some(crate::scoring::input::Kind::Use),
         pb::ContributionKind::Unspecified => None,
+    }
+}
+
+/// An entry whose signature verified and whose every field passed the
+/// stateless checks ([`check_entry`]). Those checks need no state, so they
+/// run on the request's own task, in parallel, before the sequencer; the
+/// rules ([`LedgerState::check`](crate::ledger::LedgerState::check)) and the
+/// fold take only this type, so nothing unchecked reaches them.
+#[derive(Clone, Debug)]
+pub struct CheckedEntry {
+    envelope: VerifiedEnvelope,
+}
+
+impl CheckedEntry {
+    /// Runs the stateless checks on a verified envelope.
+    pub fn new(envelope: VerifiedEnvelope, limits: &Limits) -> Result<Self, Refusal> {
+        check_entry(&envelope.entry, limits)?;
+        Ok(CheckedEntry { envelope })
+    }
+
+    /// The verified envelope.
+    pub fn envelope(&self) -> &VerifiedEnvelope {
+        &self.envelope
+    }
+}
+
+impl std::ops::Deref for CheckedEntry {
+    type Target = VerifiedEnvelope;
+
+    fn deref(&self) -> &VerifiedEnvelope {
+        &self.envelope
     }
 }
 

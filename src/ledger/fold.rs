@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::entry::CheckedEntry;
+use super::rules::Admitted;
 use super::state::{
     AllocationState, ContributionState, DistributionState, EvaluationState, KeyOwner, LedgerState,
     MemberState, Network, PolicyVersion, Settlement, VoidState, id_of, standing_of,
 };
 use crate::pb::{self, entry::Body};
-use crate::verify::{EntryId, VerifiedEnvelope};
+use crate::verify::EntryId;
 
 /// How to take back one applied entry.
 #[derive(Debug)]
@@ -55,15 +57,28 @@ pub enum Undo {
 }
 
 impl LedgerState {
-    /// Folds a checked entry in at `sequence`. Call only after `check` passed;
+    /// Folds an admitted entry in at `sequence` (the token proves `check`
+    /// passed against this state);
     /// a recorded distribution also needs the `settlement` its recomputation
     /// gave (the payout layer's `settle`); other entries pass `None`.
     pub fn apply(
         &mut self,
-        v: &VerifiedEnvelope,
+        admitted: Admitted<'_>,
         sequence: u64,
         settlement: Option<Settlement>,
     ) -> Undo {
+        self.fold(admitted.entry, sequence, settlement)
+    }
+
+    /// Folds an entry of a log its server already checked, without checking
+    /// the rules again: for a client's views, which fold only the entries
+    /// they show (so the rules could not be checked). The stateless checks
+    /// still ran ([`CheckedEntry`]).
+    pub fn apply_trusted(&mut self, entry: &CheckedEntry, sequence: u64) -> Undo {
+        self.fold(entry, sequence, None)
+    }
+
+    fn fold(&mut self, v: &CheckedEntry, sequence: u64, settlement: Option<Settlement>) -> Undo {
         self.ids.insert(v.id, sequence);
         self.size = sequence + 1;
         let author = v.entry.author.clone();
@@ -287,7 +302,7 @@ impl LedgerState {
     }
 
     /// Takes back the entry `apply` folded in last (undos run newest first).
-    pub fn undo(&mut self, v: &VerifiedEnvelope, undo: Undo) {
+    pub fn undo(&mut self, v: &CheckedEntry, undo: Undo) {
         self.ids.remove(&v.id);
         self.size = self.size.saturating_sub(1);
         match undo {

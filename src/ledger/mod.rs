@@ -16,7 +16,7 @@ pub use fold::Undo;
 pub use limits::*;
 pub use refusal::*;
 pub use replay::*;
-pub use rules::CheckContext;
+pub use rules::{Admitted, CheckContext};
 pub use state::*;
 
 /// The system clock in milliseconds since the Unix epoch: what the server

@@ -4,6 +4,7 @@
 //! would). The server's own start-up replay uses the same [`Replayer`], so
 //! the server and its auditors cannot disagree about what a valid log is.
 
+use super::entry::CheckedEntry;
 use super::refusal::Refusal;
 use crate::ledger::Limits;
 use crate::ledger::{CheckContext, LedgerState, Settlement};
@@ -118,11 +119,13 @@ impl Replayer {
     }
 
     /// Checks and folds in the next entry (signature already verified by the
-    /// caller via [`VerifiedEnvelope`]); returns the Merkle nodes it completes.
+    /// caller via [`VerifiedEnvelope`]): the same stateless checks and rules
+    /// as on arrival, without the clock or size limits (they judged the
+    /// entry when it arrived). Returns the Merkle nodes it completes.
     pub fn push(
         &mut self,
         sequence: u64,
-        v: &VerifiedEnvelope,
+        v: VerifiedEnvelope,
     ) -> Result<Vec<crate::verify::Node>, AuditError> {
         let err = |detail: String| AuditError::Entry { sequence, detail };
         if sequence != self.size() {
@@ -149,18 +152,23 @@ impl Replayer {
             limits: &self.unbounded,
             now_ms: None,
         };
+        let v = CheckedEntry::new(v, &self.unbounded)
+            .map_err(|r| err(format!("breaks a ledger rule: {r}")))?;
         let record = match &v.entry.body {
             Some(Body::RecordDistribution(r)) => Some(r),
             _ => None,
         };
-        if let Err(refusal) = self.state.check(v, &cx) {
-            // A stale record that repays claims twice is what an auditor
-            // most needs named: say which claims.
-            let why = record
-                .and_then(|r| self.settle.explain_refusal(&self.state, r))
-                .map_or(String::new(), |d| format!("; {d}"));
-            return Err(err(format!("breaks a ledger rule: {refusal}{why}")));
-        }
+        let admitted = match self.state.check(&v, &cx) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                // A stale record that repays claims twice is what an auditor
+                // most needs named: say which claims.
+                let why = record
+                    .and_then(|r| self.settle.explain_refusal(&self.state, r))
+                    .map_or(String::new(), |d| format!("; {d}"));
+                return Err(err(format!("breaks a ledger rule: {refusal}{why}")));
+            }
+        };
         let settlement =
             match record {
                 None => None,
@@ -172,7 +180,7 @@ impl Replayer {
                     },
                 )?),
             };
-        self.state.apply(v, sequence, settlement);
+        self.state.apply(admitted, sequence, settlement);
         let nodes = self
             .frontier
             .append(crate::verify::leaf_hash(&v.leaf_bytes()));

@@ -2,7 +2,7 @@
 //! an entry is folded in. A refusal names the field and the rule, with the
 //! gRPC code of spec/DECISIONS.md, and never changes the state.
 
-use super::entry;
+use super::entry::{self, CheckedEntry};
 use super::limits::Limits;
 use super::refusal::Refusal;
 use super::state::{ContributionState, DistributionState, LedgerState, MemberState, role_name};
@@ -19,6 +19,14 @@ pub struct CheckContext<'a> {
     pub limits: &'a Limits,
     /// The server's clock in ms, on arrival; `None` when replaying.
     pub now_ms: Option<i64>,
+}
+
+/// Proof that an entry passed every rule against the state it is about to
+/// be folded into: made only by [`LedgerState::check`], consumed by
+/// [`LedgerState::apply`].
+#[derive(Debug)]
+pub struct Admitted<'e> {
+    pub(super) entry: &'e CheckedEntry,
 }
 
 impl LedgerState {
@@ -70,10 +78,25 @@ impl LedgerState {
         }
     }
 
-    /// Checks an entry against every ingestion rule. Never mutates.
-    pub fn check(&self, v: &VerifiedEnvelope, cx: &CheckContext<'_>) -> Result<(), Refusal> {
+    /// Checks an entry against every ingestion rule. Never mutates. The
+    /// token it returns is what [`LedgerState::apply`] takes, so only an
+    /// admitted entry is folded in.
+    pub fn check<'e>(
+        &self,
+        v: &'e CheckedEntry,
+        cx: &CheckContext<'_>,
+    ) -> Result<Admitted<'e>, Refusal> {
+        self.check_rules(v, cx)?;
+        Ok(Admitted { entry: v })
+    }
+
+    fn check_rules(&self, v: &CheckedEntry, cx: &CheckContext<'_>) -> Result<(), Refusal> {
         let entry = &v.entry;
-        let body = entry::check_entry(entry, cx.limits)?;
+        let Some(body) = entry.body.as_ref() else {
+            return Err(Refusal::InvalidArgument(
+                "entry.body: is required (which kind of entry is this?)".into(),
+            ));
+        };
         if let Some(now) = cx.now_ms {
             let skew = i64::try_from(cx.limits.max_clock_skew_ms).unwrap_or(i64::MAX);
             if (entry.created_at_ms - now).abs() > skew {

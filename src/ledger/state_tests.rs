@@ -2,12 +2,13 @@
 
 use super::*;
 use crate::client::{Signer, contribution_body, evaluate_body, genesis_body};
-use crate::ledger::{CheckContext, Limits};
+use crate::ledger::{CheckContext, CheckedEntry, Limits};
 use crate::verify::VerifiedEnvelope;
 
-fn verified(signer: &Signer, body: Body) -> VerifiedEnvelope {
+fn verified(signer: &Signer, body: Body) -> CheckedEntry {
     let envelope = signer.sign(body).unwrap();
-    VerifiedEnvelope::verify(&envelope, usize::MAX).unwrap()
+    let v = VerifiedEnvelope::verify(&envelope, usize::MAX).unwrap();
+    CheckedEntry::new(v, &Limits::unbounded()).unwrap()
 }
 
 /// The counters, recomputed from the contributions themselves.
@@ -38,10 +39,10 @@ fn the_scorable_counts_follow_every_apply_and_undo() {
             &log_key,
         ),
     );
-    let step = |state: &mut LedgerState, v: &VerifiedEnvelope| {
-        state.check(v, &cx).unwrap();
+    let step = |state: &mut LedgerState, v: &CheckedEntry| {
+        let admitted = state.check(v, &cx).unwrap();
         let sequence = state.size();
-        state.apply(v, sequence, None)
+        state.apply(admitted, sequence, None)
     };
     step(&mut state, &genesis);
     let alice = Signer::new("alice", key(1), &genesis.id.0);

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::ledger::Limits;
 use crate::ledger::Refusal;
 use crate::ledger::{AuditError, Replayed, Replayer};
-use crate::ledger::{CheckContext, LedgerState, Settlement, Undo};
+use crate::ledger::{CheckContext, CheckedEntry, LedgerState, Settlement, Undo};
 use crate::pb;
 use crate::verify::{Checkpoint, origin_of};
 use crate::verify::{EntryId, VerifiedEnvelope};
@@ -53,7 +53,7 @@ pub struct Receipt {
 
 /// One request waiting for the sequencer: envelopes to append all or none.
 struct Job {
-    envelopes: Vec<VerifiedEnvelope>,
+    envelopes: Vec<CheckedEntry>,
     /// Whether the request was a batch, so refusals name `envelopes[i]`.
     batch: bool,
     reply: oneshot::Sender<Result<Vec<Receipt>>>,
@@ -119,11 +119,7 @@ impl Ledger {
     /// Appends envelopes in order, all or none, and returns one receipt each
     /// once they are durable. `batch` only changes how refusals name the
     /// failing envelope.
-    pub async fn submit(
-        &self,
-        envelopes: Vec<VerifiedEnvelope>,
-        batch: bool,
-    ) -> Result<Vec<Receipt>> {
+    pub async fn submit(&self, envelopes: Vec<CheckedEntry>, batch: bool) -> Result<Vec<Receipt>> {
         let sender = self
             .inner
             .jobs
@@ -243,7 +239,7 @@ impl Ledger {
                 detail: e.to_string(),
             })?;
             replayer
-                .push(sequence, &v)
+                .push(sequence, v)
                 .map_err(|e| LedgerError::Corrupt {
                     sequence,
                     detail: e.to_string(),
@@ -393,7 +389,7 @@ pub fn replay(store: &Store, log_public_key: &[u8; 32]) -> Result<(LedgerState, 
             })?;
             // A stored node that disagrees with the entries is damage too:
             // proofs are served from the nodes.
-            for (level, index, hash) in replayer.push(sequence, &v).map_err(corrupt)? {
+            for (level, index, hash) in replayer.push(sequence, v).map_err(corrupt)? {
                 if level > 0 && store.node(level, index)? != Some(hash) {
                     return Err(LedgerError::Corrupt {
                         sequence,
@@ -568,11 +564,7 @@ impl Sequencer {
 
     /// Settles a recorded distribution (recomputes it over the log as it
     /// stands and checks the signed digest); other entries need nothing.
-    fn settle(
-        &self,
-        state: &LedgerState,
-        v: &VerifiedEnvelope,
-    ) -> Result<Option<Settlement>, Refusal> {
+    fn settle(&self, state: &LedgerState, v: &CheckedEntry) -> Result<Option<Settlement>, Refusal> {
         match &v.entry.body {
             Some(pb::entry::Body::RecordDistribution(r)) => {
                 crate::payout::settle(state, r).map(Some)
@@ -605,7 +597,7 @@ impl Sequencer {
             now_ms: Some(cx_now),
         };
         for job in batch {
-            let recheck = |state: &LedgerState, v: &VerifiedEnvelope| self.settle(state, v);
+            let recheck = |state: &LedgerState, v: &CheckedEntry| self.settle(state, v);
             match apply_job(&mut state, &job, &cx, &recheck) {
                 Err(refusal) => pending.push(Pending::Refused {
                     reply: job.reply,
@@ -750,8 +742,8 @@ enum Outcome {
 
 /// What the sequencer runs after the ledger rules: settles a recorded
 /// distribution (see [`crate::payout::settle`]).
-type Settle<'a> = dyn Fn(&LedgerState, &VerifiedEnvelope) -> std::result::Result<Option<Settlement>, Refusal>
-    + 'a;
+type Settle<'a> =
+    dyn Fn(&LedgerState, &CheckedEntry) -> std::result::Result<Option<Settlement>, Refusal> + 'a;
 
 /// Checks and applies one job's envelopes in order; on the first refusal,
 /// takes back what the job applied and returns the refusal.
@@ -768,8 +760,11 @@ fn apply_job(
             outcomes.push(Outcome::Duplicate(s));
             continue;
         }
-        let settlement = match state.check(v, cx).and_then(|()| recheck(state, v)) {
-            Ok(settlement) => settlement,
+        let checked = state
+            .check(v, cx)
+            .and_then(|admitted| recheck(state, v).map(|settlement| (admitted, settlement)));
+        let (admitted, settlement) = match checked {
+            Ok(checked) => checked,
             Err(refusal) => {
                 for (j, undo) in applied.into_iter().rev() {
                     state.undo(&job.envelopes[j], undo);
@@ -782,7 +777,7 @@ fn apply_job(
             }
         };
         let sequence = state.size();
-        applied.push((i, state.apply(v, sequence, settlement)));
+        applied.push((i, state.apply(admitted, sequence, settlement)));
         outcomes.push(Outcome::New(sequence));
     }
     Ok(outcomes)

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use crate::ledger::kind_of;
+use crate::ledger::{CheckedEntry, Limits, kind_of};
 use crate::ledger::{ContributionState, LedgerState};
 use crate::pb::{self, entry::Body};
 use crate::scoring::error::ScoringError;
@@ -230,9 +230,12 @@ impl LogView {
             }
             _ => {}
         }
-        // Only contribution entries are folded here: no recorded distribution
-        // needs settling.
-        self.state.apply(v, sequence, None);
+        // Only contribution entries are folded here (so the rules cannot be
+        // checked: members and policies are not folded); the server checked
+        // them when they arrived, and the stateless checks run again.
+        if let Ok(entry) = CheckedEntry::new(v.clone(), &Limits::unbounded()) {
+            self.state.apply_trusted(&entry, sequence);
+        }
     }
 
     /// The folded ledger state.

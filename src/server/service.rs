@@ -12,9 +12,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::ledger::MemberState;
 use crate::ledger::Refusal;
 use crate::ledger::body_kind;
+use crate::ledger::{CheckedEntry, Limits, MemberState};
 use crate::log::LedgerError;
 use crate::log::{Ledger, Receipt, SignedHead};
 use crate::pb;
@@ -46,41 +46,43 @@ type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::LoggedEntry, Status>> + 
 /// hand-off, small enough to use every core on one large batch.
 const VERIFY_CHUNK: usize = 64;
 
-/// Verifies a request's envelopes, in parallel across blocking tasks when
-/// there are many, naming the first bad one.
-async fn verify_all(
+/// Verifies a request's envelopes and runs the stateless checks of every
+/// field, on the request's own task (in parallel across blocking tasks when
+/// there are many), naming the first bad one. Only what passes reaches the
+/// sequencer.
+async fn check_all(
     envelopes: Vec<pb::Envelope>,
-    max_payload: usize,
+    limits: &Limits,
     batch: bool,
-) -> Result<Vec<VerifiedEnvelope>, Status> {
-    let name = |i: usize, r: Refusal| {
+) -> Result<Vec<CheckedEntry>, Status> {
+    let name = move |i: usize, r: Refusal| {
         if batch {
             r.within(&format!("envelopes[{i}]"))
         } else {
             r
         }
     };
+    let check = |e: &pb::Envelope, limits: &Limits| {
+        VerifiedEnvelope::verify(e, limits.max_payload_bytes)
+            .map_err(Refusal::from)
+            .and_then(|v| CheckedEntry::new(v, limits))
+    };
     if envelopes.len() <= VERIFY_CHUNK {
         return envelopes
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                VerifiedEnvelope::verify(e, max_payload)
-                    .map_err(|r| Status::from(name(i, r.into())))
-            })
+            .map(|(i, e)| check(e, limits).map_err(|r| Status::from(name(i, r))))
             .collect();
     }
     let envelopes = Arc::new(envelopes);
     let tasks: Vec<_> = (0..envelopes.len())
         .step_by(VERIFY_CHUNK)
         .map(|start| {
-            let envelopes = envelopes.clone();
+            let (envelopes, limits) = (envelopes.clone(), limits.clone());
             tokio::task::spawn_blocking(move || {
                 let end = (start + VERIFY_CHUNK).min(envelopes.len());
                 (start..end)
-                    .map(|i| {
-                        VerifiedEnvelope::verify(&envelopes[i], max_payload).map_err(|r| (i, r))
-                    })
+                    .map(|i| check(&envelopes[i], &limits).map_err(|r| (i, r)))
                     .collect::<Result<Vec<_>, _>>()
             })
         })
@@ -90,7 +92,7 @@ async fn verify_all(
         let part = t
             .await
             .map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
-        out.extend(part.map_err(|(i, r)| Status::from(name(i, r.into())))?);
+        out.extend(part.map_err(|(i, r)| Status::from(name(i, r)))?);
     }
     Ok(out)
 }
@@ -179,12 +181,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             .into_inner()
             .envelope
             .ok_or_else(|| Status::invalid_argument("envelope: is required"))?;
-        let verified = verify_all(
-            vec![envelope],
-            self.ledger.limits().max_payload_bytes,
-            false,
-        )
-        .await?;
+        let verified = check_all(vec![envelope], self.ledger.limits(), false).await?;
         let receipts = self.ledger.submit(verified, false).await?;
         let r = receipts
             .first()
@@ -208,7 +205,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             ))
             .into());
         }
-        let verified = verify_all(envelopes, self.ledger.limits().max_payload_bytes, true).await?;
+        let verified = check_all(envelopes, self.ledger.limits(), true).await?;
         let receipts = self.ledger.submit(verified, true).await?;
         Ok(Response::new(pb::SubmitBatchResponse {
             receipts: receipts.iter().map(receipt).collect(),
