@@ -217,12 +217,12 @@ impl World {
                     .find(|h| **h != c.member)
                     .expect("another member")
                     .clone();
-                let verdict = if pick % 2 == 0 {
+                let verdict = if pick.is_multiple_of(2) {
                     pb::Verdict::Approve
                 } else {
                     pb::Verdict::Flag
                 };
-                let rating = (pick % 3 != 0).then_some((pick % 101) as u32);
+                let rating = (!pick.is_multiple_of(3)).then_some((pick % 101) as u32);
                 (
                     sign(
                         &self.signers[&reviewer],
@@ -239,7 +239,11 @@ impl World {
                 let b = &others[((pick + 1) % others.len() as u64) as usize];
                 let first = (pick % 101) as u32;
                 let shares = [(a.as_str(), first), (b.as_str(), 100 - first)];
-                let period = if pick % 2 == 0 { JAN_2020 } else { FEB_2020 };
+                let period = if pick.is_multiple_of(2) {
+                    JAN_2020
+                } else {
+                    FEB_2020
+                };
                 (
                     sign(
                         &self.signers[&author],

@@ -50,6 +50,33 @@ impl TestServer {
         self.dir.path()
     }
 
+    /// The configuration this server starts with: its folder, a loopback
+    /// port 0 and its limits (for a test that starts a server on the folder
+    /// itself, to see it refused).
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            data_dir: self.dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            limits: self.limits.clone(),
+        }
+    }
+
+    /// A stopped server over a copy of this stopped server's folder (start
+    /// it with [`TestServer::start_again`]): two histories from one point.
+    pub fn copy_stopped(&self) -> TestServer {
+        assert!(
+            self.server.is_none(),
+            "stop the test server before copying its folder"
+        );
+        let dir = tempfile::tempdir().expect("create a temporary data folder");
+        copy_dir(self.dir.path(), dir.path());
+        TestServer {
+            server: None,
+            dir,
+            limits: self.limits.clone(),
+        }
+    }
+
     /// Whether the server is running (not stopped).
     pub fn is_running(&self) -> bool {
         self.server.is_some()
@@ -99,6 +126,20 @@ impl TestServer {
         self.stop().await;
         self.limits = limits;
         self.start_again().await;
+    }
+}
+
+/// Copies the folder `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from).expect("read the data folder") {
+        let entry = entry.expect("a data folder entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("its file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a data file");
+        }
     }
 }
 
