@@ -7,22 +7,11 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{JAN_2020, Network, found_network, new_signer, sign, work};
+use common::{JAN_2020, Network, TestServer, found_network, new_signer, sign, work};
 use coopledger::client::{LedgerClient, contribution_body};
 use coopledger::pb;
-use coopledger::server::{RunningServer, ServerConfig, start};
 use coopledger::verify::Checkpoint;
 use coopledger::verify::{leaf_hash, verify_consistency, verify_inclusion};
-
-async fn serve(dir: &Path) -> RunningServer {
-    start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        limits: Default::default(),
-    })
-    .await
-    .expect("server starts")
-}
 
 async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
     common::run_cli(home, server, args).await
@@ -64,24 +53,10 @@ async fn append(client: &mut LedgerClient, network: &Network, n: u64, minutes: u
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proofs_from_an_early_receipt_verify_against_a_much_later_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path()).await;
-    let mut client = LedgerClient::connect(server.url()).await.unwrap();
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
     let log_key: [u8; 32] = client
         .get_server_info(pb::GetServerInfoRequest {})
         .await
@@ -160,27 +135,25 @@ async fn proofs_from_an_early_receipt_verify_against_a_much_later_checkpoint() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
     let home = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path()).await;
-    let mut client = LedgerClient::connect(server.url()).await.unwrap();
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
     let network = found_network(&mut client, &["alice"]).await;
     append(&mut client, &network, 600, 30).await;
-    server.stop().await.unwrap();
+    server.stop().await;
 
     // Keep a copy of the log at 601 entries: the fork point.
-    let fork_dir = tempfile::tempdir().unwrap();
-    copy_dir(dir.path(), fork_dir.path());
+    let mut forked = server.copy_stopped();
 
     // The honest log grows to 2001 entries; the member audits it twice.
-    let server = serve(dir.path()).await;
+    server.start_again().await;
     let url_a = server.url();
-    let mut client = LedgerClient::connect(url_a.clone()).await.unwrap();
+    let mut client = server.client().await;
     append(&mut client, &network, 900, 30).await;
     let first = stdout_ok(&cli(home.path(), &url_a, &["verify"]).await);
     assert!(first.contains("1501 entries"), "{first}");
@@ -191,31 +164,31 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
             && second.contains("consistent with the checkpoint of size 1501"),
         "{second}"
     );
-    server.stop().await.unwrap();
+    server.stop().await;
 
     // The same log key serves another history from the fork point on.
-    let forked = serve(fork_dir.path()).await;
-    let mut client = LedgerClient::connect(forked.url()).await.unwrap();
+    forked.start_again().await;
+    let mut client = forked.client().await;
     append(&mut client, &network, 1600, 45).await;
     let err = stderr_failed(&cli(home.path(), &forked.url(), &["verify"]).await);
     assert!(
         err.contains("the log forked") && err.contains("from size 2001"),
         "{err}"
     );
-    forked.stop().await.unwrap();
+    forked.stop().await;
 
     // A stopped server's folder verifies offline; a flipped byte is named.
     let out = stdout_ok(
         &cli(
             home.path(),
             "http://127.0.0.1:1",
-            &["verify", "--data", dir.path().to_str().unwrap()],
+            &["verify", "--data", server.data_dir().to_str().unwrap()],
         )
         .await,
     );
     assert!(out.contains("2001 entries"), "{out}");
     {
-        let store = coopledger::log::Store::open(dir.path()).unwrap();
+        let store = coopledger::log::Store::open(server.data_dir()).unwrap();
         let mut key = vec![b'e'];
         key.extend_from_slice(&1234u64.to_be_bytes());
         let mut v = store.tree().get(&key).unwrap().unwrap().to_vec();
@@ -228,7 +201,7 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
         &cli(
             home.path(),
             "http://127.0.0.1:1",
-            &["verify", "--data", dir.path().to_str().unwrap()],
+            &["verify", "--data", server.data_dir().to_str().unwrap()],
         )
         .await,
     );
@@ -238,9 +211,8 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
     let home = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path()).await;
-    let mut client = LedgerClient::connect(server.url()).await.unwrap();
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
     let network = found_network(&mut client, &["alice", "bob"]).await;
     let bob = &network.founders[1];
     append(&mut client, &network, 40, 30).await;
@@ -271,7 +243,7 @@ async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
         )
         .await,
     );
-    server.stop().await.unwrap();
+    server.stop().await;
 
     let out = stdout_ok(
         &cli(

@@ -3,33 +3,23 @@
 
 mod common;
 
-use common::{JAN_2020, found_network, log_contribution, new_signer, work};
+use common::{JAN_2020, TestServer, found_network, log_contribution, new_signer, work};
 use coopledger::log::LedgerError;
 use coopledger::log::Store;
-use coopledger::server::{ServerConfig, ServerError, start};
+use coopledger::server::{ServerError, start};
 
-fn config(dir: &std::path::Path) -> ServerConfig {
-    ServerConfig {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        limits: Default::default(),
-    }
-}
-
-/// Writes a small log, stops the server, and returns the folder.
-async fn small_log() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(config(dir.path())).await.unwrap();
-    let mut client = coopledger::client::LedgerClient::connect(server.url())
-        .await
-        .unwrap();
+/// Writes a small log and stops the server: its folder is
+/// [`TestServer::data_dir`], and [`TestServer::config`] starts on it.
+async fn small_log() -> TestServer {
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
     let network = found_network(&mut client, &["alice"]).await;
     let alice = &network.founders[0];
     for i in 0..5 {
         log_contribution(&mut client, alice, work(30 + i, JAN_2020.0 + 3600)).await;
     }
-    server.stop().await.unwrap();
-    dir
+    server.stop().await;
+    server
 }
 
 fn corrupt(dir: &std::path::Path, f: impl FnOnce(&sled::Tree)) {
@@ -46,14 +36,14 @@ fn entry_key(seq: u64) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_flipped_byte_in_a_stored_entry_stops_the_server_naming_the_entry() {
-    let dir = small_log().await;
-    corrupt(dir.path(), |tree| {
+    let log = small_log().await;
+    corrupt(log.data_dir(), |tree| {
         let mut v = tree.get(entry_key(3)).unwrap().unwrap().to_vec();
         let middle = v.len() / 2;
         v[middle] ^= 0x01;
         tree.insert(entry_key(3), v).unwrap();
     });
-    match start(config(dir.path())).await {
+    match start(log.config()).await {
         Err(ServerError::Ledger(LedgerError::Corrupt { sequence, detail })) => {
             assert_eq!(sequence, 3, "{detail}");
         }
@@ -64,11 +54,11 @@ async fn a_flipped_byte_in_a_stored_entry_stops_the_server_naming_the_entry() {
 
 #[tokio::test]
 async fn a_deleted_entry_or_a_replaced_head_is_refused() {
-    let dir = small_log().await;
-    corrupt(dir.path(), |tree| {
+    let log = small_log().await;
+    corrupt(log.data_dir(), |tree| {
         tree.remove(entry_key(4)).unwrap();
     });
-    let err = start(config(dir.path()))
+    let err = start(log.config())
         .await
         .err()
         .expect("refuses a log with a hole");
@@ -80,13 +70,13 @@ async fn a_deleted_entry_or_a_replaced_head_is_refused() {
         "{err}"
     );
 
-    let dir = small_log().await;
-    corrupt(dir.path(), |tree| {
+    let log = small_log().await;
+    corrupt(log.data_dir(), |tree| {
         let mut head = tree.get(b"h").unwrap().unwrap().to_vec();
         head[39] ^= 0xff;
         tree.insert(b"h", head).unwrap();
     });
-    let err = start(config(dir.path()))
+    let err = start(log.config())
         .await
         .err()
         .expect("refuses a head that does not match the entries");
@@ -97,7 +87,7 @@ async fn a_deleted_entry_or_a_replaced_head_is_refused() {
 async fn an_entry_swapped_for_another_validly_signed_one_is_refused() {
     // A server operator re-signs nothing: but a stored entry replaced by a
     // different, validly signed envelope must still be caught (id index and root).
-    let dir = small_log().await;
+    let log = small_log().await;
     let other = new_signer("alice", &[0u8; 32]);
     let forged = coopledger::verify::VerifiedEnvelope::verify(
         &other
@@ -106,10 +96,10 @@ async fn an_entry_swapped_for_another_validly_signed_one_is_refused() {
         1 << 16,
     )
     .unwrap();
-    corrupt(dir.path(), |tree| {
+    corrupt(log.data_dir(), |tree| {
         tree.insert(entry_key(2), forged.leaf_bytes()).unwrap();
     });
-    let err = start(config(dir.path()))
+    let err = start(log.config())
         .await
         .err()
         .expect("refuses a swapped entry");
@@ -127,8 +117,8 @@ async fn a_truncated_log_with_a_rewritten_head_fails_the_signed_checkpoint() {
     // Someone drops the last entry and rewrites the head record to match:
     // the entries replay cleanly, but the server's own signed checkpoint
     // names the longer log, so it refuses to serve the shorter one.
-    let dir = small_log().await;
-    corrupt(dir.path(), |tree| {
+    let log = small_log().await;
+    corrupt(log.data_dir(), |tree| {
         let size = 5u64 + 1; // genesis + 5 contributions
         tree.remove(entry_key(size - 1)).unwrap();
         let store_root = {
@@ -143,7 +133,7 @@ async fn a_truncated_log_with_a_rewritten_head_fails_the_signed_checkpoint() {
         head.extend_from_slice(&store_root);
         tree.insert(b"h", head).unwrap();
     });
-    let err = start(config(dir.path()))
+    let err = start(log.config())
         .await
         .err()
         .expect("refuses a truncated log");

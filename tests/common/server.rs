@@ -1,0 +1,191 @@
+//! [`TestServer`]: a real coopledger server on 127.0.0.1:0 over a sled
+//! folder in a temporary directory, with connections to it, and
+//! [`run_cli`] for the `coopledger` binary.
+
+use std::path::Path;
+use std::time::Duration;
+
+use coopledger::client::LedgerClient;
+use coopledger::ledger::Limits;
+use coopledger::server::{RunningServer, ServerConfig, start};
+use tempfile::TempDir;
+use tonic::transport::{Channel, Endpoint};
+
+use super::STEP_TIMEOUT;
+
+/// A real server on 127.0.0.1:0 over a sled folder in a temporary directory.
+/// The directory lives as long as this value, across restarts.
+pub struct TestServer {
+    server: Option<RunningServer>,
+    dir: TempDir,
+    limits: Limits,
+}
+
+impl TestServer {
+    /// Starts a server with default limits.
+    pub async fn start() -> TestServer {
+        TestServer::with_limits(Limits::default()).await
+    }
+
+    /// Starts a server with the given limits on a fresh temporary folder.
+    pub async fn with_limits(limits: Limits) -> TestServer {
+        let dir = tempfile::tempdir().expect("create a temporary data folder");
+        let server = start_on(dir.path(), &limits).await;
+        TestServer {
+            server: Some(server),
+            dir,
+            limits,
+        }
+    }
+
+    /// The running server (panics while stopped).
+    fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("the test server is stopped")
+    }
+
+    /// The server's data folder (its sled database and log key). It stays
+    /// while the server is stopped, so a test can read or alter it between
+    /// [`TestServer::stop`] and a new start on it.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The configuration this server starts with: its folder, a loopback
+    /// port 0 and its limits (for a test that starts a server on the folder
+    /// itself, to see it refused).
+    pub fn config(&self) -> ServerConfig {
+        ServerConfig {
+            data_dir: self.dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            limits: self.limits.clone(),
+        }
+    }
+
+    /// A stopped server over a copy of this stopped server's folder (start
+    /// it with [`TestServer::start_again`]): two histories from one point.
+    pub fn copy_stopped(&self) -> TestServer {
+        assert!(
+            self.server.is_none(),
+            "stop the test server before copying its folder"
+        );
+        let dir = tempfile::tempdir().expect("create a temporary data folder");
+        copy_dir(self.dir.path(), dir.path());
+        TestServer {
+            server: None,
+            dir,
+            limits: self.limits.clone(),
+        }
+    }
+
+    /// Whether the server is running (not stopped).
+    pub fn is_running(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Starts a server again on the folder after [`TestServer::stop`].
+    pub async fn start_again(&mut self) {
+        assert!(self.server.is_none(), "the test server is already running");
+        self.server = Some(start_on(self.dir.path(), &self.limits).await);
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.running().url()
+    }
+
+    /// A new client on its own TCP connection.
+    pub async fn client(&self) -> LedgerClient {
+        LedgerClient::new(self.channel().await)
+    }
+
+    /// A new channel (its own TCP connection) to the server, for any service.
+    pub async fn channel(&self) -> Channel {
+        connect(&self.url()).await
+    }
+
+    /// Stops the server, draining the sequencer; the folder stays.
+    pub async fn stop(&mut self) {
+        let server = self
+            .server
+            .take()
+            .expect("the test server is already stopped");
+        tokio::time::timeout(STEP_TIMEOUT, server.stop())
+            .await
+            .expect("the server did not stop within the step timeout")
+            .expect("the server stopped with an error");
+    }
+
+    /// Stops the server and starts a new one on the same folder (a new port).
+    pub async fn restart(&mut self) {
+        let limits = self.limits.clone();
+        self.restart_with(limits).await;
+    }
+
+    /// Stops the server and starts a new one on the same folder with other limits.
+    pub async fn restart_with(&mut self, limits: Limits) {
+        self.stop().await;
+        self.limits = limits;
+        self.start_again().await;
+    }
+}
+
+/// Copies the folder `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's folder");
+    for entry in std::fs::read_dir(from).expect("read the data folder") {
+        let entry = entry.expect("a data folder entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("its file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a data file");
+        }
+    }
+}
+
+async fn start_on(dir: &Path, limits: &Limits) -> RunningServer {
+    let config = ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("loopback address"),
+        limits: limits.clone(),
+    };
+    let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
+        .await
+        .expect("the server did not start within the step timeout")
+        .expect("the server failed to start");
+    assert!(
+        server.addr.ip().is_loopback(),
+        "tests listen on loopback only, got {}",
+        server.addr
+    );
+    server
+}
+
+/// Opens a channel to `url` (one TCP connection), bounded in time.
+pub async fn connect(url: &str) -> Channel {
+    Endpoint::from_shared(url.to_string())
+        .expect("a valid URL")
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .connect()
+        .await
+        .expect("connect to the test server")
+}
+
+/// Runs the `coopledger` binary with its own config folder and server, off
+/// the async runtime, and returns what it printed.
+pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::Output {
+    let (home, server) = (home.to_path_buf(), server.to_string());
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_coopledger"))
+            .args(&args)
+            .env("COOPLEDGER_HOME", &home)
+            .env("COOPLEDGER_SERVER", &server)
+            .env_remove("COOPLEDGER_AS")
+            .output()
+            .expect("run coopledger")
+    })
+    .await
+    .expect("the CLI task")
+}

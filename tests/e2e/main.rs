@@ -1,0 +1,43 @@
+//! End-to-end tests of the signed contribution log, built as one test
+//! binary: a real server on 127.0.0.1 (port 0, temporary sled folder) and
+//! real tonic clients over TCP. Nothing here calls into the server's
+//! internals. The shared harness is `tests/common/` (see its module doc).
+//!
+//! | module            | what it tests                                         |
+//! |-------------------|-------------------------------------------------------|
+//! | [`reads`]         | every entry type lands and reads back byte-identical; ListEntries filters |
+//! | [`submit`]        | refusals of bad envelopes and headers; genesis rules  |
+//! | [`members`]       | members, roles, keys and their refusals               |
+//! | [`contributions`] | refusals of contributions, evaluations, allocations   |
+//! | [`limits`]        | the operator's size limits                            |
+//! | [`batch`]         | SubmitBatch is all or nothing                         |
+//! | [`idempotency`]   | resubmission returns the first receipt                |
+//! | [`restart`]       | the same log and state after a restart                |
+//! | [`concurrency`]   | 32 clients, one total order                           |
+//! | [`subscribe`]     | Subscribe follows the log                             |
+//! | [`service`]       | health checking and reflection                        |
+//!
+//! [`scenario`] builds the log with every entry type the read and restart
+//! tests share.
+//!
+//! Refusals are table-driven: a [`common::RefusalCase`] names an envelope
+//! built from a fixture (usually [`common::Coop`]), the exact code and a
+//! message substring; [`common::refuse_all`] submits each, checks the code,
+//! the message, that the log size and root did not move and that the id is
+//! absent, and names every failing case. A new refusal is a new row.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod batch;
+mod concurrency;
+mod contributions;
+mod idempotency;
+mod limits;
+mod members;
+mod reads;
+mod restart;
+mod scenario;
+mod service;
+mod submit;
+mod subscribe;
