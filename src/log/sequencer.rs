@@ -1,0 +1,275 @@
+//! The single writer's first stage: takes every request that is waiting
+//! (group commit), checks each entry against the rules and folds it into
+//! the state, settles recorded distributions, and hands each group to the
+//! writer thread.
+
+use std::sync::{Arc, RwLock};
+
+use ed25519_dalek::SigningKey;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::ledger::Limits;
+use crate::ledger::Refusal;
+use crate::ledger::{CheckContext, CheckedEntry, LedgerState, Settlement, Undo};
+use crate::pb;
+use crate::verify::Frontier;
+
+use super::open::sign_head;
+use super::writer::Writer;
+use super::{Head, LedgerError, Receipt, Result, SignedHead, Store, store};
+
+/// One request waiting for the sequencer: envelopes to append all or none.
+pub(super) struct Job {
+    pub(super) envelopes: Vec<CheckedEntry>,
+    /// Whether the request was a batch, so refusals name `envelopes[i]`.
+    pub(super) batch: bool,
+    pub(super) reply: oneshot::Sender<Result<Vec<Receipt>>>,
+}
+
+/// The single writer's first stage: checks rules and folds entries into the
+/// state, then hands each group to the [`Writer`] thread. The two stages
+/// overlap, so the rules for group N+1 are checked while group N is flushed.
+pub(super) struct Sequencer {
+    pub(super) state: Arc<RwLock<LedgerState>>,
+    pub(super) limits: Limits,
+    pub(super) log_public_key: [u8; 32],
+    /// Signs the checkpoint of each group's head.
+    pub(super) log_key: SigningKey,
+    pub(super) frontier: Frontier,
+}
+
+/// The outcome of one job inside a group, before the flush.
+pub(super) enum Pending {
+    Accepted {
+        reply: oneshot::Sender<Result<Vec<Receipt>>>,
+        receipts: Vec<Receipt>,
+    },
+    Refused {
+        reply: oneshot::Sender<Result<Vec<Receipt>>>,
+        refusal: Refusal,
+    },
+}
+
+impl Pending {
+    pub(super) fn fail(self, why: &str) {
+        let reply = match self {
+            Pending::Accepted { reply, .. } | Pending::Refused { reply, .. } => reply,
+        };
+        let _ = reply.send(Err(LedgerError::Unavailable(why.to_string())));
+    }
+}
+
+/// A checked group on its way to disk: its writes, the head it ends at and
+/// the answers to send once it is durable. Groups without writes (only
+/// duplicates or refusals) pass through too, so no answer overtakes the
+/// flush of an entry it depends on.
+pub(super) struct Group {
+    pub(super) write: Option<store::GroupWrite>,
+    pub(super) head: Option<SignedHead>,
+    pub(super) pending: Vec<Pending>,
+}
+
+/// Groups checked but not yet durable; bounds how far the state may run
+/// ahead of the disk.
+pub(super) const GROUPS_IN_FLIGHT: usize = 4;
+
+impl Sequencer {
+    pub(super) async fn run(
+        mut self,
+        mut jobs: mpsc::Receiver<Job>,
+        store: Store,
+        head: watch::Sender<SignedHead>,
+    ) {
+        let (to_writer, from_sequencer) = mpsc::channel::<Group>(GROUPS_IN_FLIGHT);
+        let writer = std::thread::Builder::new()
+            .name("coopledger-writer".into())
+            .spawn(move || Writer { store, head }.run(from_sequencer));
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the writer thread");
+                jobs.close();
+                while let Some(job) = jobs.recv().await {
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(format!(
+                        "no writer thread: {e}"
+                    ))));
+                }
+                return;
+            }
+        };
+        while let Some(first) = jobs.recv().await {
+            let mut count = first.envelopes.len();
+            let mut batch = vec![first];
+            while count < self.limits.max_group_entries {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        count += job.envelopes.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let group = self.check_group(batch);
+            if let Err(mpsc::error::SendError(group)) = to_writer.send(group).await {
+                // The writer stopped after a failed write: the state is ahead
+                // of the disk, so stop taking writes (a restart replays).
+                tracing::error!("the writer stopped; refusing further writes until a restart");
+                for p in group.pending {
+                    p.fail("an earlier write failed; restart the server");
+                }
+                jobs.close();
+                while let Some(job) = jobs.recv().await {
+                    let _ = job.reply.send(Err(LedgerError::Unavailable(
+                        "an earlier write failed; restart the server".into(),
+                    )));
+                }
+                break;
+            }
+        }
+        drop(to_writer);
+        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    }
+
+    /// Settles a recorded distribution (recomputes it over the log as it
+    /// stands and checks the signed digest); other entries need nothing.
+    fn settle(&self, state: &LedgerState, v: &CheckedEntry) -> Result<Option<Settlement>, Refusal> {
+        match &v.entry.body {
+            Some(pb::entry::Body::RecordDistribution(r)) => {
+                crate::payout::settle(state, r).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks and applies each job of the group and prepares its writes.
+    fn check_group(&mut self, batch: Vec<Job>) -> Group {
+        let cx_now = crate::ledger::now_ms();
+        let mut write = store::GroupWrite::default();
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut wrote = false;
+        let Ok(mut state) = self.state.write() else {
+            for job in batch {
+                let _ = job
+                    .reply
+                    .send(Err(LedgerError::Unavailable("state lock poisoned".into())));
+            }
+            return Group {
+                write: None,
+                head: None,
+                pending,
+            };
+        };
+        let cx = CheckContext {
+            log_public_key: &self.log_public_key,
+            limits: &self.limits,
+            now_ms: Some(cx_now),
+        };
+        for job in batch {
+            let recheck = |state: &LedgerState, v: &CheckedEntry| self.settle(state, v);
+            match apply_job(&mut state, &job, &cx, &recheck) {
+                Err(refusal) => pending.push(Pending::Refused {
+                    reply: job.reply,
+                    refusal,
+                }),
+                Ok(outcomes) => {
+                    let mut receipts = Vec::with_capacity(outcomes.len());
+                    for (v, outcome) in job.envelopes.iter().zip(outcomes) {
+                        let (sequence, duplicate) = match outcome {
+                            Outcome::Duplicate(s) => (s, true),
+                            Outcome::New(s) => {
+                                let leaf = v.leaf_bytes();
+                                for (level, index, hash) in
+                                    self.frontier.append(crate::verify::leaf_hash(&leaf))
+                                {
+                                    write.node(level, index, &hash);
+                                }
+                                write.entry(s, &leaf);
+                                wrote = true;
+                                (s, false)
+                            }
+                        };
+                        receipts.push(Receipt {
+                            sequence,
+                            id: v.id,
+                            duplicate,
+                            head: SignedHead::default(),
+                        });
+                    }
+                    pending.push(Pending::Accepted {
+                        reply: job.reply,
+                        receipts,
+                    });
+                }
+            }
+        }
+        if !wrote {
+            return Group {
+                write: None,
+                head: None,
+                pending,
+            };
+        }
+        let head = sign_head(
+            &self.log_key,
+            Head {
+                size: self.frontier.size(),
+                root: self.frontier.root(),
+            },
+        );
+        write.head(&head.head);
+        write.checkpoint(&head.note);
+        Group {
+            write: Some(write),
+            head: Some(head),
+            pending,
+        }
+    }
+}
+
+enum Outcome {
+    New(u64),
+    Duplicate(u64),
+}
+
+/// What the sequencer runs after the ledger rules: settles a recorded
+/// distribution (see [`crate::payout::settle`]).
+type Settle<'a> =
+    dyn Fn(&LedgerState, &CheckedEntry) -> std::result::Result<Option<Settlement>, Refusal> + 'a;
+
+/// Checks and applies one job's envelopes in order; on the first refusal,
+/// takes back what the job applied and returns the refusal.
+fn apply_job(
+    state: &mut LedgerState,
+    job: &Job,
+    cx: &CheckContext<'_>,
+    recheck: &Settle<'_>,
+) -> std::result::Result<Vec<Outcome>, Refusal> {
+    let mut outcomes = Vec::with_capacity(job.envelopes.len());
+    let mut applied: Vec<(usize, Undo)> = Vec::new();
+    for (i, v) in job.envelopes.iter().enumerate() {
+        if let Some(s) = state.sequence_of(&v.id) {
+            outcomes.push(Outcome::Duplicate(s));
+            continue;
+        }
+        let checked = state
+            .check(v, cx)
+            .and_then(|admitted| recheck(state, v).map(|settlement| (admitted, settlement)));
+        let (admitted, settlement) = match checked {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                for (j, undo) in applied.into_iter().rev() {
+                    state.undo(&job.envelopes[j], undo);
+                }
+                return Err(if job.batch {
+                    refusal.within(&format!("envelopes[{i}]"))
+                } else {
+                    refusal
+                });
+            }
+        };
+        let sequence = state.size();
+        applied.push((i, state.apply(admitted, sequence, settlement)));
+        outcomes.push(Outcome::New(sequence));
+    }
+    Ok(outcomes)
+}

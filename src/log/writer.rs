@@ -1,0 +1,86 @@
+//! The single writer's second stage, on its own thread because sled's
+//! writes and flushes block: applies each group's batch in order, flushes
+//! once for every group that is waiting, then publishes the new head and
+//! answers.
+
+use tokio::sync::{mpsc, watch};
+
+use super::sequencer::{GROUPS_IN_FLIGHT, Group, Pending};
+use super::{LedgerError, Result, SignedHead, Store};
+
+/// The second stage, on its own thread because sled's writes and flushes
+/// block: applies each group's batch in order, flushes once for every group
+/// that is waiting, then publishes the new head and answers.
+pub(super) struct Writer {
+    pub(super) store: Store,
+    pub(super) head: watch::Sender<SignedHead>,
+}
+
+impl Writer {
+    pub(super) fn run(self, mut groups: mpsc::Receiver<Group>) {
+        while let Some(first) = groups.blocking_recv() {
+            let mut ready = vec![first];
+            while ready.len() < GROUPS_IN_FLIGHT {
+                match groups.try_recv() {
+                    Ok(g) => ready.push(g),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.commit(&mut ready) {
+                tracing::error!(error = %e, "write failed; the ledger stops taking writes (restart the server to replay from disk)");
+                let why = format!("the write failed: {e}");
+                for g in ready {
+                    g.pending.into_iter().for_each(|p| p.fail(&why));
+                }
+                groups.close();
+                while let Some(g) = groups.blocking_recv() {
+                    g.pending.into_iter().for_each(|p| p.fail(&why));
+                }
+                return;
+            }
+            let durable = self.head.borrow().clone();
+            for g in ready {
+                answer(g, &durable);
+            }
+        }
+    }
+
+    fn commit(&self, groups: &mut [Group]) -> Result<()> {
+        let mut wrote = false;
+        for g in groups.iter_mut() {
+            if let Some(w) = g.write.take() {
+                self.store.apply(w)?;
+                wrote = true;
+            }
+        }
+        if wrote {
+            self.store.flush()?;
+        }
+        if let Some(head) = groups.iter().rev().find_map(|g| g.head.clone()) {
+            self.head.send_replace(head);
+        }
+        Ok(())
+    }
+}
+
+/// Sends each job of a durable group its answer, with the group's own
+/// signed head (or, for a group that wrote nothing, the durable one).
+fn answer(group: Group, durable: &SignedHead) {
+    let head = group.head.unwrap_or_else(|| durable.clone());
+    for p in group.pending {
+        match p {
+            Pending::Accepted {
+                reply,
+                mut receipts,
+            } => {
+                for r in &mut receipts {
+                    r.head = head.clone();
+                }
+                let _ = reply.send(Ok(receipts));
+            }
+            Pending::Refused { reply, refusal } => {
+                let _ = reply.send(Err(LedgerError::Refused(refusal)));
+            }
+        }
+    }
+}
