@@ -28,6 +28,7 @@ use crate::ledger::Limits;
 use crate::ledger::Refusal;
 use crate::ledger::Replayer;
 use crate::ledger::{CheckedEntry, LedgerState};
+use crate::pb;
 use crate::verify::{EntryId, VerifiedEnvelope};
 
 pub use error::{LedgerError, Result};
@@ -35,7 +36,7 @@ pub use open::{check_checkpoint, replay};
 pub use store::{GroupWrite, Head, Store};
 
 use open::open_blocking;
-use sequencer::{Job, Sequencer};
+use sequencer::{Job, Presettled, Sequencer};
 
 /// A head with the checkpoint note the server signed for it.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -127,10 +128,12 @@ impl Ledger {
             .map_err(|_| LedgerError::Unavailable("sequencer lock poisoned".into()))?
             .clone()
             .ok_or_else(|| LedgerError::Unavailable("the ledger is shutting down".into()))?;
+        let presettled = self.presettle(&envelopes).await;
         let (reply, answer) = oneshot::channel();
         sender
             .try_send(Job {
                 envelopes,
+                presettled,
                 batch,
                 reply,
             })
@@ -148,6 +151,35 @@ impl Ledger {
         answer.await.map_err(|_| {
             LedgerError::Unavailable("the sequencer stopped before answering".into())
         })?
+    }
+
+    /// Settles each recorded distribution among `entries` ahead of the
+    /// sequencer: the scoring input is taken under the state's read lock,
+    /// and scored after it is released, on a blocking thread, so the
+    /// sequencer only checks that nothing moved since.
+    async fn presettle(&self, entries: &[CheckedEntry]) -> Vec<Option<Presettled>> {
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let Some(pb::entry::Body::RecordDistribution(r)) = &e.entry.body else {
+                out.push(None);
+                continue;
+            };
+            let (ledger, r) = (self.clone(), r.clone());
+            let ahead = tokio::task::spawn_blocking(move || {
+                let (input, at_size) = {
+                    let state = ledger.state().ok()?;
+                    (crate::payout::settle_input(&state, &r), state.size())
+                };
+                let outcome = input
+                    .and_then(|(input, version)| crate::payout::settle_scored(input, version, &r));
+                Some(Presettled { at_size, outcome })
+            })
+            .await
+            .ok()
+            .flatten();
+            out.push(ahead);
+        }
+        out
     }
 
     /// The durable head: entries up to `size` are on disk.

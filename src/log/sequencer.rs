@@ -21,9 +21,21 @@ use super::{Head, LedgerError, Receipt, Result, SignedHead, Store, store};
 /// One request waiting for the sequencer: envelopes to append all or none.
 pub(super) struct Job {
     pub(super) envelopes: Vec<CheckedEntry>,
+    /// Per envelope, a recorded distribution's settlement computed before
+    /// the job was queued (see [`Presettled`]).
+    pub(super) presettled: Vec<Option<Presettled>>,
     /// Whether the request was a batch, so refusals name `envelopes[i]`.
     pub(super) batch: bool,
     pub(super) reply: oneshot::Sender<Result<Vec<Receipt>>>,
+}
+
+/// A recorded distribution settled before it reached the sequencer, off the
+/// state lock: `outcome` is what settling it over the first `at_size`
+/// entries gave. It stands if nothing the distribution reads moved since.
+#[derive(Clone, Debug)]
+pub(super) struct Presettled {
+    pub(super) at_size: u64,
+    pub(super) outcome: std::result::Result<Settlement, Refusal>,
 }
 
 /// The single writer's first stage: checks rules and folds entries into the
@@ -130,14 +142,29 @@ impl Sequencer {
         let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     }
 
-    /// Settles a recorded distribution (recomputes it over the log as it
-    /// stands and checks the signed digest); other entries need nothing.
-    fn settle(&self, state: &LedgerState, v: &CheckedEntry) -> Result<Option<Settlement>, Refusal> {
-        match &v.entry.body {
-            Some(pb::entry::Body::RecordDistribution(r)) => {
-                crate::payout::settle(state, r).map(Some)
+    /// Settles a recorded distribution; other entries need nothing. The
+    /// settlement computed before the job reached the sequencer stands when
+    /// nothing it read has moved since (the rules' own "log moved" test);
+    /// otherwise, rarely, it is recomputed here over the log as it stands.
+    fn settle(
+        &self,
+        state: &LedgerState,
+        v: &CheckedEntry,
+        ahead: Option<&Presettled>,
+    ) -> Result<Option<Settlement>, Refusal> {
+        let Some(pb::entry::Body::RecordDistribution(r)) = &v.entry.body else {
+            return Ok(None);
+        };
+        let (start, end) = r
+            .period
+            .as_ref()
+            .map(|p| (p.start, p.end))
+            .unwrap_or_default();
+        match ahead {
+            Some(p) if state.moved_since(p.at_size, start, end).is_none() => {
+                p.outcome.clone().map(Some)
             }
-            _ => Ok(None),
+            _ => crate::payout::settle(state, r).map(Some),
         }
     }
 
@@ -165,7 +192,9 @@ impl Sequencer {
             now_ms: Some(cx_now),
         };
         for job in batch {
-            let recheck = |state: &LedgerState, v: &CheckedEntry| self.settle(state, v);
+            let recheck = |state: &LedgerState, v: &CheckedEntry, ahead: Option<&Presettled>| {
+                self.settle(state, v, ahead)
+            };
             match apply_job(&mut state, &job, &cx, &recheck) {
                 Err(refusal) => pending.push(Pending::Refused {
                     reply: job.reply,
@@ -233,8 +262,12 @@ enum Outcome {
 
 /// What the sequencer runs after the ledger rules: settles a recorded
 /// distribution (see [`crate::payout::settle`]).
-type Settle<'a> =
-    dyn Fn(&LedgerState, &CheckedEntry) -> std::result::Result<Option<Settlement>, Refusal> + 'a;
+type Settle<'a> = dyn Fn(
+        &LedgerState,
+        &CheckedEntry,
+        Option<&Presettled>,
+    ) -> std::result::Result<Option<Settlement>, Refusal>
+    + 'a;
 
 /// Checks and applies one job's envelopes in order; on the first refusal,
 /// takes back what the job applied and returns the refusal.
@@ -251,9 +284,10 @@ fn apply_job(
             outcomes.push(Outcome::Duplicate(s));
             continue;
         }
-        let checked = state
-            .check(v, cx)
-            .and_then(|admitted| recheck(state, v).map(|settlement| (admitted, settlement)));
+        let checked = state.check(v, cx).and_then(|admitted| {
+            let ahead = job.presettled.get(i).and_then(Option::as_ref);
+            recheck(state, v, ahead).map(|settlement| (admitted, settlement))
+        });
         let (admitted, settlement) = match checked {
             Ok(checked) => checked,
             Err(refusal) => {

@@ -211,22 +211,44 @@ fn short_form(preview: &Preview) -> String {
 /// returns what it pays. The sequencer and every replay call this, so the
 /// server and its auditors settle each distribution the same way.
 pub fn settle(state: &LedgerState, r: &pb::RecordDistribution) -> Result<Settlement, Refusal> {
+    settle_input(state, r).and_then(|(input, version)| settle_scored(input, version, r))
+}
+
+/// The first half of [`settle`]: the scoring input a record is settled
+/// from, taken from the state (the only part that needs the state lock).
+pub fn settle_input(
+    state: &LedgerState,
+    r: &pb::RecordDistribution,
+) -> Result<(ScoringInput, u32), Refusal> {
+    let period = r
+        .period
+        .as_ref()
+        .map(|p| (p.start, p.end))
+        .unwrap_or_default();
+    input_for(
+        state,
+        PolicyChoice::Version(r.policy_version),
+        period,
+        r.income.unwrap_or_default(),
+        Priors::All,
+    )
+}
+
+/// The second half of [`settle`]: scores the input, checks the digest the
+/// treasurer signed and that no claim is repaid beyond its value. Needs no
+/// state, so it runs off the state lock and off the sequencer.
+pub fn settle_scored(
+    input: ScoringInput,
+    version: u32,
+    r: &pb::RecordDistribution,
+) -> Result<Settlement, Refusal> {
     let period = r
         .period
         .as_ref()
         .map(|p| (p.start, p.end))
         .unwrap_or_default();
     let income = r.income.unwrap_or_default();
-    let preview = {
-        let (input, version) = input_for(
-            state,
-            PolicyChoice::Version(r.policy_version),
-            period,
-            income,
-            Priors::All,
-        )?;
-        score_input(input, version, r.log_size, period, income)?
-    };
+    let preview = score_input(input, version, r.log_size, period, income)?;
     if r.digest != preview.digest {
         return Err(Refusal::FailedPrecondition(format!(
             "record_distribution.digest: {} is not the digest of the report the rules give over this log ({}: {}); preview again",
