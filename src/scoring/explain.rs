@@ -19,11 +19,14 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::input::Kind;
+use super::ids::IdArena;
+use super::kind::Kind;
+use super::rate::RateFrom;
 use super::review::ContributionReview;
+use super::tags::PolicyTags;
 use super::time::format_rfc3339;
-use super::validate::{IdArena, PolicyTags, Row};
-use super::value::{ContributionPoints, RateFrom};
+use super::validate::Row;
+use super::value::ContributionPoints;
 
 /// One reimbursement claim of a member, by contribution index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,12 +16,13 @@ use super::distribution::{Basis, Distributed, Recipient};
 use super::error::{Result, ScoringError};
 use super::explain::{ClaimShare, Entry, Share};
 pub use super::explain::{Explanation, Explanations, Tally, Unvalidated};
-use super::input::Kind;
+use super::kind::Kind;
 use super::policy::Bucket;
+use super::rate::RateFrom;
 use super::review::Reviewed;
 use super::time::format_rfc3339;
 use super::validate::Prepared;
-use super::value::{RateFrom, Scored};
+use super::value::Scored;
 
 /// How many ids a warning lists before it says "and N more".
 const LISTED_IN_WARNING: usize = 10;

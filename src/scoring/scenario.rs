@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 
 use crate::scoring::error::Result;
 use crate::scoring::input::{
-    Allocation, Contribution, Evaluation, Kind, Period, PriorPayout, PriorRepayment, ScoringInput,
+    Allocation, Contribution, Evaluation, Period, PriorPayout, PriorRepayment, ScoringInput,
     Verdict,
 };
 use crate::scoring::json::{self, Json, ObjectReader, Path};
+use crate::scoring::kind::Kind;
 use crate::scoring::limits::MAX_AMOUNT;
 use crate::scoring::policy::{self, PolicyDocument};
 use crate::scoring::report::Report;

@@ -1,58 +1,24 @@
-//! The value of a contribution (§1) and its points (§3).
+//! The points of a contribution (§3), from its value (§1).
 //!
-//! Value is money: `floor(minutes × hourly rate / 60)` for work, the
-//! quantity itself for money and expenses, `quantity × unit rate` for
-//! resources and use. Points take the value through the kind multiplier,
-//! each tag multiplier in tag order, the stepwise decay and the quality,
-//! flooring after every step, in exact integer arithmetic.
+//! The value is money, computed with the contribution's rate during
+//! validation (`rate::value_of`: `floor(minutes × hourly rate / 60)` for
+//! work, the quantity itself for money and expenses, `quantity × unit rate`
+//! for resources and use). Points take the value through the kind
+//! multiplier, each tag multiplier in tag order, the stepwise decay and the
+//! quality, flooring after every step, in exact integer arithmetic.
 
 use super::error::{Result, ScoringError};
-use super::input::{Kind, Period};
+use super::input::Period;
 use super::json::Path;
+use super::kind::Kind;
 use super::limits::{MAX_POINTS, PPM};
 use super::policy::Decay;
 use super::review::Reviewed;
 use super::validate::Prepared;
 
-/// Where a contribution's rate came from (§1's resolution order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RateFrom {
-    /// The contribution's own `rate`.
-    Own,
-    /// `policy.rates[tag]`, by index into the policy's tags
-    /// (`validate::PolicyTags`).
-    Tag(u32),
-    /// `policy.default_rates[kind]`.
-    Default,
-    /// Nothing resolved: the value is 0 and the report warns.
-    Missing,
-    /// Money and expenses need no rate.
-    NotNeeded,
-}
-
-impl RateFrom {
-    /// Whether a rate was applied (own, a tag's or the kind's default).
-    pub(crate) fn has_rate(self) -> bool {
-        matches!(self, RateFrom::Own | RateFrom::Tag(_) | RateFrom::Default)
-    }
-}
-
-/// value(c) in minor units, before the 10^15 limit is checked (so it is
-/// u128: 10^15 × 10^15 does not fit u64).
-pub(crate) fn value_of(kind: Kind, quantity: u64, rate: Option<u64>) -> u128 {
-    let quantity = u128::from(quantity);
-    match (kind, rate) {
-        (Kind::Money | Kind::Expense, _) => quantity,
-        // Nearly always the product fits u64, where dividing is one
-        // instruction instead of a call to the 128-bit routine.
-        (Kind::Work, Some(rate)) => match (quantity as u64).checked_mul(rate) {
-            Some(product) => u128::from(product / 60),
-            None => quantity * u128::from(rate) / 60,
-        },
-        (Kind::Resource | Kind::Use, Some(rate)) => quantity * u128::from(rate),
-        (_, None) => 0,
-    }
-}
+// value(c) itself is computed where the rate is resolved (validation needs
+// it, and must not depend on this module); the payout views use it here.
+pub(crate) use super::rate::value_of;
 
 /// d_k for every k up to the first zero (after which every d_k is 0), so a
 /// million contributions cost one table, not a million loops.
@@ -241,16 +207,6 @@ pub(crate) fn score_contributions(prepared: &Prepared<'_>, reviewed: &Reviewed) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn value_follows_the_kind() {
-        assert_eq!(value_of(Kind::Work, 90, Some(3000)), 4500);
-        // floor(7 minutes × 1000 / 60) = floor(116.67)
-        assert_eq!(value_of(Kind::Work, 7, Some(1000)), 116);
-        assert_eq!(value_of(Kind::Money, 12_000, Some(5)), 12_000);
-        assert_eq!(value_of(Kind::Use, 10, Some(1500)), 15_000);
-        assert_eq!(value_of(Kind::Resource, 10, None), 0);
-    }
 
     #[test]
     fn decay_floors_each_step_and_stops_at_zero() {
