@@ -38,12 +38,38 @@ struct Rule {
     may_use: &'static [&'static str],
 }
 
-/// The layering of the crate. `scoring` is the pure core: it depends on
-/// nothing else in the crate, so it can be read, tested and reused alone.
-const RULES: &[Rule] = &[Rule {
-    folder: "scoring",
-    may_use: &[],
-}];
+/// The layering of the crate (ARCHITECTURE.md draws it), lowest first.
+/// `verify` is what an auditor needs alone (with the generated `pb`
+/// types); `scoring` is the pure core and depends on nothing else in the
+/// crate; the ledger's rules use both; `payout` bridges the ledger and the
+/// scoring core; `log` is the only code that touches disk; `server` is the
+/// gRPC edge on top.
+const RULES: &[Rule] = &[
+    Rule {
+        folder: "verify",
+        may_use: &["pb"],
+    },
+    Rule {
+        folder: "scoring",
+        may_use: &[],
+    },
+    Rule {
+        folder: "ledger",
+        may_use: &["pb", "verify", "scoring"],
+    },
+    Rule {
+        folder: "payout",
+        may_use: &["pb", "verify", "scoring", "ledger"],
+    },
+    Rule {
+        folder: "log",
+        may_use: &["pb", "verify", "scoring", "ledger", "payout"],
+    },
+    Rule {
+        folder: "server",
+        may_use: &["pb", "verify", "scoring", "ledger", "payout", "log"],
+    },
+];
 
 /// A source file as the checker sees it.
 struct Source {

@@ -2,10 +2,10 @@
 //! before the sequencer looks at who may do what. These need no state, so
 //! they run on the request's task, in parallel with other requests.
 
-use super::refusal::Refusal;
-use crate::ledger::{
+use super::limits::{
     Limits, MAX_AMOUNT, MAX_UNITS, MAX_UNIX_SECONDS, MAX_WORK_MINUTES, max_quantity, max_rate,
 };
+use super::refusal::Refusal;
 use crate::pb::{self, entry::Body};
 use crate::scoring::input::Kind;
 use crate::verify::VerifiedEnvelope;

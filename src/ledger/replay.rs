@@ -5,9 +5,10 @@
 //! the server and its auditors cannot disagree about what a valid log is.
 
 use super::entry::CheckedEntry;
+use super::limits::Limits;
 use super::refusal::Refusal;
-use crate::ledger::Limits;
-use crate::ledger::{CheckContext, LedgerState, Settlement};
+use super::rules::CheckContext;
+use super::state::{LedgerState, Settlement};
 use crate::pb::{self, entry::Body};
 use crate::verify::Checkpoint;
 use crate::verify::Frontier;

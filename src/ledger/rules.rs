@@ -236,7 +236,7 @@ impl LedgerState {
                 if let Some(c) = &l.contribution {
                     self.refuse_if_closed(c.at, "log_contribution.contribution.at")?;
                 }
-                if self.live_contributions >= crate::ledger::MAX_LIVE_CONTRIBUTIONS {
+                if self.live_contributions >= super::limits::MAX_LIVE_CONTRIBUTIONS {
                     return Err(Refusal::ResourceExhausted(format!(
                         "log_contribution: the log already holds {} live contributions, the most \
                          one distribution can score; retract some first",
@@ -280,7 +280,7 @@ impl LedgerState {
                 }
                 // A replacement keeps the count; a first evaluation adds one.
                 if !c.evaluations.contains_key(&author.handle)
-                    && self.standing_evaluations >= crate::ledger::MAX_STANDING_EVALUATIONS
+                    && self.standing_evaluations >= super::limits::MAX_STANDING_EVALUATIONS
                 {
                     return Err(Refusal::ResourceExhausted(format!(
                         "evaluate: the log already holds {} standing evaluations, the most one \

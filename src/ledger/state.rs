@@ -207,6 +207,18 @@ impl LedgerState {
         self.size
     }
 
+    /// Contributions logged and not retracted: what a preview may have to
+    /// score (bounded by [`super::MAX_LIVE_CONTRIBUTIONS`]).
+    pub fn live_contributions(&self) -> u64 {
+        self.live_contributions
+    }
+
+    /// Standing evaluations of live contributions (bounded by
+    /// [`super::MAX_STANDING_EVALUATIONS`]).
+    pub fn standing_evaluations(&self) -> u64 {
+        self.standing_evaluations
+    }
+
     /// The network, once genesis has been applied.
     pub fn network(&self) -> Option<&Network> {
         self.network.as_ref()
@@ -436,7 +448,3 @@ pub fn describe(entry: &pb::Entry) -> String {
         |b| format!("{} by {}", body_name(b), entry.author),
     )
 }
-
-#[cfg(test)]
-#[path = "state_tests.rs"]
-mod tests;

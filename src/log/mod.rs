@@ -12,6 +12,8 @@
 //! grouping means one flush serves many requests.
 
 mod error;
+mod group;
+mod head;
 pub mod keyfile;
 mod open;
 mod sequencer;
@@ -32,33 +34,12 @@ use crate::pb;
 use crate::verify::{EntryId, VerifiedEnvelope};
 
 pub use error::{LedgerError, Result};
+pub use head::{LOG_KEY_FILE, Receipt, SignedHead, sign_head};
 pub use open::{check_checkpoint, replay};
 pub use store::{GroupWrite, Head, Store};
 
 use open::open_blocking;
 use sequencer::{Job, Presettled, Sequencer};
-
-/// A head with the checkpoint note the server signed for it.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct SignedHead {
-    /// Size and root.
-    pub head: Head,
-    /// The signed checkpoint note stating them.
-    pub note: Arc<str>,
-}
-
-/// Where one envelope landed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// 0-based position in the log (the Merkle leaf index).
-    pub sequence: u64,
-    /// blake3 of the entry's PAE bytes.
-    pub id: EntryId,
-    /// True when the envelope was already in the log and nothing was written.
-    pub duplicate: bool,
-    /// The durable head right after the group the entry landed in, signed.
-    pub head: SignedHead,
-}
 
 /// A shared handle to an open ledger: submit entries, read entries and state.
 /// Cheap to clone; the sequencer stops when [`Ledger::close`] is called or the
@@ -77,9 +58,6 @@ struct Inner {
     head: watch::Receiver<SignedHead>,
     sequencer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
-
-/// The file in the data folder that holds the server's log key.
-pub const LOG_KEY_FILE: &str = "log.key";
 
 impl Ledger {
     /// Opens the ledger in `data_dir` (creating it and the log key on first

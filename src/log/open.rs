@@ -8,11 +8,13 @@ use ed25519_dalek::SigningKey;
 
 use crate::ledger::LedgerState;
 use crate::ledger::{AuditError, Replayed};
+use crate::verify::Checkpoint;
 use crate::verify::VerifiedEnvelope;
-use crate::verify::{Checkpoint, origin_of};
 use crate::verify::{Frontier, NodeSource};
 
-use super::{Head, LOG_KEY_FILE, LedgerError, Result, SignedHead, Store};
+use super::error::{LedgerError, Result};
+use super::head::{LOG_KEY_FILE, SignedHead, sign_head};
+use super::store::{Head, Store};
 
 type Opened = (Store, LedgerState, Frontier, SigningKey, SignedHead);
 
@@ -32,21 +34,6 @@ pub(super) fn open_blocking(dir: &Path) -> Result<Opened> {
     let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
     let head = check_checkpoint(&store, &log_key, &frontier)?;
     Ok((store, state, frontier, log_key, head))
-}
-
-/// Signs the checkpoint of `head` with the log key.
-pub(super) fn sign_head(key: &SigningKey, head: Head) -> SignedHead {
-    let origin = origin_of(&key.verifying_key().to_bytes());
-    let note = Checkpoint {
-        origin,
-        size: head.size,
-        root: head.root,
-    }
-    .sign(key);
-    SignedHead {
-        head,
-        note: note.into(),
-    }
 }
 
 /// Compares the replayed tree with the last checkpoint the server signed: a

@@ -14,9 +14,11 @@ use crate::ledger::{CheckContext, CheckedEntry, LedgerState, Settlement, Undo};
 use crate::pb;
 use crate::verify::Frontier;
 
-use super::open::sign_head;
+use super::error::{LedgerError, Result};
+use super::group::{GROUPS_IN_FLIGHT, Group, Pending};
+use super::head::{Receipt, SignedHead, sign_head};
+use super::store::{self, Head, Store};
 use super::writer::Writer;
-use super::{Head, LedgerError, Receipt, Result, SignedHead, Store, store};
 
 /// One request waiting for the sequencer: envelopes to append all or none.
 pub(super) struct Job {
@@ -49,41 +51,6 @@ pub(super) struct Sequencer {
     pub(super) log_key: SigningKey,
     pub(super) frontier: Frontier,
 }
-
-/// The outcome of one job inside a group, before the flush.
-pub(super) enum Pending {
-    Accepted {
-        reply: oneshot::Sender<Result<Vec<Receipt>>>,
-        receipts: Vec<Receipt>,
-    },
-    Refused {
-        reply: oneshot::Sender<Result<Vec<Receipt>>>,
-        refusal: Refusal,
-    },
-}
-
-impl Pending {
-    pub(super) fn fail(self, why: &str) {
-        let reply = match self {
-            Pending::Accepted { reply, .. } | Pending::Refused { reply, .. } => reply,
-        };
-        let _ = reply.send(Err(LedgerError::Unavailable(why.to_string())));
-    }
-}
-
-/// A checked group on its way to disk: its writes, the head it ends at and
-/// the answers to send once it is durable. Groups without writes (only
-/// duplicates or refusals) pass through too, so no answer overtakes the
-/// flush of an entry it depends on.
-pub(super) struct Group {
-    pub(super) write: Option<store::GroupWrite>,
-    pub(super) head: Option<SignedHead>,
-    pub(super) pending: Vec<Pending>,
-}
-
-/// Groups checked but not yet durable; bounds how far the state may run
-/// ahead of the disk.
-pub(super) const GROUPS_IN_FLIGHT: usize = 4;
 
 impl Sequencer {
     pub(super) async fn run(

@@ -5,8 +5,10 @@
 
 use tokio::sync::{mpsc, watch};
 
-use super::sequencer::{GROUPS_IN_FLIGHT, Group, Pending};
-use super::{LedgerError, Result, SignedHead, Store};
+use super::error::Result;
+use super::group::{GROUPS_IN_FLIGHT, Group, answer};
+use super::head::SignedHead;
+use super::store::Store;
 
 /// The second stage, on its own thread because sled's writes and flushes
 /// block: applies each group's batch in order, flushes once for every group
@@ -60,27 +62,5 @@ impl Writer {
             self.head.send_replace(head);
         }
         Ok(())
-    }
-}
-
-/// Sends each job of a durable group its answer, with the group's own
-/// signed head (or, for a group that wrote nothing, the durable one).
-fn answer(group: Group, durable: &SignedHead) {
-    let head = group.head.unwrap_or_else(|| durable.clone());
-    for p in group.pending {
-        match p {
-            Pending::Accepted {
-                reply,
-                mut receipts,
-            } => {
-                for r in &mut receipts {
-                    r.head = head.clone();
-                }
-                let _ = reply.send(Ok(receipts));
-            }
-            Pending::Refused { reply, refusal } => {
-                let _ = reply.send(Err(LedgerError::Refused(refusal)));
-            }
-        }
     }
 }

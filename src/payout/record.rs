@@ -20,9 +20,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
+use super::snapshot::{PolicyChoice, scoring_input_with};
 use crate::ledger::Refusal;
 use crate::ledger::{BucketPaid, LedgerState, Settle, Settlement};
-use crate::payout::{PolicyChoice, scoring_input_with};
 use crate::pb;
 use crate::scoring::input::{Kind, ScoringInput};
 use crate::scoring::report::{BucketReport, Report, Unvalidated};

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::verify::Hash;
+use super::proof::Hash;
 
 /// A log state: origin, number of entries and Merkle root.
 #[derive(Clone, Debug, PartialEq, Eq)]

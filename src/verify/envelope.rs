@@ -207,7 +207,7 @@ impl VerifiedEnvelope {
 
     /// The bytes the store keeps and the Merkle tree hashes.
     pub fn leaf_bytes(&self) -> Vec<u8> {
-        crate::verify::leaf_bytes(&self.pae, &self.public_key, &self.signature)
+        super::proof::leaf_bytes(&self.pae, &self.public_key, &self.signature)
     }
 
     /// Recovers a stored entry from its leaf bytes, checking its signature

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use crate::verify::{EMPTY_ROOT, Hash, node_hash};
+use super::proof::{EMPTY_ROOT, Hash, node_hash};
 
 /// A stored perfect node: `(level, index, hash)`, as [`Frontier::append`]
 /// returns them for the store to write under [`node_key`].

@@ -1,9 +1,11 @@
-//! Unit tests of the state's counts through apply and undo.
+//! The ledger state's counts of what a preview may score (live
+//! contributions, standing evaluations: each bounded by the scoring core's
+//! limits) follow every apply and undo.
 
-use super::*;
-use crate::client::{Signer, contribution_body, evaluate_body, genesis_body};
-use crate::ledger::{CheckContext, CheckedEntry, Limits};
-use crate::verify::VerifiedEnvelope;
+use coopledger::client::{Signer, contribution_body, evaluate_body, genesis_body};
+use coopledger::ledger::{CheckContext, CheckedEntry, LedgerState, Limits};
+use coopledger::pb::{self, entry::Body};
+use coopledger::verify::VerifiedEnvelope;
 
 fn verified(signer: &Signer, body: Body) -> CheckedEntry {
     let envelope = signer.sign(body).unwrap();
@@ -14,7 +16,14 @@ fn verified(signer: &Signer, body: Body) -> CheckedEntry {
 /// The counters, recomputed from the contributions themselves.
 fn recount(state: &LedgerState) -> (u64, u64) {
     let live = state.contributions().filter(|c| !c.retracted).count() as u64;
-    (live, state.contributions().map(standing_of).sum())
+    (
+        live,
+        state
+            .contributions()
+            .filter(|c| !c.retracted)
+            .map(|c| c.evaluations.len() as u64)
+            .sum(),
+    )
 }
 
 #[test]
@@ -24,7 +33,7 @@ fn the_scorable_counts_follow_every_apply_and_undo() {
     let cx = CheckContext {
         log_public_key: &log_key,
         limits: &limits,
-        now_ms: Some(crate::ledger::now_ms()),
+        now_ms: Some(coopledger::ledger::now_ms()),
     };
     let mut state = LedgerState::default();
     let key = |seed: u8| ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
@@ -85,7 +94,7 @@ fn the_scorable_counts_follow_every_apply_and_undo() {
     let mut seen = Vec::new();
     for v in &entries {
         undos.push(step(&mut state, v));
-        let counts = (state.live_contributions, state.standing_evaluations);
+        let counts = (state.live_contributions(), state.standing_evaluations());
         assert_eq!(counts, recount(&state));
         seen.push(counts);
     }
@@ -93,12 +102,12 @@ fn the_scorable_counts_follow_every_apply_and_undo() {
     for (v, undo) in entries.iter().zip(undos).rev() {
         state.undo(v, undo);
         assert_eq!(
-            (state.live_contributions, state.standing_evaluations),
+            (state.live_contributions(), state.standing_evaluations()),
             recount(&state)
         );
     }
     assert_eq!(
-        (state.live_contributions, state.standing_evaluations),
+        (state.live_contributions(), state.standing_evaluations()),
         (0, 0)
     );
 }
