@@ -26,6 +26,17 @@ pub enum LedgerError {
     /// The sequencer has stopped (shutdown, or an earlier write failed).
     #[error("the ledger is not accepting writes: {0}")]
     Unavailable(String),
+    /// The scoring core failed one of its own invariants (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The server's log key file could not be read or created.
+    #[error("{path}: {source}")]
+    KeyFile {
+        /// The key file.
+        path: String,
+        /// What went wrong with it.
+        source: super::keyfile::KeyFileError,
+    },
     /// A file the ledger needs (the log key) could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -38,3 +49,12 @@ pub enum LedgerError {
 
 /// Result alias for the store and sequencer.
 pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+impl From<crate::payout::PayoutError> for LedgerError {
+    fn from(e: crate::payout::PayoutError) -> Self {
+        match e {
+            crate::payout::PayoutError::Refused(r) => LedgerError::Refused(r),
+            crate::payout::PayoutError::Invariant(m) => LedgerError::Internal(m),
+        }
+    }
+}

@@ -148,8 +148,10 @@ impl Ledger {
                     let state = ledger.state().ok()?;
                     (crate::payout::settle_input(&state, &r), state.size())
                 };
-                let outcome = input
-                    .and_then(|(input, version)| crate::payout::settle_scored(input, version, &r));
+                let outcome = input.and_then(|(input, version)| {
+                    crate::payout::settle_scored(input, version, &r)
+                        .map_err(crate::payout::PayoutError::into_refusal)
+                });
                 Some(Presettled { at_size, outcome })
             })
             .await

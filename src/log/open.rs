@@ -26,10 +26,11 @@ pub(super) fn open_blocking(dir: &Path) -> Result<Opened> {
         source,
     })?;
     let key_path = dir.join(LOG_KEY_FILE);
-    let log_key = crate::log::keyfile::load_or_create(&key_path).map_err(|e| LedgerError::Io {
-        path: key_path.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let log_key =
+        super::keyfile::load_or_create(&key_path).map_err(|source| LedgerError::KeyFile {
+            path: key_path.display().to_string(),
+            source,
+        })?;
     let store = Store::open(dir)?;
     let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
     let head = check_checkpoint(&store, &log_key, &frontier)?;

@@ -131,7 +131,9 @@ impl Sequencer {
             Some(p) if state.moved_since(p.at_size, start, end).is_none() => {
                 p.outcome.clone().map(Some)
             }
-            _ => crate::payout::settle(state, r).map(Some),
+            _ => crate::payout::settle(state, r)
+                .map(Some)
+                .map_err(crate::payout::PayoutError::into_refusal),
         }
     }
 

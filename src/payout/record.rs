@@ -77,6 +77,42 @@ pub fn canonical_json(
     .to_string()
 }
 
+/// Why a distribution could not be computed or settled: refused (the
+/// request, the policy or the record is at fault, with its gRPC code), or
+/// the scoring core failed one of its own invariants (a bug, never the
+/// user's fault: the server answers Internal).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayoutError {
+    /// Refused, with the code and a message a person can act on.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The scoring core's invariant check failed.
+    #[error("the scoring core failed an internal check: {0}")]
+    Invariant(String),
+}
+
+impl From<crate::scoring::ScoringError> for PayoutError {
+    fn from(e: crate::scoring::ScoringError) -> Self {
+        match e {
+            crate::scoring::ScoringError::Invariant { rule } => PayoutError::Invariant(rule),
+            other => PayoutError::Refused(Refusal::InvalidArgument(other.to_string())),
+        }
+    }
+}
+
+impl PayoutError {
+    /// As a refusal of the entry being checked, for the ledger's rules and
+    /// audits (which report what is wrong with an entry, whatever caused it).
+    pub fn into_refusal(self) -> Refusal {
+        match self {
+            PayoutError::Refused(r) => r,
+            PayoutError::Invariant(m) => Refusal::FailedPrecondition(format!(
+                "the scoring core failed an internal check while settling it: {m}"
+            )),
+        }
+    }
+}
+
 /// The digest of a canonical report.
 pub fn digest_of(canonical: &str) -> [u8; 32] {
     *blake3::hash(canonical.as_bytes()).as_bytes()
@@ -121,9 +157,8 @@ pub fn score_input(
     log_size: u64,
     period: (i64, i64),
     income: u64,
-) -> Result<Preview, Refusal> {
-    let report =
-        crate::scoring::score(&input).map_err(|e| Refusal::InvalidArgument(e.to_string()))?;
+) -> Result<Preview, PayoutError> {
+    let report = crate::scoring::score(&input)?;
     let canonical = canonical_json(&report, period, income, policy_version, log_size);
     let digest = digest_of(&canonical);
     Ok(Preview {
@@ -146,7 +181,7 @@ pub fn preview(
     choice: PolicyChoice<'_>,
     period: (i64, i64),
     income: u64,
-) -> Result<Preview, Refusal> {
+) -> Result<Preview, PayoutError> {
     let (input, version) = input_for(state, choice, period, income, Priors::All)?;
     score_input(input, version, log_size, period, income)
 }
@@ -210,8 +245,9 @@ fn short_form(preview: &Preview) -> String {
 /// treasurer signed and that no claim is repaid beyond its value, and
 /// returns what it pays. The sequencer and every replay call this, so the
 /// server and its auditors settle each distribution the same way.
-pub fn settle(state: &LedgerState, r: &pb::RecordDistribution) -> Result<Settlement, Refusal> {
-    settle_input(state, r).and_then(|(input, version)| settle_scored(input, version, r))
+pub fn settle(state: &LedgerState, r: &pb::RecordDistribution) -> Result<Settlement, PayoutError> {
+    let (input, version) = settle_input(state, r)?;
+    settle_scored(input, version, r)
 }
 
 /// The first half of [`settle`]: the scoring input a record is settled
@@ -241,7 +277,7 @@ pub fn settle_scored(
     input: ScoringInput,
     version: u32,
     r: &pb::RecordDistribution,
-) -> Result<Settlement, Refusal> {
+) -> Result<Settlement, PayoutError> {
     let period = r
         .period
         .as_ref()
@@ -250,12 +286,12 @@ pub fn settle_scored(
     let income = r.income.unwrap_or_default();
     let preview = score_input(input, version, r.log_size, period, income)?;
     if r.digest != preview.digest {
-        return Err(Refusal::FailedPrecondition(format!(
+        return Err(PayoutError::Refused(Refusal::FailedPrecondition(format!(
             "record_distribution.digest: {} is not the digest of the report the rules give over this log ({}: {}); preview again",
             hex::encode(&r.digest),
             hex::encode(preview.digest),
             short_form(&preview)
-        )));
+        ))));
     }
     if let Some((id, value, prior, repaid)) = preview
         .report
@@ -264,9 +300,9 @@ pub fn settle_scored(
         .into_iter()
         .next()
     {
-        return Err(Refusal::FailedPrecondition(format!(
+        return Err(PayoutError::Refused(Refusal::FailedPrecondition(format!(
             "record_distribution: it would repay claim {id} {repaid} after {prior} already repaid, more than its value {value}"
-        )));
+        ))));
     }
     Ok(settlement_of(&preview.report))
 }
@@ -393,7 +429,7 @@ impl Settle for Recompute {
         record: &pb::RecordDistribution,
         _sequence: u64,
     ) -> Result<Settlement, Refusal> {
-        settle(state, record)
+        settle(state, record).map_err(PayoutError::into_refusal)
     }
 
     fn explain_refusal(
@@ -420,7 +456,7 @@ impl Settle for Known {
     ) -> Result<Settlement, Refusal> {
         match self.0.remove(&sequence) {
             Some(known) => Ok(known),
-            None => settle(state, record),
+            None => settle(state, record).map_err(PayoutError::into_refusal),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::pb;
 use crate::verify::{EntryId, VerifiedEnvelope};
 
 use super::payout;
+use super::status::task_failed;
 
 /// The tonic service implementation.
 #[derive(Clone)]
@@ -89,9 +90,7 @@ async fn check_all(
         .collect();
     let mut out = Vec::with_capacity(envelopes.len());
     for t in tasks {
-        let part = t
-            .await
-            .map_err(|e| Status::internal(format!("verification task failed: {e}")))?;
+        let part = t.await.map_err(|e| task_failed("verification", &e))?;
         out.extend(part.map_err(|(i, r)| Status::from(name(i, r)))?);
     }
     Ok(out)
@@ -180,12 +179,12 @@ impl pb::ledger_server::Ledger for LedgerService {
         let envelope = request
             .into_inner()
             .envelope
-            .ok_or_else(|| Status::invalid_argument("envelope: is required"))?;
+            .ok_or_else(|| Refusal::InvalidArgument("envelope: is required".into()))?;
         let verified = check_all(vec![envelope], self.ledger.limits(), false).await?;
         let receipts = self.ledger.submit(verified, false).await?;
         let r = receipts
             .first()
-            .ok_or_else(|| Status::internal("the sequencer returned no receipt"))?;
+            .ok_or_else(|| LedgerError::Internal("the sequencer returned no receipt".into()))?;
         Ok(Response::new(receipt(r)))
     }
 
@@ -196,7 +195,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let envelopes = request.into_inner().envelopes;
         let max = self.ledger.limits().max_batch_entries;
         if envelopes.is_empty() {
-            return Err(Status::invalid_argument("envelopes: the batch is empty"));
+            return Err(Refusal::InvalidArgument("envelopes: the batch is empty".into()).into());
         }
         if envelopes.len() > max {
             return Err(Refusal::ResourceExhausted(format!(
@@ -218,20 +217,21 @@ impl pb::ledger_server::Ledger for LedgerService {
     ) -> Result<Response<pb::LoggedEntry>, Status> {
         let sequence = match request.into_inner().key {
             None => {
-                return Err(Status::invalid_argument(
-                    "key: give an id or a sequence number",
-                ));
+                return Err(Refusal::InvalidArgument(
+                    "key: give an id or a sequence number".into(),
+                )
+                .into());
             }
             Some(pb::get_entry_request::Key::Sequence(s)) => s,
             Some(pb::get_entry_request::Key::Id(id)) => {
                 let id = EntryId::from_field(&id, "id").map_err(Refusal::from)?;
                 self.ledger
                     .sequence_of(&id)?
-                    .ok_or_else(|| Status::not_found(format!("id: no entry {id} in this log")))?
+                    .ok_or_else(|| Refusal::NotFound(format!("id: no entry {id} in this log")))?
             }
         };
         let v = self.ledger.entry(sequence)?.ok_or_else(|| {
-            Status::not_found(format!(
+            Refusal::NotFound(format!(
                 "sequence: {sequence} is past the end of the log ({} entries)",
                 self.ledger.head().size
             ))
@@ -253,10 +253,11 @@ impl pb::ledger_server::Ledger for LedgerService {
             req.to_sequence.min(head)
         };
         if req.to_sequence != 0 && req.from_sequence > req.to_sequence {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::InvalidArgument(format!(
                 "from_sequence ({}) is after to_sequence ({})",
                 req.from_sequence, req.to_sequence
-            )));
+            ))
+            .into());
         }
         let max = self.ledger.limits().max_list_entries;
         if req.limit > max {
@@ -275,9 +276,10 @@ impl pb::ledger_server::Ledger for LedgerService {
         for k in &req.kinds {
             match pb::EntryKind::try_from(*k) {
                 Ok(pb::EntryKind::Unspecified) | Err(_) => {
-                    return Err(Status::invalid_argument(format!(
+                    return Err(Refusal::InvalidArgument(format!(
                         "kinds: {k} is not an entry kind"
-                    )));
+                    ))
+                    .into());
                 }
                 Ok(kind) => kinds.push(kind),
             }
@@ -296,8 +298,11 @@ impl pb::ledger_server::Ledger for LedgerService {
                 let result = item.map_err(Status::from).and_then(|(seq, leaf)| {
                     VerifiedEnvelope::decode_stored(&leaf)
                         .map(|v| (seq, v))
-                        .map_err(|detail| {
-                            Status::data_loss(format!("log corrupted at sequence {seq}: {detail}"))
+                        .map_err(|e| {
+                            Status::from(LedgerError::Corrupt {
+                                sequence: seq,
+                                detail: e.to_string(),
+                            })
                         })
                 });
                 let keep = match &result {
@@ -377,7 +382,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let state = self.ledger.state()?;
         let m = state
             .member(&handle)
-            .ok_or_else(|| Status::not_found(format!("handle: {handle:?} is not a member")))?;
+            .ok_or_else(|| Refusal::NotFound(format!("handle: {handle:?} is not a member")))?;
         Ok(Response::new(member(m)))
     }
 
@@ -410,29 +415,32 @@ impl pb::ledger_server::Ledger for LedgerService {
             req.tree_size
         };
         if tree_size > latest.head.size {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::InvalidArgument(format!(
                 "tree_size: {tree_size} is past the latest checkpoint ({} entries)",
                 latest.head.size
-            )));
+            ))
+            .into());
         }
         let sequence = match req.key {
             None => {
-                return Err(Status::invalid_argument(
-                    "key: give an id or a sequence number",
-                ));
+                return Err(Refusal::InvalidArgument(
+                    "key: give an id or a sequence number".into(),
+                )
+                .into());
             }
             Some(pb::get_inclusion_proof_request::Key::Sequence(s)) => s,
             Some(pb::get_inclusion_proof_request::Key::Id(id)) => {
                 let id = EntryId::from_field(&id, "id").map_err(Refusal::from)?;
                 self.ledger
                     .sequence_of(&id)?
-                    .ok_or_else(|| Status::not_found(format!("id: no entry {id} in this log")))?
+                    .ok_or_else(|| Refusal::NotFound(format!("id: no entry {id} in this log")))?
             }
         };
         if sequence >= tree_size {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::InvalidArgument(format!(
                 "tree_size: entry {sequence} is not in a tree of {tree_size} entries"
-            )));
+            ))
+            .into());
         }
         let ledger = self.ledger.clone();
         let (leaf_hash, path) = tokio::task::spawn_blocking(move || {
@@ -452,7 +460,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             Ok::<_, LedgerError>((leaf, path))
         })
         .await
-        .map_err(|e| Status::internal(format!("proof task failed: {e}")))??;
+        .map_err(|e| task_failed("proof", &e))??;
         Ok(Response::new(pb::InclusionProof {
             sequence,
             tree_size,
@@ -474,15 +482,17 @@ impl pb::ledger_server::Ledger for LedgerService {
             req.new_size
         };
         if new_size > latest {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::InvalidArgument(format!(
                 "new_size: {new_size} is past the latest checkpoint ({latest} entries)"
-            )));
+            ))
+            .into());
         }
         if req.old_size > new_size {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::InvalidArgument(format!(
                 "old_size: {} is larger than new_size {new_size}",
                 req.old_size
-            )));
+            ))
+            .into());
         }
         let ledger = self.ledger.clone();
         let old_size = req.old_size;
@@ -495,7 +505,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             })
         })
         .await
-        .map_err(|e| Status::internal(format!("proof task failed: {e}")))??;
+        .map_err(|e| task_failed("proof", &e))??;
         Ok(Response::new(pb::ConsistencyProof {
             old_size,
             new_size,
@@ -590,6 +600,6 @@ impl LedgerService {
         let ledger = self.ledger.clone();
         tokio::task::spawn_blocking(move || work(ledger).map_err(Status::from))
             .await
-            .map_err(|e| Status::internal(format!("scoring task failed: {e}")))?
+            .map_err(|e| task_failed("scoring", &e))?
     }
 }

@@ -30,6 +30,10 @@ impl From<LedgerError> for Status {
             LedgerError::Refused(r) => r.into(),
             LedgerError::Corrupt { .. } => Status::data_loss(e.to_string()),
             LedgerError::Unavailable(_) => Status::unavailable(e.to_string()),
+            LedgerError::Internal(_) | LedgerError::KeyFile { .. } => {
+                tracing::error!(error = %e, "internal error");
+                Status::internal(e.to_string())
+            }
             LedgerError::Storage(_) | LedgerError::Io { .. } => {
                 tracing::error!(error = %e, "internal error");
                 Status::internal(e.to_string())
@@ -54,4 +58,11 @@ pub fn map_size_limit_status<B>(mut response: http::Response<B>) -> http::Respon
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
     response
+}
+
+/// A blocking task of a handler panicked or was cancelled: a bug or a
+/// shutdown, never the client's fault.
+pub fn task_failed(what: &str, e: &tokio::task::JoinError) -> Status {
+    tracing::error!(error = %e, "{what} task failed");
+    Status::internal(format!("the {what} task failed: {e}"))
 }

@@ -118,9 +118,10 @@ impl Fold {
         let admitted = self.state.check(&entry, &cx)?;
         let settlement = match (&entry.entry.body, doctored) {
             (Some(Body::RecordDistribution(_)), Some(doctored)) => Some(doctored),
-            (Some(Body::RecordDistribution(r)), None) => {
-                Some(coopledger::payout::settle(&self.state, r)?)
-            }
+            (Some(Body::RecordDistribution(r)), None) => Some(
+                coopledger::payout::settle(&self.state, r)
+                    .map_err(coopledger::payout::PayoutError::into_refusal)?,
+            ),
             _ => None,
         };
         let sequence = self.state.size();
