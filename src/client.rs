@@ -133,9 +133,9 @@ pub fn revoke_body(member: &str, role: pb::Role) -> Body {
 
 /// An adopt-policy body carrying the policy JSON as given (a `&str`, or the
 /// bytes of a policy file).
-pub fn adopt_body(policy_json: impl Into<Vec<u8>>) -> Body {
+pub fn adopt_body(policy_json: impl AsRef<[u8]>) -> Body {
     Body::AdoptPolicy(pb::AdoptPolicy {
-        policy_json: policy_json.into(),
+        policy_json: policy_json.as_ref().to_vec(),
     })
 }
 
