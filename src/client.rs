@@ -131,11 +131,11 @@ pub fn revoke_body(member: &str, role: pb::Role) -> Body {
     })
 }
 
-/// An adopt-policy body carrying the policy JSON as given (a `&str`, or the
-/// bytes of a policy file).
-pub fn adopt_body(policy_json: impl AsRef<[u8]>) -> Body {
+/// An adopt-policy body carrying the policy JSON bytes exactly as given
+/// (admins sign it; the server checks them).
+pub fn adopt_body(policy_json: &[u8]) -> Body {
     Body::AdoptPolicy(pb::AdoptPolicy {
-        policy_json: policy_json.as_ref().to_vec(),
+        policy_json: policy_json.to_vec(),
     })
 }
 

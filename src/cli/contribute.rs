@@ -454,7 +454,7 @@ pub async fn policy(ctx: &Context, command: &PolicyCommand) -> Result<()> {
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             coopledger::scoring::policy::PolicyDocument::from_json(&json)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let body = client::adopt_body(json);
+            let body = client::adopt_body(&json);
             sign_and_submit(
                 ctx,
                 body,

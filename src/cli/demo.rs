@@ -155,7 +155,7 @@ pub async fn run() -> Result<()> {
     .await?;
     demo.submit(
         &ana,
-        client::adopt_body(DEMO_POLICY),
+        client::adopt_body(DEMO_POLICY.as_bytes()),
         "adopt policy v1: 5% commons, repay expenses, rest by work",
     )
     .await?;

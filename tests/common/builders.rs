@@ -47,9 +47,15 @@ pub fn id_of(envelope: &pb::Envelope) -> Vec<u8> {
 // Entry bodies come from the client, as the CLI, the demo and the benches
 // build them; re-exported so tests reach them through `common`.
 pub use coopledger::client::{
-    admit_body, adopt_body, allocate_body, amend_body, contribution_body, distribution_body,
-    evaluate_body, genesis_body, grant_body, retract_body, revoke_body, rotate_body, void_body,
+    admit_body, allocate_body, amend_body, contribution_body, distribution_body, evaluate_body,
+    genesis_body, grant_body, retract_body, revoke_body, rotate_body, void_body,
 };
+
+/// An adopt-policy body for a policy written as text (the client's
+/// [`coopledger::client::adopt_body`] takes bytes).
+pub fn adopt_body(json: &str) -> Body {
+    coopledger::client::adopt_body(json.as_bytes())
+}
 
 /// The id of a contribution, from its raw id bytes.
 pub fn entry_id(bytes: &[u8]) -> EntryId {
