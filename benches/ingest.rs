@@ -75,10 +75,7 @@ impl Bench {
             let mut members = Vec::new();
             for i in 0..CLIENTS {
                 let m = Signer::new(format!("m{i:02}"), generate_key().expect("key"), &network.0);
-                let body = Body::AdmitMember(pb::AdmitMember {
-                    handle: m.handle.clone(),
-                    public_key: m.public_key().to_vec(),
-                });
+                let body = client::admit_body(&m.handle, &m.public_key());
                 c.submit(pb::SubmitRequest {
                     envelope: Some(admin.sign(body).expect("sign")),
                 })

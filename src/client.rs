@@ -1,6 +1,11 @@
 //! The author's side: building, signing and submitting entries. Used by the
 //! CLI, the demo, the tests and the benches, so every client signs the same
 //! way the server verifies.
+//!
+//! Every entry body has its one builder here (`*_body`): genesis, admit,
+//! rotate, grant, revoke, adopt, log, amend and retract a contribution,
+//! evaluate, allocate, record and void a distribution. A new entry type
+//! gets its builder here too.
 
 use ed25519_dalek::SigningKey;
 
@@ -95,10 +100,69 @@ pub fn genesis_body(
     })
 }
 
+/// An admit-member body: `handle` joins with `public_key` (admins sign it).
+pub fn admit_body(handle: &str, public_key: &[u8]) -> Body {
+    Body::AdmitMember(pb::AdmitMember {
+        handle: handle.to_string(),
+        public_key: public_key.to_vec(),
+    })
+}
+
+/// A rotate-key body: the author's key is replaced by `new_public_key`.
+pub fn rotate_body(new_public_key: &[u8]) -> Body {
+    Body::RotateKey(pb::RotateKey {
+        new_public_key: new_public_key.to_vec(),
+    })
+}
+
+/// A grant-role body: `member` gains `role` (admins sign it).
+pub fn grant_body(member: &str, role: pb::Role) -> Body {
+    Body::GrantRole(pb::GrantRole {
+        member: member.to_string(),
+        role: role as i32,
+    })
+}
+
+/// A revoke-role body: `member` loses `role` (admins sign it).
+pub fn revoke_body(member: &str, role: pb::Role) -> Body {
+    Body::RevokeRole(pb::RevokeRole {
+        member: member.to_string(),
+        role: role as i32,
+    })
+}
+
+/// An adopt-policy body carrying the policy JSON bytes exactly as given
+/// (admins sign it; the server checks them).
+pub fn adopt_body(policy_json: &[u8]) -> Body {
+    Body::AdoptPolicy(pb::AdoptPolicy {
+        policy_json: policy_json.to_vec(),
+    })
+}
+
 /// A log-contribution body.
 pub fn contribution_body(contribution: pb::Contribution) -> Body {
     Body::LogContribution(pb::LogContribution {
         contribution: Some(contribution),
+    })
+}
+
+/// An amend-contribution body: the contribution whose id bytes are
+/// `contribution_id` gets `fields` in place of its current ones. The id is
+/// taken as bytes, as the log carries it (a wrong length is the server's to
+/// refuse).
+pub fn amend_body(contribution_id: &[u8], fields: pb::Contribution) -> Body {
+    Body::AmendContribution(pb::AmendContribution {
+        contribution_id: contribution_id.to_vec(),
+        contribution: Some(fields),
+    })
+}
+
+/// A retract-contribution body for the contribution whose id bytes are
+/// `contribution_id`, with the author's `reason`.
+pub fn retract_body(contribution_id: &[u8], reason: &str) -> Body {
+    Body::RetractContribution(pb::RetractContribution {
+        contribution_id: contribution_id.to_vec(),
+        reason: reason.to_string(),
     })
 }
 
@@ -128,6 +192,22 @@ pub fn allocate_body(start: i64, end: i64, shares: &[(&str, u32)]) -> Body {
                 percent: *p,
             })
             .collect(),
+    })
+}
+
+/// A record-distribution body: `record` as
+/// [`FetchedPreview::record_to_sign`] (or the payout core) builds it
+/// (treasurers sign it).
+pub fn distribution_body(record: pb::RecordDistribution) -> Body {
+    Body::RecordDistribution(record)
+}
+
+/// A void-distribution body for the recorded distribution whose entry id
+/// bytes are `distribution_id`, with the treasurer's `reason`.
+pub fn void_body(distribution_id: &[u8], reason: &str) -> Body {
+    Body::VoidDistribution(pb::VoidDistribution {
+        distribution_id: distribution_id.to_vec(),
+        reason: reason.to_string(),
     })
 }
 

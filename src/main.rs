@@ -44,40 +44,40 @@ enum Command {
         handle: String,
     },
     /// Found the network: sign the genesis entry naming the server's log key.
-    Init(cli::commands::InitArgs),
+    Init(cli::member::InitArgs),
     /// What the server serves: network, log size, root, limits.
     Info,
     /// Members: admit, list, show, grant and revoke roles, rotate your key.
     #[command(subcommand)]
-    Member(cli::commands::MemberCommand),
+    Member(cli::member::MemberCommand),
     /// Log a contribution: `log work 1h30m --tag design`, `log expense 25.00`.
-    Log(cli::commands::LogArgs),
+    Log(cli::contribute::LogArgs),
     /// Replace the fields of your contribution (its evaluations are cleared).
-    Amend(cli::commands::AmendArgs),
+    Amend(cli::contribute::AmendArgs),
     /// Withdraw your contribution.
-    Retract(cli::commands::RetractArgs),
+    Retract(cli::contribute::RetractArgs),
     /// Review someone's contribution: approve or flag, with a rating 0..=100.
-    Evaluate(cli::commands::EvaluateArgs),
+    Evaluate(cli::contribute::EvaluateArgs),
     /// Split 100 points among other members for a period: `allocate --period 2026-11 bob=60 carol=40`.
-    Allocate(cli::commands::AllocateArgs),
+    Allocate(cli::contribute::AllocateArgs),
     /// Policies: adopt a distribution policy (admins).
     #[command(subcommand)]
-    Policy(cli::commands::PolicyCommand),
+    Policy(cli::contribute::PolicyCommand),
     /// List entries, filtered by member, kind or period.
-    Entries(cli::commands::EntriesArgs),
+    Entries(cli::entries::EntriesArgs),
     /// Follow the log: print entries as they land.
-    Tail(cli::commands::TailArgs),
+    Tail(cli::entries::TailArgs),
     /// Offline what-if: score a scenario file (spec/SCORING.md §7).
     Score(cli::score::ScoreArgs),
     /// Preview each member's points and share of an income for a period.
-    Shares(cli::distribute::ShareArgs),
+    Shares(cli::treasurer::ShareArgs),
     /// Split an income for a period by the adopted policy; `--record` signs it into the log (treasurers).
-    Distribute(cli::distribute::DistributeArgs),
+    Distribute(cli::treasurer::DistributeArgs),
     /// Why a member gets what they get in a period.
-    Explain(cli::distribute::ExplainArgs),
+    Explain(cli::treasurer::ExplainArgs),
     /// Recorded distributions: list, show what one paid, void one (treasurers).
     #[command(subcommand)]
-    Distribution(cli::distribute::DistributionCommand),
+    Distribution(cli::distributions::DistributionCommand),
     /// Audit the whole log: every signature, every rule, the root, the signed checkpoint, append-only since last time.
     Verify(cli::audit::VerifyArgs),
     /// Export a member's entries with inclusion proofs (a portable, verifiable record).
@@ -198,22 +198,22 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Demo => cli::demo::run().await,
         Command::Score(args) => cli::score::run(args),
-        Command::Keygen { handle } => cli::commands::keygen(&ctx()?, handle),
-        Command::Init(args) => cli::commands::init(&ctx()?, args).await,
-        Command::Info => cli::commands::info(&ctx()?).await,
-        Command::Member(c) => cli::commands::member(&ctx()?, c).await,
-        Command::Log(a) => cli::commands::log(&ctx()?, a).await,
-        Command::Amend(a) => cli::commands::amend(&ctx()?, a).await,
-        Command::Retract(a) => cli::commands::retract(&ctx()?, a).await,
-        Command::Evaluate(a) => cli::commands::evaluate(&ctx()?, a).await,
-        Command::Allocate(a) => cli::commands::allocate(&ctx()?, a).await,
-        Command::Policy(c) => cli::commands::policy(&ctx()?, c).await,
-        Command::Entries(a) => cli::commands::entries(&ctx()?, a).await,
-        Command::Tail(a) => cli::commands::tail(&ctx()?, a).await,
-        Command::Shares(a) => cli::distribute::shares(&ctx()?, a).await,
-        Command::Distribute(a) => cli::distribute::distribute(&ctx()?, a).await,
-        Command::Explain(a) => cli::distribute::explain(&ctx()?, a).await,
-        Command::Distribution(c) => cli::distribute::distribution(&ctx()?, c).await,
+        Command::Keygen { handle } => cli::member::keygen(&ctx()?, handle),
+        Command::Init(args) => cli::member::init(&ctx()?, args).await,
+        Command::Info => cli::member::info(&ctx()?).await,
+        Command::Member(c) => cli::member::member(&ctx()?, c).await,
+        Command::Log(a) => cli::contribute::log(&ctx()?, a).await,
+        Command::Amend(a) => cli::contribute::amend(&ctx()?, a).await,
+        Command::Retract(a) => cli::contribute::retract(&ctx()?, a).await,
+        Command::Evaluate(a) => cli::contribute::evaluate(&ctx()?, a).await,
+        Command::Allocate(a) => cli::contribute::allocate(&ctx()?, a).await,
+        Command::Policy(c) => cli::contribute::policy(&ctx()?, c).await,
+        Command::Entries(a) => cli::entries::entries(&ctx()?, a).await,
+        Command::Tail(a) => cli::entries::tail(&ctx()?, a).await,
+        Command::Shares(a) => cli::treasurer::shares(&ctx()?, a).await,
+        Command::Distribute(a) => cli::treasurer::distribute(&ctx()?, a).await,
+        Command::Explain(a) => cli::treasurer::explain(&ctx()?, a).await,
+        Command::Distribution(c) => cli::distributions::distribution(&ctx()?, c).await,
         Command::Verify(a) => cli::audit::verify(&ctx()?, a).await,
         Command::Export(a) => cli::audit::export(&ctx()?, a).await,
         Command::VerifyRecord(a) => cli::audit::verify_record(&ctx()?, a),

@@ -14,7 +14,7 @@ use coopledger::verify::{Checkpoint, origin_of};
 use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt;
 
-use super::{Context, status};
+use super::{Context, status, verified};
 
 /// `coopledger verify`.
 #[derive(Args)]
@@ -210,12 +210,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
         .as_slice()
         .try_into()
         .context("the server's log key is not 32 bytes")?;
-    let cp = session
-        .client
-        .get_checkpoint(pb::GetCheckpointRequest {})
-        .await
-        .map_err(status)?
-        .into_inner();
+    let cp = session.checkpoint().await?;
     let witness = read_witness(&ctx.home, &log_key)?;
     // The server's own proof that it only appended since the witness; the
     // replay below checks the same independently.
@@ -250,12 +245,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
                 )
             })?;
     }
-    let page = session
-        .info
-        .limits
-        .as_ref()
-        .map_or(10_000, |l| l.max_list_entries)
-        .max(1);
+    let page = session.page();
     let mut replayer = coopledger::payout::audit_replayer(None, witness.as_ref().map(|w| w.size));
     while replayer.size() < cp.size {
         let from = replayer.size();
@@ -272,19 +262,7 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
             .into_inner();
         while let Some(e) = stream.next().await {
             let e = e.map_err(status)?;
-            let env = e
-                .envelope
-                .with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
-            let v = VerifiedEnvelope::verify(&env, usize::MAX)
-                .map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
-            if v.id.0.as_slice() != e.id.as_slice() {
-                bail!(
-                    "entry {}: the server says id {} but the signed bytes hash to {}",
-                    e.sequence,
-                    hex::encode(&e.id),
-                    v.id
-                );
-            }
+            let v = verified(&e)?;
             replayer.push(e.sequence, v)?;
         }
         if replayer.size() == from {
@@ -351,7 +329,7 @@ const RECORD_FORMAT: &str = "coopledger-record-v1";
 /// `coopledger export`: a member's record, a scenario, or CSV.
 pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     if let Some(file) = &args.scenario {
-        return super::distribute::export_scenario(
+        return super::treasurer::export_scenario(
             ctx,
             file,
             args.period.as_deref().unwrap_or_default(),
@@ -373,12 +351,7 @@ pub async fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
 /// `coopledger export --member M --proofs FILE`.
 async fn export_record(ctx: &Context, member: &str, proofs: &Path) -> Result<()> {
     let mut session = ctx.connect().await?;
-    let cp = session
-        .client
-        .get_checkpoint(pb::GetCheckpointRequest {})
-        .await
-        .map_err(status)?
-        .into_inner();
+    let cp = session.checkpoint().await?;
     let log_key: [u8; 32] = session
         .info
         .log_public_key
@@ -521,7 +494,7 @@ pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
                 {
                     bail!("entries[{i}] belongs to another network");
                 }
-                let (kind, what) = super::commands::summary_of(&v.entry);
+                let (kind, what) = super::entries::summary_of(&v.entry);
                 rows.push(vec![
                     e.sequence.to_string(),
                     v.id.to_hex()[..12].to_string(),

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use coopledger::client::{self, LedgerClient, Signer};
 use coopledger::pb::{self, entry::Body};
 use coopledger::server::{ServerConfig, start};
-use coopledger::verify::{EntryId, generate_key};
+use coopledger::verify::EntryId;
 use tokio_stream::StreamExt;
 
 use super::input::{format_money, format_time, parse_period};
@@ -67,8 +67,7 @@ impl Demo {
 }
 
 fn signer(handle: &str) -> Result<Signer> {
-    let key = generate_key().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(Signer::new(handle, key, &[]))
+    Ok(Signer::new(handle, super::member::new_key()?, &[]))
 }
 
 fn work(minutes: u64, at: i64, tags: &[&str], note: &str) -> Body {
@@ -144,27 +143,19 @@ pub async fn run() -> Result<()> {
 
     println!("\n2. ana admits ben, cai and dee; ben becomes treasurer; the members adopt a policy");
     for m in [&ben, &cai, &dee] {
-        let body = Body::AdmitMember(pb::AdmitMember {
-            handle: m.handle.clone(),
-            public_key: m.public_key().to_vec(),
-        });
+        let body = client::admit_body(&m.handle, &m.public_key());
         demo.submit(&ana, body, &format!("admit {}", m.handle))
             .await?;
     }
     demo.submit(
         &ana,
-        Body::GrantRole(pb::GrantRole {
-            member: "ben".into(),
-            role: pb::Role::Treasurer as i32,
-        }),
+        client::grant_body("ben", pb::Role::Treasurer),
         "grant ben treasurer",
     )
     .await?;
     demo.submit(
         &ana,
-        Body::AdoptPolicy(pb::AdoptPolicy {
-            policy_json: DEMO_POLICY.as_bytes().to_vec(),
-        }),
+        client::adopt_body(DEMO_POLICY.as_bytes()),
         "adopt policy v1: 5% commons, repay expenses, rest by work",
     )
     .await?;
@@ -217,10 +208,7 @@ pub async fn run() -> Result<()> {
     };
     demo.submit(
         &dee,
-        Body::AmendContribution(pb::AmendContribution {
-            contribution_id: c3.0.to_vec(),
-            contribution: Some(fixed),
-        }),
+        client::amend_body(&c3.0, fixed),
         "amends the expense to 125.00 (shipping was on the receipt); reviews start over",
     )
     .await?;
@@ -238,56 +226,51 @@ pub async fn run() -> Result<()> {
             "work 1h30m (a mistake)",
         )
         .await?;
-    let fix = Body::AmendContribution(pb::AmendContribution {
-        contribution_id: c5.0.to_vec(),
-        contribution: Some(pb::Contribution {
+    let fix = client::amend_body(
+        &c5.0,
+        pb::Contribution {
             kind: pb::ContributionKind::Work as i32,
             quantity: 150,
             at: day(20),
             note: "3D printing".into(),
             ..Default::default()
-        }),
-    });
+        },
+    );
     demo.submit(&dee, fix, "amends it to 2h30m of 3D printing")
         .await?;
 
     println!("\n4. Peers review each other's contributions");
-    demo.submit(
-        &ben,
-        client::evaluate_body(&c1, pb::Verdict::Approve, Some(90), "clean design"),
-        "approves ana's design, rating 90",
-    )
-    .await?;
-    demo.submit(
-        &dee,
-        client::evaluate_body(&c1, pb::Verdict::Approve, Some(80), ""),
-        "approves ana's design, rating 80",
-    )
-    .await?;
-    demo.submit(
-        &ana,
-        client::evaluate_body(&c2, pb::Verdict::Approve, Some(100), ""),
-        "approves cai's assembly, rating 100",
-    )
-    .await?;
-    demo.submit(
-        &ana,
-        client::evaluate_body(&c3, pb::Verdict::Approve, None, "receipt checked"),
-        "approves dee's expense",
-    )
-    .await?;
-    demo.submit(
-        &cai,
-        client::evaluate_body(&c4, pb::Verdict::Approve, Some(70), ""),
-        "approves ben's bookkeeping, rating 70",
-    )
-    .await?;
-    demo.submit(
-        &ben,
-        client::evaluate_body(&c5, pb::Verdict::Approve, None, ""),
-        "approves dee's printing",
-    )
-    .await?;
+    // (reviewer, contribution, rating, note, what it says)
+    let reviews: [(&Signer, &EntryId, Option<u32>, &str, &str); 6] = [
+        (
+            &ben,
+            &c1,
+            Some(90),
+            "clean design",
+            "approves ana's design, rating 90",
+        ),
+        (&dee, &c1, Some(80), "", "approves ana's design, rating 80"),
+        (
+            &ana,
+            &c2,
+            Some(100),
+            "",
+            "approves cai's assembly, rating 100",
+        ),
+        (&ana, &c3, None, "receipt checked", "approves dee's expense"),
+        (
+            &cai,
+            &c4,
+            Some(70),
+            "",
+            "approves ben's bookkeeping, rating 70",
+        ),
+        (&ben, &c5, None, "", "approves dee's printing"),
+    ];
+    for (who, contribution, rating, note, what) in reviews {
+        let body = client::evaluate_body(contribution, pb::Verdict::Approve, rating, note);
+        demo.submit(who, body, what).await?;
+    }
     demo.submit(
         &ana,
         client::allocate_body(start, end, &[("ben", 30), ("cai", 40), ("dee", 30)]),
@@ -310,18 +293,12 @@ pub async fn run() -> Result<()> {
         ),
         (
             &dee,
-            Body::AdmitMember(pb::AdmitMember {
-                handle: "eve".into(),
-                public_key: signer("eve")?.public_key().to_vec(),
-            }),
+            client::admit_body("eve", &signer("eve")?.public_key()),
             "dee (not an admin) admits eve",
         ),
         (
             &ben,
-            Body::RetractContribution(pb::RetractContribution {
-                contribution_id: c2.0.to_vec(),
-                reason: String::new(),
-            }),
+            client::retract_body(&c2.0, ""),
             "ben retracts cai's work",
         ),
     ];
@@ -408,7 +385,7 @@ pub async fn run() -> Result<()> {
     let first = demo
         .submit(
             &ben,
-            Body::RecordDistribution(record),
+            client::distribution_body(record),
             &format!(
                 "records the distribution of 1000.00 EUR, digest {}",
                 &hex::encode(&preview.header.digest)[..16]
@@ -421,10 +398,7 @@ pub async fn run() -> Result<()> {
     );
     demo.submit(
         &ben,
-        Body::VoidDistribution(pb::VoidDistribution {
-            distribution_id: first.0.to_vec(),
-            reason: "the income was 1200.00 EUR, not 1000.00".into(),
-        }),
+        client::void_body(&first.0, "the income was 1200.00 EUR, not 1000.00"),
         "voids it (the log keeps both; the month is open again)",
     )
     .await?;
@@ -434,7 +408,7 @@ pub async fn run() -> Result<()> {
         .map_err(|e| anyhow::anyhow!("not signing: {e}"))?;
     demo.submit(
         &ben,
-        Body::RecordDistribution(record),
+        client::distribution_body(record),
         &format!(
             "records 1200.00 EUR, digest {}",
             &hex::encode(&preview.header.digest)[..16]

@@ -17,14 +17,13 @@
 
 use std::io::Write as _;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use coopledger::payout::{ContributionView, LogView, Rate, VIEW_KINDS};
 use coopledger::pb;
-use coopledger::verify::VerifiedEnvelope;
 use tokio_stream::StreamExt;
 
-use super::input::{format_money, format_time, parse_period};
-use super::{Context, Session, status};
+use super::input::{format_amount, format_hours, format_money, format_time, parse_period};
+use super::{Context, Session, status, verified};
 
 /// One CSV cell: a text that a spreadsheet would read as a formula (it
 /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a
@@ -61,12 +60,7 @@ pub fn csv_row<S: AsRef<str>>(cells: &[S]) -> String {
 pub async fn fold(session: &mut Session) -> Result<LogView> {
     let mut view = LogView::new();
     let end = session.info.log_size;
-    let page = session
-        .info
-        .limits
-        .as_ref()
-        .map_or(10_000, |l| l.max_list_entries)
-        .max(1);
+    let page = session.page();
     let mut from = 0;
     while from < end {
         let mut stream = session
@@ -90,19 +84,7 @@ pub async fn fold(session: &mut Session) -> Result<LogView> {
                     e.sequence
                 );
             }
-            let env = e
-                .envelope
-                .with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
-            let v = VerifiedEnvelope::verify(&env, usize::MAX)
-                .map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
-            if v.id.0.as_slice() != e.id.as_slice() {
-                bail!(
-                    "entry {}: the server says id {} but the signed bytes hash to {}",
-                    e.sequence,
-                    hex::encode(&e.id),
-                    v.id
-                );
-            }
+            let v = verified(&e)?;
             view.push(e.sequence, &v);
             from = e.sequence + 1;
             received += 1;
@@ -226,7 +208,7 @@ fn contribution_row(c: &ContributionView<'_>, session: &Session) -> Vec<String> 
     let decimals = session.decimals();
     let currency = session.currency().to_string();
     let f = &c.contribution.fields;
-    let kind = super::commands::kind_name(f.kind);
+    let kind = super::contribute::kind_name(f.kind);
     let (quantity, unit, minutes) = match pb::ContributionKind::try_from(f.kind) {
         Ok(pb::ContributionKind::Work) => (
             format_hours(f.quantity),
@@ -280,46 +262,13 @@ fn contribution_row(c: &ContributionView<'_>, session: &Session) -> Vec<String> 
     ]
 }
 
-/// Minutes as decimal hours for a spreadsheet, to the hundredth (rounded
-/// half up), without trailing zeros: 90 → `1.5`, 100 → `1.67`, 120 → `2`.
-pub fn format_hours(minutes: u64) -> String {
-    let hundredths = (u128::from(minutes) * 100 + 30) / 60;
-    let (whole, frac) = (hundredths / 100, hundredths % 100);
-    match frac {
-        0 => whole.to_string(),
-        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
-        f => format!("{whole}.{f:02}"),
-    }
-}
-
-/// A value in minor units as an amount in the currency (values can pass
-/// u64 before the scoring limit is applied, so this takes u128).
-pub fn format_amount(minor: u128, decimals: u32) -> String {
-    if decimals == 0 {
-        return minor.to_string();
-    }
-    let scale = 10u128.pow(decimals);
-    format!(
-        "{}.{:0width$}",
-        minor / scale,
-        minor % scale,
-        width = decimals as usize
-    )
-}
-
 /// What every recorded distribution paid, one row per recipient (and one
 /// for the reserve), with its period and whether it stands or was voided.
 async fn distributions_csv(ctx: &Context, period: Option<(i64, i64)>) -> Result<()> {
     let mut session = ctx.connect().await?;
     let decimals = session.decimals();
     let currency = session.currency().to_string();
-    let list = session
-        .client
-        .list_distributions(pb::ListDistributionsRequest {})
-        .await
-        .map_err(status)?
-        .into_inner()
-        .distributions;
+    let list = session.distributions().await?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -410,16 +359,5 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
         assert_eq!(csv_field("1.50"), "1.50");
-    }
-
-    #[test]
-    fn hours_read_as_people_write_them() {
-        assert_eq!(format_hours(90), "1.5");
-        assert_eq!(format_hours(100), "1.67");
-        assert_eq!(format_hours(120), "2");
-        assert_eq!(format_hours(1), "0.02");
-        assert_eq!(format_hours(0), "0");
-        assert_eq!(format_amount(123_456, 2), "1234.56");
-        assert_eq!(format_amount(7, 0), "7");
     }
 }

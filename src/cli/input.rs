@@ -123,10 +123,28 @@ pub fn parse_money(text: &str, decimals: u32) -> Result<u64> {
 
 /// Formats minor units as a decimal amount: 2550 with 2 decimals is `25.50`.
 pub fn format_money(minor: u64, decimals: u32) -> String {
+    format_amount(u128::from(minor), decimals)
+}
+
+/// Minutes as decimal hours for a spreadsheet, to the hundredth (rounded
+/// half up), without trailing zeros: 90 → `1.5`, 100 → `1.67`, 120 → `2`.
+pub fn format_hours(minutes: u64) -> String {
+    let hundredths = (u128::from(minutes) * 100 + 30) / 60;
+    let (whole, frac) = (hundredths / 100, hundredths % 100);
+    match frac {
+        0 => whole.to_string(),
+        f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+        f => format!("{whole}.{f:02}"),
+    }
+}
+
+/// A value in minor units as an amount in the currency (values can pass
+/// u64 before the scoring limit is applied, so this takes u128).
+pub fn format_amount(minor: u128, decimals: u32) -> String {
     if decimals == 0 {
         return minor.to_string();
     }
-    let scale = 10u64.pow(decimals);
+    let scale = 10u128.pow(decimals);
     format!(
         "{}.{:0width$}",
         minor / scale,
@@ -198,6 +216,11 @@ pub fn parse_period(text: &str) -> Result<(i64, i64)> {
     Ok((start, end))
 }
 
+/// The plural suffix for a count: `""` for 1, else `"s"`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +264,16 @@ mod tests {
         assert_eq!(format_time(e), "2027-01-01T00:00:00Z");
         assert!(parse_period("2026-13").is_err());
         assert!(parse_period("2026-12-01..2026-11-01").is_err());
+    }
+
+    #[test]
+    fn hours_read_as_people_write_them() {
+        assert_eq!(format_hours(90), "1.5");
+        assert_eq!(format_hours(100), "1.67");
+        assert_eq!(format_hours(120), "2");
+        assert_eq!(format_hours(1), "0.02");
+        assert_eq!(format_hours(0), "0");
+        assert_eq!(format_amount(123_456, 2), "1234.56");
+        assert_eq!(format_amount(7, 0), "7");
     }
 }

@@ -1,21 +1,45 @@
 //! The `coopledger` command line: how members and treasurers work with the
 //! ledger. Commands connect to a server, sign with the member's own key, and
 //! print tables for people or JSON (`--json`) for scripts.
+//!
+//! The commands, by who uses them:
+//!
+//! | module              | for whom        | commands                                              |
+//! |---------------------|-----------------|-------------------------------------------------------|
+//! | [`member`]          | every member, admins | `keygen`, `init`, `info`, `member admit/list/show/grant/revoke/rotate-key` |
+//! | [`contribute`]      | contributors, reviewers | `log`, `amend`, `retract`, `evaluate`, `allocate`, `policy adopt` |
+//! | [`entries`]         | readers         | `entries`, `tail`                                     |
+//! | [`treasurer`]       | treasurers      | `shares`, `distribute`, `explain`, `export --scenario` |
+//! | [`distributions`]   | treasurers      | `distribution list/show/void`                         |
+//! | [`export`]          | bookkeepers     | `export --csv contributions/evaluations/distributions` |
+//! | [`audit`]           | auditing members | `verify`, `export --member --proofs`, `verify-record` |
+//! | [`score`]           | policy drafters (offline) | `score` (what-if on a scenario file)        |
+//! | [`demo`]            | newcomers       | `demo`                                                |
+//!
+//! Shared pieces: this module (the [`Context`] of the global flags, the
+//! pinned [`Session`], submitting, [`status`], [`print_table`]), [`input`]
+//! (amounts, durations, times and periods typed and printed as people
+//! write them) and [`config`] (the config folder, keys and pins). Entry
+//! bodies are built by `coopledger::client`'s `*_body` functions.
 
 pub mod audit;
-pub mod commands;
 pub mod config;
+pub mod contribute;
 pub mod demo;
-pub mod distribute;
+pub mod distributions;
+pub mod entries;
 pub mod export;
 pub mod input;
+pub mod member;
 pub mod score;
+pub mod treasurer;
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use coopledger::client::{LedgerClient, Signer};
-use coopledger::pb;
+use coopledger::pb::{self, entry::Body};
+use coopledger::verify::VerifiedEnvelope;
 
 use config::{Config, DEFAULT_SERVER, Pin};
 
@@ -53,6 +77,37 @@ impl Session {
     /// The currency code, from the signed genesis.
     pub fn currency(&self) -> &str {
         self.genesis.as_ref().map_or("", |g| g.currency.as_str())
+    }
+
+    /// How many entries to ask for in one ListEntries call: the server's
+    /// maximum (10,000 if it names none), at least 1.
+    pub fn page(&self) -> u64 {
+        self.info
+            .limits
+            .as_ref()
+            .map_or(10_000, |l| l.max_list_entries)
+            .max(1)
+    }
+
+    /// The server's signed checkpoint (unchecked: callers verify it).
+    pub async fn checkpoint(&mut self) -> Result<pb::SignedCheckpoint> {
+        Ok(self
+            .client
+            .get_checkpoint(pb::GetCheckpointRequest {})
+            .await
+            .map_err(status)?
+            .into_inner())
+    }
+
+    /// Every recorded distribution, voided ones included, in log order.
+    pub async fn distributions(&mut self) -> Result<Vec<pb::DistributionSummary>> {
+        Ok(self
+            .client
+            .list_distributions(pb::ListDistributionsRequest {})
+            .await
+            .map_err(status)?
+            .into_inner()
+            .distributions)
     }
 }
 
@@ -212,6 +267,59 @@ async fn signed_genesis(
         );
     }
     Ok(Some(g))
+}
+
+/// Submits one signed envelope and returns its receipt.
+pub async fn submit(session: &mut Session, envelope: pb::Envelope) -> Result<pb::Receipt> {
+    Ok(session
+        .client
+        .submit(pb::SubmitRequest {
+            envelope: Some(envelope),
+        })
+        .await
+        .map_err(status)?
+        .into_inner())
+}
+
+/// Signs `body` as the current identity, submits it, prints the receipt.
+pub async fn sign_and_submit(ctx: &Context, body: Body, what: &str) -> Result<pb::Receipt> {
+    let mut session = ctx.connect().await?;
+    let signer = ctx.signer(&session)?;
+    let r = submit(&mut session, signer.sign(body)?).await?;
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"sequence": r.sequence, "id": hex::encode(&r.id), "duplicate": r.duplicate, "log_size": r.log_size})
+        );
+    } else {
+        println!(
+            "{what}: entry {} at sequence {}",
+            hex::encode(&r.id),
+            r.sequence
+        );
+    }
+    Ok(r)
+}
+
+/// The envelope of an entry the server listed, its signature checked and
+/// its id recomputed: refuses an entry served without its envelope, a bad
+/// signature, and an id that is not the hash of the signed bytes.
+pub fn verified(e: &pb::LoggedEntry) -> Result<VerifiedEnvelope> {
+    let env = e
+        .envelope
+        .as_ref()
+        .with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
+    let v = VerifiedEnvelope::verify(env, usize::MAX)
+        .map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
+    if v.id.0.as_slice() != e.id.as_slice() {
+        bail!(
+            "entry {}: the server says id {} but the signed bytes hash to {}",
+            e.sequence,
+            hex::encode(&e.id),
+            v.id
+        );
+    }
+    Ok(v)
 }
 
 /// Turns a gRPC refusal into a message that leads with the server's words.

@@ -1,5 +1,6 @@
 //! Keys, signers, signing, ids and entry bodies: everything a test builds
-//! before it talks to a server (no I/O here).
+//! before it talks to a server (no I/O here). The entry bodies are
+//! `coopledger::client`'s builders, re-exported.
 
 use coopledger::client::{Signer, envelope_id};
 use coopledger::pb::{self, entry::Body};
@@ -43,58 +44,17 @@ pub fn id_of(envelope: &pb::Envelope) -> Vec<u8> {
     envelope_id(envelope).0.to_vec()
 }
 
-/// An admit-member body.
-pub fn admit_body(handle: &str, public_key: &[u8]) -> Body {
-    Body::AdmitMember(pb::AdmitMember {
-        handle: handle.to_string(),
-        public_key: public_key.to_vec(),
-    })
-}
+// Entry bodies come from the client, as the CLI, the demo and the benches
+// build them; re-exported so tests reach them through `common`.
+pub use coopledger::client::{
+    admit_body, allocate_body, amend_body, contribution_body, distribution_body, evaluate_body,
+    genesis_body, grant_body, retract_body, revoke_body, rotate_body, void_body,
+};
 
-/// A rotate-key body.
-pub fn rotate_body(new_public_key: &[u8]) -> Body {
-    Body::RotateKey(pb::RotateKey {
-        new_public_key: new_public_key.to_vec(),
-    })
-}
-
-/// A grant-role body.
-pub fn grant_body(member: &str, role: pb::Role) -> Body {
-    Body::GrantRole(pb::GrantRole {
-        member: member.to_string(),
-        role: role as i32,
-    })
-}
-
-/// A revoke-role body.
-pub fn revoke_body(member: &str, role: pb::Role) -> Body {
-    Body::RevokeRole(pb::RevokeRole {
-        member: member.to_string(),
-        role: role as i32,
-    })
-}
-
-/// An adopt-policy body.
+/// An adopt-policy body for a policy written as text (the client's
+/// [`coopledger::client::adopt_body`] takes bytes).
 pub fn adopt_body(json: &str) -> Body {
-    Body::AdoptPolicy(pb::AdoptPolicy {
-        policy_json: json.as_bytes().to_vec(),
-    })
-}
-
-/// An amend-contribution body.
-pub fn amend_body(contribution: &[u8], fields: pb::Contribution) -> Body {
-    Body::AmendContribution(pb::AmendContribution {
-        contribution_id: contribution.to_vec(),
-        contribution: Some(fields),
-    })
-}
-
-/// A retract-contribution body.
-pub fn retract_body(contribution: &[u8], reason: &str) -> Body {
-    Body::RetractContribution(pb::RetractContribution {
-        contribution_id: contribution.to_vec(),
-        reason: reason.to_string(),
-    })
+    coopledger::client::adopt_body(json.as_bytes())
 }
 
 /// The id of a contribution, from its raw id bytes.

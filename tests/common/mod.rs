@@ -1,5 +1,6 @@
 //! Shared helpers for the tests, declared by every test file (`mod common;`,
-//! or `#[path = "../common/mod.rs"] mod common;` from `tests/e2e/`).
+//! or `#[path = "../common/mod.rs"] mod common;` from the `main.rs` of a
+//! test folder such as `tests/e2e/`).
 //!
 //! Everything that talks to a server drives a real coopledger server over
 //! real TCP on 127.0.0.1 with a real tonic client:

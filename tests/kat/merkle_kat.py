@@ -14,8 +14,8 @@ and the leaf encoding of spec/DECISIONS.md ("Leaf bytes"):
 u32be(len(pae)) || pae || public_key(32) || signature(64).
 
 The leaves of the tree cases are the bytes b"0", b"1", ..., b"12", used as leaf
-bytes directly. The output is Rust source, pasted into tests/merkle.rs (the
-`kat` constants there). To regenerate:
+bytes directly. The output is Rust source, pasted into tests/merkle/kat.rs
+(below its module doc). To regenerate:
 
     pip install blake3
     python3 tests/kat/merkle_kat.py
