@@ -6,6 +6,13 @@
 //!
 //! Run: `cargo bench --bench ingest`
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::time::{Duration, Instant};
 
 use coopledger::client::{self, LedgerClient, Signer};

@@ -11,6 +11,13 @@
 //! - `impartial`: impartial division alone at 10, 50 and 200 participants
 //!   (target: under 1 s at 200).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;

@@ -18,7 +18,6 @@
 //! - [`server`]: the gRPC edge — start and stop, the service, and
 //!   `server::status`, the one place errors become `Status`.
 //! - [`client`]: the author's side — signing and every entry-body builder.
-#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod ledger;

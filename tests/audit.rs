@@ -2,6 +2,13 @@
 //! verify` against a live server and a data folder, a forked history caught,
 //! and a member's exported record checked offline.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 mod common;
 
 use std::path::Path;

@@ -12,6 +12,13 @@
 //! scenario, breaks this test: that is its purpose, since it would change
 //! every recorded digest.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::path::Path;
 
 use coopledger::payout::{canonical_json, digest_of};

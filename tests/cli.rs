@@ -2,6 +2,13 @@
 //! member's month typed as a person would, the refusals a person would hit,
 //! server pinning, and the demo.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 mod common;
 
 use std::path::Path;

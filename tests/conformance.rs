@@ -7,6 +7,13 @@
 //! an expected key the report does not have fails the test rather than being
 //! skipped, so no expectation is silently ignored.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,13 @@
 //! or repeated or unauthorised record, or of a late entry into a closed
 //! period, each with its code and the log unchanged.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 mod common;
 
 use common::{

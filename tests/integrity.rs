@@ -1,6 +1,13 @@
 //! A log altered behind the server's back is refused on start, naming the
 //! entry: the server never serves a rewritten history.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 mod common;
 
 use common::{JAN_2020, TestServer, found_network, log_contribution, new_signer, work};

@@ -4,6 +4,13 @@
 //! `blake3` and `cryptography`). A client in another language that matches
 //! these values signs and hashes exactly as the server verifies.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use coopledger::pb;
 use coopledger::verify::{PAYLOAD_TYPE, VerifiedEnvelope, pae, sign_entry};
 use ed25519_dalek::SigningKey;

@@ -25,6 +25,13 @@
 //! (their `super` would resolve one level too high). None of the folders
 //! checked here has one.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,13 @@
 //! contributions, standing evaluations: each bounded by the scoring core's
 //! limits) follow every apply and undo.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use coopledger::client::{Signer, contribution_body, evaluate_body, genesis_body};
 use coopledger::ledger::{CheckContext, CheckedEntry, LedgerState, Limits};
 use coopledger::pb::{self, entry::Body};

@@ -18,6 +18,13 @@
 //!   id indexes and the live counters let it through as before), and
 //!   applying it again gives the same state as the first time.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 mod common;
 
 use common::{

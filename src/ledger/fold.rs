@@ -13,9 +13,15 @@ use super::state::{
 use crate::pb::{self, entry::Body};
 use crate::verify::EntryId;
 
-/// How to take back one applied entry.
+/// How to take back one applied entry: returned by
+/// [`LedgerState::apply`], given back to [`LedgerState::undo`]. Opaque, so
+/// only the fold that made it can read it.
 #[derive(Debug)]
-pub enum Undo {
+pub struct Undo(Step);
+
+/// What an [`Undo`] restores.
+#[derive(Debug)]
+enum Step {
     /// Genesis: forget the network and its founders.
     Genesis,
     /// Forget an admitted member.
@@ -54,6 +60,9 @@ pub enum Undo {
     Distribution,
     /// Un-void the distribution at this index.
     Void { index: usize },
+    /// Nothing beyond the entry's id and the size (a body the state keeps
+    /// nothing of, or an entry that refers to nothing the state holds).
+    Nothing,
 }
 
 impl LedgerState {
@@ -67,7 +76,7 @@ impl LedgerState {
         sequence: u64,
         settlement: Option<Settlement>,
     ) -> Undo {
-        self.fold(admitted.entry, sequence, settlement)
+        Undo(self.fold(admitted.entry, sequence, settlement))
     }
 
     /// Folds an entry of a log its server already checked, without checking
@@ -75,16 +84,16 @@ impl LedgerState {
     /// they show (so the rules could not be checked). The stateless checks
     /// still ran ([`CheckedEntry`]).
     pub fn apply_trusted(&mut self, entry: &CheckedEntry, sequence: u64) -> Undo {
-        self.fold(entry, sequence, None)
+        Undo(self.fold(entry, sequence, None))
     }
 
-    fn fold(&mut self, v: &CheckedEntry, sequence: u64, settlement: Option<Settlement>) -> Undo {
+    fn fold(&mut self, v: &CheckedEntry, sequence: u64, settlement: Option<Settlement>) -> Step {
         self.ids.insert(v.id, sequence);
         self.size = sequence + 1;
         let author = v.entry.author.clone();
         let Some(body) = v.entry.body.as_ref() else {
             // check() refuses a missing body; nothing to fold.
-            return Undo::Policy;
+            return Step::Nothing;
         };
         match body {
             Body::Genesis(g) => {
@@ -102,13 +111,13 @@ impl LedgerState {
                     key.copy_from_slice(&f.public_key);
                     self.add_member(&f.handle, key, sequence, [pb::Role::Admin].into());
                 }
-                Undo::Genesis
+                Step::Genesis
             }
             Body::AdmitMember(a) => {
                 let mut key = [0u8; 32];
                 key.copy_from_slice(&a.public_key);
                 self.add_member(&a.handle, key, sequence, BTreeSet::new());
-                Undo::Admit {
+                Step::Admit {
                     handle: a.handle.clone(),
                 }
             }
@@ -130,7 +139,7 @@ impl LedgerState {
                         current: true,
                     },
                 );
-                Undo::Rotate {
+                Step::Rotate {
                     handle: author,
                     old,
                     new,
@@ -141,7 +150,7 @@ impl LedgerState {
                 if let Some(m) = self.members.get_mut(&g.member) {
                     m.roles.insert(role);
                 }
-                Undo::Role {
+                Step::Role {
                     handle: g.member.clone(),
                     role,
                     granted: true,
@@ -152,7 +161,7 @@ impl LedgerState {
                 if let Some(m) = self.members.get_mut(&r.member) {
                     m.roles.remove(&role);
                 }
-                Undo::Role {
+                Step::Role {
                     handle: r.member.clone(),
                     role,
                     granted: false,
@@ -165,7 +174,7 @@ impl LedgerState {
                     sequence,
                     json: p.policy_json.clone(),
                 });
-                Undo::Policy
+                Step::Policy
             }
             Body::LogContribution(l) => {
                 self.contributions.insert(
@@ -185,12 +194,12 @@ impl LedgerState {
                     m.contributions += 1;
                 }
                 self.live_contributions += 1;
-                Undo::Log { id: v.id }
+                Step::Log { id: v.id }
             }
             Body::AmendContribution(a) => {
                 let id = id_of(&a.contribution_id);
                 let Some(c) = self.contributions.get_mut(&id) else {
-                    return Undo::Policy;
+                    return Step::Nothing;
                 };
                 let previous = Box::new(c.clone());
                 c.touched = sequence;
@@ -201,12 +210,12 @@ impl LedgerState {
                 self.standing_evaluations = self
                     .standing_evaluations
                     .saturating_sub(standing_of(&previous));
-                Undo::Restore { previous }
+                Step::Restore { previous }
             }
             Body::RetractContribution(r) => {
                 let id = id_of(&r.contribution_id);
                 let Some(c) = self.contributions.get_mut(&id) else {
-                    return Undo::Policy;
+                    return Step::Nothing;
                 };
                 let previous = Box::new(c.clone());
                 c.touched = sequence;
@@ -218,7 +227,7 @@ impl LedgerState {
                 self.standing_evaluations = self
                     .standing_evaluations
                     .saturating_sub(standing_of(&previous));
-                Undo::Restore { previous }
+                Step::Restore { previous }
             }
             Body::Evaluate(e) => {
                 let id = id_of(&e.contribution_id);
@@ -241,7 +250,7 @@ impl LedgerState {
                 if added {
                     self.standing_evaluations += 1;
                 }
-                Undo::Evaluate {
+                Step::Evaluate {
                     contribution: id,
                     evaluator: author,
                     previous,
@@ -265,12 +274,12 @@ impl LedgerState {
                     settlement: settlement.unwrap_or_default(),
                     voided: None,
                 });
-                Undo::Distribution
+                Step::Distribution
             }
             Body::VoidDistribution(d) => {
                 let id = id_of(&d.distribution_id);
                 let Some(index) = self.distributions.iter().position(|x| x.id == id) else {
-                    return Undo::Policy;
+                    return Step::Nothing;
                 };
                 self.distributions[index].voided = Some(VoidState {
                     sequence,
@@ -278,7 +287,7 @@ impl LedgerState {
                     treasurer: author,
                     reason: d.reason.clone(),
                 });
-                Undo::Void { index }
+                Step::Void { index }
             }
             Body::Allocate(a) => {
                 let (start, end) = a
@@ -296,7 +305,7 @@ impl LedgerState {
                 let previous = self
                     .allocations
                     .insert(key.clone(), AllocationState { to, sequence });
-                Undo::Allocate { key, previous }
+                Step::Allocate { key, previous }
             }
         }
     }
@@ -305,18 +314,19 @@ impl LedgerState {
     pub fn undo(&mut self, v: &CheckedEntry, undo: Undo) {
         self.ids.remove(&v.id);
         self.size = self.size.saturating_sub(1);
-        match undo {
-            Undo::Genesis => {
+        match undo.0 {
+            Step::Nothing => {}
+            Step::Genesis => {
                 self.network = None;
                 self.members.clear();
                 self.keys.clear();
             }
-            Undo::Admit { handle } => {
+            Step::Admit { handle } => {
                 if let Some(m) = self.members.remove(&handle) {
                     self.keys.remove(&m.key);
                 }
             }
-            Undo::Rotate { handle, old, new } => {
+            Step::Rotate { handle, old, new } => {
                 self.keys.remove(&new);
                 if let Some(o) = self.keys.get_mut(&old) {
                     o.current = true;
@@ -326,7 +336,7 @@ impl LedgerState {
                     m.retired_keys.pop();
                 }
             }
-            Undo::Role {
+            Step::Role {
                 handle,
                 role,
                 granted,
@@ -339,12 +349,10 @@ impl LedgerState {
                     }
                 }
             }
-            Undo::Policy => {
-                if matches!(v.entry.body, Some(Body::AdoptPolicy(_))) {
-                    self.policies.pop();
-                }
+            Step::Policy => {
+                self.policies.pop();
             }
-            Undo::Log { id } => {
+            Step::Log { id } => {
                 if let Some(c) = self.contributions.remove(&id) {
                     self.live_contributions = self.live_contributions.saturating_sub(1);
                     self.standing_evaluations =
@@ -354,7 +362,7 @@ impl LedgerState {
                     }
                 }
             }
-            Undo::Restore { previous } => {
+            Step::Restore { previous } => {
                 if matches!(v.entry.body, Some(Body::RetractContribution(_))) {
                     self.live_contributions += 1;
                     if let Some(m) = self.members.get_mut(&previous.member) {
@@ -366,7 +374,7 @@ impl LedgerState {
                     self.standing_evaluations.saturating_sub(now) + standing_of(&previous);
                 self.contributions.insert(previous.id, *previous);
             }
-            Undo::Evaluate {
+            Step::Evaluate {
                 contribution,
                 evaluator,
                 previous,
@@ -387,15 +395,15 @@ impl LedgerState {
                     }
                 }
             }
-            Undo::Distribution => {
+            Step::Distribution => {
                 self.distributions.pop();
             }
-            Undo::Void { index } => {
+            Step::Void { index } => {
                 if let Some(d) = self.distributions.get_mut(index) {
                     d.voided = None;
                 }
             }
-            Undo::Allocate { key, previous } => match previous {
+            Step::Allocate { key, previous } => match previous {
                 Some(p) => {
                     self.allocations.insert(key, p);
                 }

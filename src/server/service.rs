@@ -7,8 +7,8 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::Stream;
 use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 

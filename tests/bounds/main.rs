@@ -19,6 +19,13 @@
 //! tests in [`ingestion`] (through the real server) and [`fold`] (the
 //! library-level property).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

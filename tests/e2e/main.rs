@@ -26,6 +26,13 @@
 //! the message, that the log size and root did not move and that the id is
 //! absent, and names every failing case. A new refusal is a new row.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

@@ -23,6 +23,13 @@
 //! | [`failures`]        | impossible requests, missing nodes, storage errors, proof cost, messages |
 //! | [`known_answers`]   | the tree and leaf bytes against [`kat`]               |
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::convert::Infallible;

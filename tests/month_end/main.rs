@@ -10,6 +10,13 @@
 //! [`records`] (recorded figures, voids), [`refusals`] (mistakes refused)
 //! and [`scale`] (100,000 contributions).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

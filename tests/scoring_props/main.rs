@@ -10,6 +10,13 @@
 //! (conservation, repayment, order, scaling), [`impartial`] (the impartial
 //! division) and [`refusals`] (scenario refusals, each naming its field).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::collections::BTreeMap;
 
 use coopledger::scoring::allocation::{impartial_division, impartial_shares};

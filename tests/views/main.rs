@@ -10,6 +10,13 @@
 //! are here, the tests by topic in [`csv`] (the CSV exports), [`commands`]
 //! (`amend` and `entries`) and [`reads`] (`ListEntries` and decimals).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
