@@ -55,6 +55,7 @@ impl Bench {
                 data_dir: dir.path().to_path_buf(),
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 limits: Default::default(),
+                clock: Default::default(),
             })
             .await
             .expect("server");

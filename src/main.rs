@@ -225,6 +225,7 @@ async fn serve(args: &ServeArgs) -> Result<()> {
         data_dir: args.data.clone(),
         listen: args.listen,
         limits: args.limits(),
+        clock: Default::default(),
     })
     .await?;
     eprintln!(

@@ -21,6 +21,7 @@ async fn server(dir: &Path) -> RunningServer {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         limits: Default::default(),
+        clock: Default::default(),
     })
     .await
     .expect("server starts")
@@ -265,6 +266,7 @@ async fn the_cli_refuses_a_server_that_changed_its_log_key() {
         data_dir: other_data.path().to_path_buf(),
         listen: addr,
         limits: Default::default(),
+        clock: Default::default(),
     })
     .await
     .expect("restart on the same port");

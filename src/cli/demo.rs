@@ -100,6 +100,7 @@ pub async fn run() -> Result<()> {
         data_dir: data.path().to_path_buf(),
         listen: "127.0.0.1:0".parse()?,
         limits: Default::default(),
+        clock: Default::default(),
     })
     .await?;
     println!(

@@ -19,9 +19,44 @@ pub use replay::*;
 pub use rules::{Admitted, CheckContext};
 pub use state::*;
 
-/// The system clock in milliseconds since the Unix epoch: what the server
-/// passes to the rules on arrival ([`CheckContext::now_ms`]) and what a
-/// client stamps entries with. The rules themselves never read a clock.
+/// Where the server reads the time an entry arrives at (milliseconds since
+/// the Unix epoch): the system clock, or one a test sets and advances, so
+/// clock rules are tested without waiting. The rules themselves never read
+/// a clock; they are given `CheckContext::now_ms`.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// A clock that reads `now`.
+    pub fn new(now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Clock(std::sync::Arc::new(now))
+    }
+
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock::new(now_ms)
+    }
+
+    /// The time now, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
+/// The system clock in milliseconds since the Unix epoch: what a client
+/// stamps entries with, and the server's default [`Clock`].
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

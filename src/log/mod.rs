@@ -26,10 +26,10 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use ed25519_dalek::SigningKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::ledger::Limits;
 use crate::ledger::Refusal;
 use crate::ledger::Replayer;
 use crate::ledger::{CheckedEntry, LedgerState};
+use crate::ledger::{Clock, Limits};
 use crate::pb;
 use crate::verify::{EntryId, VerifiedEnvelope};
 
@@ -50,6 +50,7 @@ pub struct Ledger {
 }
 
 struct Inner {
+    clock: Clock,
     store: Store,
     state: Arc<RwLock<LedgerState>>,
     limits: Limits,
@@ -65,7 +66,7 @@ impl Ledger {
     /// Merkle root against the stored head, and starts the sequencer.
     /// A log that does not replay cleanly is refused with the sequence number
     /// of the first bad entry.
-    pub async fn open(data_dir: &Path, limits: Limits) -> Result<Ledger> {
+    pub async fn open(data_dir: &Path, limits: Limits, clock: Clock) -> Result<Ledger> {
         let dir: PathBuf = data_dir.to_path_buf();
         let (store, state, frontier, log_key, head) =
             tokio::task::spawn_blocking(move || open_blocking(&dir))
@@ -78,12 +79,14 @@ impl Ledger {
             state: state.clone(),
             limits: limits.clone(),
             log_public_key: log_key.verifying_key().to_bytes(),
+            clock: clock.clone(),
             log_key: log_key.clone(),
             frontier,
         };
         let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx));
         Ok(Ledger {
             inner: Arc::new(Inner {
+                clock,
                 store,
                 state,
                 limits,
@@ -210,6 +213,11 @@ impl Ledger {
             .state
             .read()
             .map_err(|_| LedgerError::Unavailable("state lock poisoned".into()))
+    }
+
+    /// The clock the server reads arrivals with.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The limits in force.

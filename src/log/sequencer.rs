@@ -50,6 +50,8 @@ pub(super) struct Sequencer {
     /// Signs the checkpoint of each group's head.
     pub(super) log_key: SigningKey,
     pub(super) frontier: Frontier,
+    /// Reads the time each group arrives at.
+    pub(super) clock: crate::ledger::Clock,
 }
 
 impl Sequencer {
@@ -139,7 +141,7 @@ impl Sequencer {
 
     /// Checks and applies each job of the group and prepares its writes.
     fn check_group(&mut self, batch: Vec<Job>) -> Group {
-        let cx_now = crate::ledger::now_ms();
+        let cx_now = self.clock.now_ms();
         let mut write = store::GroupWrite::default();
         let mut pending = Vec::with_capacity(batch.len());
         let mut wrote = false;

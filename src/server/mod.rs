@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Limits on requests and state.
     pub limits: Limits,
+    /// The clock arrivals are judged by (the system clock by default).
+    pub clock: crate::ledger::Clock,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -98,7 +100,12 @@ impl RunningServer {
 
 /// Opens the ledger (replaying the log), binds the listener and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    let ledger = Ledger::open(&config.data_dir, config.limits.clone()).await?;
+    let ledger = Ledger::open(
+        &config.data_dir,
+        config.limits.clone(),
+        config.clock.clone(),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {

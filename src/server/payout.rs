@@ -86,7 +86,7 @@ pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerE
         (input, version, state.size(), overlap)
     };
     let preview = score_input(input, version, log_size, req.period, income)?;
-    let now = crate::ledger::now_ms().div_euclid(1000);
+    let now = ledger.clock().now_ms().div_euclid(1000);
     let max = ledger.limits().max_distribution_seconds;
     let not_recordable = if !req.draft.is_empty() {
         Some("a draft policy cannot be recorded: adopt it first".to_string())

@@ -3,10 +3,12 @@
 //! [`run_cli`] for the `coopledger` binary.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use coopledger::client::LedgerClient;
-use coopledger::ledger::Limits;
+use coopledger::ledger::{Clock, Limits};
 use coopledger::server::{RunningServer, ServerConfig, start};
 use tempfile::TempDir;
 use tonic::transport::{Channel, Endpoint};
@@ -19,6 +21,9 @@ pub struct TestServer {
     server: Option<RunningServer>,
     dir: TempDir,
     limits: Limits,
+    /// How far the server's clock runs ahead of the system clock, in ms
+    /// (see [`TestServer::advance_clock`]).
+    ahead_ms: Arc<AtomicI64>,
 }
 
 impl TestServer {
@@ -30,17 +35,25 @@ impl TestServer {
     /// Starts a server with the given limits on a fresh temporary folder.
     pub async fn with_limits(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().expect("create a temporary data folder");
-        let server = start_on(dir.path(), &limits).await;
+        let ahead_ms = Arc::new(AtomicI64::new(0));
+        let server = start_on(dir.path(), &limits, clock(&ahead_ms)).await;
         TestServer {
             server: Some(server),
             dir,
             limits,
+            ahead_ms,
         }
     }
 
     /// The running server (panics while stopped).
     fn running(&self) -> &RunningServer {
         self.server.as_ref().expect("the test server is stopped")
+    }
+
+    /// Moves the server's clock forward by `ms` (it keeps running from
+    /// there): clock rules are tested without sleeping.
+    pub fn advance_clock(&self, ms: i64) {
+        self.ahead_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
     /// The server's data folder (its sled database and log key). It stays
@@ -58,6 +71,7 @@ impl TestServer {
             data_dir: self.dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             limits: self.limits.clone(),
+            clock: clock(&self.ahead_ms),
         }
     }
 
@@ -74,6 +88,7 @@ impl TestServer {
             server: None,
             dir,
             limits: self.limits.clone(),
+            ahead_ms: Arc::new(AtomicI64::new(0)),
         }
     }
 
@@ -85,7 +100,7 @@ impl TestServer {
     /// Starts a server again on the folder after [`TestServer::stop`].
     pub async fn start_again(&mut self) {
         assert!(self.server.is_none(), "the test server is already running");
-        self.server = Some(start_on(self.dir.path(), &self.limits).await);
+        self.server = Some(start_on(self.dir.path(), &self.limits, clock(&self.ahead_ms)).await);
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -143,11 +158,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn start_on(dir: &Path, limits: &Limits) -> RunningServer {
+/// The system clock, `ahead_ms` ahead.
+fn clock(ahead_ms: &Arc<AtomicI64>) -> Clock {
+    let ahead_ms = ahead_ms.clone();
+    Clock::new(move || coopledger::ledger::now_ms() + ahead_ms.load(Ordering::SeqCst))
+}
+
+async fn start_on(dir: &Path, limits: &Limits, clock: Clock) -> RunningServer {
     let config = ServerConfig {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         limits: limits.clone(),
+        clock,
     };
     let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
         .await

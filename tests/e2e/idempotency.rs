@@ -2,8 +2,6 @@
 //! rotation, after the clock window, or from 8 clients at once) returns the
 //! first receipt and writes nothing.
 
-use std::time::Duration;
-
 use coopledger::client::contribution_body;
 use coopledger::ledger::Limits;
 use tonic::Code;
@@ -67,14 +65,16 @@ async fn a_resubmission_after_the_clock_window_is_still_the_first_receipt() {
     .await;
     let e = sign(&coop.bob, contribution_body(work(5, JAN_2020.0)));
     let first = submit_new(&mut coop.client, &e).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The server's clock moves 2.5 s on: the envelope is now outside the
+    // 1.5 s window.
+    coop.server.advance_clock(2500);
     let again = submit(&mut coop.client, &e).await;
     assert!(again.duplicate, "{again:?}");
     assert_eq!((again.sequence, again.id), (first.sequence, first.id));
     // While a new entry with that old created_at is refused.
     let stale = coop
         .bob
-        .sign_at(contribution_body(work(5, JAN_2020.0)), now_ms() - 2500)
+        .sign_at(contribution_body(work(5, JAN_2020.0)), now_ms())
         .expect("sign");
     coop.refuse(&stale, Code::InvalidArgument, "created_at_ms")
         .await;

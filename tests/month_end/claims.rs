@@ -164,6 +164,7 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
         data_dir: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         limits: Default::default(),
+        clock: Default::default(),
     })
     .await;
     let e = started.err().expect("the server refuses the log");
