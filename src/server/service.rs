@@ -216,19 +216,9 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::GetEntryRequest>,
     ) -> Result<Response<pb::LoggedEntry>, Status> {
         let sequence = match request.into_inner().key {
-            None => {
-                return Err(Refusal::InvalidArgument(
-                    "key: give an id or a sequence number".into(),
-                )
-                .into());
-            }
+            None => self.entry_sequence(None)?,
             Some(pb::get_entry_request::Key::Sequence(s)) => s,
-            Some(pb::get_entry_request::Key::Id(id)) => {
-                let id = EntryId::from_field(&id, "id").map_err(Refusal::from)?;
-                self.ledger
-                    .sequence_of(&id)?
-                    .ok_or_else(|| Refusal::NotFound(format!("id: no entry {id} in this log")))?
-            }
+            Some(pb::get_entry_request::Key::Id(id)) => self.entry_sequence(Some(&id))?,
         };
         let v = self.ledger.entry(sequence)?.ok_or_else(|| {
             Refusal::NotFound(format!(
@@ -422,19 +412,9 @@ impl pb::ledger_server::Ledger for LedgerService {
             .into());
         }
         let sequence = match req.key {
-            None => {
-                return Err(Refusal::InvalidArgument(
-                    "key: give an id or a sequence number".into(),
-                )
-                .into());
-            }
+            None => self.entry_sequence(None)?,
             Some(pb::get_inclusion_proof_request::Key::Sequence(s)) => s,
-            Some(pb::get_inclusion_proof_request::Key::Id(id)) => {
-                let id = EntryId::from_field(&id, "id").map_err(Refusal::from)?;
-                self.ledger
-                    .sequence_of(&id)?
-                    .ok_or_else(|| Refusal::NotFound(format!("id: no entry {id} in this log")))?
-            }
+            Some(pb::get_inclusion_proof_request::Key::Id(id)) => self.entry_sequence(Some(&id))?,
         };
         if sequence >= tree_size {
             return Err(Refusal::InvalidArgument(format!(
@@ -592,6 +572,18 @@ impl pb::ledger_server::Ledger for LedgerService {
 }
 
 impl LedgerService {
+    /// Where the entry a request names by id landed; a request that names
+    /// neither an id nor a sequence number is refused.
+    fn entry_sequence(&self, id: Option<&[u8]>) -> Result<u64, LedgerError> {
+        let id = id.ok_or_else(|| {
+            Refusal::InvalidArgument("key: give an id or a sequence number".into())
+        })?;
+        let id = EntryId::from_field(id, "id").map_err(Refusal::from)?;
+        self.ledger
+            .sequence_of(&id)?
+            .ok_or_else(|| Refusal::NotFound(format!("id: no entry {id} in this log")).into())
+    }
+
     /// Runs blocking work (replays, scoring) off the async workers.
     async fn blocking<T: Send + 'static>(
         &self,
