@@ -40,7 +40,7 @@ fn string(value: &Json, path: &Path<'_>) -> Result<String> {
 
 fn time(value: &Json, path: &Path<'_>) -> Result<i64> {
     let text = json::string(value, path)?;
-    parse_rfc3339(text).map_err(|rule| path.err(rule))
+    parse_rfc3339(text).map_err(|rule| path.err(rule.0))
 }
 
 fn amount(value: &Json, path: &Path<'_>) -> Result<u64> {

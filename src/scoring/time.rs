@@ -65,13 +65,17 @@ fn digits(bytes: &[u8], pos: usize, len: usize) -> Option<i64> {
     Some(n)
 }
 
+/// Why a time was refused: the rule the text broke, for the caller to
+/// attach to a field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadTime(pub String);
+
 /// Parses an RFC 3339 time in whole seconds into Unix seconds.
-///
-/// The error is the rule the text broke, for the caller to attach to a field.
-pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
+pub fn parse_rfc3339(text: &str) -> Result<i64, BadTime> {
     const SHAPE: &str =
         "must be an RFC 3339 time in whole seconds with Z or an offset, like 2026-11-03T10:00:00Z";
-    let bad = |why: &str| format!("{SHAPE} ({why}, got {text:?})");
+    let bad = |why: &str| BadTime(format!("{SHAPE} ({why}, got {text:?})"));
     let b = text.as_bytes();
     if b.len() < 20 {
         return Err(bad("too short"));
