@@ -81,50 +81,30 @@ async fn mistakes_at_month_end_are_refused_and_change_nothing() {
     std::fs::create_dir_all(home.path().join("keys")).unwrap();
     coopledger::log::keyfile::write_key(&home.path().join("keys/bob.key"), &bob.key).unwrap();
     let before = common::info(&mut coop.client).await.log_size;
-    let out = run_cli(
-        home.path(),
-        &url,
-        &[
-            "--as",
-            "bob",
-            "distribute",
-            "--period",
-            "2020-01",
-            "--record",
-        ],
-    )
-    .await;
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--income is required"));
-    // A preview of a period not recorded yet needs the income too.
-    let out = run_cli(home.path(), &url, &["shares", "--period", "2020-02"]).await;
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--income is required: 2020-02"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = run_cli(
-        home.path(),
-        &url,
-        &[
-            "--as",
-            "bob",
-            "distribute",
-            "--period",
-            "2020-01",
-            "--income",
-            "100.00",
-            "--record",
-        ],
-    )
-    .await;
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--yes"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let record = [
+        "--as",
+        "bob",
+        "distribute",
+        "--period",
+        "2020-01",
+        "--record",
+    ];
+    let refused: [(&[&str], &str); 3] = [
+        (&record, "--income is required"),
+        // A preview of a period not recorded yet needs the income too.
+        (
+            &["shares", "--period", "2020-02"],
+            "--income is required: 2020-02",
+        ),
+        // No terminal to ask on: --yes or nothing.
+        (&[&record[..], &["--income", "100.00"]].concat(), "--yes"),
+    ];
+    for (args, message) in refused {
+        let out = run_cli(home.path(), &url, args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
     assert_eq!(common::info(&mut coop.client).await.log_size, before);
     let text = ok(&run_cli(
         home.path(),
