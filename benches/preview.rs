@@ -12,7 +12,7 @@
 //! approvals). Keys, nonces, timestamps and amounts are fixed (a fixed-seed
 //! xorshift generator), so every run folds the same log with the same entry
 //! ids and scores the same input. Envelopes are signed with
-//! `envelope::sign_entry` and read back with `VerifiedEnvelope::decode_stored`
+//! `verify::sign_entry` and read back with `VerifiedEnvelope::decode_stored`
 //! (the signature is not verified again: that is ingestion's cost, measured
 //! by `benches/ingest.rs`).
 //!
@@ -34,20 +34,25 @@
 //! is signing and folding the 1M log), or one size: `cargo bench --bench
 //! preview -- 1M/`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
 use std::cell::OnceCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use coopledger::client::{contribution_body, evaluate_body, genesis_body};
-use coopledger::distribution::{
-    Preview, Priors, input_for, preview, record_body, score_input, settle, summary_json,
+use coopledger::ledger::{CheckContext, CheckedEntry, LedgerState, Limits};
+use coopledger::payout::{
+    PolicyChoice, Preview, Priors, input_for, preview, record_body, score_input, settle,
+    summary_json,
 };
-use coopledger::envelope::{EntryId, VerifiedEnvelope, pae, sign_entry};
-use coopledger::limits::Limits;
 use coopledger::pb::{self, entry::Body};
-use coopledger::proof::leaf_bytes;
-use coopledger::snapshot::PolicyChoice;
-use coopledger::state::{CheckContext, LedgerState};
+use coopledger::verify::{EntryId, VerifiedEnvelope, leaf_bytes, pae, sign_entry};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use ed25519_dalek::SigningKey;
 
@@ -233,12 +238,16 @@ impl Fold {
         };
         let mut ids = Vec::with_capacity(entries.len());
         for v in sign_all(&self.keys, entries) {
-            if let Err(refusal) = self.state.check(&v, &cx) {
-                panic!("the ledger rules refused {}: {refusal}", v.id);
-            }
+            let id = v.id;
+            let v = CheckedEntry::new(v, &self.limits)
+                .unwrap_or_else(|refusal| panic!("the entry checks refused {id}: {refusal}"));
+            let admitted = self
+                .state
+                .check(&v, &cx)
+                .unwrap_or_else(|refusal| panic!("the ledger rules refused {id}: {refusal}"));
             let sequence = self.state.size();
-            self.state.apply(&v, sequence, None);
-            ids.push(v.id);
+            self.state.apply(admitted, sequence, None);
+            ids.push(id);
         }
         ids
     }
