@@ -257,20 +257,25 @@ async fn the_cli_refuses_a_server_that_changed_its_log_key() {
     let srv = server(first_data.path()).await;
     let url = srv.url();
     ok(&cli(home.path(), &url, &["info"]).await);
-    let addr = srv.addr;
     srv.stop().await.unwrap();
 
-    // Another log (new data folder, new log key) at the same address.
+    // Another log (new data folder, new log key) where the config expects
+    // the first: the pin the CLI wrote for the first server's URL is
+    // carried over to the second's (the same as a server replaced behind
+    // one address, without racing for the freed port).
     let other_data = tempfile::tempdir().unwrap();
-    let other = start(ServerConfig {
-        data_dir: other_data.path().to_path_buf(),
-        listen: addr,
-        limits: Default::default(),
-        clock: Default::default(),
-    })
-    .await
-    .expect("restart on the same port");
-    refused(&cli(home.path(), &url, &["info"]).await, "not the same log");
+    let other = server(other_data.path()).await;
+    let config_path = home.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    let pin = config["pins"][&url].clone();
+    assert!(pin.is_object(), "the first contact pinned {url}: {config}");
+    config["pins"][other.url()] = pin;
+    std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    refused(
+        &cli(home.path(), &other.url(), &["info"]).await,
+        "not the same log",
+    );
     other.stop().await.unwrap();
 }
 
