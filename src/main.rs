@@ -229,14 +229,21 @@ async fn serve(args: &ServeArgs) -> Result<()> {
     })
     .await?;
     eprintln!(
-        "coopledger serving {} on {} (data in {}); Ctrl-C to stop",
+        "coopledger serving {} on {} (data in {}); Ctrl-C or SIGTERM to stop",
         hex::encode(server.ledger().log_public_key()),
         server.url(),
         args.data.display()
     );
+    // SIGINT (Ctrl-C) and SIGTERM (what systemd and container runtimes
+    // send) both stop it cleanly: stop accepting, finish the groups in
+    // flight, flush, sign, exit 0.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     server
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .run_until(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
         })
         .await?;
     eprintln!("stopped cleanly");

@@ -182,6 +182,9 @@ fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
         .checkpoint()?
         .context("the data folder holds no signed checkpoint")?;
     let key = replayed.log_public_key.context("the log is empty")?;
+    // The checkpoint the server keeps outside sled: a store rolled back
+    // behind it is refused here as the server refuses it on start.
+    coopledger::log::check_checkpoint_file(dir, &store, &replayed.frontier, &key)?;
     Ok((
         replayed,
         note,

@@ -18,6 +18,7 @@ pub mod keyfile;
 mod open;
 mod sequencer;
 mod store;
+mod witness;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use error::{LedgerError, Result};
 pub use head::{LOG_KEY_FILE, Receipt, SignedHead, sign_head};
 pub use open::{check_checkpoint, replay};
 pub use store::{GroupWrite, Head, Store};
+pub use witness::{CHECKPOINT_FILE, check as check_checkpoint_file};
 
 use open::open_blocking;
 use sequencer::{Job, Presettled, Sequencer};
@@ -83,7 +85,8 @@ impl Ledger {
             log_key: log_key.clone(),
             frontier,
         };
-        let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx));
+        let handle =
+            tokio::spawn(sequencer.run(rx, store.clone(), head_tx, data_dir.to_path_buf()));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 clock,

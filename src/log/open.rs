@@ -34,6 +34,8 @@ pub(super) fn open_blocking(dir: &Path) -> Result<Opened> {
     let store = Store::open(dir)?;
     let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
     let head = check_checkpoint(&store, &log_key, &frontier)?;
+    super::witness::check(dir, &store, &frontier, &log_key.verifying_key().to_bytes())?;
+    super::witness::write(dir, &head.note)?;
     Ok((store, state, frontier, log_key, head))
 }
 

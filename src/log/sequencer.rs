@@ -60,11 +60,12 @@ impl Sequencer {
         mut jobs: mpsc::Receiver<Job>,
         store: Store,
         head: watch::Sender<SignedHead>,
+        dir: std::path::PathBuf,
     ) {
         let (to_writer, from_sequencer) = mpsc::channel::<Group>(GROUPS_IN_FLIGHT);
         let writer = std::thread::Builder::new()
             .name("coopledger-writer".into())
-            .spawn(move || Writer { store, head }.run(from_sequencer));
+            .spawn(move || Writer { store, head, dir }.run(from_sequencer));
         let writer = match writer {
             Ok(w) => w,
             Err(e) => {

@@ -16,6 +16,8 @@ use super::store::Store;
 pub(super) struct Writer {
     pub(super) store: Store,
     pub(super) head: watch::Sender<SignedHead>,
+    /// The data folder, where the checkpoint file lives.
+    pub(super) dir: std::path::PathBuf,
 }
 
 impl Writer {
@@ -59,6 +61,10 @@ impl Writer {
             self.store.flush()?;
         }
         if let Some(head) = groups.iter().rev().find_map(|g| g.head.clone()) {
+            // Durable in sled first, then the checkpoint outside it, then
+            // the answers: a rollback of the store can never take back a
+            // checkpoint a client holds.
+            super::witness::write(&self.dir, &head.note)?;
             self.head.send_replace(head);
         }
         Ok(())

@@ -46,5 +46,6 @@ mod reads;
 mod restart;
 mod scenario;
 mod service;
+mod storage;
 mod submit;
 mod subscribe;

@@ -1,0 +1,172 @@
+//! Storage the server can be trusted with: a store rolled back behind the
+//! last checkpoint the server signed (an old copy of the sled folder put
+//! back, as a damaged file can make sled do) is refused on start and by
+//! `coopledger verify --data`, naming the missing entries, and the server
+//! never signs a second root for a size it signed; SIGTERM stops it cleanly.
+
+use std::path::Path;
+
+use coopledger::client::contribution_body;
+use coopledger::pb;
+
+use crate::common::*;
+
+/// Copies a folder tree (a stopped server's sled files).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_rolled_back_behind_its_signed_checkpoint_is_refused() {
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    let network = found_network(&mut client, &["alice"]).await;
+    let alice = network.founders[0].clone();
+    for i in 0..5 {
+        submit_new(
+            &mut client,
+            &sign(&alice, contribution_body(work(10 + i, JAN_2020.0))),
+        )
+        .await;
+    }
+    let old_size = info(&mut client).await.log_size;
+    server.stop().await;
+    let old_sled = tempfile::tempdir().unwrap();
+    copy_tree(&server.data_dir().join("sled"), old_sled.path());
+
+    server.start_again().await;
+    let mut client = server.client().await;
+    for i in 0..5 {
+        submit_new(
+            &mut client,
+            &sign(&alice, contribution_body(work(20 + i, JAN_2020.0))),
+        )
+        .await;
+    }
+    let signed = client
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(signed.size > old_size);
+    server.stop().await;
+
+    // The old sled folder comes back; the checkpoint file stays.
+    std::fs::remove_dir_all(server.data_dir().join("sled")).unwrap();
+    copy_tree(old_sled.path(), &server.data_dir().join("sled"));
+    let refused = coopledger::server::start(server.config())
+        .await
+        .err()
+        .expect("the server refuses a store behind its signed checkpoint");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!(
+            "entries {}..{} are missing",
+            old_size, signed.size
+        )),
+        "{message}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = run_cli(
+        home.path(),
+        "http://127.0.0.1:1",
+        &["verify", "--data", server.data_dir().to_str().unwrap()],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "verify --data passed a rolled-back store"
+    );
+    assert!(stderr.contains("are missing"), "{stderr}");
+    // Nothing was signed meanwhile: the file still holds the latest note.
+    let kept =
+        std::fs::read_to_string(server.data_dir().join(coopledger::log::CHECKPOINT_FILE)).unwrap();
+    assert_eq!(kept, signed.note);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_cleanly() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coopledger"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed on every path, so no server outlives the test.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().unwrap();
+    let mut child = Reap(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(at) = line.find("http://127.0.0.1:") {
+            break line[at..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let mut client = coopledger::client::LedgerClient::new(connect(&url).await);
+    let network = found_network(&mut client, &["alice"]).await;
+    submit_new(
+        &mut client,
+        &sign(
+            &network.founders[0],
+            contribution_body(work(30, JAN_2020.0)),
+        ),
+    )
+    .await;
+    let signed = info(&mut client).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (child.0.wait().unwrap(), rest)
+    });
+    let (exit, rest) = tokio::time::timeout(STEP_TIMEOUT, exit)
+        .await
+        .expect("the server stops within the step timeout")
+        .unwrap();
+    assert!(exit.success(), "SIGTERM exit: {exit:?}; {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("stopped cleanly")),
+        "{rest:?}"
+    );
+    // What it acknowledged is there on the next start.
+    let server = coopledger::server::start(coopledger::server::ServerConfig {
+        data_dir: data.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        limits: Default::default(),
+        clock: Default::default(),
+    })
+    .await
+    .unwrap();
+    let mut client = coopledger::client::LedgerClient::new(connect(&server.url()).await);
+    let after = info(&mut client).await;
+    assert_eq!((after.log_size, after.root), (signed.log_size, signed.root));
+    server.stop().await.unwrap();
+}
