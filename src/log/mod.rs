@@ -38,7 +38,10 @@ pub use error::{LedgerError, Result};
 pub use head::{LOG_KEY_FILE, Receipt, SignedHead, sign_head};
 pub use open::{check_checkpoint, replay};
 pub use store::{GroupWrite, Head, Store};
-pub use witness::{CHECKPOINT_FILE, check as check_checkpoint_file};
+pub use witness::{
+    CHECKPOINT_FILE, SLOT_BYTES, Witness, check as check_checkpoint_file,
+    read as read_checkpoint_file,
+};
 
 use open::open_blocking;
 use sequencer::{Job, Presettled, Sequencer};
@@ -70,7 +73,7 @@ impl Ledger {
     /// of the first bad entry.
     pub async fn open(data_dir: &Path, limits: Limits, clock: Clock) -> Result<Ledger> {
         let dir: PathBuf = data_dir.to_path_buf();
-        let (store, state, frontier, log_key, head) =
+        let (store, state, frontier, log_key, head, witness) =
             tokio::task::spawn_blocking(move || open_blocking(&dir))
                 .await
                 .map_err(|e| LedgerError::Unavailable(format!("replay task failed: {e}")))??;
@@ -85,8 +88,7 @@ impl Ledger {
             log_key: log_key.clone(),
             frontier,
         };
-        let handle =
-            tokio::spawn(sequencer.run(rx, store.clone(), head_tx, data_dir.to_path_buf()));
+        let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx, witness));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 clock,

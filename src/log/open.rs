@@ -16,7 +16,14 @@ use super::error::{LedgerError, Result};
 use super::head::{LOG_KEY_FILE, SignedHead, sign_head};
 use super::store::{Head, Store};
 
-type Opened = (Store, LedgerState, Frontier, SigningKey, SignedHead);
+type Opened = (
+    Store,
+    LedgerState,
+    Frontier,
+    SigningKey,
+    SignedHead,
+    super::witness::Witness,
+);
 
 /// Loads the log key, opens sled, replays every entry and checks the result
 /// against the last signed checkpoint.
@@ -35,8 +42,8 @@ pub(super) fn open_blocking(dir: &Path) -> Result<Opened> {
     let (state, frontier) = replay(&store, &log_key.verifying_key().to_bytes())?;
     let head = check_checkpoint(&store, &log_key, &frontier)?;
     super::witness::check(dir, &store, &frontier, &log_key.verifying_key().to_bytes())?;
-    super::witness::write(dir, &head.note)?;
-    Ok((store, state, frontier, log_key, head))
+    let witness = super::witness::Witness::open(dir, &head.note)?;
+    Ok((store, state, frontier, log_key, head, witness))
 }
 
 /// Compares the replayed tree with the last checkpoint the server signed: a

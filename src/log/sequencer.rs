@@ -60,12 +60,19 @@ impl Sequencer {
         mut jobs: mpsc::Receiver<Job>,
         store: Store,
         head: watch::Sender<SignedHead>,
-        dir: std::path::PathBuf,
+        witness: super::witness::Witness,
     ) {
         let (to_writer, from_sequencer) = mpsc::channel::<Group>(GROUPS_IN_FLIGHT);
         let writer = std::thread::Builder::new()
             .name("coopledger-writer".into())
-            .spawn(move || Writer { store, head, dir }.run(from_sequencer));
+            .spawn(move || {
+                Writer {
+                    store,
+                    head,
+                    witness,
+                }
+                .run(from_sequencer)
+            });
         let writer = match writer {
             Ok(w) => w,
             Err(e) => {

@@ -5,12 +5,21 @@
 //! that starts on the shorter log would then sign a second, different root
 //! for a size it already signed: a fork. So after every durable group the
 //! server also writes its latest signed note to `checkpoint` beside the
-//! sled folder (write a temporary file, fsync it, rename it over the old
-//! one, fsync the folder), and on start refuses a log that is shorter than
-//! that note or does not have its root at that size. The file is also what
-//! an operator backs up with the data and a member can compare against.
+//! sled folder (a temporary file renamed over the old one, so a reader
+//! sees the old note or the new one, never half of one), and on start
+//! refuses a log that is shorter than that note or does not have its root
+//! at that size. The file is also what an operator backs up with the data
+//! and a member can compare against.
+//!
+//! The file has two fixed slots of [`SLOT_BYTES`]; each group overwrites
+//! the older slot in place with one positioned write (no new file, no
+//! rename: on ext4 a rename over a file forces a data flush, which cost
+//! about 40 % of the single-submit rate when tried). A note is signed, so a
+//! torn slot fails its signature and the other slot still holds the
+//! previous checkpoint; the reader takes the valid slot of the larger size.
+//! Durability matches sled's own flush (the write survives a crash of the
+//! process); the file is fsynced on start and on a clean stop.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use super::error::{LedgerError, Result};
@@ -20,33 +29,115 @@ use crate::verify::{Checkpoint, Frontier};
 /// The file in the data folder holding the last signed checkpoint note.
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 
-/// Replaces the checkpoint file with `note`, durably and atomically.
-pub fn write(dir: &Path, note: &str) -> Result<()> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| LedgerError::Io { path, source }
-    };
-    let path = dir.join(CHECKPOINT_FILE);
-    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(note.as_bytes()).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+/// Bytes per slot: a note is about 330 bytes; the rest is zero padding.
+pub const SLOT_BYTES: usize = 1024;
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + use<> {
+    let path = path.display().to_string();
+    move |source| LedgerError::Io { path, source }
 }
 
-/// The last signed checkpoint note, if the server ever wrote one here.
-pub fn read(dir: &Path) -> Result<Option<String>> {
+/// The open checkpoint file, written by the writer thread after every
+/// durable group.
+pub struct Witness {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    /// The slot the next note goes to.
+    next: u64,
+}
+
+impl Witness {
+    /// Opens (creating) the checkpoint file in `dir` and writes `note` to
+    /// it durably: the first note of this run.
+    pub fn open(dir: &Path, note: &str) -> Result<Witness> {
+        let path = dir.join(CHECKPOINT_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        file.set_len(2 * SLOT_BYTES as u64)
+            .map_err(io_error(&path))?;
+        let mut witness = Witness {
+            file,
+            path,
+            dir: dir.to_path_buf(),
+            next: 0,
+        };
+        // Both slots hold this note, so an older one cannot win later.
+        witness.write(note)?;
+        witness.write(note)?;
+        witness.sync()?;
+        Ok(witness)
+    }
+
+    /// Overwrites the older slot with `note` (one positioned write).
+    pub fn write(&mut self, note: &str) -> Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        if note.len() > SLOT_BYTES {
+            return Err(LedgerError::Internal(format!(
+                "a checkpoint note of {} bytes does not fit a {SLOT_BYTES}-byte slot",
+                note.len()
+            )));
+        }
+        let mut slot = vec![0u8; SLOT_BYTES];
+        slot[..note.len()].copy_from_slice(note.as_bytes());
+        self.file
+            .write_all_at(&slot, self.next * SLOT_BYTES as u64)
+            .map_err(io_error(&self.path))?;
+        self.next = 1 - self.next;
+        Ok(())
+    }
+
+    /// Forces the file (and its folder entry) to disk.
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_all().map_err(io_error(&self.path))?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error(&self.dir))
+    }
+}
+
+/// The newest checkpoint in the file that verifies with `log_public_key`,
+/// with its note; `None` when the server never wrote one here. A file whose
+/// slots hold no valid note is an error (damage, or another log's file).
+pub fn read(dir: &Path, log_public_key: &[u8; 32]) -> Result<Option<(Checkpoint, String)>> {
     let path = dir.join(CHECKPOINT_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(note) => Ok(Some(note)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(LedgerError::Io {
-            path: path.display().to_string(),
-            source,
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(LedgerError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    let mut errors = Vec::new();
+    let mut best: Option<(Checkpoint, String)> = None;
+    for slot in bytes.chunks(SLOT_BYTES).take(2) {
+        let end = slot.iter().position(|&b| b == 0).unwrap_or(slot.len());
+        let note = String::from_utf8_lossy(&slot[..end]).into_owned();
+        match Checkpoint::verify(&note, log_public_key) {
+            Ok(cp) if best.as_ref().is_none_or(|(b, _)| cp.size > b.size) => {
+                best = Some((cp, note));
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    match best {
+        Some(best) => Ok(Some(best)),
+        None => Err(LedgerError::Corrupt {
+            sequence: 0,
+            detail: format!(
+                "{} holds no checkpoint signed by this server's log key ({})",
+                path.display(),
+                errors.join("; ")
+            ),
         }),
     }
 }
@@ -62,14 +153,10 @@ pub fn check(
     frontier: &Frontier,
     log_public_key: &[u8; 32],
 ) -> Result<()> {
-    let Some(note) = read(dir)? else {
+    let Some((signed, _)) = read(dir, log_public_key)? else {
         return Ok(());
     };
     let file = dir.join(CHECKPOINT_FILE).display().to_string();
-    let signed = Checkpoint::verify(&note, log_public_key).map_err(|e| LedgerError::Corrupt {
-        sequence: 0,
-        detail: format!("{file} is not a checkpoint signed by this server's log key: {e}"),
-    })?;
     if frontier.size() < signed.size {
         return Err(LedgerError::Corrupt {
             sequence: frontier.size(),

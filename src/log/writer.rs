@@ -16,12 +16,12 @@ use super::store::Store;
 pub(super) struct Writer {
     pub(super) store: Store,
     pub(super) head: watch::Sender<SignedHead>,
-    /// The data folder, where the checkpoint file lives.
-    pub(super) dir: std::path::PathBuf,
+    /// The checkpoint file outside the store.
+    pub(super) witness: super::witness::Witness,
 }
 
 impl Writer {
-    pub(super) fn run(self, mut groups: mpsc::Receiver<Group>) {
+    pub(super) fn run(mut self, mut groups: mpsc::Receiver<Group>) {
         while let Some(first) = groups.blocking_recv() {
             let mut ready = vec![first];
             while ready.len() < GROUPS_IN_FLIGHT {
@@ -47,9 +47,13 @@ impl Writer {
                 answer(g, &durable);
             }
         }
+        // A clean stop: the last checkpoint reaches the disk before exit.
+        if let Err(e) = self.witness.sync() {
+            tracing::error!(error = %e, "cannot sync the checkpoint file");
+        }
     }
 
-    fn commit(&self, groups: &mut [Group]) -> Result<()> {
+    fn commit(&mut self, groups: &mut [Group]) -> Result<()> {
         let mut wrote = false;
         for g in groups.iter_mut() {
             if let Some(w) = g.write.take() {
@@ -64,7 +68,7 @@ impl Writer {
             // Durable in sled first, then the checkpoint outside it, then
             // the answers: a rollback of the store can never take back a
             // checkpoint a client holds.
-            super::witness::write(&self.dir, &head.note)?;
+            self.witness.write(&head.note)?;
             self.head.send_replace(head);
         }
         Ok(())

@@ -58,6 +58,12 @@ async fn a_store_rolled_back_behind_its_signed_checkpoint_is_refused() {
         .unwrap()
         .into_inner();
     assert!(signed.size > old_size);
+    let log_key: [u8; 32] = info(&mut client)
+        .await
+        .log_public_key
+        .as_slice()
+        .try_into()
+        .unwrap();
     server.stop().await;
 
     // The old sled folder comes back; the checkpoint file stays.
@@ -89,9 +95,10 @@ async fn a_store_rolled_back_behind_its_signed_checkpoint_is_refused() {
     );
     assert!(stderr.contains("are missing"), "{stderr}");
     // Nothing was signed meanwhile: the file still holds the latest note.
-    let kept =
-        std::fs::read_to_string(server.data_dir().join(coopledger::log::CHECKPOINT_FILE)).unwrap();
-    assert_eq!(kept, signed.note);
+    let (kept, note) = coopledger::log::read_checkpoint_file(server.data_dir(), &log_key)
+        .unwrap()
+        .expect("the checkpoint file");
+    assert_eq!((kept.size, note), (signed.size, signed.note));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
