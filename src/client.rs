@@ -285,23 +285,21 @@ impl FetchedPreview {
             .period
             .as_ref()
             .ok_or_else(|| FetchError::Malformed("the header names no period".into()))?;
-        let buckets: Vec<serde_json::Value> = report["buckets"]
+        let buckets = report["buckets"]
             .as_array()
-            .ok_or_else(|| FetchError::Malformed("the report has no buckets".into()))?
-            .iter()
-            .map(|b| serde_json::json!({ "paid": b["paid"] }))
-            .collect();
-        let canonical = serde_json::json!({
-            "range": { "start": period.start, "end": period.end },
-            "income": self.header.income,
-            "policy_version": self.header.policy_version,
-            "log_size": self.header.log_size,
-            "payouts": report["payouts"],
-            "reserve": report["reserve"],
-            "buckets": buckets,
-            "repayments": report["repayments"],
-        })
-        .to_string();
+            .ok_or_else(|| FetchError::Malformed("the report has no buckets".into()))?;
+        let canonical = crate::payout::canonical_json_of(
+            (
+                (period.start, period.end),
+                self.header.income,
+                self.header.policy_version,
+                self.header.log_size,
+            ),
+            &report["payouts"],
+            &report["reserve"],
+            buckets.iter().map(|b| &b["paid"]),
+            &report["repayments"],
+        );
         Ok(crate::payout::digest_of(&canonical))
     }
 

@@ -164,6 +164,20 @@ pub fn check_period(period: Option<&pb::Period>, field: &str) -> Result<(i64, i6
     Ok((p.start, p.end))
 }
 
+/// Refuses a distribution period longer than `max_distribution_seconds`:
+/// a typo in an end date must not close every later month.
+pub fn check_distribution_length((start, end): (i64, i64), limits: &Limits) -> Result<(), Refusal> {
+    let length = end.abs_diff(start);
+    if length > limits.max_distribution_seconds {
+        return Err(Refusal::InvalidArgument(format!(
+            "record_distribution.period: {} days is longer than the longest period one distribution may cover ({} days, max_distribution_seconds); check the end date",
+            length.div_ceil(86_400),
+            limits.max_distribution_seconds / 86_400
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the fields of a contribution as logged or amended.
 pub fn check_contribution(
     c: Option<&pb::Contribution>,
@@ -487,15 +501,8 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             check_text(&e.note, limits.max_note_bytes, "evaluate.note", false)
         }
         Body::RecordDistribution(r) => {
-            let (start, end) = check_period(r.period.as_ref(), "record_distribution.period")?;
-            let length = end.abs_diff(start);
-            if length > limits.max_distribution_seconds {
-                return Err(Refusal::InvalidArgument(format!(
-                    "record_distribution.period: {} days is longer than the longest period one distribution may cover ({} days, max_distribution_seconds); check the end date",
-                    length.div_ceil(86_400),
-                    limits.max_distribution_seconds / 86_400
-                )));
-            }
+            let period = check_period(r.period.as_ref(), "record_distribution.period")?;
+            check_distribution_length(period, limits)?;
             let income = r.income.ok_or_else(|| {
                 Refusal::InvalidArgument(
                     "record_distribution.income: state the income to distribute (0 is allowed, but only when said)".into(),

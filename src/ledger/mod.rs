@@ -16,7 +16,7 @@ pub use fold::Undo;
 pub use limits::*;
 pub use refusal::*;
 pub use replay::*;
-pub use rules::{Admitted, CheckContext};
+pub use rules::{Admitted, CheckContext, refuse_unended};
 pub use state::*;
 
 /// Where the server reads the time an entry arrives at (milliseconds since

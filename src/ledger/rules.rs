@@ -326,14 +326,8 @@ impl LedgerState {
     ) -> Result<(), Refusal> {
         require_treasurer(author, "record distributions")?;
         let (start, end) = entry::check_period(r.period.as_ref(), "record_distribution.period")?;
-        if let Some(now_ms) = cx.now_ms
-            && end > now_ms.div_euclid(1000)
-        {
-            return Err(Refusal::FailedPrecondition(format!(
-                "record_distribution.period: it ends at {}, after the server's clock ({}); record a period once it has ended",
-                crate::scoring::time::format_rfc3339(end),
-                crate::scoring::time::format_rfc3339(now_ms.div_euclid(1000))
-            )));
+        if let Some(now_ms) = cx.now_ms {
+            refuse_unended(end, now_ms)?;
         }
         if !self.policies.iter().any(|p| p.version == r.policy_version) {
             return Err(Refusal::NotFound(format!(
@@ -341,14 +335,7 @@ impl LedgerState {
                 r.policy_version
             )));
         }
-        if let Some(d) = self.overlapping_distribution(start, end) {
-            return Err(Refusal::AlreadyExists(format!(
-                "record_distribution.period: overlaps the distribution recorded by entry {} ({}..{}); void it first to redistribute",
-                d.sequence,
-                crate::scoring::time::format_rfc3339(d.period.0),
-                crate::scoring::time::format_rfc3339(d.period.1)
-            )));
-        }
+        self.refuse_overlap(start, end)?;
         if r.log_size > self.size {
             return Err(Refusal::FailedPrecondition(format!(
                 "record_distribution.log_size: {} is past the end of the log ({} entries); preview again",
@@ -362,6 +349,19 @@ impl LedgerState {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses a period that overlaps a standing recorded distribution.
+    pub fn refuse_overlap(&self, start: i64, end: i64) -> Result<(), Refusal> {
+        match self.overlapping_distribution(start, end) {
+            None => Ok(()),
+            Some(d) => Err(Refusal::AlreadyExists(format!(
+                "record_distribution.period: overlaps the distribution recorded by entry {} ({}..{}); void it first to redistribute",
+                d.sequence,
+                crate::scoring::time::format_rfc3339(d.period.0),
+                crate::scoring::time::format_rfc3339(d.period.1)
+            ))),
+        }
     }
 
     /// The ledger rules of a void: a treasurer, a standing distribution, and
@@ -549,4 +549,18 @@ fn require_treasurer(author: &MemberState, action: &str) -> Result<(), Refusal> 
             author.handle
         )))
     }
+}
+
+/// Refuses recording a period that has not ended by the server's clock
+/// (`now_ms`, on arrival only: replay has no clock).
+pub fn refuse_unended(end: i64, now_ms: i64) -> Result<(), Refusal> {
+    let now = now_ms.div_euclid(1000);
+    if end > now {
+        return Err(Refusal::FailedPrecondition(format!(
+            "record_distribution.period: it ends at {}, after the server's clock ({}); record a period once it has ended",
+            crate::scoring::time::format_rfc3339(end),
+            crate::scoring::time::format_rfc3339(now)
+        )));
+    }
+    Ok(())
 }

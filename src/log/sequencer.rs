@@ -132,11 +132,7 @@ impl Sequencer {
         let Some(pb::entry::Body::RecordDistribution(r)) = &v.entry.body else {
             return Ok(None);
         };
-        let (start, end) = r
-            .period
-            .as_ref()
-            .map(|p| (p.start, p.end))
-            .unwrap_or_default();
+        let (start, end) = crate::payout::record_period(r);
         match ahead {
             Some(p) if state.moved_since(p.at_size, start, end).is_none() => {
                 p.outcome.clone().map(Some)

@@ -57,11 +57,29 @@ pub fn canonical_json(
     policy_version: u32,
     log_size: u64,
 ) -> String {
-    let buckets: Vec<_> = report
-        .buckets
-        .iter()
-        .map(|b| json!({ "paid": b.paid }))
-        .collect();
+    canonical_json_of(
+        (period, income, policy_version, log_size),
+        &report.payouts,
+        &report.reserve,
+        report.buckets.iter().map(|b| &b.paid),
+        &report.repayments,
+    )
+}
+
+/// The canonical JSON from its parts, whatever form they come in: the
+/// server's typed report, or the report JSON a client received and checks
+/// before signing. The one definition of the digested bytes.
+pub fn canonical_json_of<'b, P>(
+    (period, income, policy_version, log_size): ((i64, i64), u64, u32, u64),
+    payouts: &impl Serialize,
+    reserve: &impl Serialize,
+    buckets_paid: impl Iterator<Item = &'b P>,
+    repayments: &impl Serialize,
+) -> String
+where
+    P: Serialize + 'b,
+{
+    let buckets: Vec<_> = buckets_paid.map(|paid| json!({ "paid": paid })).collect();
     // serde_json's map keeps keys sorted (no preserve_order feature), and
     // `to_string` writes no whitespace.
     json!({
@@ -69,12 +87,20 @@ pub fn canonical_json(
         "income": income,
         "policy_version": policy_version,
         "log_size": log_size,
-        "payouts": report.payouts,
-        "reserve": report.reserve,
+        "payouts": payouts,
+        "reserve": reserve,
         "buckets": buckets,
-        "repayments": report.repayments,
+        "repayments": repayments,
     })
     .to_string()
+}
+
+/// A record's period `[start, end)` (the ledger's checks require one).
+pub fn record_period(r: &pb::RecordDistribution) -> (i64, i64) {
+    r.period
+        .as_ref()
+        .map(|p| (p.start, p.end))
+        .unwrap_or_default()
 }
 
 /// Why a distribution could not be computed or settled: refused (the
@@ -256,11 +282,7 @@ pub fn settle_input(
     state: &LedgerState,
     r: &pb::RecordDistribution,
 ) -> Result<(ScoringInput, u32), Refusal> {
-    let period = r
-        .period
-        .as_ref()
-        .map(|p| (p.start, p.end))
-        .unwrap_or_default();
+    let period = record_period(r);
     input_for(
         state,
         PolicyChoice::Version(r.policy_version),
@@ -278,11 +300,7 @@ pub fn settle_scored(
     version: u32,
     r: &pb::RecordDistribution,
 ) -> Result<Settlement, PayoutError> {
-    let period = r
-        .period
-        .as_ref()
-        .map(|p| (p.start, p.end))
-        .unwrap_or_default();
+    let period = record_period(r);
     let income = r.income.unwrap_or_default();
     let preview = score_input(input, version, r.log_size, period, income)?;
     if r.digest != preview.digest {

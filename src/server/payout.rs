@@ -8,8 +8,8 @@
 //! its digest must come out equal to the recorded one. Reports travel in
 //! pieces, so no period is too large to preview.
 
-use crate::ledger::Refusal;
 use crate::ledger::{DistributionState, LedgerState};
+use crate::ledger::{Refusal, check_distribution_length, refuse_unended};
 use crate::log::Ledger;
 use crate::log::LedgerError;
 use crate::payout::PolicyChoice;
@@ -77,36 +77,27 @@ pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerE
         (true, 0) => PolicyChoice::Latest,
         (true, v) => PolicyChoice::Version(v),
     };
+    // Why a record of this preview would be refused, by the rules the
+    // record itself meets (the ones a preview can already tell).
     let (input, version, log_size, overlap) = {
         let state = ledger.state()?;
         let (input, version) = input_for(&state, choice, req.period, income, Priors::All)?;
-        let overlap = state
-            .overlapping_distribution(start, end)
-            .map(|d| d.sequence);
-        (input, version, state.size(), overlap)
+        (
+            input,
+            version,
+            state.size(),
+            state.refuse_overlap(start, end),
+        )
     };
     let preview = score_input(input, version, log_size, req.period, income)?;
-    let now = ledger.clock().now_ms().div_euclid(1000);
-    let max = ledger.limits().max_distribution_seconds;
-    let not_recordable = if !req.draft.is_empty() {
-        Some("a draft policy cannot be recorded: adopt it first".to_string())
-    } else if let Some(sequence) = overlap {
-        Some(format!(
-            "it overlaps the distribution recorded by entry {sequence}"
-        ))
-    } else if end > now {
-        Some(format!(
-            "the period ends at {}, after the server's clock ({}): record it once it has ended",
-            format_rfc3339(end),
-            format_rfc3339(now)
-        ))
-    } else if end.abs_diff(start) > max {
-        Some(format!(
-            "the period is longer than the longest one distribution may cover ({} days)",
-            max / 86_400
-        ))
+    let not_recordable = if req.draft.is_empty() {
+        overlap
+            .and_then(|()| refuse_unended(end, ledger.clock().now_ms()))
+            .and_then(|()| check_distribution_length(req.period, ledger.limits()))
+            .err()
+            .map(|refusal| refusal.to_string())
     } else {
-        None
+        Some("a draft policy cannot be recorded: adopt it first".to_string())
     };
     Ok(Computed {
         preview,
