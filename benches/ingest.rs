@@ -56,6 +56,7 @@ impl Bench {
                 listen: "127.0.0.1:0".parse().expect("addr"),
                 limits: Default::default(),
                 clock: Default::default(),
+                checkpoint_copy: None,
             })
             .await
             .expect("server");

@@ -95,6 +95,11 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7070")]
     listen: SocketAddr,
+    /// A copy of the last signed checkpoint, kept outside the data folder so
+    /// that an old copy of the whole folder put back is refused too
+    /// (default: DATA.checkpoint beside the data folder).
+    #[arg(long, value_name = "FILE")]
+    checkpoint_copy: Option<PathBuf>,
     /// Largest gRPC message, bytes.
     #[arg(long)]
     max_message_bytes: Option<usize>,
@@ -134,9 +139,23 @@ struct ServeArgs {
     /// Longest period one distribution may cover, days (default 366).
     #[arg(long)]
     max_distribution_days: Option<u64>,
+    /// Most entries a restart folds again after the last state snapshot
+    /// (a snapshot is written every that many entries; default 100000).
+    #[arg(long)]
+    max_replay_entries: Option<u64>,
+    /// Free disk space to keep, MiB: below it writes are refused and reads
+    /// go on (default 64).
+    #[arg(long)]
+    min_free_disk_mb: Option<u64>,
 }
 
 impl ServeArgs {
+    fn checkpoint_copy(&self) -> Option<PathBuf> {
+        self.checkpoint_copy
+            .clone()
+            .or_else(|| coopledger::log::default_copy(&self.data))
+    }
+
     fn limits(&self) -> coopledger::ledger::Limits {
         let mut l = coopledger::ledger::Limits::default();
         macro_rules! set {
@@ -154,8 +173,12 @@ impl ServeArgs {
             max_list_entries,
             max_subscribers,
             max_group_entries,
-            max_pending_requests
+            max_pending_requests,
+            max_replay_entries
         );
+        if let Some(mb) = self.min_free_disk_mb {
+            l.min_free_disk_bytes = mb.saturating_mul(1 << 20);
+        }
         if let Some(days) = self.max_distribution_days {
             l.max_distribution_seconds = days.saturating_mul(86_400);
         }
@@ -226,6 +249,7 @@ async fn serve(args: &ServeArgs) -> Result<()> {
         listen: args.listen,
         limits: args.limits(),
         clock: Default::default(),
+        checkpoint_copy: args.checkpoint_copy(),
     })
     .await?;
     eprintln!(

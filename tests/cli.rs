@@ -22,6 +22,7 @@ async fn server(dir: &Path) -> RunningServer {
         listen: "127.0.0.1:0".parse().unwrap(),
         limits: Default::default(),
         clock: Default::default(),
+        checkpoint_copy: None,
     })
     .await
     .expect("server starts")

@@ -116,6 +116,11 @@ impl ServerProcess {
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(data)
+            // Snapshots every few hundred entries, so kills land before,
+            // during and after snapshot writes, and restarts fold a tail on
+            // top of a snapshot.
+            .arg("--max-replay-entries")
+            .arg("300")
             .env("RUST_LOG", "warn")
             .env_remove("COOPLEDGER_DATA")
             .stdin(Stdio::null())

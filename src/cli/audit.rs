@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use coopledger::ledger::Replayed;
-use coopledger::log::Store;
 use coopledger::pb;
 use coopledger::verify::VerifiedEnvelope;
 use coopledger::verify::{Checkpoint, origin_of};
@@ -22,6 +21,10 @@ pub struct VerifyArgs {
     /// Audit a stopped server's data folder instead of a live server.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// The server's checkpoint copy outside the data folder (with --data;
+    /// default: DATA.checkpoint beside the folder, if there).
+    #[arg(long, value_name = "FILE", requires = "data")]
+    pub checkpoint_copy: Option<PathBuf>,
 }
 
 /// `coopledger export`.
@@ -84,7 +87,7 @@ fn write_witness(home: &Path, log_public_key: &[u8; 32], note: &str) -> Result<(
 /// `coopledger verify`.
 pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     let (replayed, note, source, log_key) = match &args.data {
-        Some(dir) => verify_data(ctx, dir)?,
+        Some(dir) => verify_data(ctx, dir, args.checkpoint_copy.as_deref())?,
         None => verify_server(ctx).await?,
     };
     let cp = replayed.check_checkpoint(&note)?;
@@ -150,59 +153,31 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
 
 type Audited = (Replayed, String, String, [u8; 32]);
 
-fn verify_data(ctx: &Context, dir: &Path) -> Result<Audited> {
-    let store = Store::open(dir).with_context(|| {
-        format!(
-            "opening the data folder {} (is the server stopped?)",
-            dir.display()
-        )
-    })?;
-    let witness_size = store_log_key(&store)?
-        .map(|k| read_witness(&ctx.home, &k))
+fn verify_data(ctx: &Context, dir: &Path, copy: Option<&Path>) -> Result<Audited> {
+    // The checkpoint this config saw last of that log, if any: the replay
+    // records its root to check the folder's log extends it.
+    let seen = coopledger::log::keyfile::read_key(&dir.join(coopledger::log::LOG_KEY_FILE))
+        .ok()
+        .map(|k| read_witness(&ctx.home, &k.verifying_key().to_bytes()))
         .transpose()?
         .flatten()
         .map(|w| w.size);
-    let head = store.head()?;
-    let mut replayer = coopledger::payout::audit_replayer(None, witness_size);
-    for item in store.entries(0, head.size) {
-        let (sequence, leaf) = item?;
-        let v = VerifiedEnvelope::from_leaf_bytes(&leaf)
-            .map_err(|d| anyhow::anyhow!("entry {sequence}: {d}"))?;
-        replayer.push(sequence, v)?;
-    }
-    let replayed = replayer.finish();
-    if replayed.frontier.size() != head.size {
-        bail!(
-            "entry {}: missing (the head says {} entries)",
-            replayed.frontier.size(),
-            head.size
-        );
-    }
-    let note = store
-        .checkpoint()?
-        .context("the data folder holds no signed checkpoint")?;
-    let key = replayed.log_public_key.context("the log is empty")?;
-    // The checkpoint the server keeps outside sled: a store rolled back
-    // behind it is refused here as the server refuses it on start.
-    coopledger::log::check_checkpoint_file(dir, &store, &replayed.frontier, &key)?;
+    let copy = copy
+        .map(Path::to_path_buf)
+        .or_else(|| coopledger::log::default_copy(dir));
+    // The server's own checks on start (same reads, same messages), plus
+    // every signature and rule again.
+    let audited = coopledger::log::audit_folder(dir, copy.as_deref(), seen)?;
+    let key = audited
+        .replayed
+        .log_public_key
+        .context("the log is empty")?;
     Ok((
-        replayed,
-        note,
+        audited.replayed,
+        audited.note,
         format!("the data folder {}", dir.display()),
         key,
     ))
-}
-
-/// The log key named by the stored genesis, if any.
-fn store_log_key(store: &Store) -> Result<Option<[u8; 32]>> {
-    let Some(leaf) = store.entry(0)? else {
-        return Ok(None);
-    };
-    let v = VerifiedEnvelope::decode_stored(&leaf).map_err(|d| anyhow::anyhow!("entry 0: {d}"))?;
-    Ok(match v.entry.body {
-        Some(pb::entry::Body::Genesis(g)) => <[u8; 32]>::try_from(g.log_public_key.as_slice()).ok(),
-        _ => None,
-    })
 }
 
 async fn verify_server(ctx: &Context) -> Result<Audited> {

@@ -101,6 +101,7 @@ pub async fn run() -> Result<()> {
         listen: "127.0.0.1:0".parse()?,
         limits: Default::default(),
         clock: Default::default(),
+        checkpoint_copy: None,
     })
     .await?;
     println!(

@@ -39,6 +39,16 @@ pub struct Limits {
     /// Longest period one recorded distribution may cover, in seconds: a
     /// typo in an end date (9999) must not close every later month.
     pub max_distribution_seconds: u64,
+    /// Most entries a restart folds again after the last state snapshot:
+    /// the server writes a new snapshot every that many entries (a clean
+    /// stop always writes one), so a restart after a crash costs at most
+    /// this many folds besides hashing the stored leaves.
+    pub max_replay_entries: u64,
+    /// Free space the data folder's disk must keep, in bytes, beyond a
+    /// group's own size: below it writes are refused (`ResourceExhausted`,
+    /// nothing written) while reads go on, and they are taken again as soon
+    /// as space is freed. sled must never meet a full disk mid-write.
+    pub min_free_disk_bytes: u64,
 }
 
 impl Default for Limits {
@@ -57,6 +67,8 @@ impl Default for Limits {
             max_group_entries: 8192,
             max_pending_requests: 4096,
             max_distribution_seconds: 366 * 86_400,
+            max_replay_entries: 100_000,
+            min_free_disk_bytes: 64 << 20,
         }
     }
 }
@@ -86,6 +98,8 @@ impl Limits {
             max_group_entries: usize::MAX,
             max_pending_requests: usize::MAX,
             max_distribution_seconds: u64::MAX,
+            max_replay_entries: u64::MAX,
+            min_free_disk_bytes: 0,
         }
     }
 }

@@ -6,6 +6,7 @@
 mod entry;
 mod fold;
 mod limits;
+mod persist;
 mod refusal;
 mod replay;
 mod rules;
@@ -14,6 +15,7 @@ mod state;
 pub use entry::*;
 pub use fold::Undo;
 pub use limits::*;
+pub use persist::SnapshotError;
 pub use refusal::*;
 pub use replay::*;
 pub use rules::{Admitted, CheckContext, refuse_unended};

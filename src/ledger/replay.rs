@@ -114,9 +114,44 @@ impl Replayer {
         }
     }
 
+    /// Resumes a replay from `state`, the fold of the `frontier.size()`
+    /// entries the frontier was built from (a server's snapshot, once its
+    /// root was checked against the stored entries).
+    pub fn resume(
+        state: LedgerState,
+        frontier: Frontier,
+        log_public_key: [u8; 32],
+        settle: Box<dyn Settle>,
+    ) -> Result<Self, AuditError> {
+        if state.size() != frontier.size() {
+            return Err(AuditError::Entry {
+                sequence: frontier.size(),
+                detail: format!(
+                    "the state snapshot holds {} entries but its tree {}",
+                    state.size(),
+                    frontier.size()
+                ),
+            });
+        }
+        Ok(Replayer {
+            state,
+            frontier,
+            log_public_key: Some(log_public_key),
+            watch: None,
+            root_at_watch: None,
+            unbounded: Limits::unbounded(),
+            settle,
+        })
+    }
+
     /// The number of entries replayed.
     pub fn size(&self) -> u64 {
         self.frontier.size()
+    }
+
+    /// The Merkle root of the entries replayed.
+    pub fn root(&self) -> crate::verify::Hash {
+        self.frontier.root()
     }
 
     /// Checks and folds in the next entry (signature already verified by the

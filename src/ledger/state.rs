@@ -14,7 +14,7 @@ use crate::pb::{self, entry::Body};
 use crate::verify::EntryId;
 
 /// The network created by genesis.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Network {
     /// The id of the genesis entry.
     pub id: EntryId,
@@ -29,7 +29,7 @@ pub struct Network {
 }
 
 /// One member as the log defines them now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberState {
     /// Stable handle.
     pub handle: String,
@@ -38,6 +38,7 @@ pub struct MemberState {
     /// Earlier keys, oldest first; they can no longer sign.
     pub retired_keys: Vec<[u8; 32]>,
     /// Roles beyond membership.
+    #[serde(with = "super::persist::roles")]
     pub roles: BTreeSet<pb::Role>,
     /// Sequence number of the admitting entry (genesis for founders).
     pub admitted_at: u64,
@@ -46,9 +47,10 @@ pub struct MemberState {
 }
 
 /// A standing evaluation of a contribution by one evaluator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EvaluationState {
     /// Approve or flag.
+    #[serde(with = "super::persist::verdict")]
     pub verdict: pb::Verdict,
     /// Quality in percent, if given.
     pub rating: Option<u32>,
@@ -57,13 +59,14 @@ pub struct EvaluationState {
 }
 
 /// A contribution with its current fields and standing evaluations.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContributionState {
     /// The id of the logging entry.
     pub id: EntryId,
     /// The contributor's handle.
     pub member: String,
     /// The fields, as last logged or amended.
+    #[serde(with = "super::persist::message")]
     pub fields: pb::Contribution,
     /// Sequence number of the logging entry.
     pub sequence: u64,
@@ -82,7 +85,7 @@ pub struct ContributionState {
 /// What a recorded distribution paid, derived from the log by recomputing
 /// it when its entry landed (and again on every replay): the entry carries
 /// only the digest, so it stays small however many claims it repays.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Settlement {
     /// What no bucket paid.
     pub reserve: u64,
@@ -98,7 +101,7 @@ pub struct Settlement {
 }
 
 /// What one bucket of a recorded distribution paid.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BucketPaid {
     /// `fixed`, `reimburse`, `shares` or `allocation`.
     pub bucket_type: String,
@@ -109,7 +112,7 @@ pub struct BucketPaid {
 }
 
 /// The void of a recorded distribution.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VoidState {
     /// Sequence number of the voiding entry.
     pub sequence: u64,
@@ -122,7 +125,7 @@ pub struct VoidState {
 }
 
 /// A recorded distribution: what its entry states, and what it paid.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DistributionState {
     /// The recording entry's id.
     pub id: EntryId,
@@ -155,7 +158,7 @@ impl DistributionState {
 }
 
 /// An adopted policy version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyVersion {
     /// 1, 2, 3... in adoption order.
     pub version: u32,
@@ -166,7 +169,7 @@ pub struct PolicyVersion {
 }
 
 /// A member's standing allocation for a period.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AllocationState {
     /// Percent per receiving member (entries of 0 dropped).
     pub to: BTreeMap<String, u32>,
@@ -175,14 +178,14 @@ pub struct AllocationState {
 }
 
 /// Who a key belongs to and whether it may still sign.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct KeyOwner {
     pub(super) handle: String,
     pub(super) current: bool,
 }
 
 /// The whole derived state of one log.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerState {
     pub(super) network: Option<Network>,
     pub(super) members: BTreeMap<String, MemberState>,
@@ -191,6 +194,7 @@ pub struct LedgerState {
     pub(super) policies: Vec<PolicyVersion>,
     pub(super) allocations: BTreeMap<(i64, i64, String), AllocationState>,
     pub(super) distributions: Vec<DistributionState>,
+    /// Every entry's sequence number by id.
     pub(super) ids: HashMap<EntryId, u64>,
     pub(super) size: u64,
     /// Contributions logged and not retracted: what a preview may have to

@@ -11,12 +11,36 @@ pub enum LedgerError {
     /// The input was refused; nothing was written.
     #[error(transparent)]
     Refused(#[from] Refusal),
-    /// sled reported an I/O or internal error.
-    #[error("storage error: {0}")]
-    Storage(#[from] sled::Error),
+    /// sled could not read or write its files (I/O).
+    #[error("the store in {path}: {source}")]
+    Storage {
+        /// The sled folder.
+        path: String,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// Another process holds the store open (sled locks its folder).
+    #[error(
+        "the store in {path} is in use by another process: is a server already running on this data folder? Stop it first"
+    )]
+    InUse {
+        /// The sled folder.
+        path: String,
+    },
+    /// sled's own files are damaged (it found corruption, or failed reading
+    /// them back): the server does not start on them.
+    #[error(
+        "the store in {path} is damaged: {detail}; restore the data folder from a backup (README: Backup and restore)"
+    )]
+    Damaged {
+        /// The sled folder.
+        path: String,
+        /// What sled said.
+        detail: String,
+    },
     /// A stored record does not match what was written: the log was altered
     /// or damaged outside coopledger. Names the sequence number.
-    #[error("log corrupted at sequence {sequence}: {detail}")]
+    #[error("the stored log is damaged at entry {sequence}: {detail}")]
     Corrupt {
         /// The first sequence number found damaged.
         sequence: u64,
@@ -30,11 +54,9 @@ pub enum LedgerError {
     #[error("internal error: {0}")]
     Internal(String),
     /// The server's log key file could not be read or created.
-    #[error("{path}: {source}")]
+    #[error("the log key: {source}")]
     KeyFile {
-        /// The key file.
-        path: String,
-        /// What went wrong with it.
+        /// What went wrong with it (names the file).
         source: super::keyfile::KeyFileError,
     },
     /// A file the ledger needs (the log key) could not be read or written.

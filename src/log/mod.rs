@@ -17,6 +17,7 @@ mod head;
 pub mod keyfile;
 mod open;
 mod sequencer;
+mod snapshot;
 mod store;
 mod witness;
 mod writer;
@@ -36,10 +37,13 @@ use crate::verify::{EntryId, VerifiedEnvelope};
 
 pub use error::{LedgerError, Result};
 pub use head::{LOG_KEY_FILE, Receipt, SignedHead, sign_head};
-pub use open::{check_checkpoint, replay};
+pub use open::{AuditedFolder, Signatures, audit_folder, replay_into, restore};
+pub use snapshot::{
+    SNAPSHOT_FILE, SetAside, Snapshot, read as read_snapshot, write as write_snapshot,
+};
 pub use store::{GroupWrite, Head, Store};
 pub use witness::{
-    CHECKPOINT_FILE, SLOT_BYTES, Witness, check as check_checkpoint_file,
+    CHECKPOINT_FILE, SLOT_BYTES, Witness, check as check_checkpoint_file, default_copy,
     read as read_checkpoint_file,
 };
 
@@ -71,12 +75,27 @@ impl Ledger {
     /// Merkle root against the stored head, and starts the sequencer.
     /// A log that does not replay cleanly is refused with the sequence number
     /// of the first bad entry.
-    pub async fn open(data_dir: &Path, limits: Limits, clock: Clock) -> Result<Ledger> {
+    pub async fn open(
+        data_dir: &Path,
+        limits: Limits,
+        clock: Clock,
+        checkpoint_copy: Option<&Path>,
+    ) -> Result<Ledger> {
         let dir: PathBuf = data_dir.to_path_buf();
-        let (store, state, frontier, log_key, head, witness) =
-            tokio::task::spawn_blocking(move || open_blocking(&dir))
-                .await
-                .map_err(|e| LedgerError::Unavailable(format!("replay task failed: {e}")))??;
+        let folder = dir.clone();
+        let copy = checkpoint_copy.map(Path::to_path_buf);
+        let opened = tokio::task::spawn_blocking(move || open_blocking(&folder, copy.as_deref()))
+            .await
+            .map_err(|e| LedgerError::Unavailable(format!("replay task failed: {e}")))??;
+        let open::Opened {
+            store,
+            state,
+            frontier,
+            log_key,
+            head,
+            witness,
+            snapshot_size,
+        } = opened;
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel(limits.max_pending_requests.max(1));
         let state = Arc::new(RwLock::new(state));
@@ -87,6 +106,10 @@ impl Ledger {
             clock: clock.clone(),
             log_key: log_key.clone(),
             frontier,
+            dir,
+            durable: head_rx.clone(),
+            last_snapshot: snapshot_size,
+            snapshot_busy: Arc::default(),
         };
         let handle = tokio::spawn(sequencer.run(rx, store.clone(), head_tx, witness));
         Ok(Ledger {

@@ -52,6 +52,15 @@ pub(super) struct Sequencer {
     pub(super) frontier: Frontier,
     /// Reads the time each group arrives at.
     pub(super) clock: crate::ledger::Clock,
+    /// The data folder, where state snapshots go.
+    pub(super) dir: std::path::PathBuf,
+    /// The durable head, to write a snapshot only once its entries are on
+    /// disk.
+    pub(super) durable: watch::Receiver<SignedHead>,
+    /// The size of the last snapshot written (or restored from).
+    pub(super) last_snapshot: u64,
+    /// Set while a snapshot is being written, so they never pile up.
+    pub(super) snapshot_busy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Sequencer {
@@ -86,6 +95,7 @@ impl Sequencer {
                 return;
             }
         };
+        let mut clean = true;
         while let Some(first) = jobs.recv().await {
             let mut count = first.envelopes.len();
             let mut batch = vec![first];
@@ -99,7 +109,12 @@ impl Sequencer {
                 }
             }
             let group = self.check_group(batch);
-            if let Err(mpsc::error::SendError(group)) = to_writer.send(group).await {
+            let sent = to_writer.send(group).await;
+            if sent.is_ok() {
+                self.snapshot_if_due();
+            }
+            if let Err(mpsc::error::SendError(group)) = sent {
+                clean = false;
                 // The writer stopped after a failed write: the state is ahead
                 // of the disk, so stop taking writes (a restart replays).
                 tracing::error!("the writer stopped; refusing further writes until a restart");
@@ -116,7 +131,79 @@ impl Sequencer {
             }
         }
         drop(to_writer);
-        let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        let joined = tokio::task::spawn_blocking(move || writer.join()).await;
+        let writer_ok = matches!(joined, Ok(Ok(true)));
+        if clean && writer_ok && self.frontier.size() > self.last_snapshot {
+            // A clean stop: every group is durable, so the state is the
+            // fold of exactly the stored log; the next start begins here.
+            let (size, root) = (self.frontier.size(), self.frontier.root());
+            let (dir, key, state) = (self.dir.clone(), self.log_key.clone(), self.state.clone());
+            let wrote = tokio::task::spawn_blocking(move || {
+                let body = state
+                    .read()
+                    .map_err(|_| LedgerError::Internal("state lock poisoned".into()))?
+                    .snapshot_bytes()
+                    .map_err(|e| LedgerError::Internal(e.to_string()))?;
+                super::snapshot::write(&dir, &key, size, root, &body)
+            })
+            .await;
+            match wrote {
+                Ok(Ok(())) => tracing::info!("wrote the state snapshot at {size} entries"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the state snapshot"),
+                Err(e) => tracing::warn!(error = %e, "the snapshot task failed"),
+            }
+        }
+    }
+
+    /// Every `max_replay_entries` entries, writes a snapshot of the state
+    /// (serialised here, between groups, so it is exactly the fold of the
+    /// frontier's entries; written to disk by a task once those entries are
+    /// durable).
+    fn snapshot_if_due(&mut self) {
+        use std::sync::atomic::Ordering;
+        let size = self.frontier.size();
+        if size
+            < self
+                .last_snapshot
+                .saturating_add(self.limits.max_replay_entries)
+            || self.snapshot_busy.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let body = match self.state.read().map(|s| s.snapshot_bytes()) {
+            Ok(Ok(body)) => body,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot encode the state snapshot");
+                self.snapshot_busy.store(false, Ordering::Release);
+                return;
+            }
+            Err(_) => {
+                self.snapshot_busy.store(false, Ordering::Release);
+                return;
+            }
+        };
+        self.last_snapshot = size;
+        let root = self.frontier.root();
+        let (dir, key, busy) = (
+            self.dir.clone(),
+            self.log_key.clone(),
+            self.snapshot_busy.clone(),
+        );
+        let mut durable = self.durable.clone();
+        tokio::spawn(async move {
+            if durable.wait_for(|h| h.head.size >= size).await.is_ok() {
+                let wrote = tokio::task::spawn_blocking(move || {
+                    super::snapshot::write(&dir, &key, size, root, &body)
+                })
+                .await;
+                match wrote {
+                    Ok(Ok(())) => tracing::info!("wrote the state snapshot at {size} entries"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the state snapshot"),
+                    Err(e) => tracing::warn!(error = %e, "the snapshot task failed"),
+                }
+            }
+            busy.store(false, Ordering::Release);
+        });
     }
 
     /// Settles a recorded distribution; other entries need nothing. The

@@ -12,7 +12,10 @@
 //! writer: the id → sequence index (replay rebuilds it in memory) and the
 //! level-0 nodes (a leaf hash is one blake3 of the stored entry).
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error::{LedgerError, Result};
 use crate::verify::NodeSource;
@@ -47,6 +50,79 @@ impl Default for Head {
 pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
+    /// The sled folder, named in every error.
+    path: Arc<str>,
+}
+
+thread_local! {
+    /// Set while this thread is inside a guarded sled call: a panic there
+    /// is reported as an error naming the store, not printed as a crash.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs (once per process) a panic hook that stays silent for panics
+/// inside guarded sled calls and defers to the previous hook otherwise.
+fn quiet_panics_in_sled() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs one sled call. sled 0.34 answers some damaged files with a panic
+/// (while recovering its log, or reading a page back) rather than an
+/// error; that panic, and sled's own corruption errors, become
+/// [`LedgerError::Damaged`] naming the store, so `serve` and `verify --data`
+/// refuse a damaged folder with the same clear message instead of a crash.
+fn guard<T>(path: &str, call: impl FnOnce() -> sled::Result<T>) -> Result<T> {
+    let was = GUARDED.with(|g| g.replace(true));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(call));
+    GUARDED.with(|g| g.set(was));
+    let damaged = |detail: String| LedgerError::Damaged {
+        path: path.to_string(),
+        detail,
+    };
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(
+            e @ (sled::Error::Corruption { .. }
+            | sled::Error::Unsupported(_)
+            | sled::Error::ReportableBug(_)),
+        )) => Err(damaged(sled_message(&e))),
+        Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            Err(LedgerError::InUse {
+                path: path.to_string(),
+            })
+        }
+        Ok(Err(e)) => Err(LedgerError::Storage {
+            path: path.to_string(),
+            source: e,
+        }),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(damaged(format!("sled failed reading it: {what}")))
+        }
+    }
+}
+
+/// sled's message without the empty backtrace it appends to corruption.
+fn sled_message(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Corruption { at, .. } => match at {
+            Some(at) => format!("sled found corrupted data at {at:?}"),
+            None => "sled found corrupted data".into(),
+        },
+        other => format!("sled: {other}"),
+    }
 }
 
 /// The writes of one group commit, applied atomically.
@@ -97,14 +173,22 @@ fn entry_key(sequence: u64) -> [u8; 9] {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
-        let db = sled::Config::new().path(dir.join("sled")).open()?;
-        let tree = db.open_tree("log")?;
-        Ok(Store { db, tree })
+        quiet_panics_in_sled();
+        let folder = dir.join("sled");
+        let path: Arc<str> = folder.display().to_string().into();
+        let db = guard(&path, || sled::Config::new().path(&folder).open())?;
+        let tree = guard(&path, || db.open_tree("log"))?;
+        Ok(Store { db, tree, path })
+    }
+
+    /// The sled folder.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The durable head: `(0, empty root)` for a new log.
     pub fn head(&self) -> Result<Head> {
-        match self.tree.get(HEAD)? {
+        match guard(&self.path, || self.tree.get(HEAD))? {
             None => Ok(Head::default()),
             Some(v) if v.len() == 40 => {
                 let mut size = [0u8; 8];
@@ -125,7 +209,7 @@ impl Store {
 
     /// The last signed checkpoint note, if any entry was ever written.
     pub fn checkpoint(&self) -> Result<Option<String>> {
-        match self.tree.get(CHECKPOINT)? {
+        match guard(&self.path, || self.tree.get(CHECKPOINT))? {
             None => Ok(None),
             Some(v) => String::from_utf8(v.to_vec())
                 .map(Some)
@@ -138,7 +222,7 @@ impl Store {
 
     /// The leaf bytes stored at `sequence`.
     pub fn entry(&self, sequence: u64) -> Result<Option<sled::IVec>> {
-        Ok(self.tree.get(entry_key(sequence))?)
+        guard(&self.path, || self.tree.get(entry_key(sequence)))
     }
 
     /// Entries with `from <= seq < to`, in order.
@@ -147,26 +231,61 @@ impl Store {
         from: u64,
         to: u64,
     ) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
-        self.tree.range(entry_key(from)..entry_key(to)).map(|r| {
+        let path = self.path.clone();
+        let mut range = self.tree.range(entry_key(from)..entry_key(to));
+        std::iter::from_fn(move || guard(&path, || range.next().transpose()).transpose()).map(|r| {
             let (k, v) = r?;
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&k[1..9]);
+            let seq = k
+                .get(1..9)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .ok_or_else(|| LedgerError::Corrupt {
+                    sequence: 0,
+                    detail: format!("an entry key of {} bytes", k.len()),
+                })?;
             Ok((u64::from_be_bytes(seq), v))
+        })
+    }
+
+    /// The stored Merkle nodes of one level with index below `count`, in
+    /// index order: a restart compares them with the nodes it recomputes
+    /// from the leaves in one sequential read instead of a lookup each.
+    pub fn nodes_of_level(
+        &self,
+        level: u8,
+        count: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
+        let key = |index: u64| {
+            let mut k = [0u8; 10];
+            k[0] = NODE;
+            k[1..].copy_from_slice(&crate::verify::node_key(level, index));
+            k
+        };
+        let path = self.path.clone();
+        let mut range = self.tree.range(key(0)..key(count));
+        std::iter::from_fn(move || guard(&path, || range.next().transpose()).transpose()).map(|r| {
+            let (k, v) = r?;
+            let index = k
+                .get(2..10)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| LedgerError::Corrupt {
+                    sequence: 0,
+                    detail: format!("a Merkle node key of {} bytes", k.len()),
+                })?;
+            Ok((index, v))
         })
     }
 
     /// Applies a group's writes atomically (not yet durable). Blocking.
     pub fn apply(&self, group: GroupWrite) -> Result<()> {
-        self.tree.apply_batch(group.batch)?;
-        Ok(())
+        guard(&self.path, || self.tree.apply_batch(group.batch))
     }
 
     /// Makes every applied group durable against a process crash. Blocking:
     /// call it from a thread of its own (sled's `flush_async` can lock up
     /// under load).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        guard(&self.path, || self.db.flush()).map(|_| ())
     }
 
     /// Raw access to the tree, for tests that damage stored records on purpose
@@ -177,21 +296,18 @@ impl Store {
 }
 
 impl NodeSource for Store {
-    type Error = sled::Error;
+    type Error = LedgerError;
 
-    fn node(&self, level: u8, index: u64) -> std::result::Result<Option<Hash>, sled::Error> {
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>> {
         if level == 0 {
             return Ok(self
-                .tree
-                .get(entry_key(index))?
+                .entry(index)?
                 .map(|leaf| crate::verify::leaf_hash(&leaf)));
         }
         let mut k = [0u8; 10];
         k[0] = NODE;
         k[1..].copy_from_slice(&crate::verify::node_key(level, index));
-        Ok(self
-            .tree
-            .get(k)?
+        Ok(guard(&self.path, || self.tree.get(k))?
             .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok()))
     }
 }

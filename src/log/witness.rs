@@ -5,10 +5,11 @@
 //! that starts on the shorter log would then sign a second, different root
 //! for a size it already signed: a fork. So after every durable group the
 //! server also writes its latest signed note to `checkpoint` beside the
-//! sled folder (a temporary file renamed over the old one, so a reader
-//! sees the old note or the new one, never half of one), and on start
-//! refuses a log that is shorter than that note or does not have its root
-//! at that size. The file is also what an operator backs up with the data
+//! sled folder, and to a copy outside the data folder (by default
+//! `DATA.checkpoint` beside the folder `DATA`), and on start refuses a log
+//! that is shorter than the newer of the two or does not have its root at
+//! that size. The copy is what still holds when the whole data folder is
+//! replaced by an old one. Both are what an operator backs up with the data
 //! and a member can compare against.
 //!
 //! The file has two fixed slots of [`SLOT_BYTES`]; each group overwrites
@@ -20,7 +21,7 @@
 //! Durability matches sled's own flush (the write survives a crash of the
 //! process); the file is fsynced on start and on a clean stop.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::error::{LedgerError, Result};
 use super::store::Store;
@@ -37,36 +38,67 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + use<> {
     move |source| LedgerError::Io { path, source }
 }
 
-/// The open checkpoint file, written by the writer thread after every
-/// durable group.
-pub struct Witness {
+/// One open checkpoint file: two slots, the older overwritten each time.
+struct SlotFile {
     file: std::fs::File,
-    path: std::path::PathBuf,
-    dir: std::path::PathBuf,
+    path: PathBuf,
     /// The slot the next note goes to.
     next: u64,
 }
 
-impl Witness {
-    /// Opens (creating) the checkpoint file in `dir` and writes `note` to
-    /// it durably: the first note of this run.
-    pub fn open(dir: &Path, note: &str) -> Result<Witness> {
-        let path = dir.join(CHECKPOINT_FILE);
+impl SlotFile {
+    fn open(path: &Path) -> Result<SlotFile> {
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(io_error(&path))?;
+            .open(path)
+            .map_err(io_error(path))?;
         file.set_len(2 * SLOT_BYTES as u64)
-            .map_err(io_error(&path))?;
-        let mut witness = Witness {
+            .map_err(io_error(path))?;
+        Ok(SlotFile {
             file,
-            path,
-            dir: dir.to_path_buf(),
+            path: path.to_path_buf(),
             next: 0,
-        };
+        })
+    }
+
+    fn write(&mut self, slot: &[u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        self.file
+            .write_all_at(slot, self.next * SLOT_BYTES as u64)
+            .map_err(io_error(&self.path))?;
+        self.next = 1 - self.next;
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.file.sync_all().map_err(io_error(&self.path))?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error(dir))?;
+        }
+        Ok(())
+    }
+}
+
+/// The open checkpoint files (the one in the data folder, and its copy
+/// outside it), written by the writer thread after every durable group.
+pub struct Witness {
+    files: Vec<SlotFile>,
+}
+
+impl Witness {
+    /// Opens (creating) the checkpoint file in `dir`, and `copy` if given,
+    /// and writes `note` to both durably: the first note of this run.
+    pub fn open(dir: &Path, copy: Option<&Path>, note: &str) -> Result<Witness> {
+        let mut files = vec![SlotFile::open(&dir.join(CHECKPOINT_FILE))?];
+        if let Some(copy) = copy {
+            files.push(SlotFile::open(copy)?);
+        }
+        let mut witness = Witness { files };
         // Both slots hold this note, so an older one cannot win later.
         witness.write(note)?;
         witness.write(note)?;
@@ -74,9 +106,9 @@ impl Witness {
         Ok(witness)
     }
 
-    /// Overwrites the older slot with `note` (one positioned write).
+    /// Overwrites the older slot of each file with `note` (one positioned
+    /// write per file).
     pub fn write(&mut self, note: &str) -> Result<()> {
-        use std::os::unix::fs::FileExt as _;
         if note.len() > SLOT_BYTES {
             return Err(LedgerError::Internal(format!(
                 "a checkpoint note of {} bytes does not fit a {SLOT_BYTES}-byte slot",
@@ -85,28 +117,30 @@ impl Witness {
         }
         let mut slot = vec![0u8; SLOT_BYTES];
         slot[..note.len()].copy_from_slice(note.as_bytes());
-        self.file
-            .write_all_at(&slot, self.next * SLOT_BYTES as u64)
-            .map_err(io_error(&self.path))?;
-        self.next = 1 - self.next;
-        Ok(())
+        self.files.iter_mut().try_for_each(|f| f.write(&slot))
     }
 
-    /// Forces the file (and its folder entry) to disk.
+    /// Forces the files (and their folder entries) to disk.
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_all().map_err(io_error(&self.path))?;
-        std::fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(&self.dir))
+        self.files.iter().try_for_each(SlotFile::sync)
     }
 }
 
-/// The newest checkpoint in the file that verifies with `log_public_key`,
-/// with its note; `None` when the server never wrote one here. A file whose
-/// slots hold no valid note is an error (damage, or another log's file).
-pub fn read(dir: &Path, log_public_key: &[u8; 32]) -> Result<Option<(Checkpoint, String)>> {
-    let path = dir.join(CHECKPOINT_FILE);
-    let bytes = match std::fs::read(&path) {
+/// Where the checkpoint copy goes by default: beside the data folder, named
+/// after it (`DATA.checkpoint` for a folder `DATA`), so replacing the whole
+/// folder with an old copy cannot take it back. `None` when the folder has
+/// no parent to put it in.
+pub fn default_copy(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    let name = absolute.file_name()?.to_string_lossy().into_owned();
+    Some(absolute.parent()?.join(format!("{name}.checkpoint")))
+}
+
+/// The newest checkpoint in one file that verifies with `log_public_key`,
+/// with its note; `None` when the file is not there. A file whose slots
+/// hold no valid note is an error (damage, or another log's file).
+fn read_file(path: &Path, log_public_key: &[u8; 32]) -> Result<Option<(Checkpoint, String)>> {
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -142,6 +176,37 @@ pub fn read(dir: &Path, log_public_key: &[u8; 32]) -> Result<Option<(Checkpoint,
     }
 }
 
+/// The newest valid checkpoint among the file in `dir` and its `copy`,
+/// with its note and the file it came from; `None` when neither exists.
+/// One damaged file is fine while the other holds a checkpoint at least as
+/// new; both damaged is an error.
+pub fn read(
+    dir: &Path,
+    copy: Option<&Path>,
+    log_public_key: &[u8; 32],
+) -> Result<Option<(Checkpoint, String, PathBuf)>> {
+    let mut paths = vec![dir.join(CHECKPOINT_FILE)];
+    paths.extend(copy.map(Path::to_path_buf));
+    let mut best: Option<(Checkpoint, String, PathBuf)> = None;
+    let mut damage = None;
+    for path in paths {
+        match read_file(&path, log_public_key) {
+            Ok(Some((cp, note))) => {
+                if best.as_ref().is_none_or(|(b, _, _)| cp.size > b.size) {
+                    best = Some((cp, note, path));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => damage = Some(e),
+        }
+    }
+    match (best, damage) {
+        (Some(best), _) => Ok(Some(best)),
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Refuses a replayed log that holds less than the checkpoint file says the
 /// server signed, or holds something else: the server must never start on
 /// less than it signed. A log longer than the file is fine (a crash between
@@ -149,14 +214,15 @@ pub fn read(dir: &Path, log_public_key: &[u8; 32]) -> Result<Option<(Checkpoint,
 /// signed one.
 pub fn check(
     dir: &Path,
+    copy: Option<&Path>,
     store: &Store,
     frontier: &Frontier,
     log_public_key: &[u8; 32],
 ) -> Result<()> {
-    let Some((signed, _)) = read(dir, log_public_key)? else {
+    let Some((signed, _, file)) = read(dir, copy, log_public_key)? else {
         return Ok(());
     };
-    let file = dir.join(CHECKPOINT_FILE).display().to_string();
+    let file = file.display().to_string();
     if frontier.size() < signed.size {
         return Err(LedgerError::Corrupt {
             sequence: frontier.size(),

@@ -21,7 +21,9 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn run(mut self, mut groups: mpsc::Receiver<Group>) {
+    /// Runs until the sequencer hangs up; `true` when every group it was
+    /// given is durable (a clean stop).
+    pub(super) fn run(mut self, mut groups: mpsc::Receiver<Group>) -> bool {
         while let Some(first) = groups.blocking_recv() {
             let mut ready = vec![first];
             while ready.len() < GROUPS_IN_FLIGHT {
@@ -40,7 +42,7 @@ impl Writer {
                 while let Some(g) = groups.blocking_recv() {
                     g.pending.into_iter().for_each(|p| p.fail(&why));
                 }
-                return;
+                return false;
             }
             let durable = self.head.borrow().clone();
             for g in ready {
@@ -51,6 +53,7 @@ impl Writer {
         if let Err(e) = self.witness.sync() {
             tracing::error!(error = %e, "cannot sync the checkpoint file");
         }
+        true
     }
 
     fn commit(&mut self, groups: &mut [Group]) -> Result<()> {

@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The clock arrivals are judged by (the system clock by default).
     pub clock: crate::ledger::Clock,
+    /// A copy of the checkpoint file outside the data folder (the CLI's
+    /// default: `DATA.checkpoint` beside it; see `log::default_copy`).
+    pub checkpoint_copy: Option<PathBuf>,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -104,6 +107,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         &config.data_dir,
         config.limits.clone(),
         config.clock.clone(),
+        config.checkpoint_copy.as_deref(),
     )
     .await?;
     let listener = tokio::net::TcpListener::bind(config.listen)

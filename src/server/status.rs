@@ -28,13 +28,15 @@ impl From<LedgerError> for Status {
     fn from(e: LedgerError) -> Status {
         match e {
             LedgerError::Refused(r) => r.into(),
-            LedgerError::Corrupt { .. } => Status::data_loss(e.to_string()),
+            LedgerError::Corrupt { .. } | LedgerError::Damaged { .. } => {
+                Status::data_loss(e.to_string())
+            }
             LedgerError::Unavailable(_) => Status::unavailable(e.to_string()),
             LedgerError::Internal(_) | LedgerError::KeyFile { .. } => {
                 tracing::error!(error = %e, "internal error");
                 Status::internal(e.to_string())
             }
-            LedgerError::Storage(_) | LedgerError::Io { .. } => {
+            LedgerError::Storage { .. } | LedgerError::Io { .. } | LedgerError::InUse { .. } => {
                 tracing::error!(error = %e, "internal error");
                 Status::internal(e.to_string())
             }

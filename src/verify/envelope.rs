@@ -41,7 +41,9 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.coopledger.entry.v1+protobuf";
 
 /// A 32-byte entry id: blake3 of the entry's PAE bytes. Also the network id
 /// (the id of genesis) and a contribution's id (the id of its log entry).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct EntryId(pub [u8; 32]);
 
 impl EntryId {
@@ -158,6 +160,36 @@ pub struct VerifiedEnvelope {
     pub entry: pb::Entry,
 }
 
+/// The Merkle leaf hash of stored leaf bytes, once their layout is checked
+/// (`u32be(len(pae)) ‖ pae ‖ key ‖ sig`), without decoding the entry: what a
+/// restart needs of every entry before its state snapshot.
+pub fn leaf_hash_checked(leaf: &[u8]) -> Result<super::proof::Hash, EnvelopeError> {
+    split_leaf(leaf).map(|_| super::proof::leaf_hash(leaf))
+}
+
+/// Stored leaf bytes split: the PAE bytes, the key, the signature.
+type LeafParts<'a> = (&'a [u8], [u8; 32], [u8; 64]);
+
+/// Splits stored leaf bytes (`u32be(len(pae)) ‖ pae ‖ key ‖ sig`).
+fn split_leaf(leaf: &[u8]) -> Result<LeafParts<'_>, EnvelopeError> {
+    let bad = |what: &str| EnvelopeError::Malformed(format!("stored leaf: {what}"));
+    let (pae_len, rest) = leaf
+        .split_first_chunk::<4>()
+        .ok_or_else(|| bad("shorter than a length prefix"))?;
+    let pae_len = u32::from_be_bytes(*pae_len) as usize;
+    if rest.len() != pae_len + 32 + 64 {
+        return Err(bad(&format!(
+            "length prefix says {pae_len} PAE bytes but the record holds {}",
+            rest.len().saturating_sub(96)
+        )));
+    }
+    let (pae, rest) = rest.split_at(pae_len);
+    let (key, sig) = rest.split_at(32);
+    let public_key = <[u8; 32]>::try_from(key).map_err(|_| bad("bad key length"))?;
+    let signature = <[u8; 64]>::try_from(sig).map_err(|_| bad("bad signature length"))?;
+    Ok((pae, public_key, signature))
+}
+
 impl VerifiedEnvelope {
     /// Checks an envelope as it arrives: sizes, payload type, key shape, the
     /// signature (`verify_strict`), then decodes the entry. Stateless, so it
@@ -225,20 +257,7 @@ impl VerifiedEnvelope {
 
     fn parse_leaf(leaf: &[u8], verify: bool) -> Result<Self, EnvelopeError> {
         let bad = |what: &str| EnvelopeError::Malformed(format!("stored leaf: {what}"));
-        let (pae_len, rest) = leaf
-            .split_first_chunk::<4>()
-            .ok_or_else(|| bad("shorter than a length prefix"))?;
-        let pae_len = u32::from_be_bytes(*pae_len) as usize;
-        if rest.len() != pae_len + 32 + 64 {
-            return Err(bad(&format!(
-                "length prefix says {pae_len} PAE bytes but the record holds {}",
-                rest.len().saturating_sub(96)
-            )));
-        }
-        let (pae, rest) = rest.split_at(pae_len);
-        let (key, sig) = rest.split_at(32);
-        let public_key = <[u8; 32]>::try_from(key).map_err(|_| bad("bad key length"))?;
-        let signature = <[u8; 64]>::try_from(sig).map_err(|_| bad("bad signature length"))?;
+        let (pae, public_key, signature) = split_leaf(leaf)?;
         let (payload_type, payload) = parse_pae(pae).ok_or_else(|| bad("not a well-formed PAE"))?;
         if payload_type != PAYLOAD_TYPE {
             return Err(bad(&format!("unexpected payload type {payload_type:?}")));

@@ -72,6 +72,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().expect("loopback address"),
             limits: self.limits.clone(),
             clock: clock(&self.ahead_ms),
+            checkpoint_copy: None,
         }
     }
 
@@ -170,6 +171,7 @@ async fn start_on(dir: &Path, limits: &Limits, clock: Clock) -> RunningServer {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         limits: limits.clone(),
         clock,
+        checkpoint_copy: None,
     };
     let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
         .await

@@ -13,6 +13,7 @@
 //! | [`batch`]         | SubmitBatch is all or nothing                         |
 //! | [`idempotency`]   | resubmission returns the first receipt                |
 //! | [`restart`]       | the same log and state after a restart                |
+//! | [`snapshot`]      | restarts from the state snapshot; a bad one is set aside |
 //! | [`concurrency`]   | 32 clients, one total order                           |
 //! | [`subscribe`]     | Subscribe follows the log                             |
 //! | [`service`]       | health checking and reflection                        |
@@ -46,6 +47,7 @@ mod reads;
 mod restart;
 mod scenario;
 mod service;
+mod snapshot;
 mod storage;
 mod submit;
 mod subscribe;

@@ -95,10 +95,93 @@ async fn a_store_rolled_back_behind_its_signed_checkpoint_is_refused() {
     );
     assert!(stderr.contains("are missing"), "{stderr}");
     // Nothing was signed meanwhile: the file still holds the latest note.
-    let (kept, note) = coopledger::log::read_checkpoint_file(server.data_dir(), &log_key)
+    let (kept, note, _) = coopledger::log::read_checkpoint_file(server.data_dir(), None, &log_key)
         .unwrap()
         .expect("the checkpoint file");
     assert_eq!((kept.size, note), (signed.size, signed.note));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_data_folder_put_back_from_an_old_copy_is_refused_by_the_copy_outside_it() {
+    let outside = tempfile::tempdir().unwrap();
+    let copy = outside.path().join("data.checkpoint");
+    // The server under test keeps its checkpoint copy outside the folder
+    // (a test server's folder, started here with that setting).
+    let mut server = TestServer::start().await;
+    server.stop().await;
+    let mut config = server.config();
+    config.checkpoint_copy = Some(copy.clone());
+    let running = coopledger::server::start(config.clone()).await.unwrap();
+    let mut client = coopledger::client::LedgerClient::connect(running.url())
+        .await
+        .unwrap();
+    let network = found_network(&mut client, &["alice"]).await;
+    let alice = network.founders[0].clone();
+    for i in 0..4 {
+        submit_new(
+            &mut client,
+            &sign(&alice, contribution_body(work(10 + i, JAN_2020.0))),
+        )
+        .await;
+    }
+    let old_size = info(&mut client).await.log_size;
+    running.stop().await.unwrap();
+    let backup = tempfile::tempdir().unwrap();
+    copy_tree(&config.data_dir, backup.path());
+
+    let running = coopledger::server::start(config.clone()).await.unwrap();
+    let mut client = coopledger::client::LedgerClient::connect(running.url())
+        .await
+        .unwrap();
+    for i in 0..4 {
+        submit_new(
+            &mut client,
+            &sign(&alice, contribution_body(work(20 + i, JAN_2020.0))),
+        )
+        .await;
+    }
+    let signed = client
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    running.stop().await.unwrap();
+
+    // The whole folder (its own checkpoint file included) goes back.
+    std::fs::remove_dir_all(&config.data_dir).unwrap();
+    copy_tree(backup.path(), &config.data_dir);
+    let refused = coopledger::server::start(config.clone())
+        .await
+        .err()
+        .expect("the copy outside the folder still holds the newer checkpoint");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!(
+            "entries {}..{} are missing",
+            old_size, signed.size
+        )) && message.contains("data.checkpoint"),
+        "{message}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let data = config.data_dir.to_str().unwrap();
+    let out = run_cli(
+        home.path(),
+        "http://127.0.0.1:1",
+        &[
+            "verify",
+            "--data",
+            data,
+            "--checkpoint-copy",
+            copy.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "verify --data passed the old folder");
+    assert!(stderr.contains("are missing"), "{stderr}");
+    // Nothing new was signed: the copy still holds the latest note.
+    let note = std::fs::read(&copy).unwrap();
+    assert!(String::from_utf8_lossy(&note).contains(&signed.note));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,6 +252,7 @@ async fn sigterm_stops_the_server_cleanly() {
         listen: "127.0.0.1:0".parse().unwrap(),
         limits: Default::default(),
         clock: Default::default(),
+        checkpoint_copy: None,
     })
     .await
     .unwrap();

@@ -165,6 +165,7 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
         listen: "127.0.0.1:0".parse().unwrap(),
         limits: Default::default(),
         clock: Default::default(),
+        checkpoint_copy: None,
     })
     .await;
     let e = started.err().expect("the server refuses the log");
