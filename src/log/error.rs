@@ -12,7 +12,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Refused(#[from] Refusal),
     /// sled could not read or write its files (I/O).
-    #[error("the store in {path}: {source}")]
+    #[error("the store in {path}")]
     Storage {
         /// The sled folder.
         path: String,
@@ -47,6 +47,19 @@ pub enum LedgerError {
         /// What did not match.
         detail: String,
     },
+    /// A group could not be made durable after it was handed to sled: its
+    /// entries were never acknowledged, but may or may not be on disk.
+    /// Resubmitting the same signed envelopes is safe (an entry already in
+    /// the log is answered with its first receipt).
+    #[error(
+        "the write could not be completed ({detail}); these entries were not acknowledged and may or may not be in the log: resubmit the same signed entries once the server is back (an entry already in the log is answered with its first receipt)"
+    )]
+    WriteFailed {
+        /// The disk was full (`ResourceExhausted`), not another I/O error.
+        disk_full: bool,
+        /// What failed.
+        detail: String,
+    },
     /// The sequencer has stopped (shutdown, or an earlier write failed).
     #[error("the ledger is not accepting writes: {0}")]
     Unavailable(String),
@@ -54,7 +67,7 @@ pub enum LedgerError {
     #[error("internal error: {0}")]
     Internal(String),
     /// The server's log key file could not be read or created.
-    #[error("the log key: {source}")]
+    #[error("the server's log key")]
     KeyFile {
         /// What went wrong with it (names the file).
         source: super::keyfile::KeyFileError,
@@ -67,6 +80,45 @@ pub enum LedgerError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl LedgerError {
+    /// The error with its causes, `: `-joined, as a person reads it (the
+    /// store's error names the folder; its cause says what the OS said).
+    pub fn with_causes(&self) -> String {
+        let mut message = self.to_string();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(self);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            match c.downcast_ref::<sled::Error>() {
+                Some(sled::Error::Io(io)) => {
+                    // sled wraps the OS error; say it the way the OS does.
+                    let os = io.raw_os_error().map(std::io::Error::from_raw_os_error);
+                    message.push_str(&os.map_or_else(|| io.to_string(), |os| os.to_string()));
+                    break;
+                }
+                _ => message.push_str(&c.to_string()),
+            }
+            cause = c.source();
+        }
+        message
+    }
+
+    /// Whether this is the disk (or a quota) running out of space.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            LedgerError::Storage {
+                source: sled::Error::Io(e),
+                ..
+            }
+            | LedgerError::Io { source: e, .. } => {
+                e.kind() == std::io::ErrorKind::StorageFull
+                    || e.kind() == std::io::ErrorKind::QuotaExceeded
+            }
+            LedgerError::WriteFailed { disk_full, .. } => *disk_full,
+            _ => false,
+        }
+    }
 }
 
 /// Result alias for the store and sequencer.

@@ -22,11 +22,12 @@ pub(super) enum Pending {
 }
 
 impl Pending {
-    pub(super) fn fail(self, why: &str) {
+    /// Answers with `error` instead (the group could not be written).
+    pub(super) fn fail(self, error: LedgerError) {
         let reply = match self {
             Pending::Accepted { reply, .. } | Pending::Refused { reply, .. } => reply,
         };
-        let _ = reply.send(Err(LedgerError::Unavailable(why.to_string())));
+        let _ = reply.send(Err(error));
     }
 }
 

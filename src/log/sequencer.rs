@@ -108,6 +108,9 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
+            let Some(batch) = self.refuse_if_disk_full(batch) else {
+                continue;
+            };
             let group = self.check_group(batch);
             let sent = to_writer.send(group).await;
             if sent.is_ok() {
@@ -119,7 +122,9 @@ impl Sequencer {
                 // of the disk, so stop taking writes (a restart replays).
                 tracing::error!("the writer stopped; refusing further writes until a restart");
                 for p in group.pending {
-                    p.fail("an earlier write failed; restart the server");
+                    p.fail(LedgerError::Unavailable(
+                        "an earlier write failed; restart the server".into(),
+                    ));
                 }
                 jobs.close();
                 while let Some(job) = jobs.recv().await {
@@ -138,13 +143,14 @@ impl Sequencer {
             // fold of exactly the stored log; the next start begins here.
             let (size, root) = (self.frontier.size(), self.frontier.root());
             let (dir, key, state) = (self.dir.clone(), self.log_key.clone(), self.state.clone());
+            let reserve = self.limits.min_free_disk_bytes;
             let wrote = tokio::task::spawn_blocking(move || {
                 let body = state
                     .read()
                     .map_err(|_| LedgerError::Internal("state lock poisoned".into()))?
                     .snapshot_bytes()
                     .map_err(|e| LedgerError::Internal(e.to_string()))?;
-                super::snapshot::write(&dir, &key, size, root, &body)
+                super::snapshot::write(&dir, &key, size, root, &body, reserve)
             })
             .await;
             match wrote {
@@ -153,6 +159,50 @@ impl Sequencer {
                 Err(e) => tracing::warn!(error = %e, "the snapshot task failed"),
             }
         }
+    }
+
+    /// Refuses every job of a group, before anything of it is folded or
+    /// written, when the disk holding the data folder has less free space
+    /// than `min_free_disk_bytes` plus a margin for the group itself (sled
+    /// writes each entry about twice: its log, then its pages). Returns the
+    /// batch when there is room. sled never meets a full disk mid-write,
+    /// reads go on, and writes are taken again as soon as space is freed.
+    fn refuse_if_disk_full(&self, batch: Vec<Job>) -> Option<Vec<Job>> {
+        let reserve = self.limits.min_free_disk_bytes;
+        if reserve == 0 {
+            return Some(batch);
+        }
+        let bytes: u64 = batch
+            .iter()
+            .flat_map(|job| &job.envelopes)
+            .map(|v| v.pae.len() as u64 + 100)
+            .sum();
+        let free = match fs4::available_space(&self.dir) {
+            Ok(free) => free,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the free space of the data folder's disk");
+                return Some(batch);
+            }
+        };
+        if free >= reserve.saturating_add(bytes.saturating_mul(4)) {
+            return Some(batch);
+        }
+        let mib = |b: u64| b.div_ceil(1 << 20);
+        let message = format!(
+            "the disk holding the data folder {} is full: {} MiB free, and the server keeps {} MiB free (min_free_disk_bytes); nothing was written. Free some space and resubmit the same entries: writes are taken again as soon as there is room",
+            self.dir.display(),
+            mib(free),
+            mib(reserve)
+        );
+        tracing::warn!("{message}");
+        for job in batch {
+            let _ = job
+                .reply
+                .send(Err(LedgerError::Refused(Refusal::ResourceExhausted(
+                    message.clone(),
+                ))));
+        }
+        None
     }
 
     /// Every `max_replay_entries` entries, writes a snapshot of the state
@@ -190,10 +240,11 @@ impl Sequencer {
             self.snapshot_busy.clone(),
         );
         let mut durable = self.durable.clone();
+        let reserve = self.limits.min_free_disk_bytes;
         tokio::spawn(async move {
             if durable.wait_for(|h| h.head.size >= size).await.is_ok() {
                 let wrote = tokio::task::spawn_blocking(move || {
-                    super::snapshot::write(&dir, &key, size, root, &body)
+                    super::snapshot::write(&dir, &key, size, root, &body, reserve)
                 })
                 .await;
                 match wrote {

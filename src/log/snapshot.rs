@@ -83,8 +83,34 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + use<> {
 }
 
 /// Writes the state of the first `size` entries (root `root`) to the data
-/// folder atomically: a reader sees the previous snapshot or this one.
-pub fn write(dir: &Path, log_key: &SigningKey, size: u64, root: Hash, body: &[u8]) -> Result<()> {
+/// folder atomically: a reader sees the previous snapshot or this one. It is
+/// not written (an error saying so) when that would leave less than
+/// `reserve` bytes free on the disk: the log's own writes come first.
+pub fn write(
+    dir: &Path,
+    log_key: &SigningKey,
+    size: u64,
+    root: Hash,
+    body: &[u8],
+    reserve: u64,
+) -> Result<()> {
+    if reserve > 0
+        && let Ok(free) = fs4::available_space(dir)
+        && free < reserve.saturating_add(2 * body.len() as u64)
+    {
+        return Err(LedgerError::Io {
+            path: dir.join(SNAPSHOT_FILE).display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!(
+                    "not written: {} MiB free, the snapshot needs {} MiB beyond the {} MiB kept free",
+                    free >> 20,
+                    (body.len() as u64) >> 20,
+                    reserve >> 20
+                ),
+            ),
+        });
+    }
     let header = Header {
         format: FORMAT,
         software: SOFTWARE.into(),

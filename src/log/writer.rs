@@ -5,7 +5,7 @@
 
 use tokio::sync::{mpsc, watch};
 
-use super::error::Result;
+use super::error::{LedgerError, Result};
 use super::group::{GROUPS_IN_FLIGHT, Group, answer};
 use super::head::SignedHead;
 use super::store::Store;
@@ -33,14 +33,21 @@ impl Writer {
                 }
             }
             if let Err(e) = self.commit(&mut ready) {
-                tracing::error!(error = %e, "write failed; the ledger stops taking writes (restart the server to replay from disk)");
-                let why = format!("the write failed: {e}");
+                let disk_full = e.is_disk_full();
+                let detail = e.with_causes();
+                tracing::error!(
+                    "write failed ({detail}); the ledger stops taking writes (restart the server to replay from disk)"
+                );
+                let failed = || LedgerError::WriteFailed {
+                    disk_full,
+                    detail: detail.clone(),
+                };
                 for g in ready {
-                    g.pending.into_iter().for_each(|p| p.fail(&why));
+                    g.pending.into_iter().for_each(|p| p.fail(failed()));
                 }
                 groups.close();
                 while let Some(g) = groups.blocking_recv() {
-                    g.pending.into_iter().for_each(|p| p.fail(&why));
+                    g.pending.into_iter().for_each(|p| p.fail(failed()));
                 }
                 return false;
             }

@@ -32,13 +32,22 @@ impl From<LedgerError> for Status {
                 Status::data_loss(e.to_string())
             }
             LedgerError::Unavailable(_) => Status::unavailable(e.to_string()),
+            LedgerError::WriteFailed { disk_full, .. } => {
+                if disk_full {
+                    Status::resource_exhausted(e.to_string())
+                } else {
+                    Status::unavailable(e.to_string())
+                }
+            }
             LedgerError::Internal(_) | LedgerError::KeyFile { .. } => {
-                tracing::error!(error = %e, "internal error");
-                Status::internal(e.to_string())
+                let message = e.with_causes();
+                tracing::error!(error = %message, "internal error");
+                Status::internal(message)
             }
             LedgerError::Storage { .. } | LedgerError::Io { .. } | LedgerError::InUse { .. } => {
-                tracing::error!(error = %e, "internal error");
-                Status::internal(e.to_string())
+                let message = e.with_causes();
+                tracing::error!(error = %message, "internal error");
+                Status::internal(message)
             }
         }
     }

@@ -10,6 +10,7 @@
 //! | [`members`]       | members, roles, keys and their refusals               |
 //! | [`contributions`] | refusals of contributions, evaluations, allocations   |
 //! | [`limits`]        | the operator's size limits                            |
+//! | [`disk_full`]     | a full disk refuses writes cleanly, reads go on       |
 //! | [`batch`]         | SubmitBatch is all or nothing                         |
 //! | [`idempotency`]   | resubmission returns the first receipt                |
 //! | [`restart`]       | the same log and state after a restart                |
@@ -40,6 +41,7 @@ mod common;
 mod batch;
 mod concurrency;
 mod contributions;
+mod disk_full;
 mod idempotency;
 mod limits;
 mod members;

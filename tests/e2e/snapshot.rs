@@ -145,19 +145,19 @@ async fn a_damaged_or_mismatched_snapshot_is_set_aside_and_the_log_replayed() {
     // Signed by this server, but not the state of these entries (its root
     // is another log's): the restore replays the whole log instead.
     let body = truth.snapshot_bytes().unwrap();
-    write_snapshot(&dir, &key, truth.size(), [7u8; 32], &body).unwrap();
+    write_snapshot(&dir, &key, truth.size(), [7u8; 32], &body, 0).unwrap();
     let (state, _, from) = restored(&dir, true);
     assert_eq!(from, 0, "a snapshot with another root is not used");
     assert!(state == truth);
 
     // Claiming more entries than the store holds: not used either.
-    write_snapshot(&dir, &key, truth.size() + 5, [7u8; 32], &body).unwrap();
+    write_snapshot(&dir, &key, truth.size() + 5, [7u8; 32], &body, 0).unwrap();
     let (_, _, from) = restored(&dir, true);
     assert_eq!(from, 0);
 
     // Signed by another key: set aside.
     let other = new_key();
-    write_snapshot(&dir, &other, truth.size(), [7u8; 32], &body).unwrap();
+    write_snapshot(&dir, &other, truth.size(), [7u8; 32], &body, 0).unwrap();
     let aside = read_snapshot(&dir, &public)
         .err()
         .expect("a foreign snapshot is set aside");
