@@ -84,6 +84,8 @@ enum Command {
     Export(cli::audit::ExportArgs),
     /// Check an exported record offline, with no server.
     VerifyRecord(cli::audit::VerifyRecordArgs),
+    /// Back up a running server's log into a new data folder (checked as `verify` checks).
+    Backup(cli::backup::BackupArgs),
 }
 
 /// `coopledger serve` options; every limit has a default (see `Limits`).
@@ -240,6 +242,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Verify(a) => cli::audit::verify(&ctx()?, a).await,
         Command::Export(a) => cli::audit::export(&ctx()?, a).await,
         Command::VerifyRecord(a) => cli::audit::verify_record(&ctx()?, a),
+        Command::Backup(a) => cli::backup::backup(&ctx()?, a).await,
     }
 }
 

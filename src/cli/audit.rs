@@ -180,6 +180,41 @@ fn verify_data(ctx: &Context, dir: &Path, copy: Option<&Path>) -> Result<Audited
     ))
 }
 
+/// Reads the server's log up to `size` into `replayer` (every signature and
+/// rule checked), handing each entry to `keep` first.
+pub(crate) async fn replay_server(
+    session: &mut super::Session,
+    size: u64,
+    mut replayer: coopledger::ledger::Replayer,
+    mut keep: impl FnMut(&VerifiedEnvelope) -> Result<()>,
+) -> Result<coopledger::ledger::Replayer> {
+    let page = session.page();
+    while replayer.size() < size {
+        let from = replayer.size();
+        let mut stream = session
+            .client
+            .list_entries(pb::ListEntriesRequest {
+                from_sequence: from,
+                to_sequence: size,
+                limit: page,
+                ..Default::default()
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
+        while let Some(e) = stream.next().await {
+            let e = e.map_err(status)?;
+            let v = verified(&e)?;
+            keep(&v)?;
+            replayer.push(e.sequence, v)?;
+        }
+        if replayer.size() == from {
+            bail!("the server stopped serving entries at {from} of {size}");
+        }
+    }
+    Ok(replayer)
+}
+
 async fn verify_server(ctx: &Context) -> Result<Audited> {
     let mut session = ctx.connect().await?;
     let log_key: [u8; 32] = session
@@ -223,33 +258,8 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
                 )
             })?;
     }
-    let page = session.page();
-    let mut replayer = coopledger::payout::audit_replayer(None, witness.as_ref().map(|w| w.size));
-    while replayer.size() < cp.size {
-        let from = replayer.size();
-        let mut stream = session
-            .client
-            .list_entries(pb::ListEntriesRequest {
-                from_sequence: from,
-                to_sequence: cp.size,
-                limit: page,
-                ..Default::default()
-            })
-            .await
-            .map_err(status)?
-            .into_inner();
-        while let Some(e) = stream.next().await {
-            let e = e.map_err(status)?;
-            let v = verified(&e)?;
-            replayer.push(e.sequence, v)?;
-        }
-        if replayer.size() == from {
-            bail!(
-                "the server stopped serving entries at {from} of {}",
-                cp.size
-            );
-        }
-    }
+    let replayer = coopledger::payout::audit_replayer(None, witness.as_ref().map(|w| w.size));
+    let replayer = replay_server(&mut session, cp.size, replayer, |_| Ok(())).await?;
     let replayed = replayer.finish();
     if replayed.log_public_key != Some(log_key) {
         bail!(

@@ -23,6 +23,7 @@
 //! bodies are built by `coopledger::client`'s `*_body` functions.
 
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod contribute;
 pub mod demo;

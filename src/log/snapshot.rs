@@ -32,13 +32,20 @@ pub const SNAPSHOT_FILE: &str = "state.snapshot";
 
 const MAGIC: &[u8] = b"coopledger state snapshot\n";
 
-/// Bumped whenever the encoding of the state changes.
+/// The file's own layout (the header); the state's layout is covered by
+/// [`SOFTWARE`].
 const FORMAT: u32 = 1;
 
-/// The software that folded the state: a snapshot from another version is
-/// replayed instead, so a change of the fold's rules can never be hidden by
-/// a state folded under the old ones.
-const SOFTWARE: &str = env!("CARGO_PKG_VERSION");
+/// The software that folded the state: its version and a fingerprint of
+/// every source file the fold depends on (`build.rs`). A snapshot from any
+/// other build is set aside and the log replayed, so a change of the fold's
+/// rules or of the state's layout can never be hidden by a state folded by
+/// the old code.
+const SOFTWARE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "+fold.",
+    env!("COOPLEDGER_FOLD_FINGERPRINT")
+);
 
 /// What the header of a snapshot says.
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

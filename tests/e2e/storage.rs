@@ -261,3 +261,135 @@ async fn sigterm_stops_the_server_cleanly() {
     assert_eq!((after.log_size, after.root), (signed.log_size, signed.root));
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_serving_restores_to_a_server_with_the_same_log() {
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    let network = found_network(&mut client, &["alice", "bob"]).await;
+    let alice = network.founders[0].clone();
+    for i in 0..30 {
+        submit_new(
+            &mut client,
+            &sign(&alice, contribution_body(work(10 + i, JAN_2020.0))),
+        )
+        .await;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let backup = target.path().join("backup");
+    let key = server.data_dir().join(coopledger::log::LOG_KEY_FILE);
+    let url = server.url();
+
+    // Refusals first: a folder in use, a key that is not the server's.
+    let busy = target.path().join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join("something"), b"x").unwrap();
+    let out = run_cli(
+        home.path(),
+        &url,
+        &["backup", "--to", busy.to_str().unwrap()],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+    let stranger = target.path().join("stranger.key");
+    coopledger::log::keyfile::write_key(&stranger, &new_key()).unwrap();
+    let out = run_cli(
+        home.path(),
+        &url,
+        &[
+            "backup",
+            "--to",
+            backup.to_str().unwrap(),
+            "--log-key",
+            stranger.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not this server's log key"));
+
+    // The backup, while another client keeps writing.
+    let writer = {
+        let mut client = server.client().await;
+        let alice = alice.clone();
+        tokio::spawn(async move {
+            for i in 0..40 {
+                submit_new(
+                    &mut client,
+                    &sign(&alice, contribution_body(work(100 + i, JAN_2020.0))),
+                )
+                .await;
+            }
+        })
+    };
+    let out = run_cli(
+        home.path(),
+        &url,
+        &[
+            "backup",
+            "--to",
+            backup.to_str().unwrap(),
+            "--log-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    writer.await.unwrap();
+    let size: u64 = stdout
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(size >= 33, "{stdout}");
+    let ids = |entries: Vec<pb::LoggedEntry>| -> Vec<Vec<u8>> {
+        entries.into_iter().map(|e| e.id).collect()
+    };
+    let original = ids(list(
+        &mut client,
+        pb::ListEntriesRequest {
+            to_sequence: size,
+            ..Default::default()
+        },
+    )
+    .await);
+    server.stop().await;
+
+    // The backup folder verifies offline and serves as the log did at its size.
+    let out = run_cli(
+        home.path(),
+        "http://127.0.0.1:1",
+        &["verify", "--data", backup.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut config = server.config();
+    config.data_dir = backup.clone();
+    let restored = coopledger::server::start(config).await.unwrap();
+    let mut restored_client = coopledger::client::LedgerClient::connect(restored.url())
+        .await
+        .unwrap();
+    let served = info(&mut restored_client).await;
+    assert_eq!(served.log_size, size);
+    let restored_ids = ids(list(&mut restored_client, pb::ListEntriesRequest::default()).await);
+    assert_eq!(restored_ids, original);
+    assert_eq!(members(&mut restored_client).await.len(), 2);
+    // The same log key: it signs on from where the backup ends.
+    submit_new(
+        &mut restored_client,
+        &sign(&alice, contribution_body(work(500, JAN_2020.0))),
+    )
+    .await;
+    restored.stop().await.unwrap();
+}
