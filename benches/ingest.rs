@@ -57,6 +57,7 @@ impl Bench {
                 limits: Default::default(),
                 clock: Default::default(),
                 checkpoint_copy: None,
+                public_read: true,
             })
             .await
             .expect("server");

@@ -15,6 +15,116 @@ use crate::verify::{EntryId, sign_entry};
 /// A tonic client of the `Ledger` service over a plain channel.
 pub type LedgerClient = pb::ledger_client::LedgerClient<tonic::transport::Channel>;
 
+/// A tonic client of the `Ledger` service whose reads are signed with a
+/// member's key ([`SignedChannel`]).
+pub type MemberClient = pb::ledger_client::LedgerClient<SignedChannel>;
+
+/// Any `Ledger` client transport: a plain [`tonic::transport::Channel`] or
+/// a [`SignedChannel`].
+pub trait Transport:
+    tonic::client::GrpcService<
+        tonic::body::Body,
+        ResponseBody = tonic::body::Body,
+        Error: Into<tonic::codegen::StdError>,
+    >
+{
+}
+
+impl<T> Transport for T where
+    T: tonic::client::GrpcService<
+            tonic::body::Body,
+            ResponseBody = tonic::body::Body,
+            Error: Into<tonic::codegen::StdError>,
+        >
+{
+}
+
+/// Who signs reads on a [`SignedChannel`].
+struct ReadIdentity {
+    key: SigningKey,
+    network_id: [u8; 32],
+}
+
+/// A channel that signs every request it sends as a read by one member
+/// (`verify::read`: the method, the request's exact bytes, the time and a
+/// fresh nonce, for one network), so a members-only server answers it.
+/// Without an identity it sends requests unsigned (the open reads, or a
+/// `--public-read` server). Writes carry their own signatures and pass
+/// through the same way (the server ignores the read headers on them).
+#[derive(Clone)]
+pub struct SignedChannel {
+    inner: tonic::transport::Channel,
+    reader: Option<std::sync::Arc<ReadIdentity>>,
+}
+
+impl SignedChannel {
+    /// Signs reads with `key` for the network `network_id` (unsigned when
+    /// there is no key, or no network yet).
+    pub fn new(
+        inner: tonic::transport::Channel,
+        key: Option<SigningKey>,
+        network_id: &[u8],
+    ) -> Self {
+        let reader = match (key, <[u8; 32]>::try_from(network_id)) {
+            (Some(key), Ok(network_id)) => {
+                Some(std::sync::Arc::new(ReadIdentity { key, network_id }))
+            }
+            _ => None,
+        };
+        SignedChannel { inner, reader }
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for SignedChannel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tonic::codegen::StdError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        // The ready channel goes into the future; a clone stays for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(reader) = self.reader.clone() else {
+            return Box::pin(async move { inner.call(request).await.map_err(Into::into) });
+        };
+        Box::pin(async move {
+            use http_body_util::BodyExt as _;
+            let (mut parts, body) = request.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            let mut nonce = [0u8; crate::verify::READ_NONCE_BYTES];
+            getrandom::fill(&mut nonce)
+                .map_err(|e| format!("no random bytes for a read nonce: {e}"))?;
+            let headers = crate::verify::sign_read(
+                &reader.key,
+                &reader.network_id,
+                parts.uri.path(),
+                crate::ledger::now_ms(),
+                &nonce,
+                bytes.get(5..).unwrap_or_default(),
+            );
+            for (name, value) in headers {
+                parts
+                    .headers
+                    .insert(name, http::HeaderValue::try_from(value)?);
+            }
+            let request = http::Request::from_parts(
+                parts,
+                tonic::body::Body::new(http_body_util::Full::new(bytes)),
+            );
+            inner.call(request).await.map_err(Into::into)
+        })
+    }
+}
+
 /// A member's signing identity within one network.
 #[derive(Clone)]
 pub struct Signer {
@@ -235,8 +345,8 @@ pub enum FetchError {
 }
 
 /// Asks for a preview and puts its pieces together.
-pub async fn fetch_preview(
-    client: &mut LedgerClient,
+pub async fn fetch_preview<T: Transport>(
+    client: &mut pb::ledger_client::LedgerClient<T>,
     request: pb::ComputeSharesRequest,
 ) -> Result<FetchedPreview, FetchError> {
     let mut stream = client.compute_shares(request).await?.into_inner();
@@ -260,8 +370,8 @@ pub async fn fetch_preview(
 }
 
 /// Asks for one member's breakdown and puts its pieces together (JSON).
-pub async fn fetch_explanation(
-    client: &mut LedgerClient,
+pub async fn fetch_explanation<T: Transport>(
+    client: &mut pb::ledger_client::LedgerClient<T>,
     request: pb::ExplainRequest,
 ) -> Result<String, FetchError> {
     let mut stream = client.explain(request).await?.into_inner();

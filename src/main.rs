@@ -102,6 +102,10 @@ struct ServeArgs {
     /// (default: DATA.checkpoint beside the data folder).
     #[arg(long, value_name = "FILE")]
     checkpoint_copy: Option<PathBuf>,
+    /// Let anyone who reaches the port read the log (an open network).
+    /// By default every read must be signed by a member (README: Signed reads).
+    #[arg(long)]
+    public_read: bool,
     /// Largest gRPC message, bytes.
     #[arg(long)]
     max_message_bytes: Option<usize>,
@@ -253,6 +257,7 @@ async fn serve(args: &ServeArgs) -> Result<()> {
         limits: args.limits(),
         clock: Default::default(),
         checkpoint_copy: args.checkpoint_copy(),
+        public_read: args.public_read,
     })
     .await?;
     eprintln!(

@@ -23,6 +23,7 @@ async fn server(dir: &Path) -> RunningServer {
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
+        public_read: false,
     })
     .await
     .expect("server starts")
@@ -92,6 +93,12 @@ async fn a_member_month_through_the_cli() {
         .map(|m| m["handle"].as_str().unwrap())
         .collect();
     assert_eq!(handles, ["ana", "ben", "cai"]);
+    // The log is members-only: the CLI signs reads as its identity, and
+    // one with none is told what to do.
+    let stranger = tempfile::tempdir().unwrap();
+    let out = cli(stranger.path(), &url, &["member", "list"]).await;
+    refused(&out, "members-only");
+    refused(&out, "--as HANDLE");
     assert_eq!(
         members[1]["roles"],
         serde_json::json!(["member", "treasurer"])

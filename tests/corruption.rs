@@ -244,6 +244,8 @@ impl Serving {
     fn start(data: &Path, timeout: Duration) -> Start {
         let mut child = coopledger()
             .arg("serve")
+            // Reads here check storage, not membership.
+            .arg("--public-read")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--data")

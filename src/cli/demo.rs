@@ -4,7 +4,7 @@
 //! the whole path in one command.
 
 use anyhow::{Context as _, Result};
-use coopledger::client::{self, LedgerClient, Signer};
+use coopledger::client::{self, MemberClient, SignedChannel, Signer};
 use coopledger::pb::{self, entry::Body};
 use coopledger::server::{ServerConfig, start};
 use coopledger::verify::EntryId;
@@ -29,7 +29,8 @@ const DEMO_POLICY: &str = r#"{
 }"#;
 
 struct Demo {
-    client: LedgerClient,
+    client: MemberClient,
+    channel: tonic::transport::Channel,
 }
 
 impl Demo {
@@ -102,6 +103,8 @@ pub async fn run() -> Result<()> {
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
+        // Members-only, as `coopledger serve`: the demo's reads are signed.
+        public_read: false,
     })
     .await?;
     println!(
@@ -109,8 +112,11 @@ pub async fn run() -> Result<()> {
         server.url(),
         data.path().display()
     );
-    let client = LedgerClient::connect(server.url()).await?;
-    let mut demo = Demo { client };
+    let channel = tonic::transport::Endpoint::from_shared(server.url())?
+        .connect()
+        .await?;
+    let client = MemberClient::new(SignedChannel::new(channel.clone(), None, &[]));
+    let mut demo = Demo { client, channel };
     let info = demo
         .client
         .get_server_info(pb::GetServerInfoRequest {})
@@ -142,6 +148,12 @@ pub async fn run() -> Result<()> {
     for s in [&mut ana, &mut ben, &mut cai, &mut dee] {
         s.network_id = network.0.to_vec();
     }
+    // From here on the demo reads as ana, a member (the log is members-only).
+    demo.client = MemberClient::new(SignedChannel::new(
+        demo.channel.clone(),
+        Some(ana.key.clone()),
+        &network.0,
+    ));
 
     println!("\n2. ana admits ben, cai and dee; ben becomes treasurer; the members adopt a policy");
     for m in [&ben, &cai, &dee] {

@@ -38,7 +38,7 @@ pub mod treasurer;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
-use coopledger::client::{LedgerClient, Signer};
+use coopledger::client::{LedgerClient, MemberClient, SignedChannel, Signer};
 use coopledger::pb::{self, entry::Body};
 use coopledger::verify::VerifiedEnvelope;
 
@@ -58,8 +58,8 @@ pub struct Context {
 
 /// A connected, pinned server.
 pub struct Session {
-    /// The client.
-    pub client: LedgerClient,
+    /// The client; it signs reads as the current identity, if it has a key.
+    pub client: MemberClient,
     /// What the server said about itself (unsigned). Its currency and
     /// decimals are checked against the signed genesis on connect.
     pub info: pb::ServerInfo,
@@ -150,7 +150,9 @@ impl Context {
     /// Connects to the server, checks it against the pin (pinning it on
     /// first contact) and returns the session.
     pub async fn connect(&self) -> Result<Session> {
-        let mut client = LedgerClient::connect(self.server.clone())
+        let channel = tonic::transport::Endpoint::from_shared(self.server.clone())
+            .with_context(|| format!("{} is not a server URL", self.server))?
+            .connect()
             .await
             .with_context(|| {
                 format!(
@@ -158,13 +160,20 @@ impl Context {
                     self.server
                 )
             })?;
-        client = client.max_decoding_message_size(64 << 20);
-        let info = client
+        let info = LedgerClient::new(channel.clone())
             .get_server_info(pb::GetServerInfoRequest {})
             .await
             .map_err(status)?
             .into_inner();
         self.check_pin(&info)?;
+        // Reads are signed as the current identity (the log is
+        // members-only); without a key they go unsigned and the server
+        // says what to do.
+        let key = self.identity.as_ref().and_then(|handle| {
+            coopledger::log::keyfile::read_key(&config::key_path(&self.home, handle)).ok()
+        });
+        let mut client = MemberClient::new(SignedChannel::new(channel, key, &info.network_id))
+            .max_decoding_message_size(64 << 20);
         let genesis = signed_genesis(&mut client, &info).await?;
         Ok(Session {
             client,
@@ -227,7 +236,7 @@ impl Context {
 /// decimals that money is read and written in come from here, not from the
 /// unsigned `ServerInfo`, which must agree with it.
 async fn signed_genesis(
-    client: &mut LedgerClient,
+    client: &mut MemberClient,
     info: &pb::ServerInfo,
 ) -> Result<Option<pb::Genesis>> {
     if info.network_id.is_empty() {
@@ -325,7 +334,13 @@ pub fn verified(e: &pb::LoggedEntry) -> Result<VerifiedEnvelope> {
 
 /// Turns a gRPC refusal into a message that leads with the server's words.
 pub fn status(s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("refused ({:?}): {}", s.code(), s.message())
+    // The CLI signs reads as the identity it acts as: say how to give one.
+    let hint = if s.code() == tonic::Code::Unauthenticated && s.message().contains("members-only") {
+        " (the CLI signs reads as the member given with --as HANDLE or COOPLEDGER_AS, using their key from `coopledger keygen`)"
+    } else {
+        ""
+    };
+    anyhow::anyhow!("refused ({:?}): {}{hint}", s.code(), s.message())
 }
 
 /// Prints rows under headers with columns aligned.

@@ -49,6 +49,10 @@ pub struct Limits {
     /// nothing written) while reads go on, and they are taken again as soon
     /// as space is freed. sled must never meet a full disk mid-write.
     pub min_free_disk_bytes: u64,
+    /// Most signed-read nonces the server remembers (those of the last
+    /// `max_clock_skew_ms`), to refuse a replayed read; past it, reads are
+    /// refused with `ResourceExhausted` until old ones expire.
+    pub max_read_nonces: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +73,7 @@ impl Default for Limits {
             max_distribution_seconds: 366 * 86_400,
             max_replay_entries: 100_000,
             min_free_disk_bytes: 64 << 20,
+            max_read_nonces: 200_000,
         }
     }
 }
@@ -100,6 +105,7 @@ impl Limits {
             max_distribution_seconds: u64::MAX,
             max_replay_entries: u64::MAX,
             min_free_disk_bytes: 0,
+            max_read_nonces: usize::MAX,
         }
     }
 }

@@ -228,6 +228,26 @@ impl LedgerState {
         self.network.as_ref()
     }
 
+    /// The member whose current key `key` is, for a signed read; says why
+    /// not otherwise (no member's key, or a retired one).
+    pub fn key_holder(&self, key: &[u8; 32]) -> Result<&MemberState, String> {
+        match self.keys.get(key) {
+            Some(owner) if !owner.current => Err(format!(
+                "the key {} of {} was retired (rotated): sign with the member's current key",
+                hex::encode(key),
+                owner.handle
+            )),
+            Some(owner) => self
+                .members
+                .get(&owner.handle)
+                .ok_or_else(|| format!("the key {} belongs to no member", hex::encode(key))),
+            None => Err(format!(
+                "the key {} belongs to no member of this network: ask an admin to admit you",
+                hex::encode(key)
+            )),
+        }
+    }
+
     /// A member by handle.
     pub fn member(&self, handle: &str) -> Option<&MemberState> {
         self.members.get(handle)

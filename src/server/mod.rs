@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
+pub mod gate;
 mod payout;
 mod service;
 pub mod status;
@@ -32,6 +33,9 @@ pub struct ServerConfig {
     /// A copy of the checkpoint file outside the data folder (the CLI's
     /// default: `DATA.checkpoint` beside it; see `log::default_copy`).
     pub checkpoint_copy: Option<PathBuf>,
+    /// Reads need no member's signature (an open network). Off by default:
+    /// the log is members-only.
+    pub public_read: bool,
 }
 
 /// Why a server could not start or stopped with an error.
@@ -130,9 +134,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let max = config.limits.max_message_bytes;
-    let ledger_service = pb::ledger_server::LedgerServer::new(LedgerService::new(ledger.clone()))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    let ledger_service = gate::ReadGate::new(
+        pb::ledger_server::LedgerServer::new(LedgerService::new(ledger.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+        ledger.clone(),
+        config.public_read,
+    );
 
     let (tx, rx) = oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()

@@ -4,6 +4,7 @@
 //! shapes) on their own tasks, in parallel, and hand verified entries to the
 //! sequencer. Errors become `Status` only through `status.rs`.
 
+use super::gate::Reader;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -500,6 +501,17 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::ComputeSharesRequest>,
     ) -> Result<Response<Self::ComputeSharesStream>, Status> {
+        // A draft is a what-if over the whole log, as costly as a preview:
+        // for those who set policy.
+        if let Some(reader) = request.extensions().get::<Reader>()
+            && !request.get_ref().draft_policy_json.is_empty()
+            && !reader.is(pb::Role::Treasurer)
+        {
+            return Err(Status::permission_denied(format!(
+                "{} may not preview a draft policy: only treasurers and admins may",
+                reader.handle
+            )));
+        }
         let req = request.into_inner();
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let include_scenario = req.include_scenario;
@@ -528,6 +540,18 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<Self::ExplainStream>, Status> {
+        // Why another member gets what they get is theirs, and the
+        // treasurers' and admins' who answer for it.
+        if let Some(reader) = request.extensions().get::<Reader>()
+            && reader.handle != request.get_ref().member
+            && !reader.is(pb::Role::Treasurer)
+        {
+            return Err(Status::permission_denied(format!(
+                "{} may not read {}'s breakdown: a member reads their own; treasurers and admins read anyone's",
+                reader.handle,
+                request.get_ref().member
+            )));
+        }
         let req = request.into_inner();
         crate::ledger::check_handle(&req.member, "member")?;
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;

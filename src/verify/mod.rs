@@ -10,9 +10,11 @@
 mod checkpoint;
 mod envelope;
 mod proof;
+mod read;
 mod tree;
 
 pub use checkpoint::*;
 pub use envelope::*;
 pub use proof::*;
+pub use read::*;
 pub use tree::*;

@@ -73,6 +73,7 @@ impl TestServer {
             limits: self.limits.clone(),
             clock: clock(&self.ahead_ms),
             checkpoint_copy: None,
+            public_read: true,
         }
     }
 
@@ -172,6 +173,7 @@ async fn start_on(dir: &Path, limits: &Limits, clock: Clock) -> RunningServer {
         limits: limits.clone(),
         clock,
         checkpoint_copy: None,
+        public_read: true,
     };
     let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
         .await

@@ -5,6 +5,7 @@
 //!
 //! | module            | what it tests                                         |
 //! |-------------------|-------------------------------------------------------|
+//! | [`read_auth`]     | members-only reads: signed, fresh, not replayed, by role |
 //! | [`reads`]         | every entry type lands and reads back byte-identical; ListEntries filters |
 //! | [`submit`]        | refusals of bad envelopes and headers; genesis rules  |
 //! | [`members`]       | members, roles, keys and their refusals               |
@@ -45,6 +46,7 @@ mod disk_full;
 mod idempotency;
 mod limits;
 mod members;
+mod read_auth;
 mod reads;
 mod restart;
 mod scenario;
