@@ -218,6 +218,31 @@ pub fn admit_body(handle: &str, public_key: &[u8]) -> Body {
     })
 }
 
+/// An admin's suspension of `member` (their key stops signing and reading).
+pub fn suspend_body(member: &str, reason: &str) -> Body {
+    Body::SuspendMember(pb::SuspendMember {
+        member: member.into(),
+        reason: reason.into(),
+    })
+}
+
+/// An admin's reinstatement of a suspended `member`.
+pub fn reinstate_body(member: &str, reason: &str) -> Body {
+    Body::ReinstateMember(pb::ReinstateMember {
+        member: member.into(),
+        reason: reason.into(),
+    })
+}
+
+/// An admin's reset of `member`'s key to `new_public_key`.
+pub fn reset_key_body(member: &str, new_public_key: &[u8], reason: &str) -> Body {
+    Body::ResetKey(pb::ResetKey {
+        member: member.into(),
+        new_public_key: new_public_key.to_vec(),
+        reason: reason.into(),
+    })
+}
+
 /// A rotate-key body: the author's key is replaced by `new_public_key`.
 pub fn rotate_body(new_public_key: &[u8]) -> Body {
     Body::RotateKey(pb::RotateKey {

@@ -104,6 +104,9 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
         ),
         Some(Body::AdmitMember(a)) => ("admit".into(), a.handle.clone()),
         Some(Body::RotateKey(_)) => ("rotate".into(), "new key".into()),
+        Some(Body::SuspendMember(s)) => ("suspend".into(), format!("{} {:?}", s.member, s.reason)),
+        Some(Body::ReinstateMember(r)) => ("reinstate".into(), r.member.clone()),
+        Some(Body::ResetKey(r)) => ("reset-key".into(), format!("{} {:?}", r.member, r.reason)),
         Some(Body::GrantRole(g)) => (
             "grant".into(),
             format!(

@@ -1,6 +1,6 @@
 //! For every member, and for the admins who run the membership: make a key
 //! (`keygen`), found the network (`init`), see what the server serves
-//! (`info`), and `member admit|list|show|grant|revoke|rotate-key`.
+//! (`info`), and `member admit|list|show|grant|revoke|rotate-key|suspend|reinstate|reset-key`.
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
@@ -61,6 +61,32 @@ pub enum MemberCommand {
     },
     /// Replace your key with a new one; the old key stops working.
     RotateKey,
+    /// Suspend a member (admins): their key stops signing and reading, their history stays.
+    Suspend {
+        /// The member.
+        handle: String,
+        /// Why (kept in the log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a member's suspension (admins).
+    Reinstate {
+        /// The member.
+        handle: String,
+        /// Why (kept in the log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Give a member a new key (admins), e.g. after a stolen laptop: the old key stops working.
+    ResetKey {
+        /// The member.
+        handle: String,
+        /// Their new public key (hex, from `coopledger keygen` on their new computer).
+        public_key: String,
+        /// Why (kept in the log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `coopledger keygen HANDLE`.
@@ -218,6 +244,28 @@ pub async fn member(ctx: &Context, command: &MemberCommand) -> Result<()> {
                 .map(|_| ())
         }
         MemberCommand::RotateKey => rotate_key(ctx).await,
+        MemberCommand::Suspend { handle, reason } => {
+            let body = client::suspend_body(handle, reason);
+            sign_and_submit(ctx, body, &format!("suspended {handle}"))
+                .await
+                .map(|_| ())
+        }
+        MemberCommand::Reinstate { handle, reason } => {
+            let body = client::reinstate_body(handle, reason);
+            sign_and_submit(ctx, body, &format!("reinstated {handle}"))
+                .await
+                .map(|_| ())
+        }
+        MemberCommand::ResetKey {
+            handle,
+            public_key,
+            reason,
+        } => {
+            let body = client::reset_key_body(handle, &parse_key(public_key)?, reason);
+            sign_and_submit(ctx, body, &format!("reset {handle}'s key"))
+                .await
+                .map(|_| ())
+        }
         MemberCommand::List => {
             let mut s = ctx.connect().await?;
             let members = s

@@ -78,6 +78,9 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::Allocate(_) => "allocate",
         Body::RecordDistribution(_) => "record_distribution",
         Body::VoidDistribution(_) => "void_distribution",
+        Body::SuspendMember(_) => "suspend_member",
+        Body::ReinstateMember(_) => "reinstate_member",
+        Body::ResetKey(_) => "reset_key",
     }
 }
 
@@ -97,6 +100,9 @@ pub fn body_kind(body: &Body) -> pb::EntryKind {
         Body::Allocate(_) => pb::EntryKind::Allocate,
         Body::RecordDistribution(_) => pb::EntryKind::RecordDistribution,
         Body::VoidDistribution(_) => pb::EntryKind::VoidDistribution,
+        Body::SuspendMember(_) => pb::EntryKind::SuspendMember,
+        Body::ReinstateMember(_) => pb::EntryKind::ReinstateMember,
+        Body::ResetKey(_) => pb::EntryKind::ResetKey,
     }
 }
 
@@ -435,6 +441,29 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
         Body::RotateKey(r) => {
             crate::verify::check_member_key(&r.new_public_key, "rotate_key.new_public_key")?;
             Ok(())
+        }
+        Body::SuspendMember(s) => {
+            check_handle(&s.member, "suspend_member.member")?;
+            check_text(
+                &s.reason,
+                limits.max_note_bytes,
+                "suspend_member.reason",
+                true,
+            )
+        }
+        Body::ReinstateMember(r) => {
+            check_handle(&r.member, "reinstate_member.member")?;
+            check_text(
+                &r.reason,
+                limits.max_note_bytes,
+                "reinstate_member.reason",
+                false,
+            )
+        }
+        Body::ResetKey(r) => {
+            check_handle(&r.member, "reset_key.member")?;
+            crate::verify::check_member_key(&r.new_public_key, "reset_key.new_public_key")?;
+            check_text(&r.reason, limits.max_note_bytes, "reset_key.reason", true)
         }
         Body::GrantRole(g) => {
             check_handle(&g.member, "grant_role.member")?;

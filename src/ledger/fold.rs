@@ -32,6 +32,11 @@ enum Step {
         old: [u8; 32],
         new: [u8; 32],
     },
+    /// Restore a member's suspension as it was.
+    Suspension {
+        handle: String,
+        previous: Option<u64>,
+    },
     /// Flip a role back.
     Role {
         handle: String,
@@ -125,22 +130,22 @@ impl LedgerState {
                 let mut new = [0u8; 32];
                 new.copy_from_slice(&r.new_public_key);
                 let old = v.public_key;
-                if let Some(m) = self.members.get_mut(&author) {
-                    m.retired_keys.push(old);
-                    m.key = new;
-                }
-                if let Some(o) = self.keys.get_mut(&old) {
-                    o.current = false;
-                }
-                self.keys.insert(
-                    new,
-                    KeyOwner {
-                        handle: author.clone(),
-                        current: true,
-                    },
-                );
+                self.replace_key(&author, old, new);
                 Step::Rotate {
                     handle: author,
+                    old,
+                    new,
+                }
+            }
+            Body::SuspendMember(s) => self.set_suspension(&s.member, Some(sequence)),
+            Body::ReinstateMember(r) => self.set_suspension(&r.member, None),
+            Body::ResetKey(r) => {
+                let mut new = [0u8; 32];
+                new.copy_from_slice(&r.new_public_key);
+                let old = self.members.get(&r.member).map_or([0; 32], |m| m.key);
+                self.replace_key(&r.member, old, new);
+                Step::Rotate {
+                    handle: r.member.clone(),
                     old,
                     new,
                 }
@@ -336,6 +341,11 @@ impl LedgerState {
                     m.retired_keys.pop();
                 }
             }
+            Step::Suspension { handle, previous } => {
+                if let Some(m) = self.members.get_mut(&handle) {
+                    m.suspended = previous;
+                }
+            }
             Step::Role {
                 handle,
                 role,
@@ -414,6 +424,37 @@ impl LedgerState {
         }
     }
 
+    /// Retires `old` as `handle`'s key and makes `new` current (a rotation
+    /// by the member, or a reset by an admin).
+    fn replace_key(&mut self, handle: &str, old: [u8; 32], new: [u8; 32]) {
+        if let Some(m) = self.members.get_mut(handle) {
+            m.retired_keys.push(old);
+            m.key = new;
+        }
+        if let Some(o) = self.keys.get_mut(&old) {
+            o.current = false;
+        }
+        self.keys.insert(
+            new,
+            KeyOwner {
+                handle: handle.to_string(),
+                current: true,
+            },
+        );
+    }
+
+    /// Sets (or lifts) a member's suspension.
+    fn set_suspension(&mut self, handle: &str, suspended: Option<u64>) -> Step {
+        let previous = self
+            .members
+            .get_mut(handle)
+            .and_then(|m| std::mem::replace(&mut m.suspended, suspended));
+        Step::Suspension {
+            handle: handle.to_string(),
+            previous,
+        }
+    }
+
     fn add_member(
         &mut self,
         handle: &str,
@@ -430,6 +471,7 @@ impl LedgerState {
                 roles,
                 admitted_at: sequence,
                 contributions: 0,
+                suspended: None,
             },
         );
         self.keys.insert(

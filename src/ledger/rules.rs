@@ -144,6 +144,48 @@ impl LedgerState {
             Body::RotateKey(r) => {
                 self.check_key_unused(&r.new_public_key, "rotate_key.new_public_key")
             }
+            Body::SuspendMember(s) => {
+                self.require_admin(author, "suspend members")?;
+                let target = self.existing_member(&s.member, "suspend_member.member")?;
+                if let Some(at) = target.suspended {
+                    return Err(Refusal::AlreadyExists(format!(
+                        "suspend_member: {} is already suspended (entry {at})",
+                        s.member
+                    )));
+                }
+                let admins_left = self
+                    .members
+                    .values()
+                    .filter(|m| {
+                        m.roles.contains(&pb::Role::Admin)
+                            && m.suspended.is_none()
+                            && m.handle != s.member
+                    })
+                    .count();
+                if admins_left == 0 {
+                    return Err(Refusal::FailedPrecondition(format!(
+                        "suspend_member: {} is the last admin who is not suspended; nobody could reinstate anyone",
+                        s.member
+                    )));
+                }
+                Ok(())
+            }
+            Body::ReinstateMember(r) => {
+                self.require_admin(author, "reinstate members")?;
+                let target = self.existing_member(&r.member, "reinstate_member.member")?;
+                if target.suspended.is_none() {
+                    return Err(Refusal::FailedPrecondition(format!(
+                        "reinstate_member: {} is not suspended",
+                        r.member
+                    )));
+                }
+                Ok(())
+            }
+            Body::ResetKey(r) => {
+                self.require_admin(author, "reset members' keys")?;
+                self.existing_member(&r.member, "reset_key.member")?;
+                self.check_key_unused(&r.new_public_key, "reset_key.new_public_key")
+            }
             Body::GrantRole(g) => {
                 self.require_admin(author, "grant roles")?;
                 let role = entry::check_role(g.role, "grant_role.role")?;
@@ -440,6 +482,11 @@ impl LedgerState {
             ))
         })?;
         if &member.key == key {
+            if let Some(at) = member.suspended {
+                return Err(Refusal::PermissionDenied(format!(
+                    "{handle} is suspended (entry {at}): their key signs nothing until an admin reinstates them"
+                )));
+            }
             return Ok(member);
         }
         if member.retired_keys.contains(key) {

@@ -44,6 +44,9 @@ pub struct MemberState {
     pub admitted_at: u64,
     /// Contributions logged and not retracted.
     pub contributions: u64,
+    /// Sequence number of the entry that suspended them, while suspended:
+    /// their key signs nothing and reads nothing.
+    pub suspended: Option<u64>,
 }
 
 /// A standing evaluation of a contribution by one evaluator.
@@ -237,10 +240,14 @@ impl LedgerState {
                 hex::encode(key),
                 owner.handle
             )),
-            Some(owner) => self
-                .members
-                .get(&owner.handle)
-                .ok_or_else(|| format!("the key {} belongs to no member", hex::encode(key))),
+            Some(owner) => match self.members.get(&owner.handle) {
+                Some(m) if m.suspended.is_some() => Err(format!(
+                    "{} is suspended: their key reads nothing until an admin reinstates them",
+                    m.handle
+                )),
+                Some(m) => Ok(m),
+                None => Err(format!("the key {} belongs to no member", hex::encode(key))),
+            },
             None => Err(format!(
                 "the key {} belongs to no member of this network: ask an admin to admit you",
                 hex::encode(key)
@@ -428,6 +435,9 @@ impl LedgerState {
             Some(Body::AdmitMember(a)) => a.handle == member,
             Some(Body::GrantRole(g)) => g.member == member,
             Some(Body::RevokeRole(r)) => r.member == member,
+            Some(Body::SuspendMember(s)) => s.member == member,
+            Some(Body::ReinstateMember(r)) => r.member == member,
+            Some(Body::ResetKey(r)) => r.member == member,
             Some(Body::Evaluate(e)) => self
                 .contributions
                 .get(&id_of(&e.contribution_id))

@@ -137,6 +137,7 @@ fn member(m: &MemberState) -> pb::Member {
         admitted_at: m.admitted_at,
         retired_keys: m.retired_keys.iter().map(|k| k.to_vec()).collect(),
         contributions: m.contributions,
+        suspended_at: m.suspended,
     }
 }
 

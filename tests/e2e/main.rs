@@ -17,6 +17,7 @@
 //! | [`restart`]       | the same log and state after a restart                |
 //! | [`snapshot`]      | restarts from the state snapshot; a bad one is set aside |
 //! | [`concurrency`]   | 32 clients, one total order                           |
+//! | [`stolen_key`]    | admins suspend, reset a key, reinstate                |
 //! | [`subscribe`]     | Subscribe follows the log                             |
 //! | [`service`]       | health checking and reflection                        |
 //!
@@ -52,6 +53,7 @@ mod restart;
 mod scenario;
 mod service;
 mod snapshot;
+mod stolen_key;
 mod storage;
 mod submit;
 mod subscribe;

@@ -219,6 +219,7 @@ pub(crate) fn scenario_members(s: &Scenario) -> Vec<pb::Member> {
             admitted_at: 0,
             retired_keys: vec![],
             contributions: 0,
+            suspended_at: None,
         },
         pb::Member {
             handle: "bob".into(),
@@ -228,6 +229,7 @@ pub(crate) fn scenario_members(s: &Scenario) -> Vec<pb::Member> {
             retired_keys: vec![s.bob_old.public_key().to_vec()],
             // #8 stands (amended), #9 was retracted.
             contributions: 1,
+            suspended_at: None,
         },
         pb::Member {
             handle: "carol".into(),
@@ -236,6 +238,7 @@ pub(crate) fn scenario_members(s: &Scenario) -> Vec<pb::Member> {
             admitted_at: 2,
             retired_keys: vec![],
             contributions: 2,
+            suspended_at: None,
         },
         pb::Member {
             handle: "dave".into(),
@@ -244,6 +247,7 @@ pub(crate) fn scenario_members(s: &Scenario) -> Vec<pb::Member> {
             admitted_at: 0,
             retired_keys: vec![],
             contributions: 1,
+            suspended_at: None,
         },
     ]
 }
@@ -263,6 +267,9 @@ pub(crate) fn kind_of(e: &pb::LoggedEntry) -> pb::EntryKind {
         Some(Body::Allocate(_)) => pb::EntryKind::Allocate,
         Some(Body::RecordDistribution(_)) => pb::EntryKind::RecordDistribution,
         Some(Body::VoidDistribution(_)) => pb::EntryKind::VoidDistribution,
+        Some(Body::SuspendMember(_)) => pb::EntryKind::SuspendMember,
+        Some(Body::ReinstateMember(_)) => pb::EntryKind::ReinstateMember,
+        Some(Body::ResetKey(_)) => pb::EntryKind::ResetKey,
         None => pb::EntryKind::Unspecified,
     }
 }

@@ -349,7 +349,9 @@ async fn a_backup_taken_while_serving_restores_to_a_server_with_the_same_log() {
         .nth(2)
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{stdout}"));
-    assert!(size >= 33, "{stdout}");
+    // Genesis and 30 contributions were there before the backup began; the
+    // concurrent writer's may or may not be in it.
+    assert!((31..=71).contains(&size), "{stdout}");
     let ids = |entries: Vec<pb::LoggedEntry>| -> Vec<Vec<u8>> {
         entries.into_iter().map(|e| e.id).collect()
     };
