@@ -261,6 +261,37 @@ async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
         .await,
     );
     assert!(out.contains("verified 3 entries of bob"), "{out}");
+    // The home that exported it pinned the server: the record's log key is
+    // checked against that pin; elsewhere only a key given on the command
+    // line can vouch for it.
+    assert!(
+        out.contains("log key matches the key this config pinned"),
+        "{out}"
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = stdout_ok(
+        &cli(
+            elsewhere.path(),
+            "http://127.0.0.1:1",
+            &["verify-record", record.to_str().unwrap()],
+        )
+        .await,
+    );
+    assert!(out.contains("log key NOT checked"), "{out}");
+    let err = stderr_failed(
+        &cli(
+            elsewhere.path(),
+            "http://127.0.0.1:1",
+            &[
+                "verify-record",
+                record.to_str().unwrap(),
+                "--log-key",
+                &"ab".repeat(32),
+            ],
+        )
+        .await,
+    );
+    assert!(err.contains("it is not this cooperative's log"), "{err}");
 
     // Change one proof hash: the record no longer verifies.
     let mut json: serde_json::Value =
@@ -295,4 +326,71 @@ async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
         .await,
     );
     assert!(err.contains("is by bob, not alice"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_checks_every_receipt_and_verify_reports_a_submitted_entry_the_log_lost() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    let network = found_network(&mut client, &["alice"]).await;
+    let alice = &network.founders[0];
+    coopledger::log::keyfile::write_key(&home.path().join("keys/alice.key"), &alice.key).unwrap();
+    append(&mut client, &network, 5, 30).await;
+    server.stop().await;
+    // The folder as it was before the CLI's entry.
+    let mut before = server.copy_stopped();
+    server.start_again().await;
+
+    // Through the CLI: the receipt is checked (id, signed checkpoint,
+    // inclusion, consistency with what this config saw) and the id kept.
+    let out = stdout_ok(
+        &cli(
+            home.path(),
+            &server.url(),
+            &[
+                "--as",
+                "alice",
+                "log",
+                "work",
+                "45m",
+                "--at",
+                "2020-01-02T10:00:00Z",
+            ],
+        )
+        .await,
+    );
+    assert!(out.contains("at sequence 6"), "{out}");
+    let kept = std::fs::read_dir(home.path().join("submitted"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 1);
+    stdout_ok(&cli(home.path(), &server.url(), &["--as", "alice", "verify"]).await);
+    server.stop().await;
+
+    // Another log of the same key, as long, without that entry: with the
+    // witness gone (a new laptop that kept only its submitted ids), verify
+    // still finds the entry missing.
+    before.start_again().await;
+    let mut other = before.client().await;
+    client_submit(&mut other, alice, 99).await;
+    std::fs::remove_dir_all(home.path().join("witness")).unwrap();
+    let err = stderr_failed(&cli(home.path(), &before.url(), &["--as", "alice", "verify"]).await);
+    assert!(
+        err.contains("no longer holds entry") && err.contains("sequence 6"),
+        "{err}"
+    );
+}
+
+async fn client_submit(
+    client: &mut LedgerClient,
+    signer: &coopledger::client::Signer,
+    minutes: u64,
+) {
+    client
+        .submit(pb::SubmitRequest {
+            envelope: Some(sign(signer, contribution_body(work(minutes, JAN_2020.0)))),
+        })
+        .await
+        .unwrap();
 }

@@ -55,6 +55,10 @@ pub struct ExportArgs {
 pub struct VerifyRecordArgs {
     /// A record written by `coopledger export --member ... --proofs FILE`.
     pub file: PathBuf,
+    /// The log key to expect (hex), when this config has none pinned for
+    /// the record's network.
+    #[arg(long, value_name = "HEX")]
+    pub log_key: Option<String>,
 }
 
 /// The witness file: the last checkpoint this config saw for a log.
@@ -72,6 +76,26 @@ fn read_witness(home: &Path, log_public_key: &[u8; 32]) -> Result<Option<Checkpo
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// Checks a signed checkpoint `cp` of this log against the last one this
+/// config saw (one history: the smaller a prefix of the larger) and keeps
+/// the newer as the witness.
+pub(crate) async fn advance_witness(
+    session: &mut super::Session,
+    home: &Path,
+    log_public_key: &[u8; 32],
+    cp: &Checkpoint,
+    note: &str,
+) -> Result<()> {
+    let seen = read_witness(home, log_public_key)?;
+    if let Some(w) = &seen {
+        super::receipts::check_consistency(session, (cp.size, cp.root), (w.size, w.root)).await?;
+    }
+    if seen.as_ref().is_none_or(|w| cp.size > w.size) {
+        write_witness(home, log_public_key, note)?;
+    }
+    Ok(())
 }
 
 fn write_witness(home: &Path, log_public_key: &[u8; 32], note: &str) -> Result<()> {
@@ -96,6 +120,26 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     // reached, check_extends reports the log as shorter than what was seen.
     if let Some(seen) = &witness {
         replayed.check_extends(seen)?;
+    }
+    // Every entry this config submitted (and got a checked receipt for) is
+    // still in the log, where its receipt put it.
+    let submitted = super::receipts::submitted(&ctx.home, &log_key)?;
+    for s in &submitted {
+        let id = coopledger::verify::EntryId::from_hex(&s.id)
+            .with_context(|| format!("a kept id {} is not 64 hex digits", s.id))?;
+        match replayed.state.sequence_of(&id) {
+            Some(at) if at == s.sequence => {}
+            Some(at) => bail!(
+                "entry {} that this config submitted at sequence {} is now at sequence {at}: the log was rewritten",
+                s.id,
+                s.sequence
+            ),
+            None => bail!(
+                "the log no longer holds entry {} that this config submitted (its receipt put it at sequence {}): the log was rewritten",
+                s.id,
+                s.sequence
+            ),
+        }
     }
     // The replay settled every recorded distribution where it landed: each
     // digest recomputed over the log as it stood, and no claim repaid beyond
@@ -493,11 +537,40 @@ pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
         }
     }
     let network = network_id.context("the record has no genesis entry")?;
+    // A record carries its own log key: anyone can make a file that checks
+    // out against a key they made up. Compare it with the key given, or the
+    // one this config pinned for that network.
+    let expected = match &args.log_key {
+        Some(hex) => Some((
+            hex.to_lowercase(),
+            "the key given with --log-key".to_string(),
+        )),
+        None => super::config::Config::load(&ctx.home)?
+            .pins
+            .iter()
+            .find(|(_, pin)| pin.network_id == network.to_hex())
+            .map(|(server, pin)| {
+                (
+                    pin.log_public_key.clone(),
+                    format!("the key this config pinned for {server}"),
+                )
+            }),
+    };
+    let key_check = match expected {
+        Some((key, whose)) if key == record.log_public_key => format!("log key matches {whose}"),
+        Some((key, whose)) => bail!(
+            "the record is signed by log key {} but {whose} is {key}: it is not this cooperative's log",
+            record.log_public_key
+        ),
+        None => format!(
+            "log key NOT checked: this config pinned no server of network {network}; pass --log-key HEX (the cooperative's log key) to check it"
+        ),
+    };
     if ctx.json {
         println!(
             "{}",
             serde_json::json!({"member": record.member, "entries": rows.len(), "network_id": network.to_hex(),
-                "log_public_key": record.log_public_key, "checkpoint_size": cp.size})
+                "log_public_key": record.log_public_key, "checkpoint_size": cp.size, "log_key_check": key_check})
         );
     } else {
         println!(
@@ -508,6 +581,7 @@ pub fn verify_record(ctx: &Context, args: &VerifyRecordArgs) -> Result<()> {
             origin_of(&log_key),
             cp.size
         );
+        println!("{key_check}");
         super::print_table(&["SEQ", "ID", "KIND", "WHAT"], &rows);
     }
     Ok(())

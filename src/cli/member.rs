@@ -352,7 +352,13 @@ async fn rotate_key(ctx: &Context) -> Result<()> {
         }
     };
     let body = client::rotate_body(&new_key.verifying_key().to_bytes());
-    let r = submit(&mut session, signer.sign(body)?).await?;
+    let network = session.info.network_id.clone();
+    let reader = new_key.clone();
+    // The old key stops reading too: the receipt is checked with the new one.
+    let r = super::submit_then(&mut session, signer.sign(body)?, move |s, _| {
+        s.read_as(Some(reader), &network)
+    })
+    .await?;
     let retired = path.with_extension(format!("retired-{}.key", r.sequence));
     std::fs::rename(&path, &retired)
         .with_context(|| format!("moving the old key to {}", retired.display()))?;

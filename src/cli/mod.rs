@@ -32,6 +32,7 @@ pub mod entries;
 pub mod export;
 pub mod input;
 pub mod member;
+pub mod receipts;
 pub mod score;
 pub mod treasurer;
 
@@ -67,9 +68,27 @@ pub struct Session {
     /// network id; `None` before the network is founded. Fetched once per
     /// session.
     pub genesis: Option<pb::Genesis>,
+    /// The config folder (witness, submitted ids).
+    pub home: PathBuf,
+    /// The connection, to sign reads as another key later (after a
+    /// rotation, or once genesis names the network).
+    channel: tonic::transport::Channel,
+    /// The key reads are signed with.
+    reader: Option<ed25519_dalek::SigningKey>,
 }
 
 impl Session {
+    /// Signs reads from now on with `key` for `network_id`.
+    pub fn read_as(&mut self, key: Option<ed25519_dalek::SigningKey>, network_id: &[u8]) {
+        self.client = MemberClient::new(SignedChannel::new(
+            self.channel.clone(),
+            key.clone(),
+            network_id,
+        ))
+        .max_decoding_message_size(64 << 20);
+        self.reader = key;
+    }
+
     /// Minor-unit digits of the currency, from the signed genesis.
     pub fn decimals(&self) -> u32 {
         self.genesis.as_ref().map_or(0, |g| g.decimals)
@@ -172,13 +191,20 @@ impl Context {
         let key = self.identity.as_ref().and_then(|handle| {
             coopledger::log::keyfile::read_key(&config::key_path(&self.home, handle)).ok()
         });
-        let mut client = MemberClient::new(SignedChannel::new(channel, key, &info.network_id))
-            .max_decoding_message_size(64 << 20);
+        let mut client = MemberClient::new(SignedChannel::new(
+            channel.clone(),
+            key.clone(),
+            &info.network_id,
+        ))
+        .max_decoding_message_size(64 << 20);
         let genesis = signed_genesis(&mut client, &info).await?;
         Ok(Session {
             client,
             info,
             genesis,
+            home: self.home.clone(),
+            channel,
+            reader: key,
         })
     }
 
@@ -280,15 +306,39 @@ async fn signed_genesis(
 }
 
 /// Submits one signed envelope and returns its receipt.
+/// Submits one signed envelope and checks its receipt
+/// (`receipts::check_receipt`).
 pub async fn submit(session: &mut Session, envelope: pb::Envelope) -> Result<pb::Receipt> {
-    Ok(session
+    submit_then(session, envelope, |_, _| {}).await
+}
+
+/// As [`submit`], with `before_check` run on the session between the
+/// answer and the check (a rotation signs its check's reads with the new
+/// key; a genesis names the network reads are signed for).
+pub async fn submit_then(
+    session: &mut Session,
+    envelope: pb::Envelope,
+    before_check: impl FnOnce(&mut Session, &pb::Receipt),
+) -> Result<pb::Receipt> {
+    let receipt = session
         .client
         .submit(pb::SubmitRequest {
-            envelope: Some(envelope),
+            envelope: Some(envelope.clone()),
         })
         .await
         .map_err(status)?
-        .into_inner())
+        .into_inner();
+    if session.info.network_id.is_empty() {
+        // A genesis: from here on reads are signed for the network it made.
+        let key = session.reader.clone();
+        session.read_as(key, &receipt.id);
+    }
+    before_check(session, &receipt);
+    let home = session.home.clone();
+    receipts::check_receipt(session, &home, &envelope, &receipt)
+        .await
+        .context("the entry was submitted, but its receipt does not check out")?;
+    Ok(receipt)
 }
 
 /// Signs `body` as the current identity, submits it, prints the receipt.
