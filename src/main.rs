@@ -153,6 +153,12 @@ struct ServeArgs {
     /// go on (default 64).
     #[arg(long)]
     min_free_disk_mb: Option<u64>,
+    /// Most signed-read nonces remembered (default 200000).
+    #[arg(long)]
+    max_read_nonces: Option<usize>,
+    /// Most previews scored at once (default 2).
+    #[arg(long)]
+    max_concurrent_previews: Option<usize>,
 }
 
 impl ServeArgs {
@@ -180,7 +186,9 @@ impl ServeArgs {
             max_subscribers,
             max_group_entries,
             max_pending_requests,
-            max_replay_entries
+            max_replay_entries,
+            max_read_nonces,
+            max_concurrent_previews
         );
         if let Some(mb) = self.min_free_disk_mb {
             l.min_free_disk_bytes = mb.saturating_mul(1 << 20);

@@ -53,6 +53,10 @@ pub struct Limits {
     /// `max_clock_skew_ms`), to refuse a replayed read; past it, reads are
     /// refused with `ResourceExhausted` until old ones expire.
     pub max_read_nonces: usize,
+    /// Most previews and explanations scored at once; the next is refused
+    /// with `ResourceExhausted` (scoring a large period holds a core and
+    /// memory for a while).
+    pub max_concurrent_previews: usize,
 }
 
 impl Default for Limits {
@@ -74,6 +78,7 @@ impl Default for Limits {
             max_replay_entries: 100_000,
             min_free_disk_bytes: 64 << 20,
             max_read_nonces: 200_000,
+            max_concurrent_previews: 2,
         }
     }
 }
@@ -106,6 +111,7 @@ impl Limits {
             max_replay_entries: u64::MAX,
             min_free_disk_bytes: 0,
             max_read_nonces: usize::MAX,
+            max_concurrent_previews: usize::MAX,
         }
     }
 }

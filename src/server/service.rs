@@ -29,15 +29,19 @@ use super::status::task_failed;
 pub struct LedgerService {
     ledger: Ledger,
     subscribers: Arc<Semaphore>,
+    /// Previews and explanations being scored (`max_concurrent_previews`).
+    previews: Arc<Semaphore>,
 }
 
 impl LedgerService {
     /// Serves `ledger`.
     pub fn new(ledger: Ledger) -> Self {
         let subscribers = Arc::new(Semaphore::new(ledger.limits().max_subscribers));
+        let previews = Arc::new(Semaphore::new(ledger.limits().max_concurrent_previews));
         LedgerService {
             ledger,
             subscribers,
+            previews,
         }
     }
 }
@@ -516,8 +520,17 @@ impl pb::ledger_server::Ledger for LedgerService {
         let req = request.into_inner();
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let include_scenario = req.include_scenario;
+        let max_draft = self.ledger.limits().max_payload_bytes;
+        if req.draft_policy_json.len() > max_draft {
+            return Err(Status::resource_exhausted(format!(
+                "draft_policy_json: {} bytes is over the limit of {max_draft} (max_payload_bytes: a draft is no larger than a policy that can be adopted)",
+                req.draft_policy_json.len()
+            )));
+        }
+        let slot = self.preview_slot()?;
         let parts = self
             .blocking(move |ledger| {
+                let _slot = slot;
                 let computed = payout::compute(
                     &ledger,
                     payout::PreviewRequest {
@@ -556,8 +569,10 @@ impl pb::ledger_server::Ledger for LedgerService {
         let req = request.into_inner();
         crate::ledger::check_handle(&req.member, "member")?;
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
+        let slot = self.preview_slot()?;
         let parts = self
             .blocking(move |ledger| {
+                let _slot = slot;
                 let computed = payout::compute(
                     &ledger,
                     payout::PreviewRequest {
@@ -610,6 +625,18 @@ impl LedgerService {
     }
 
     /// Runs blocking work (replays, scoring) off the async workers.
+    /// A slot to score a preview in: scoring a large period takes a core
+    /// and memory for a while, so at most `max_concurrent_previews` run at
+    /// once and the next is refused rather than queued behind them.
+    fn preview_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        self.previews.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "{} previews are being computed (max_concurrent_previews); retry shortly",
+                self.ledger.limits().max_concurrent_previews
+            ))
+        })
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(Ledger) -> Result<T, LedgerError> + Send + 'static,

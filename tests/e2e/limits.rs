@@ -186,3 +186,62 @@ async fn refuses_a_payload_over_max_payload_bytes() {
     coop.refuse(&e, Code::ResourceExhausted, "envelope.payload")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_over_max_payload_bytes_and_previews_past_their_limit_are_refused() {
+    let mut c = Coop::with_limits(Limits {
+        max_payload_bytes: 2048,
+        max_concurrent_previews: 1,
+        ..Limits::default()
+    })
+    .await;
+    let draft = |bytes: usize| pb::ComputeSharesRequest {
+        period: Some(pb::Period {
+            start: JAN_2020.0,
+            end: JAN_2020.1,
+        }),
+        income: Some(1000),
+        draft_policy_json: vec![b' '; bytes],
+        ..Default::default()
+    };
+    // Over the limit: refused before any work, naming it.
+    let over = coopledger::client::fetch_preview(&mut c.client, draft(2049))
+        .await
+        .err()
+        .expect("an over-size draft");
+    let coopledger::client::FetchError::Status(status) = over else {
+        panic!("{over}")
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("max_payload_bytes"), "{status:?}");
+    // At the limit: read as a policy (and refused as one: it is blank).
+    let at = coopledger::client::fetch_preview(&mut c.client, draft(2048))
+        .await
+        .err()
+        .expect("a blank draft");
+    let coopledger::client::FetchError::Status(status) = at else {
+        panic!("{at}")
+    };
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    // No preview slot at all: every preview and explanation is refused.
+    c.server
+        .restart_with(Limits {
+            max_concurrent_previews: 0,
+            ..Limits::default()
+        })
+        .await;
+    let mut client = c.server.client().await;
+    let refused = coopledger::client::fetch_preview(&mut client, draft(0))
+        .await
+        .err()
+        .expect("no slot");
+    let coopledger::client::FetchError::Status(status) = refused else {
+        panic!("{refused}")
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("max_concurrent_previews"),
+        "{status:?}"
+    );
+}
