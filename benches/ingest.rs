@@ -57,6 +57,7 @@ impl Bench {
                 limits: Default::default(),
                 clock: Default::default(),
                 checkpoint_copy: None,
+                tls: None,
             })
             .await
             .expect("server");

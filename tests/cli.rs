@@ -23,6 +23,7 @@ async fn server(dir: &Path) -> RunningServer {
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
+        tls: None,
     })
     .await
     .expect("server starts")

@@ -102,6 +102,7 @@ pub async fn run() -> Result<()> {
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
+        tls: None,
     })
     .await?;
     println!(

@@ -73,6 +73,7 @@ impl TestServer {
             limits: self.limits.clone(),
             clock: clock(&self.ahead_ms),
             checkpoint_copy: None,
+            tls: None,
         }
     }
 
@@ -172,6 +173,7 @@ async fn start_on(dir: &Path, limits: &Limits, clock: Clock) -> RunningServer {
         limits: limits.clone(),
         clock,
         checkpoint_copy: None,
+        tls: None,
     };
     let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
         .await
@@ -207,6 +209,7 @@ pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::
             .env("COOPLEDGER_HOME", &home)
             .env("COOPLEDGER_SERVER", &server)
             .env_remove("COOPLEDGER_AS")
+            .env_remove("COOPLEDGER_TLS_CA")
             .output()
             .expect("run coopledger")
     })

@@ -81,6 +81,7 @@ fn config(data: &Path, limits: Limits) -> ServerConfig {
         limits,
         clock: Default::default(),
         checkpoint_copy: None,
+        tls: None,
     }
 }
 

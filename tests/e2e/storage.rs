@@ -253,6 +253,7 @@ async fn sigterm_stops_the_server_cleanly() {
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
+        tls: None,
     })
     .await
     .unwrap();
