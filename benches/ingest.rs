@@ -58,6 +58,7 @@ impl Bench {
                 clock: Default::default(),
                 checkpoint_copy: None,
                 public_read: true,
+                tls: None,
             })
             .await
             .expect("server");

@@ -9,16 +9,22 @@ mod cli;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
 /// A signed contribution ledger for cooperatives.
 #[derive(Parser)]
 #[command(name = "coopledger", version, about, long_about = None)]
 struct Cli {
-    /// Server URL.
+    /// Server URL: `https://HOST:PORT` (TLS) or `http://HOST:PORT`
+    /// (plaintext); the scheme is required.
     #[arg(long, global = true, env = "COOPLEDGER_SERVER")]
     server: Option<String>,
+    /// PEM file of the CA certificate (or the server's self-signed
+    /// certificate) to trust for an https:// server instead of the public
+    /// web CAs.
+    #[arg(long, global = true, env = "COOPLEDGER_TLS_CA", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
     /// Member handle to act as (its key is keys/HANDLE.key in the config folder).
     #[arg(long = "as", global = true, env = "COOPLEDGER_AS")]
     identity: Option<String>,
@@ -106,6 +112,15 @@ struct ServeArgs {
     /// By default every read must be signed by a member (README: Signed reads).
     #[arg(long)]
     public_read: bool,
+    /// Serve over TLS with this PEM certificate chain, the server's own
+    /// certificate first (e.g. Let's Encrypt's fullchain.pem); needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert's certificate (e.g. privkey.pem);
+    /// needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Largest gRPC message, bytes.
     #[arg(long)]
     max_message_bytes: Option<usize>,
@@ -168,6 +183,35 @@ impl ServeArgs {
             .or_else(|| coopledger::log::default_copy(&self.data))
     }
 
+    /// The TLS identity from `--tls-cert` and `--tls-key`, read and
+    /// checked; every refusal names the flag and its file.
+    fn tls(&self) -> Result<Option<coopledger::server::TlsIdentity>> {
+        use coopledger::server::{ServerError, TlsIdentity};
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            // clap's `requires` refuses one without the other.
+            return Ok(None);
+        };
+        let read = |flag: &str, path: &PathBuf| {
+            std::fs::read(path)
+                .with_context(|| format!("{flag} {}: cannot read it", path.display()))
+        };
+        let (cert_pem, key_pem) = (read("--tls-cert", cert)?, read("--tls-key", key)?);
+        match TlsIdentity::from_pem(cert_pem, key_pem) {
+            Ok(identity) => Ok(Some(identity)),
+            Err(e @ ServerError::TlsCertificate(_)) => {
+                Err(anyhow::Error::new(e).context(format!("--tls-cert {}", cert.display())))
+            }
+            Err(e @ ServerError::TlsKey(_)) => {
+                Err(anyhow::Error::new(e).context(format!("--tls-key {}", key.display())))
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!(
+                "--tls-cert {} and --tls-key {}",
+                cert.display(),
+                key.display()
+            ))),
+        }
+    }
+
     fn limits(&self) -> coopledger::ledger::Limits {
         let mut l = coopledger::ledger::Limits::default();
         macro_rules! set {
@@ -227,6 +271,7 @@ async fn run(cli: Cli) -> Result<()> {
         cli::Context::new(
             cli.home.clone(),
             cli.server.clone(),
+            cli.tls_ca.clone(),
             cli.identity.clone(),
             cli.json,
         )
@@ -266,6 +311,7 @@ async fn serve(args: &ServeArgs) -> Result<()> {
         clock: Default::default(),
         checkpoint_copy: args.checkpoint_copy(),
         public_read: args.public_read,
+        tls: args.tls()?,
     })
     .await?;
     eprintln!(

@@ -24,6 +24,7 @@ async fn server(dir: &Path) -> RunningServer {
         clock: Default::default(),
         checkpoint_copy: None,
         public_read: false,
+        tls: None,
     })
     .await
     .expect("server starts")

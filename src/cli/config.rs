@@ -1,5 +1,5 @@
 //! The CLI's config folder: member keys (`keys/<handle>.key`, 0600), the
-//! default identity and server, and the servers it has pinned.
+//! default identity, server and TLS CA, and the servers it has pinned.
 //!
 //! Pinning works like SSH's known_hosts: on first contact the CLI records the
 //! server's log key and network id, and afterwards refuses a server at the
@@ -33,6 +33,11 @@ pub struct Config {
     /// The server used when neither `--server` nor `COOPLEDGER_SERVER` is given.
     #[serde(default)]
     pub server: Option<String>,
+    /// The CA certificate (PEM) trusted for https:// servers when neither
+    /// `--tls-ca` nor `COOPLEDGER_TLS_CA` is given; relative to the config
+    /// folder. Not used for an http:// server.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
     /// Pinned servers by URL.
     #[serde(default)]
     pub pins: BTreeMap<String, Pin>,

@@ -105,6 +105,7 @@ pub async fn run() -> Result<()> {
         checkpoint_copy: None,
         // Members-only, as `coopledger serve`: the demo's reads are signed.
         public_read: false,
+        tls: None,
     })
     .await?;
     println!(

@@ -19,8 +19,10 @@
 //! Shared pieces: this module (the [`Context`] of the global flags, the
 //! pinned [`Session`], submitting, [`status`], [`print_table`]), [`input`]
 //! (amounts, durations, times and periods typed and printed as people
-//! write them) and [`config`] (the config folder, keys and pins). Entry
-//! bodies are built by `coopledger::client`'s `*_body` functions.
+//! write them), [`config`] (the config folder, keys and pins) and
+//! [`transport`] (the server URL's scheme, TLS and `--tls-ca`, and
+//! connection failures explained). Entry bodies are built by
+//! `coopledger::client`'s `*_body` functions.
 
 pub mod audit;
 pub mod backup;
@@ -34,6 +36,7 @@ pub mod input;
 pub mod member;
 pub mod receipts;
 pub mod score;
+pub mod transport;
 pub mod treasurer;
 
 use std::path::PathBuf;
@@ -44,6 +47,7 @@ use coopledger::pb::{self, entry::Body};
 use coopledger::verify::VerifiedEnvelope;
 
 use config::{Config, DEFAULT_SERVER, Pin};
+use transport::{CaSource, TrustedCa};
 
 /// Everything a command needs from the global flags.
 pub struct Context {
@@ -51,6 +55,9 @@ pub struct Context {
     pub home: PathBuf,
     /// `--server`, else the config's, else the default.
     pub server: String,
+    /// `--tls-ca`, else the config's `tls_ca`: the CA trusted for an
+    /// https:// server instead of the public web CAs.
+    pub tls_ca: Option<TrustedCa>,
     /// `--as`, if given.
     pub identity: Option<String>,
     /// Print JSON instead of tables.
@@ -136,6 +143,7 @@ impl Context {
     pub fn new(
         home: Option<PathBuf>,
         server: Option<String>,
+        tls_ca: Option<PathBuf>,
         identity: Option<String>,
         json: bool,
     ) -> Result<Context> {
@@ -147,10 +155,24 @@ impl Context {
         let server = server
             .or(cfg.server)
             .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        let tls_ca = match (tls_ca, cfg.tls_ca) {
+            (Some(path), _) => Some(TrustedCa {
+                path,
+                source: CaSource::Flag,
+            }),
+            // A relative path in the config file is read from the config
+            // folder, wherever the command runs.
+            (None, Some(path)) => Some(TrustedCa {
+                path: home.join(path),
+                source: CaSource::Config,
+            }),
+            (None, None) => None,
+        };
         let identity = identity.or(cfg.default_identity);
         Ok(Context {
             home,
             server,
+            tls_ca,
             identity,
             json,
         })
@@ -169,20 +191,11 @@ impl Context {
     /// Connects to the server, checks it against the pin (pinning it on
     /// first contact) and returns the session.
     pub async fn connect(&self) -> Result<Session> {
-        let channel = tonic::transport::Endpoint::from_shared(self.server.clone())
-            .with_context(|| format!("{} is not a server URL", self.server))?
-            .connect()
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot reach a coopledger server at {} (start one with `coopledger serve`)",
-                    self.server
-                )
-            })?;
+        let channel = transport::connect(&self.server, self.tls_ca.as_ref()).await?;
         let info = LedgerClient::new(channel.clone())
             .get_server_info(pb::GetServerInfoRequest {})
             .await
-            .map_err(status)?
+            .map_err(|s| transport::first_call_failed(&self.server, s))?
             .into_inner();
         self.check_pin(&info)?;
         // Reads are signed as the current identity (the log is

@@ -1,16 +1,22 @@
 //! Starting and stopping a coopledger server: the ledger, the gRPC service,
 //! standard health checking and server reflection (so `grpcurl` works with no
-//! .proto files), on a listener the caller chooses (port 0 in tests).
+//! .proto files), on a listener the caller chooses (port 0 in tests), in
+//! plaintext or over TLS ([`TlsIdentity`], `tls.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
+mod error;
 pub mod gate;
 mod payout;
 mod service;
 pub mod status;
+mod tls;
+
+pub use error::ServerError;
+pub use tls::TlsIdentity;
 
 use crate::ledger::Limits;
 use crate::log::Ledger;
@@ -36,34 +42,17 @@ pub struct ServerConfig {
     /// Reads need no member's signature (an open network). Off by default:
     /// the log is members-only.
     pub public_read: bool,
-}
-
-/// Why a server could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The ledger could not be opened (storage, corruption, key file).
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The gRPC transport failed.
-    #[error("gRPC transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
-    /// The reflection service could not be built from the descriptors.
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
+    /// Serve over TLS with this identity; `None` serves plaintext HTTP/2
+    /// (for loopback, or behind a reverse proxy that terminates TLS).
+    pub tls: Option<TlsIdentity>,
 }
 
 /// A server running on a background task.
 pub struct RunningServer {
     /// The address it listens on (with the real port when 0 was asked).
     pub addr: SocketAddr,
+    /// Whether it serves over TLS.
+    tls: bool,
     ledger: Ledger,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
@@ -75,9 +64,15 @@ impl RunningServer {
         &self.ledger
     }
 
-    /// `http://ADDR`, for clients.
+    /// `http://ADDR`, or `https://ADDR` when it serves over TLS, for clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Whether it serves over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Stops accepting connections, finishes in-flight requests, lets the
@@ -107,6 +102,11 @@ impl RunningServer {
 
 /// Opens the ledger (replaying the log), binds the listener and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    // TLS settings first: a refused identity must not cost a log replay.
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(identity) = &config.tls {
+        builder = builder.tls_config(identity.server_tls_config())?;
+    }
     let ledger = Ledger::open(
         &config.data_dir,
         config.limits.clone(),
@@ -143,7 +143,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     );
 
     let (tx, rx) = oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
+    let router = builder
         .concurrency_limit_per_connection(256)
         .layer(tower::util::MapResponseLayer::new(map_size_limit_status))
         .add_service(health)
@@ -155,9 +155,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = rx.await;
     }));
-    tracing::info!(%addr, data = %config.data_dir.display(), "coopledger serving");
+    let tls = config.tls.is_some();
+    tracing::info!(%addr, tls, data = %config.data_dir.display(), "coopledger serving");
     Ok(RunningServer {
         addr,
+        tls,
         ledger,
         shutdown: Some(tx),
         task,

@@ -74,6 +74,7 @@ impl TestServer {
             clock: clock(&self.ahead_ms),
             checkpoint_copy: None,
             public_read: true,
+            tls: None,
         }
     }
 
@@ -174,6 +175,7 @@ async fn start_on(dir: &Path, limits: &Limits, clock: Clock) -> RunningServer {
         clock,
         checkpoint_copy: None,
         public_read: true,
+        tls: None,
     };
     let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
         .await
@@ -209,6 +211,7 @@ pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::
             .env("COOPLEDGER_HOME", &home)
             .env("COOPLEDGER_SERVER", &server)
             .env_remove("COOPLEDGER_AS")
+            .env_remove("COOPLEDGER_TLS_CA")
             .output()
             .expect("run coopledger")
     })

@@ -205,20 +205,18 @@ async fn a_draft_over_max_payload_bytes_and_previews_past_their_limit_are_refuse
         ..Default::default()
     };
     // Over the limit: refused before any work, naming it.
-    let over = coopledger::client::fetch_preview(&mut c.client, draft(2049))
-        .await
-        .err()
-        .expect("an over-size draft");
+    let Err(over) = coopledger::client::fetch_preview(&mut c.client, draft(2049)).await else {
+        panic!("an over-size draft")
+    };
     let coopledger::client::FetchError::Status(status) = over else {
         panic!("{over}")
     };
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("max_payload_bytes"), "{status:?}");
     // At the limit: read as a policy (and refused as one: it is blank).
-    let at = coopledger::client::fetch_preview(&mut c.client, draft(2048))
-        .await
-        .err()
-        .expect("a blank draft");
+    let Err(at) = coopledger::client::fetch_preview(&mut c.client, draft(2048)).await else {
+        panic!("a blank draft")
+    };
     let coopledger::client::FetchError::Status(status) = at else {
         panic!("{at}")
     };
@@ -232,10 +230,9 @@ async fn a_draft_over_max_payload_bytes_and_previews_past_their_limit_are_refuse
         })
         .await;
     let mut client = c.server.client().await;
-    let refused = coopledger::client::fetch_preview(&mut client, draft(0))
-        .await
-        .err()
-        .expect("no slot");
+    let Err(refused) = coopledger::client::fetch_preview(&mut client, draft(0)).await else {
+        panic!("no slot")
+    };
     let coopledger::client::FetchError::Status(status) = refused else {
         panic!("{refused}")
     };
