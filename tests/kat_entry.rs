@@ -2,7 +2,9 @@
 //! the signature, the entry id and the Merkle leaf hash, computed
 //! independently by `tests/kat/entry_kat.py` (hand-written protobuf, PyPI
 //! `blake3` and `cryptography`). A client in another language that matches
-//! these values signs and hashes exactly as the server verifies.
+//! these values signs and hashes exactly as the server verifies. The payload
+//! is in the canonical form the server requires on arrival
+//! (`VerifiedEnvelope::verify` below re-encodes and compares).
 
 #![allow(
     clippy::unwrap_used,

@@ -423,7 +423,7 @@ async fn export_record(ctx: &Context, member: &str, proofs: &Path) -> Result<()>
             .map_err(status)?
             .into_inner();
         let env = logged.envelope.context("entry without envelope")?;
-        let v = VerifiedEnvelope::verify(&env, usize::MAX)
+        let v = VerifiedEnvelope::verify_logged(&env)
             .map_err(|r| anyhow::anyhow!("entry {sequence}: {r}"))?;
         let proof = session
             .client

@@ -291,7 +291,7 @@ async fn signed_genesis(
     let envelope = logged
         .envelope
         .context("the server sent the genesis entry without its envelope")?;
-    let v = coopledger::verify::VerifiedEnvelope::verify(&envelope, usize::MAX)
+    let v = coopledger::verify::VerifiedEnvelope::verify_logged(&envelope)
         .map_err(|r| anyhow::anyhow!("the genesis entry's signature: {r}"))?;
     if v.id.0.as_slice() != info.network_id.as_slice() {
         bail!(
@@ -382,7 +382,7 @@ pub fn verified(e: &pb::LoggedEntry) -> Result<VerifiedEnvelope> {
         .envelope
         .as_ref()
         .with_context(|| format!("entry {}: served without its envelope", e.sequence))?;
-    let v = VerifiedEnvelope::verify(env, usize::MAX)
+    let v = VerifiedEnvelope::verify_logged(env)
         .map_err(|r| anyhow::anyhow!("entry {}: {r}", e.sequence))?;
     if v.id.0.as_slice() != e.id.as_slice() {
         bail!(

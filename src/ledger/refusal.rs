@@ -54,6 +54,7 @@ impl From<crate::verify::EnvelopeError> for Refusal {
         match e {
             EnvelopeError::TooLarge { .. } => Refusal::ResourceExhausted(e.to_string()),
             EnvelopeError::Malformed(m) => Refusal::InvalidArgument(m),
+            EnvelopeError::NotCanonical { .. } => Refusal::InvalidArgument(e.to_string()),
             EnvelopeError::Forged(m) => Refusal::Unauthenticated(m),
         }
     }

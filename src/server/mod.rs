@@ -23,7 +23,7 @@ use crate::log::Ledger;
 use crate::log::LedgerError;
 use crate::pb;
 use service::LedgerService;
-use status::map_size_limit_status;
+use status::{map_size_limit_status, map_undecodable_request_status};
 
 /// What a server needs to start.
 #[derive(Clone, Debug)]
@@ -146,6 +146,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let router = builder
         .concurrency_limit_per_connection(256)
         .layer(tower::util::MapResponseLayer::new(map_size_limit_status))
+        .layer(tower::util::MapResponseLayer::new(
+            map_undecodable_request_status,
+        ))
         .add_service(health)
         .add_service(reflection)
         .add_service(ledger_service);

@@ -15,11 +15,11 @@ use tonic::{Request, Response, Status};
 
 use crate::ledger::Refusal;
 use crate::ledger::body_kind;
-use crate::ledger::{CheckedEntry, Limits, MemberState};
+use crate::ledger::{CheckedEntry, MemberState};
 use crate::log::LedgerError;
 use crate::log::{Ledger, Receipt, SignedHead};
 use crate::pb;
-use crate::verify::{EntryId, VerifiedEnvelope};
+use crate::verify::{EntryId, EnvelopeError, VerifiedEnvelope};
 
 use super::payout;
 use super::status::task_failed;
@@ -58,7 +58,7 @@ const VERIFY_CHUNK: usize = 64;
 /// sequencer.
 async fn check_all(
     envelopes: Vec<pb::Envelope>,
-    limits: &Limits,
+    ledger: &Ledger,
     batch: bool,
 ) -> Result<Vec<CheckedEntry>, Status> {
     let name = move |i: usize, r: Refusal| {
@@ -68,27 +68,25 @@ async fn check_all(
             r
         }
     };
-    let check = |e: &pb::Envelope, limits: &Limits| {
-        VerifiedEnvelope::verify(e, limits.max_payload_bytes)
-            .map_err(Refusal::from)
-            .and_then(|v| CheckedEntry::new(v, limits))
+    let check = |e: &pb::Envelope, ledger: &Ledger| {
+        verify_arriving(e, ledger).and_then(|v| CheckedEntry::new(v, ledger.limits()))
     };
     if envelopes.len() <= VERIFY_CHUNK {
         return envelopes
             .iter()
             .enumerate()
-            .map(|(i, e)| check(e, limits).map_err(|r| Status::from(name(i, r))))
+            .map(|(i, e)| check(e, ledger).map_err(|r| Status::from(name(i, r))))
             .collect();
     }
     let envelopes = Arc::new(envelopes);
     let tasks: Vec<_> = (0..envelopes.len())
         .step_by(VERIFY_CHUNK)
         .map(|start| {
-            let (envelopes, limits) = (envelopes.clone(), limits.clone());
+            let (envelopes, ledger) = (envelopes.clone(), ledger.clone());
             tokio::task::spawn_blocking(move || {
                 let end = (start + VERIFY_CHUNK).min(envelopes.len());
                 (start..end)
-                    .map(|i| check(&envelopes[i], &limits).map_err(|r| (i, r)))
+                    .map(|i| check(&envelopes[i], &ledger).map_err(|r| (i, r)))
                     .collect::<Result<Vec<_>, _>>()
             })
         })
@@ -99,6 +97,25 @@ async fn check_all(
         out.extend(part.map_err(|(i, r)| Status::from(name(i, r)))?);
     }
     Ok(out)
+}
+
+/// Verifies one arriving envelope ([`VerifiedEnvelope::verify`]: sizes,
+/// signature, decode, canonical form). A payload that is not in canonical
+/// form is refused unless that very envelope is already in the log, stored
+/// before the rule: resubmitting a stored envelope is idempotent for every
+/// entry (spec/DECISIONS.md), so it goes on to the sequencer, which finds
+/// the duplicate, writes nothing and answers with the first receipt. No
+/// entry that is not already in the log gets past this.
+fn verify_arriving(e: &pb::Envelope, ledger: &Ledger) -> Result<VerifiedEnvelope, Refusal> {
+    match VerifiedEnvelope::verify(e, ledger.limits().max_payload_bytes) {
+        Err(refused @ EnvelopeError::NotCanonical { .. }) => {
+            let stored = VerifiedEnvelope::verify_logged(e)
+                .ok()
+                .filter(|v| matches!(ledger.sequence_of(&v.id), Ok(Some(_))));
+            stored.ok_or_else(|| refused.into())
+        }
+        verified => verified.map_err(Refusal::from),
+    }
 }
 
 fn signed_checkpoint(h: &SignedHead) -> pb::SignedCheckpoint {
@@ -186,7 +203,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             .into_inner()
             .envelope
             .ok_or_else(|| Refusal::InvalidArgument("envelope: is required".into()))?;
-        let verified = check_all(vec![envelope], self.ledger.limits(), false).await?;
+        let verified = check_all(vec![envelope], &self.ledger, false).await?;
         let receipts = self.ledger.submit(verified, false).await?;
         let r = receipts
             .first()
@@ -210,7 +227,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             ))
             .into());
         }
-        let verified = check_all(envelopes, self.ledger.limits(), true).await?;
+        let verified = check_all(envelopes, &self.ledger, true).await?;
         let receipts = self.ledger.submit(verified, true).await?;
         Ok(Response::new(pb::SubmitBatchResponse {
             receipts: receipts.iter().map(receipt).collect(),

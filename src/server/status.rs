@@ -71,9 +71,138 @@ pub fn map_size_limit_status<B>(mut response: http::Response<B>) -> http::Respon
     response
 }
 
+/// tonic answers a request it cannot decode with `Internal`, as gRPC's
+/// status-code guide suggests for a parse failure; but the bytes came from
+/// the client, and the spec (DECISIONS.md "Status codes") makes a malformed
+/// request `InvalidArgument`, everywhere. This rewrites exactly tonic's own
+/// request-decode failures (recognised by the messages tonic 0.14 and
+/// tonic-prost 0.14 write, see `undecodable_request`) in the response
+/// headers, leaving every other `Internal` (a real bug) as it is.
+///
+/// A request is decoded before its handler runs, so the failure is always a
+/// trailers-only response: the status is in the headers, for unary and
+/// server-streaming RPCs alike (`tests/e2e/garbage.rs` checks both).
+pub fn map_undecodable_request_status<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let headers = response.headers_mut();
+    if headers.get("grpc-status").map(|v| v.as_bytes()) != Some(b"13") {
+        return response;
+    }
+    let Some(message) = headers.get("grpc-message").and_then(|v| {
+        percent_encoding::percent_decode(v.as_bytes())
+            .decode_utf8()
+            .ok()
+            .map(|m| m.into_owned())
+    }) else {
+        return response;
+    };
+    let Some(rewritten) = undecodable_request(&message) else {
+        return response;
+    };
+    let status = Status::invalid_argument(rewritten);
+    if status.add_header(headers).is_err() {
+        // The message could not be written as a header (it always can:
+        // tonic percent-encodes it); the code alone is still right.
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+    }
+    if response.extensions().get::<Status>().is_some() {
+        response.extensions_mut().insert(status);
+    }
+    response
+}
+
+/// What to tell the client when `message` is one of tonic's own failures to
+/// decode a request, `None` for any other message. The three messages are
+/// tonic's: prost's `DecodeError` (written by tonic-prost's decoder) always
+/// starts with "failed to decode Protobuf message", tonic's frame decoder
+/// says "Unexpected EOF decoding stream." when the body ends inside a
+/// message frame, and its unary and server-streaming paths say "Missing
+/// request message." when the body holds no message at all. A server only
+/// ever decodes requests, so none of them can be about a response.
+fn undecodable_request(message: &str) -> Option<String> {
+    if message.starts_with("failed to decode Protobuf message") {
+        Some(format!(
+            "the request is not a valid protobuf encoding of this RPC's request message ({message})"
+        ))
+    } else if message == "Unexpected EOF decoding stream." {
+        Some(format!(
+            "the request ends inside a gRPC message frame ({message})"
+        ))
+    } else if message == "Missing request message." {
+        Some(format!("the request carries no gRPC message ({message})"))
+    } else {
+        None
+    }
+}
+
 /// A blocking task of a handler panicked or was cancelled: a bug or a
 /// shutdown, never the client's fault.
 pub fn task_failed(what: &str, e: &tokio::task::JoinError) -> Status {
     tracing::error!(error = %e, "{what} task failed");
     Status::internal(format!("the {what} task failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trailers-only response, as tonic builds it for `status`.
+    fn response(status: Status) -> http::Response<()> {
+        status.into_http()
+    }
+
+    fn code_and_message(r: &http::Response<()>) -> (String, String) {
+        let get = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| {
+                    percent_encoding::percent_decode(v.as_bytes())
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
+                .unwrap_or_default()
+        };
+        (get("grpc-status"), get("grpc-message"))
+    }
+
+    #[test]
+    fn tonic_decode_failures_become_invalid_argument() {
+        for (tonic_message, says) in [
+            (
+                "failed to decode Protobuf message: invalid varint",
+                "not a valid protobuf encoding",
+            ),
+            (
+                "failed to decode Protobuf message: SubmitRequest.envelope: buffer underflow",
+                "SubmitRequest.envelope",
+            ),
+            (
+                "Unexpected EOF decoding stream.",
+                "ends inside a gRPC message frame",
+            ),
+            ("Missing request message.", "carries no gRPC message"),
+        ] {
+            let r = map_undecodable_request_status(response(Status::internal(tonic_message)));
+            let (code, message) = code_and_message(&r);
+            assert_eq!(code, "3", "{tonic_message}");
+            assert!(message.contains(says), "{message}");
+            assert!(message.contains(tonic_message), "{message}");
+            let carried = r.extensions().get::<Status>().map(Status::code);
+            assert_eq!(carried, Some(tonic::Code::InvalidArgument));
+        }
+    }
+
+    #[test]
+    fn other_statuses_are_left_alone() {
+        for status in [
+            Status::internal("the sequencer task failed: failed to decode Protobuf message"),
+            Status::internal("internal error: sled: Unexpected EOF decoding stream."),
+            Status::internal(""),
+            Status::data_loss("failed to decode Protobuf message: stored"),
+            Status::invalid_argument("failed to decode Protobuf message"),
+        ] {
+            let before = code_and_message(&response(status.clone()));
+            let after = code_and_message(&map_undecodable_request_status(response(status)));
+            assert_eq!(before, after);
+        }
+    }
 }

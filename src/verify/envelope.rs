@@ -1,8 +1,11 @@
 //! Signing and verifying envelopes (DSSE v1 shape).
 //!
 //! The server keeps exactly the bytes that were signed and never re-encodes
-//! them, because protobuf encoding is not canonical: the same `Entry` can be
-//! serialized in more than one way, and only the signed bytes are evidence.
+//! them: only the signed bytes are evidence. Protobuf allows more than one
+//! encoding of the same `Entry` (and one byte string more than one reading),
+//! so an arriving payload must be the standard encoding of the entry it
+//! decodes to (`canonical.rs`); entries a log stored before that rule are
+//! still read as they were signed.
 //! The stored form of an entry is its Merkle leaf bytes
 //! (`u32be(len(pae)) ‖ pae ‖ public_key ‖ signature`), from which the
 //! envelope is recovered exactly.
@@ -12,10 +15,10 @@ use prost::Message;
 
 use crate::pb;
 
-/// Why an envelope, a stored leaf or a key was refused: malformed (a
-/// shape, size or encoding problem the sender can fix) or forged (the
-/// signature or key does not verify). The ledger maps these to gRPC codes
-/// (InvalidArgument, ResourceExhausted, Unauthenticated).
+/// Why an envelope, a stored leaf or a key was refused: malformed or not in
+/// canonical form (a shape, size or encoding problem the sender can fix) or
+/// forged (the signature or key does not verify). The ledger maps these to
+/// gRPC codes (InvalidArgument, ResourceExhausted, Unauthenticated).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
     /// A field is larger than its limit.
@@ -31,6 +34,17 @@ pub enum EnvelopeError {
     /// A field has the wrong shape, length or encoding.
     #[error("{0}")]
     Malformed(String),
+    /// The payload decodes, but is not the standard encoding of the entry it
+    /// decodes to, so its bytes could be read another way (a hidden field, a
+    /// second body); `detail` names the first departure.
+    #[error(
+        "envelope.payload: not in canonical protobuf form ({detail}); re-encode the entry \
+         with a standard protobuf encoder and sign those bytes"
+    )]
+    NotCanonical {
+        /// What differs, e.g. `unknown field 99 in entry`.
+        detail: String,
+    },
     /// The signature does not verify, or the key is not a valid point.
     #[error("{0}")]
     Forged(String),
@@ -192,8 +206,11 @@ fn split_leaf(leaf: &[u8]) -> Result<LeafParts<'_>, EnvelopeError> {
 
 impl VerifiedEnvelope {
     /// Checks an envelope as it arrives: sizes, payload type, key shape, the
-    /// signature (`verify_strict`), then decodes the entry. Stateless, so it
-    /// runs on the request's task, in parallel, off the sequencer.
+    /// signature (`verify_strict`), then decodes the entry and requires the
+    /// payload to be exactly the entry's standard encoding (one meaning per
+    /// signed byte: no unknown fields, one body, fields in number order,
+    /// each once, minimal varints, defaults left out). Stateless, so it runs
+    /// on the request's task, in parallel, off the sequencer.
     pub fn verify(
         envelope: &pb::Envelope,
         max_payload_bytes: usize,
@@ -205,6 +222,18 @@ impl VerifiedEnvelope {
                 limit: max_payload_bytes,
             });
         }
+        let verified = Self::verify_logged(envelope)?;
+        super::canonical::check(&verified.entry, &envelope.payload)
+            .map_err(|detail| EnvelopeError::NotCanonical { detail })?;
+        Ok(verified)
+    }
+
+    /// Checks an envelope read back from a log (served by a server, or kept
+    /// in a proof record): payload type, key shape, the signature, the
+    /// decode. Not the arrival rules of [`VerifiedEnvelope::verify`] (size
+    /// limit, canonical form), which an entry stored before them may not
+    /// meet: a log stays readable as it was signed.
+    pub fn verify_logged(envelope: &pb::Envelope) -> Result<Self, EnvelopeError> {
         if envelope.payload_type != PAYLOAD_TYPE {
             return Err(EnvelopeError::Malformed(format!(
                 "envelope.payload_type: must be {PAYLOAD_TYPE:?} (got {:?})",
@@ -397,6 +426,38 @@ mod tests {
         let last = leaf.len() - 1;
         leaf[last] ^= 0x80;
         assert!(VerifiedEnvelope::from_leaf_bytes(&leaf).is_err());
+    }
+
+    #[test]
+    fn arrival_requires_canonical_form_and_logged_entries_still_read() {
+        let key = SigningKey::from_bytes(&[5u8; 32]);
+        let entry = pb::Entry {
+            author: "cy".into(),
+            created_at_ms: 9,
+            ..Default::default()
+        };
+        let mut payload = entry.encode_to_vec();
+        // Unknown field 99 (key 99 << 3 | 0 = 0x318), value 1.
+        payload.extend([0x98, 0x06, 0x01]);
+        let signature = key.sign(&pae(PAYLOAD_TYPE, &payload));
+        let env = pb::Envelope {
+            payload,
+            payload_type: PAYLOAD_TYPE.to_string(),
+            public_key: key.verifying_key().to_bytes().to_vec(),
+            signature: signature.to_bytes().to_vec(),
+        };
+        let refused = VerifiedEnvelope::verify(&env, 1 << 16).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "envelope.payload: not in canonical protobuf form (unknown field 99 in entry); \
+             re-encode the entry with a standard protobuf encoder and sign those bytes"
+        );
+        // Read back from a log (the CLI, replay, audits), it is what was signed.
+        let logged = VerifiedEnvelope::verify_logged(&env).unwrap();
+        assert_eq!(logged.entry, entry);
+        let stored = VerifiedEnvelope::from_leaf_bytes(&logged.leaf_bytes()).unwrap();
+        assert_eq!(stored.to_envelope(), env);
+        assert!(VerifiedEnvelope::decode_stored(&logged.leaf_bytes()).is_ok());
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //!   ([`TestServer::data_dir`]), kept across stops and restarts; the CLI;
 //! - [`builders`]: keys, signers, signing, ids, entry bodies (no I/O);
 //! - [`rpc`]: one helper per RPC expected to succeed, founding a network;
+//! - [`raw`]: gRPC calls over plain HTTP/2 with request bytes sent exactly
+//!   as given (garbage, cut-short frames), and where the status came;
 //! - [`coop`]: [`Coop`], a founded cooperative with three members;
 //! - [`assert`]: refusals with their exact code, the log proven unmoved,
 //!   and [`RefusalCase`] tables run by [`refuse_all`];
@@ -23,6 +25,7 @@ pub mod assert;
 pub mod builders;
 pub mod coop;
 pub mod fold;
+pub mod raw;
 pub mod rpc;
 pub mod server;
 
@@ -30,6 +33,7 @@ pub use assert::*;
 pub use builders::*;
 pub use coop::*;
 pub use fold::*;
+pub use raw::*;
 pub use rpc::*;
 pub use server::*;
 

@@ -1,6 +1,8 @@
 //! [`TestServer`]: a real coopledger server on 127.0.0.1:0 over a sled
 //! folder in a temporary directory, with connections to it, and
-//! [`run_cli`] for the `coopledger` binary.
+//! [`run_cli`] for the `coopledger` binary. One door besides gRPC:
+//! [`TestServer::store_under_old_rules`] writes an entry no RPC accepts any
+//! more, as an older server stored it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,8 +10,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use coopledger::client::LedgerClient;
-use coopledger::ledger::{Clock, Limits};
+use coopledger::ledger::{CheckedEntry, Clock, Limits};
+use coopledger::pb;
 use coopledger::server::{RunningServer, ServerConfig, start};
+use coopledger::verify::VerifiedEnvelope;
 use tempfile::TempDir;
 use tonic::transport::{Channel, Endpoint};
 
@@ -106,6 +110,11 @@ impl TestServer {
         self.server = Some(start_on(self.dir.path(), &self.limits, clock(&self.ahead_ms)).await);
     }
 
+    /// The address it listens on (`127.0.0.1:PORT`).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running().addr
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         self.running().url()
@@ -144,6 +153,39 @@ impl TestServer {
         self.stop().await;
         self.limits = limits;
         self.start_again().await;
+    }
+
+    /// Stores `envelope` as a server did before arriving payloads had to be
+    /// in canonical protobuf form: the signature, the decode, every field
+    /// check and every rule, but not the form. It goes through the running
+    /// server's public `Ledger` handle, because no RPC accepts such an entry
+    /// any more; this is how a test gets a log written under the old rules,
+    /// to prove such a log stays readable. Returns the receipt the server
+    /// would have sent.
+    pub async fn store_under_old_rules(&self, envelope: &pb::Envelope) -> pb::Receipt {
+        let verified = VerifiedEnvelope::verify_logged(envelope)
+            .expect("an old-rule entry still needs a good signature and a decodable payload");
+        let checked = CheckedEntry::new(verified, &self.limits).expect("an entry of good shape");
+        let mut receipts = tokio::time::timeout(
+            STEP_TIMEOUT,
+            self.running().ledger().submit(vec![checked], false),
+        )
+        .await
+        .expect("the ledger did not answer within the step timeout")
+        .expect("the ledger stored the entry");
+        let r = receipts.pop().expect("one receipt");
+        pb::Receipt {
+            sequence: r.sequence,
+            id: r.id.0.to_vec(),
+            duplicate: r.duplicate,
+            log_size: r.head.head.size,
+            root: r.head.head.root.to_vec(),
+            checkpoint: Some(pb::SignedCheckpoint {
+                note: r.head.note.to_string(),
+                size: r.head.head.size,
+                root: r.head.head.root.to_vec(),
+            }),
+        }
     }
 }
 

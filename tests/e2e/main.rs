@@ -1,13 +1,18 @@
 //! End-to-end tests of the signed contribution log, built as one test
 //! binary: a real server on 127.0.0.1 (port 0, temporary sled folder) and
-//! real tonic clients over TCP. Nothing here calls into the server's
-//! internals. The shared harness is `tests/common/` (see its module doc).
+//! real tonic clients over TCP (and raw HTTP/2 for bytes no client would
+//! send). Nothing here calls into the server's internals, with one
+//! exception: [`scenario`] stores one entry through the server's public
+//! `Ledger` handle as a server did before the canonical-form rule, since no
+//! RPC accepts it any more. The shared harness is `tests/common/` (see its
+//! module doc).
 //!
 //! | module            | what it tests                                         |
 //! |-------------------|-------------------------------------------------------|
 //! | [`read_auth`]     | members-only reads: signed, fresh, not replayed, by role |
 //! | [`reads`]         | every entry type lands and reads back byte-identical; ListEntries filters |
-//! | [`submit`]        | refusals of bad envelopes and headers; genesis rules  |
+//! | [`submit`]        | refusals of bad envelopes and headers (non-canonical payloads too); genesis rules |
+//! | [`garbage`]       | undecodable requests are InvalidArgument, every RPC   |
 //! | [`members`]       | members, roles, keys and their refusals               |
 //! | [`contributions`] | refusals of contributions, evaluations, allocations   |
 //! | [`limits`]        | the operator's size limits                            |
@@ -44,6 +49,7 @@ mod batch;
 mod concurrency;
 mod contributions;
 mod disk_full;
+mod garbage;
 mod idempotency;
 mod limits;
 mod members;

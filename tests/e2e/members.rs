@@ -214,7 +214,7 @@ async fn refuses_bad_membership_entries() {
 async fn members_reflect_roles_and_rotated_keys() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    let s = Scenario::build(&mut client).await;
+    let s = Scenario::build(&server, &mut client).await;
     let expected = scenario_members(&s);
 
     assert_eq!(

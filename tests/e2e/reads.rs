@@ -16,7 +16,7 @@ use crate::scenario::{SCENARIO_SIZE, Scenario, kind_of};
 async fn every_entry_type_lands_and_reads_back_byte_identical() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    let s = Scenario::build(&mut client).await;
+    let s = Scenario::build(&server, &mut client).await;
 
     let info = info(&mut client).await;
     assert_eq!(info.log_size, SCENARIO_SIZE);
@@ -118,7 +118,7 @@ async fn every_entry_type_lands_and_reads_back_byte_identical() {
 async fn list_entries_filters_return_exactly_the_right_sequences() {
     let server = TestServer::start().await;
     let mut client = server.client().await;
-    let _s = Scenario::build(&mut client).await;
+    let _s = Scenario::build(&server, &mut client).await;
 
     let period = |(start, end): (i64, i64)| Some(pb::Period { start, end });
     let now = now_ms() / 1000;

@@ -15,7 +15,7 @@ use crate::subscribe::next_entry;
 async fn a_restart_serves_the_same_log_and_state_and_keeps_accepting() {
     let mut server = TestServer::start().await;
     let mut client = server.client().await;
-    let s = Scenario::build(&mut client).await;
+    let s = Scenario::build(&server, &mut client).await;
     let info_before = info(&mut client).await;
     let entries_before = list(&mut client, pb::ListEntriesRequest::default()).await;
     let members_before = members(&mut client).await;
@@ -62,7 +62,9 @@ async fn a_restart_serves_the_same_log_and_state_and_keeps_accepting() {
         "filters work on the replayed state"
     );
 
-    // Idempotency survives the restart; rules too.
+    // Idempotency survives the restart; rules too. Entry 8 was stored
+    // under the old rules: resubmitting it is a duplicate (its first
+    // receipt), not a canonical-form refusal.
     let dup = submit(&mut client, &s.envelopes[8]).await;
     assert!(dup.duplicate && dup.sequence == 8, "{dup:?}");
     let stale = sign(&s.bob_old, contribution_body(work(5, JAN_2020.0)));
@@ -111,6 +113,36 @@ async fn a_restart_serves_the_same_log_and_state_and_keeps_accepting() {
         (SCENARIO_SIZE + 3, grown.root.clone())
     );
     assert_eq!(member(&mut client, "bob").await.contributions, 3);
+
+    // The log holds entry 8, stored before payloads had to be canonical: a
+    // member's audit over the server and an audit of the stopped folder
+    // both read it as it was signed.
+    let home = tempfile::tempdir().expect("a CLI home");
+    let out = run_cli(home.path(), &server.url(), &["verify"]).await;
+    assert!(
+        out.status.success(),
+        "verify over the server: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop().await;
+    let data = server
+        .data_dir()
+        .to_str()
+        .expect("a UTF-8 path")
+        .to_string();
+    let out = run_cli(
+        home.path(),
+        "http://127.0.0.1:1",
+        &["verify", "--data", &data],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "verify --data: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

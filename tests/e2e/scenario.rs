@@ -5,6 +5,7 @@
 use coopledger::client::{LedgerClient, Signer, allocate_body, contribution_body, evaluate_body};
 use coopledger::pb::{self, entry::Body};
 use prost::Message;
+use tonic::Code;
 
 use crate::common::*;
 
@@ -20,7 +21,8 @@ use crate::common::*;
 /// |  5  | dave grants admin to bob                           |
 /// |  6  | alice revokes admin from bob                       |
 /// |  7  | alice adopts a policy                              |
-/// |  8  | bob logs 90 min of work, Jan 2020 (non-canonical)  |
+/// |  8  | bob logs 90 min of work, Jan 2020 (non-canonical,  |
+/// |     | stored under the old rules: see below)             |
 /// |  9  | bob logs money, Jan 2020                           |
 /// | 10  | carol logs an expense, Feb 2020                    |
 /// | 11  | carol logs a resource with a rate, Feb 2020        |
@@ -31,6 +33,13 @@ use crate::common::*;
 /// | 16  | alice flags #10, rating 20                         |
 /// | 17  | alice allocates Jan 2020: bob 60, carol 40         |
 /// | 18  | bob allocates Feb 2020: carol 50, dave 50          |
+///
+/// Entry 8's payload is not in canonical protobuf form (its header fields
+/// follow its body). `Submit` refuses that now, so the scenario checks the
+/// refusal and then stores the entry as a server did before the rule
+/// ([`TestServer::store_under_old_rules`]): every test built on the
+/// scenario also proves that a log holding such an entry stays readable,
+/// byte for byte, across restarts and snapshots.
 pub(crate) struct Scenario {
     pub(crate) network: Network,
     pub(crate) bob: Signer,
@@ -48,7 +57,7 @@ pub(crate) const SCENARIO_SIZE: u64 = 19;
 type Step<'a> = Box<dyn Fn(&[pb::Envelope]) -> pb::Envelope + 'a>;
 
 impl Scenario {
-    pub(crate) async fn build(client: &mut LedgerClient) -> Scenario {
+    pub(crate) async fn build(server: &TestServer, client: &mut LedgerClient) -> Scenario {
         let (jan, feb) = (JAN_2020.0, FEB_2020.0);
         let network = found_network(client, &["alice", "dave"]).await;
         let alice = network.founders[0].clone();
@@ -62,7 +71,8 @@ impl Scenario {
 
         // Non-canonical payload: the body first, then the header fields
         // (protobuf merges concatenated messages). A server that re-encoded
-        // the entry would change these bytes.
+        // the entry would change these bytes; one that reads old logs must
+        // serve them as signed.
         let design_work = {
             let fields = pb::Contribution {
                 tags: vec!["design".into(), "review".into()],
@@ -174,8 +184,19 @@ impl Scenario {
         ];
         for step in &steps {
             let envelope = step(&envelopes);
-            let receipt = submit_new(client, &envelope).await;
             let expected = envelopes.len() as u64;
+            let receipt = if expected == 8 {
+                submit_refused(
+                    client,
+                    &envelope,
+                    Code::InvalidArgument,
+                    "fields out of order in entry",
+                )
+                .await;
+                server.store_under_old_rules(&envelope).await
+            } else {
+                submit_new(client, &envelope).await
+            };
             assert_eq!(
                 receipt.sequence, expected,
                 "entries submitted one at a time land in order"

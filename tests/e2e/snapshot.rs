@@ -51,7 +51,7 @@ async fn a_restart_from_the_snapshot_folds_the_same_state_as_a_full_replay() {
     let mut client = server.client().await;
     // Every entry type, and a recorded distribution (its settlement is
     // part of the state).
-    let s = Scenario::build(&mut client).await;
+    let s = Scenario::build(&server, &mut client).await;
     let preview = fetch_preview(&mut client, preview_request(JAN_2020, Some(10_000)))
         .await
         .unwrap();
@@ -120,7 +120,7 @@ async fn a_restart_from_the_snapshot_folds_the_same_state_as_a_full_replay() {
 async fn a_damaged_or_mismatched_snapshot_is_set_aside_and_the_log_replayed() {
     let mut server = TestServer::start().await;
     let mut client = server.client().await;
-    let s = Scenario::build(&mut client).await;
+    let s = Scenario::build(&server, &mut client).await;
     let before = checkpoint(&mut client).await;
     server.stop().await;
     let dir = server.data_dir().to_path_buf();

@@ -34,6 +34,179 @@ fn raw_entry(c: &Coop, nonce: Vec<u8>, body: Option<Body>) -> pb::Envelope {
     sign_payload(&c.bob.key, entry.encode_to_vec())
 }
 
+/// Protobuf wire bytes written by hand, for payloads no standard encoder
+/// writes: a varint, a field key, a length-delimited field.
+fn varint(mut n: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out
+}
+
+fn key(number: u64, wire_type: u64) -> Vec<u8> {
+    varint(number << 3 | wire_type)
+}
+
+fn len_field(number: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = key(number, 2);
+    out.extend(varint(bytes.len() as u64));
+    out.extend(bytes);
+    out
+}
+
+/// Bob's header (this network, "bob", now, a fresh nonce) around `body`:
+/// an entry every check accepts.
+fn bob_entry(c: &Coop, body: Option<Body>) -> pb::Entry {
+    pb::Entry {
+        network_id: c.network.id.clone(),
+        author: "bob".into(),
+        created_at_ms: now_ms(),
+        nonce: coopledger::verify::new_nonce().expect("nonce"),
+        body,
+    }
+}
+
+/// Bob's 30 minutes of work in January 2020, as an entry.
+fn bob_work_entry(c: &Coop) -> pb::Entry {
+    bob_entry(c, Some(contribution_body(work(30, JAN_2020.0))))
+}
+
+/// Payloads that decode to an entry every check accepts, signed by bob,
+/// whose bytes are not that entry's standard encoding: each must be
+/// refused for its form alone. (Their standard encodings land: see
+/// `each_non_canonical_payload_lands_in_standard_form`.)
+mod non_canonical {
+    use super::*;
+
+    /// Bob's work, then a second body: a retraction of bob's work
+    /// (`field 18`). prost keeps the last body, another decoder may keep
+    /// the first.
+    pub(super) fn two_bodies(c: &Coop) -> Vec<u8> {
+        let mut payload = bob_work_entry(c).encode_to_vec();
+        let retract = pb::RetractContribution {
+            contribution_id: c.bob_work_id(),
+            reason: "hidden".into(),
+        };
+        payload.extend(len_field(18, &retract.encode_to_vec()));
+        payload
+    }
+
+    /// Bob's work with a whole second entry hidden in unknown field 99.
+    pub(super) fn unknown_field(c: &Coop) -> Vec<u8> {
+        let mut payload = bob_work_entry(c).encode_to_vec();
+        let hidden = bob_entry(c, Some(contribution_body(work(6000, JAN_2020.0))));
+        payload.extend(len_field(99, &hidden.encode_to_vec()));
+        payload
+    }
+
+    /// Bob's work with unknown field 42 inside the contribution.
+    pub(super) fn unknown_field_in_body(c: &Coop) -> Vec<u8> {
+        let mut contribution = work(30, JAN_2020.0).encode_to_vec();
+        contribution.extend(len_field(42, b"x"));
+        let log = len_field(1, &contribution);
+        let mut payload = bob_entry(c, None).encode_to_vec();
+        payload.extend(len_field(16, &log));
+        payload
+    }
+
+    /// The body first, then the header fields.
+    pub(super) fn header_after_body(c: &Coop) -> Vec<u8> {
+        let entry = bob_work_entry(c);
+        let body = pb::Entry {
+            body: entry.body.clone(),
+            ..Default::default()
+        };
+        let header = pb::Entry {
+            body: None,
+            ..entry
+        };
+        let mut payload = body.encode_to_vec();
+        payload.extend(header.encode_to_vec());
+        payload
+    }
+
+    /// `created_at_ms` as a varint padded with a trailing zero group.
+    pub(super) fn padded_varint(c: &Coop) -> Vec<u8> {
+        let entry = bob_work_entry(c);
+        let mut payload = pb::Entry {
+            network_id: entry.network_id.clone(),
+            author: entry.author.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        payload.extend(key(3, 0));
+        let mut padded = varint(entry.created_at_ms as u64);
+        if let Some(last) = padded.last_mut() {
+            *last |= 0x80;
+        }
+        padded.push(0x00);
+        payload.extend(padded);
+        payload.extend(
+            pb::Entry {
+                nonce: entry.nonce,
+                body: entry.body,
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+        payload
+    }
+
+    /// The author written twice (prost keeps the last).
+    pub(super) fn author_twice(c: &Coop) -> Vec<u8> {
+        let entry = bob_work_entry(c);
+        let mut payload = pb::Entry {
+            network_id: entry.network_id.clone(),
+            author: "bob".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        payload.extend(len_field(2, b"bob"));
+        payload.extend(
+            pb::Entry {
+                network_id: Vec::new(),
+                author: String::new(),
+                ..entry
+            }
+            .encode_to_vec(),
+        );
+        payload
+    }
+
+    /// An empty project written out (proto3 leaves defaults out), in its
+    /// place between quantity (2) and at (6).
+    pub(super) fn default_written(c: &Coop) -> Vec<u8> {
+        let fields = work(30, JAN_2020.0);
+        let mut contribution = pb::Contribution {
+            at: 0,
+            ..fields.clone()
+        }
+        .encode_to_vec();
+        contribution.extend(len_field(5, b""));
+        contribution.extend(key(6, 0));
+        contribution.extend(varint(fields.at as u64));
+        let log = len_field(1, &contribution);
+        let mut payload = bob_entry(c, None).encode_to_vec();
+        payload.extend(len_field(16, &log));
+        payload
+    }
+
+    /// Every builder above; the two-body one last (its standard encoding is
+    /// a retraction of bob's work).
+    pub(super) const ALL: &[fn(&Coop) -> Vec<u8>] = &[
+        unknown_field,
+        unknown_field_in_body,
+        header_after_body,
+        padded_varint,
+        author_twice,
+        default_written,
+        two_bodies,
+    ];
+}
+
 /// Bob's work signed at `created_at_ms`.
 fn signed_at(c: &Coop, created_at_ms: i64) -> pb::Envelope {
     c.bob
@@ -114,6 +287,53 @@ const ENVELOPE_REFUSALS: &[RefusalCase<Coop>] = &[
         build: |c| sign_payload(&c.bob.key, vec![0xff, 0xff, 0xff]),
         code: Code::InvalidArgument,
         message: "envelope.payload",
+    },
+    // One meaning per signed byte: well signed, every field acceptable,
+    // but not the entry's standard encoding.
+    RefusalCase {
+        name: "two bodies",
+        build: |c| sign_payload(&c.bob.key, non_canonical::two_bodies(c)),
+        code: Code::InvalidArgument,
+        message: "envelope.payload: not in canonical protobuf form (more than one body in entry: \
+                  field 16 (log_contribution), then field 18 (retract_contribution))",
+    },
+    RefusalCase {
+        name: "a second entry hidden in an unknown field",
+        build: |c| sign_payload(&c.bob.key, non_canonical::unknown_field(c)),
+        code: Code::InvalidArgument,
+        message: "(unknown field 99 in entry)",
+    },
+    RefusalCase {
+        name: "an unknown field inside the body",
+        build: |c| sign_payload(&c.bob.key, non_canonical::unknown_field_in_body(c)),
+        code: Code::InvalidArgument,
+        message: "(unknown field 42 in entry.log_contribution.contribution)",
+    },
+    RefusalCase {
+        name: "the header after the body",
+        build: |c| sign_payload(&c.bob.key, non_canonical::header_after_body(c)),
+        code: Code::InvalidArgument,
+        message: "(fields out of order in entry: field 1 (network_id) after field 16 \
+                  (log_contribution) (fields go in field-number order))",
+    },
+    RefusalCase {
+        name: "a padded varint",
+        build: |c| sign_payload(&c.bob.key, non_canonical::padded_varint(c)),
+        code: Code::InvalidArgument,
+        message: "(non-minimal varint in field 3 (created_at_ms) in entry)",
+    },
+    RefusalCase {
+        name: "the author twice",
+        build: |c| sign_payload(&c.bob.key, non_canonical::author_twice(c)),
+        code: Code::InvalidArgument,
+        message: "(field 2 (author) appears twice in entry)",
+    },
+    RefusalCase {
+        name: "an empty project written out",
+        build: |c| sign_payload(&c.bob.key, non_canonical::default_written(c)),
+        code: Code::InvalidArgument,
+        message: "(field 5 (project) in entry.log_contribution.contribution is written with its \
+                  default value, which the standard encoding leaves out)",
     },
     RefusalCase {
         name: "an 8-byte nonce",
@@ -321,6 +541,50 @@ async fn refuses_bad_envelopes_and_headers() {
         ),
     );
     submit_new(&mut coop.client, &e).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_non_canonical_payload_lands_in_standard_form() {
+    // The rows of ENVELOPE_REFUSALS that break only the form: the same
+    // entry, re-encoded and signed again, is accepted, so the refusal was
+    // about the bytes and nothing else. Every refusal message also tells
+    // the author what to do.
+    let mut coop = Coop::new().await;
+    for build in non_canonical::ALL {
+        let payload = build(&coop);
+        let refused = sign_payload(&coop.bob.key, payload.clone());
+        let status = coop
+            .refuse(
+                &refused,
+                Code::InvalidArgument,
+                "not in canonical protobuf form",
+            )
+            .await;
+        assert!(
+            status.message().ends_with(
+                "; re-encode the entry with a standard protobuf encoder and sign those bytes"
+            ),
+            "{}",
+            status.message()
+        );
+        let entry = pb::Entry::decode(payload.as_slice()).expect("the payload decodes");
+        let standard = sign_payload(&coop.bob.key, entry.encode_to_vec());
+        submit_new(&mut coop.client, &standard).await;
+    }
+
+    // In a batch, the refusal names the envelope and nothing lands.
+    let batch = [
+        good(&coop),
+        sign_payload(&coop.bob.key, non_canonical::unknown_field(&coop)),
+    ];
+    let status = batch_refused(
+        &mut coop.client,
+        &batch,
+        Code::InvalidArgument,
+        "envelopes[1]: envelope.payload: not in canonical protobuf form (unknown field 99 in entry)",
+    )
+    .await;
+    assert!(status.message().starts_with("envelopes[1]"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

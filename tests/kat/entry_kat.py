@@ -3,6 +3,12 @@ code: a hand-written protobuf encoding, DSSE PAE, blake3 and Ed25519 from
 PyPI's `blake3` and `cryptography`. Other-language clients can check their
 own encoders against the same values (tests/kat_entry.rs holds them).
 
+The payload is the canonical protobuf encoding the server requires (see
+proto/coopledger/v1/entry.proto): fields in field-number order, each once,
+minimal varints, proto3 defaults (here rate, project, evidence) left out, no
+unknown fields. `field` below writes exactly that; an encoder that wrote the
+same entry any other way would be refused.
+
 Run: pip install blake3 cryptography && python tests/kat/entry_kat.py
 """
 import blake3
