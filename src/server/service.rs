@@ -48,6 +48,67 @@ impl LedgerService {
 
 type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::LoggedEntry, Status>> + Send>>;
 
+/// Entries one blocking read of `ListEntries` covers.
+const LIST_CHUNK: u64 = 512;
+
+/// What a `ListEntries` call keeps.
+struct ListFilter {
+    kinds: Vec<pb::EntryKind>,
+    member: String,
+    period: Option<(i64, i64)>,
+}
+
+/// Reads entries `[from, to)` that pass `filter`, at most `wanted`, under
+/// one read of the state; an error ends the chunk (and the stream).
+fn read_chunk(
+    ledger: &Ledger,
+    from: u64,
+    to: u64,
+    filter: &ListFilter,
+    wanted: u64,
+) -> Vec<Result<pb::LoggedEntry, Status>> {
+    let mut out = Vec::new();
+    let state = match ledger.state() {
+        Ok(state) => state,
+        Err(e) => return vec![Err(Status::from(e))],
+    };
+    for item in ledger.store().entries(from, to) {
+        if out.len() as u64 >= wanted {
+            break;
+        }
+        let decoded = item.map_err(Status::from).and_then(|(seq, leaf)| {
+            VerifiedEnvelope::decode_stored(&leaf)
+                .map(|v| (seq, v))
+                .map_err(|e| {
+                    Status::from(LedgerError::Corrupt {
+                        sequence: seq,
+                        detail: e.to_string(),
+                    })
+                })
+        });
+        let (seq, v) = match decoded {
+            Ok(ok) => ok,
+            Err(status) => {
+                out.push(Err(status));
+                break;
+            }
+        };
+        let keep = (filter.kinds.is_empty()
+            || v.entry
+                .body
+                .as_ref()
+                .is_some_and(|b| filter.kinds.contains(&body_kind(b))))
+            && (filter.member.is_empty() || state.concerns(&v.entry, &filter.member))
+            && filter
+                .period
+                .is_none_or(|(s, e)| state.dated_in(&v.entry, s, e));
+        if keep {
+            out.push(Ok(logged(seq, v)));
+        }
+    }
+    out
+}
+
 /// Entries verified per blocking task in a batch: enough to amortise the
 /// hand-off, small enough to use every core on one large batch.
 const VERIFY_CHUNK: usize = 64;
@@ -300,46 +361,34 @@ impl pb::ledger_server::Ledger for LedgerService {
         if !req.member.is_empty() {
             crate::ledger::check_handle(&req.member, "member")?;
         }
+        let filter = std::sync::Arc::new(ListFilter {
+            kinds,
+            member: req.member,
+            period,
+        });
         let (tx, rx) = mpsc::channel(64);
         let ledger = self.ledger.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut sent = 0u64;
-            for item in ledger.store().entries(req.from_sequence, to) {
-                if sent >= limit {
-                    break;
-                }
-                let result = item.map_err(Status::from).and_then(|(seq, leaf)| {
-                    VerifiedEnvelope::decode_stored(&leaf)
-                        .map(|v| (seq, v))
-                        .map_err(|e| {
-                            Status::from(LedgerError::Corrupt {
-                                sequence: seq,
-                                detail: e.to_string(),
-                            })
-                        })
-                });
-                let keep = match &result {
-                    Err(_) => true,
-                    Ok((_, v)) => {
-                        let Ok(state) = ledger.state() else { break };
-                        let kind_ok = kinds.is_empty()
-                            || v.entry
-                                .body
-                                .as_ref()
-                                .is_some_and(|b| kinds.contains(&body_kind(b)));
-                        kind_ok
-                            && (req.member.is_empty() || state.concerns(&v.entry, &req.member))
-                            && period.is_none_or(|(s, e)| state.dated_in(&v.entry, s, e))
+        // Entries are read in chunks on a blocking thread and sent from an
+        // async task: a client that reads slowly (or not at all) holds a
+        // channel slot, never a thread.
+        tokio::spawn(async move {
+            let (mut from, mut sent) = (req.from_sequence, 0u64);
+            while from < to && sent < limit {
+                let chunk_to = from.saturating_add(LIST_CHUNK).min(to);
+                let (l, f) = (ledger.clone(), filter.clone());
+                let wanted = limit - sent;
+                let chunk =
+                    tokio::task::spawn_blocking(move || read_chunk(&l, from, chunk_to, &f, wanted))
+                        .await
+                        .unwrap_or_else(|e| vec![Err(task_failed("list", &e))]);
+                for item in chunk {
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        return;
                     }
-                };
-                if !keep {
-                    continue;
+                    sent += 1;
                 }
-                let failed = result.is_err();
-                if tx.blocking_send(result.map(|(s, v)| logged(s, v))).is_err() || failed {
-                    break;
-                }
-                sent += 1;
+                from = chunk_to;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -358,6 +407,12 @@ impl pb::ledger_server::Ledger for LedgerService {
             )))
         })?;
         let mut next = request.into_inner().from_sequence;
+        let size = self.ledger.head().size;
+        if next > size {
+            return Err(Status::out_of_range(format!(
+                "from_sequence: {next} is beyond the end of the log ({size} entries); subscribe from {size} to follow what lands next"
+            )));
+        }
         let ledger = self.ledger.clone();
         let mut head = ledger.watch_head();
         let (tx, rx) = mpsc::channel(256);

@@ -63,9 +63,10 @@ async fn subscribe_replays_the_backlog_then_follows_in_order() {
     let e = next_entry(&mut stream).await;
     assert_eq!((e.sequence, e.envelope.as_ref()), (8, Some(&good)));
 
-    // From a sequence beyond the log: waits for it, then starts there.
+    // From the end of the log: waits for what lands next. (Beyond the end
+    // is refused: see the test below.)
     let mut ahead = follower
-        .subscribe(pb::SubscribeRequest { from_sequence: 10 })
+        .subscribe(pb::SubscribeRequest { from_sequence: 9 })
         .await
         .expect("Subscribe")
         .into_inner();
@@ -74,9 +75,9 @@ async fn subscribe_replays_the_backlog_then_follows_in_order() {
         .collect();
     submit_batch(&mut coop.client, &more).await;
     let e = next_entry(&mut ahead).await;
-    assert_eq!((e.sequence, e.envelope.as_ref()), (10, Some(&more[1])));
+    assert_eq!((e.sequence, e.envelope.as_ref()), (9, Some(&more[0])));
     let e = next_entry(&mut ahead).await;
-    assert_eq!(e.sequence, 11);
+    assert_eq!(e.sequence, 10);
     for seq in 9..12 {
         assert_eq!(
             next_entry(&mut stream).await.sequence,
@@ -151,4 +152,42 @@ async fn subscribe_enforces_max_subscribers() {
         1,
         "the other subscriber is unaffected"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_from_beyond_the_end_is_refused_and_from_the_end_follows() {
+    let c = Coop::new().await;
+    let mut client = c.server.client().await;
+    let size = info(&mut client).await.log_size;
+    let refused = client
+        .subscribe(pb::SubscribeRequest {
+            from_sequence: size + 1,
+        })
+        .await
+        .expect_err("beyond the end");
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+    assert!(refused.message().contains("beyond the end"), "{refused:?}");
+    // From exactly the end: the next entry to land.
+    let mut stream = client
+        .subscribe(pb::SubscribeRequest {
+            from_sequence: size,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut writer = c.server.client().await;
+    let receipt = submit_new(
+        &mut writer,
+        &sign(
+            &c.carol,
+            coopledger::client::contribution_body(work(5, JAN_2020.0)),
+        ),
+    )
+    .await;
+    let next = tokio::time::timeout(STEP_TIMEOUT, stream.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.sequence, receipt.sequence);
 }
