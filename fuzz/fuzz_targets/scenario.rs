@@ -7,12 +7,35 @@
 //! limits), but never with a broken invariant (`ScoringError::Invariant`:
 //! Σ payouts + reserve = income and the like); a report is written as JSON
 //! and explained for its first member.
+//!
+//! And "what the log accepts, the scoring core can score" (DESIGN principle
+//! 8): when the policy passes the adoption bound check (`check_scorable`
+//! with the core's 64 tags) and every contribution is within the ledger's
+//! bounds (`check_quantity_and_rate`, at most 64 distinct tags), scoring
+//! may refuse only an impartial division's participants, never a value or
+//! points past a limit.
 
 #![no_main]
 
-use coopledger::scoring::ScoringError;
+use coopledger::ledger::check_quantity_and_rate;
+use coopledger::scoring::limits::MAX_TAGS;
 use coopledger::scoring::scenario::Scenario;
+use coopledger::scoring::{ScoringError, ScoringInput};
 use libfuzzer_sys::fuzz_target;
+
+/// Whether the policy passes the adoption check and every contribution is
+/// one the ledger could have accepted.
+fn ledger_could_hold(input: &ScoringInput) -> bool {
+    input.policy.check_scorable(MAX_TAGS).is_ok()
+        && input.contributions.iter().all(|c| {
+            check_quantity_and_rate(c.kind, c.quantity, c.rate, "contribution").is_ok()
+                && c.tags.len() <= MAX_TAGS
+                && c.tags
+                    .iter()
+                    .enumerate()
+                    .all(|(i, t)| !c.tags[..i].contains(t))
+        })
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(scenario) = Scenario::from_json(data) else {
@@ -37,6 +60,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(e @ ScoringError::Invariant { .. }) => panic!("{e}"),
+        Err(ScoringError::Invalid { field, rule })
+            if !field.ends_with(".mechanism") && ledger_could_hold(&scenario.input) =>
+        {
+            panic!("a scenario the ledger could hold is refused: {field}: {rule}")
+        }
         Err(_) => {}
     }
 });
