@@ -1,0 +1,3 @@
+
+ ß*FÜ#B¯ùŸl‚f=NÄ²©R<Z¹÷$‡œ¦î#anaÐ°¢Œ4"z»
+¸{"currency":"EUR","decimals":2,"default_rates":{"work":2500,"resource":1000},"rates":{"design":3000},"kind_multiplier_ppm":{"work":1000000},"tag_multiplier_ppm":{"lead":1200000},"decay":{"interval_days":30,"rate_ppm":100000},"validation":{"min_approvals":1,"max_flags":0},"rating":{"min_ratings":1,"default":100},"evaluator_weights":{"method":"eigentrust","pretrusted":["ana"],"damping_ppm":150000},"mode":"straight","buckets":[{"type":"fixed","percent_ppm":50000,"recipient":"fund"},{"type":"reimburse","percent_ppm":200000,"kinds":["expense"]},{"type":"allocation","percent_ppm":100000,"mechanism":"give"},{"type":"shares","percent_ppm":650000,"kinds":["work","resource"],"method":"balanced"}]}
