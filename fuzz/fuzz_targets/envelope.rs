@@ -64,6 +64,12 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(EnvelopeError::TooLarge { .. }) => assert!(data.len() > limits.max_payload_bytes),
         Err(EnvelopeError::Malformed(_)) => assert!(decoded.is_err()),
+        // One meaning per signed byte: refused exactly when the bytes decode
+        // but are not the standard encoding of what they decode to.
+        Err(EnvelopeError::NotCanonical { .. }) => {
+            let entry = decoded.expect("a non-canonical payload decodes");
+            assert_ne!(prost::Message::encode_to_vec(&entry), data);
+        }
         Err(e @ EnvelopeError::Forged(_)) => panic!("a valid signature refused: {e}"),
     }
 });
