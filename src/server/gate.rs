@@ -45,15 +45,18 @@ impl Reader {
 const SERVICE: &str = "/coopledger.v1.Ledger/";
 
 /// Reads that stay open: what anyone needs to find and pin the network.
-fn is_open(method: &str, message: &[u8]) -> bool {
+/// `network_id` is the genesis id, once there is one.
+fn is_open(method: &str, message: &[u8], network_id: Option<&[u8]>) -> bool {
     match method {
         "GetServerInfo" | "GetCheckpoint" | "Submit" | "SubmitBatch" => true,
         // The genesis names the network, its currency and its founders: a
-        // member who is not admitted yet reads it to pin the network.
-        "GetEntry" => matches!(
-            pb::GetEntryRequest::decode(message).map(|r| r.key),
-            Ok(Some(pb::get_entry_request::Key::Sequence(0)))
-        ),
+        // member who is not admitted yet reads it (by sequence 0 or by the
+        // network id) to pin the network.
+        "GetEntry" => match pb::GetEntryRequest::decode(message).map(|r| r.key) {
+            Ok(Some(pb::get_entry_request::Key::Sequence(0))) => true,
+            Ok(Some(pb::get_entry_request::Key::Id(id))) => Some(id.as_slice()) == network_id,
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -201,7 +204,12 @@ impl<S> ReadGate<S> {
         message: &[u8],
     ) -> Result<Option<Reader>, Status> {
         let method = path.strip_prefix(SERVICE).unwrap_or(path);
-        if is_open(method, message) {
+        let network_id = self
+            .ledger
+            .state()
+            .ok()
+            .and_then(|s| s.network().map(|n| n.id.0));
+        if is_open(method, message, network_id.as_ref().map(|n| n.as_slice())) {
             return Ok(None);
         }
         let claim = ReadClaim::parse(|name| headers.get(name).and_then(|v| v.to_str().ok()))

@@ -125,6 +125,13 @@ async fn anonymous_stale_replayed_tampered_and_foreign_reads_are_refused() {
         .unwrap();
     let genesis = anonymous.get_entry(entry_request(0)).await.unwrap();
     assert_eq!(genesis.into_inner().id, network);
+    let by_id = anonymous
+        .get_entry(pb::GetEntryRequest {
+            key: Some(pb::get_entry_request::Key::Id(network.clone())),
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_id.into_inner().sequence, 0);
 
     // A member reads.
     let mut bob = member(&server, &coop.bob.key, &network).await;
