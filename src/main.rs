@@ -174,6 +174,12 @@ struct ServeArgs {
     /// Most previews scored at once (default 2).
     #[arg(long)]
     max_concurrent_previews: Option<usize>,
+    /// Most open connections; more are closed on accept (default 1024).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds between keepalive pings; an unanswered one drops its connection (default 30).
+    #[arg(long)]
+    keepalive_secs: Option<u64>,
 }
 
 impl ServeArgs {
@@ -232,7 +238,9 @@ impl ServeArgs {
             max_pending_requests,
             max_replay_entries,
             max_read_nonces,
-            max_concurrent_previews
+            max_concurrent_previews,
+            max_connections,
+            keepalive_secs
         );
         if let Some(mb) = self.min_free_disk_mb {
             l.min_free_disk_bytes = mb.saturating_mul(1 << 20);

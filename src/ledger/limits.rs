@@ -57,6 +57,12 @@ pub struct Limits {
     /// with `ResourceExhausted` (scoring a large period holds a core and
     /// memory for a while).
     pub max_concurrent_previews: usize,
+    /// Most open connections; one more is closed as soon as it is accepted,
+    /// so idle or hostile connections cannot lock everyone out.
+    pub max_connections: usize,
+    /// Seconds between HTTP/2 and TCP keepalive probes, and how long an
+    /// unanswered ping waits before its connection is dropped.
+    pub keepalive_secs: u64,
 }
 
 impl Default for Limits {
@@ -79,6 +85,8 @@ impl Default for Limits {
             min_free_disk_bytes: 64 << 20,
             max_read_nonces: 200_000,
             max_concurrent_previews: 2,
+            max_connections: 1024,
+            keepalive_secs: 30,
         }
     }
 }
@@ -112,6 +120,8 @@ impl Limits {
             min_free_disk_bytes: 0,
             max_read_nonces: usize::MAX,
             max_concurrent_previews: usize::MAX,
+            max_connections: usize::MAX,
+            keepalive_secs: u64::MAX,
         }
     }
 }

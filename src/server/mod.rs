@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
+mod connections;
 mod error;
 pub mod gate;
 mod payout;
@@ -143,7 +144,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     );
 
     let (tx, rx) = oneshot::channel::<()>();
+    // Dead peers are found by HTTP/2 pings and dropped, freeing their
+    // connection slot.
+    let keepalive = std::time::Duration::from_secs(config.limits.keepalive_secs.clamp(1, 86_400));
     let router = builder
+        .http2_keepalive_interval(Some(keepalive))
+        .http2_keepalive_timeout(Some(keepalive))
+        .tcp_keepalive(Some(keepalive))
         .concurrency_limit_per_connection(256)
         .layer(tower::util::MapResponseLayer::new(map_size_limit_status))
         .layer(tower::util::MapResponseLayer::new(
@@ -154,7 +161,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .add_service(ledger_service);
     // Small gRPC frames must not wait for delayed ACKs (Nagle): every
     // accepted connection gets TCP_NODELAY.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = connections::capped(
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        config.limits.max_connections,
+    );
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = rx.await;
     }));

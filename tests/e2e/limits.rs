@@ -242,3 +242,39 @@ async fn a_draft_over_max_payload_bytes_and_previews_past_their_limit_are_refuse
         "{status:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_max_connections_are_closed_and_a_freed_slot_serves_again() {
+    let server = TestServer::with_limits(Limits {
+        max_connections: 2,
+        ..Limits::default()
+    })
+    .await;
+    let addr = server.url().trim_start_matches("http://").to_string();
+    // Two idle connections take every slot.
+    let idle = [
+        tokio::net::TcpStream::connect(&addr).await.unwrap(),
+        tokio::net::TcpStream::connect(&addr).await.unwrap(),
+    ];
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let third = tokio::time::timeout(STEP_TIMEOUT, async {
+        let mut client = coopledger::client::LedgerClient::connect(server.url())
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .get_server_info(pb::GetServerInfoRequest {})
+            .await
+            .map_err(|s| s.to_string())
+    })
+    .await
+    .expect("the refusal is prompt");
+    assert!(
+        third.is_err(),
+        "a third connection was served past max_connections = 2"
+    );
+    // One closes: the next client is served.
+    drop(idle);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut client = server.client().await;
+    info(&mut client).await;
+}
