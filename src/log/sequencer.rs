@@ -144,20 +144,14 @@ impl Sequencer {
             let (size, root) = (self.frontier.size(), self.frontier.root());
             let (dir, key, state) = (self.dir.clone(), self.log_key.clone(), self.state.clone());
             let reserve = self.limits.min_free_disk_bytes;
-            let wrote = tokio::task::spawn_blocking(move || {
-                let body = state
+            store_snapshot(dir, key, (size, root), reserve, move || {
+                state
                     .read()
                     .map_err(|_| LedgerError::Internal("state lock poisoned".into()))?
                     .snapshot_bytes()
-                    .map_err(|e| LedgerError::Internal(e.to_string()))?;
-                super::snapshot::write(&dir, &key, size, root, &body, reserve)
+                    .map_err(|e| LedgerError::Internal(e.to_string()))
             })
             .await;
-            match wrote {
-                Ok(Ok(())) => tracing::info!("wrote the state snapshot at {size} entries"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the state snapshot"),
-                Err(e) => tracing::warn!(error = %e, "the snapshot task failed"),
-            }
         }
     }
 
@@ -243,15 +237,7 @@ impl Sequencer {
         let reserve = self.limits.min_free_disk_bytes;
         tokio::spawn(async move {
             if durable.wait_for(|h| h.head.size >= size).await.is_ok() {
-                let wrote = tokio::task::spawn_blocking(move || {
-                    super::snapshot::write(&dir, &key, size, root, &body, reserve)
-                })
-                .await;
-                match wrote {
-                    Ok(Ok(())) => tracing::info!("wrote the state snapshot at {size} entries"),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the state snapshot"),
-                    Err(e) => tracing::warn!(error = %e, "the snapshot task failed"),
-                }
+                store_snapshot(dir, key, (size, root), reserve, move || Ok(body)).await;
             }
             busy.store(false, Ordering::Release);
         });
@@ -365,6 +351,27 @@ impl Sequencer {
             head: Some(head),
             pending,
         }
+    }
+}
+
+/// Encodes (with `body`) and writes a state snapshot of `size` entries with
+/// root `root` on a blocking thread, logging the outcome: a snapshot is
+/// only a cache, so failing to write one never stops the ledger.
+async fn store_snapshot(
+    dir: std::path::PathBuf,
+    key: SigningKey,
+    (size, root): (u64, crate::verify::Hash),
+    reserve: u64,
+    body: impl FnOnce() -> Result<Vec<u8>> + Send + 'static,
+) {
+    let wrote = tokio::task::spawn_blocking(move || {
+        super::snapshot::write(&dir, &key, size, root, &body()?, reserve)
+    })
+    .await;
+    match wrote {
+        Ok(Ok(())) => tracing::info!("wrote the state snapshot at {size} entries"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot write the state snapshot"),
+        Err(e) => tracing::warn!(error = %e, "the snapshot task failed"),
     }
 }
 

@@ -6,9 +6,9 @@
 //! entry (what a joining member needs to pin the network). `serve
 //! --public-read` turns the gate off for open networks.
 //!
-//! The gate reads the request body (one gRPC message; every read is
-//! unary-request) to check the signature over the exact bytes sent, then
-//! hands the same bytes on, with the reader's handle and roles in the
+//! Open calls pass untouched. For the others the gate reads the request
+//! body (one gRPC message; every read is unary-request) to check the
+//! signature over the exact bytes sent, then hands the same bytes on, with the reader's handle and roles in the
 //! request's extensions for the handlers' role checks.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -44,21 +44,27 @@ impl Reader {
 
 const SERVICE: &str = "/coopledger.v1.Ledger/";
 
-/// Reads that stay open: what anyone needs to find and pin the network.
-/// `network_id` is the genesis id, once there is one.
-fn is_open(method: &str, message: &[u8], network_id: Option<&[u8]>) -> bool {
-    match method {
-        "GetServerInfo" | "GetCheckpoint" | "Submit" | "SubmitBatch" => true,
-        // The genesis names the network, its currency and its founders: a
-        // member who is not admitted yet reads it (by sequence 0 or by the
-        // network id) to pin the network.
-        "GetEntry" => match pb::GetEntryRequest::decode(message).map(|r| r.key) {
+/// Calls that are open whatever they carry: what anyone needs to find the
+/// network, and writes (signed entries already). They pass the gate without
+/// their body being read or the state being locked.
+fn always_open(path: &str) -> bool {
+    matches!(
+        path.strip_prefix(SERVICE),
+        Some("GetServerInfo" | "GetCheckpoint" | "Submit" | "SubmitBatch")
+    )
+}
+
+/// Whether a request is `GetEntry` of the genesis, which stays open: it
+/// names the network, its currency and its founders, and a member who is
+/// not admitted yet reads it (by sequence 0 or by the network id) to pin the
+/// network.
+fn is_genesis_read(path: &str, message: &[u8], network_id: &[u8; 32]) -> bool {
+    path.strip_prefix(SERVICE) == Some("GetEntry")
+        && match pb::GetEntryRequest::decode(message).map(|r| r.key) {
             Ok(Some(pb::get_entry_request::Key::Sequence(0))) => true,
-            Ok(Some(pb::get_entry_request::Key::Id(id))) => Some(id.as_slice()) == network_id,
+            Ok(Some(pb::get_entry_request::Key::Id(id))) => id == network_id,
             _ => false,
-        },
-        _ => false,
-    }
+        }
 }
 
 /// The nonces of recent signed reads, to refuse a replay.
@@ -156,7 +162,7 @@ where
         // The ready service goes into the future; a clone stays for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        if self.public_read {
+        if self.public_read || always_open(request.uri().path()) {
             return Box::pin(inner.call(request));
         }
         let gate = self.clone();
@@ -203,13 +209,14 @@ impl<S> ReadGate<S> {
         headers: &http::HeaderMap,
         message: &[u8],
     ) -> Result<Option<Reader>, Status> {
-        let method = path.strip_prefix(SERVICE).unwrap_or(path);
-        let network_id = self
+        let state = self
             .ledger
             .state()
-            .ok()
-            .and_then(|s| s.network().map(|n| n.id.0));
-        if is_open(method, message, network_id.as_ref().map(|n| n.as_slice())) {
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        if state
+            .network()
+            .is_some_and(|n| is_genesis_read(path, message, &n.id.0))
+        {
             return Ok(None);
         }
         let claim = ReadClaim::parse(|name| headers.get(name).and_then(|v| v.to_str().ok()))
@@ -224,25 +231,20 @@ impl<S> ReadGate<S> {
                 window / 1000
             )));
         }
-        let reader = {
-            let state = self
-                .ledger
-                .state()
-                .map_err(|e| Status::unavailable(e.to_string()))?;
-            let network = state.network().ok_or_else(|| {
-                Status::failed_precondition("the network has no genesis yet: nothing to read")
-            })?;
-            let member = state
-                .key_holder(&claim.key)
-                .map_err(Status::unauthenticated)?;
-            claim
-                .verify(&network.id.0, path, message)
-                .map_err(|e: ReadAuthError| Status::unauthenticated(e.to_string()))?;
-            Reader {
-                handle: member.handle.clone(),
-                roles: member.roles.clone(),
-            }
+        let network = state.network().ok_or_else(|| {
+            Status::failed_precondition("the network has no genesis yet: nothing to read")
+        })?;
+        let member = state
+            .key_holder(&claim.key)
+            .map_err(Status::unauthenticated)?;
+        claim
+            .verify(&network.id.0, path, message)
+            .map_err(|e: ReadAuthError| Status::unauthenticated(e.to_string()))?;
+        let reader = Reader {
+            handle: member.handle.clone(),
+            roles: member.roles.clone(),
         };
+        drop(state);
         self.nonces
             .lock()
             .map_err(|_| Status::internal("the read nonce cache lock is poisoned"))?
