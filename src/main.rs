@@ -41,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server over a sled data folder.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run a short cooperative month end to end against an in-process server.
     Demo,
     /// Create a signing key for a member handle (0600, in the config folder).
@@ -180,6 +180,12 @@ struct ServeArgs {
     /// Seconds between keepalive pings; an unanswered one drops its connection (default 30).
     #[arg(long)]
     keepalive_secs: Option<u64>,
+    /// Seconds a new connection has to send its handshake (default 10).
+    #[arg(long)]
+    handshake_timeout_secs: Option<u64>,
+    /// Seconds a connection may stay open with no request (default 300).
+    #[arg(long)]
+    idle_timeout_secs: Option<u64>,
 }
 
 impl ServeArgs {
@@ -240,7 +246,9 @@ impl ServeArgs {
             max_read_nonces,
             max_concurrent_previews,
             max_connections,
-            keepalive_secs
+            keepalive_secs,
+            handshake_timeout_secs,
+            idle_timeout_secs
         );
         if let Some(mb) = self.min_free_disk_mb {
             l.min_free_disk_bytes = mb.saturating_mul(1 << 20);

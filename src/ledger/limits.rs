@@ -63,6 +63,13 @@ pub struct Limits {
     /// Seconds between HTTP/2 and TCP keepalive probes, and how long an
     /// unanswered ping waits before its connection is dropped.
     pub keepalive_secs: u64,
+    /// Seconds a new connection has to send its first bytes (the HTTP/2
+    /// preface, or the whole TLS handshake) before it is closed.
+    pub handshake_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight before
+    /// it is closed (a streaming call is in flight while it streams; gRPC
+    /// clients reconnect on their next call).
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -87,6 +94,8 @@ impl Default for Limits {
             max_concurrent_previews: 2,
             max_connections: 1024,
             keepalive_secs: 30,
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 300,
         }
     }
 }
@@ -122,6 +131,8 @@ impl Limits {
             max_concurrent_previews: usize::MAX,
             max_connections: usize::MAX,
             keepalive_secs: u64::MAX,
+            handshake_timeout_secs: u64::MAX,
+            idle_timeout_secs: u64::MAX,
         }
     }
 }

@@ -104,9 +104,14 @@ impl RunningServer {
 /// Opens the ledger (replaying the log), binds the listener and starts serving.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // TLS settings first: a refused identity must not cost a log replay.
+    // Every time limit is at least a second (a zero would close every
+    // connection at once) and at most a day.
+    let seconds = |s: u64| std::time::Duration::from_secs(s.clamp(1, 86_400));
     let mut builder = tonic::transport::Server::builder();
     if let Some(identity) = &config.tls {
-        builder = builder.tls_config(identity.server_tls_config())?;
+        builder = builder.tls_config(
+            identity.server_tls_config(seconds(config.limits.handshake_timeout_secs)),
+        )?;
     }
     let ledger = Ledger::open(
         &config.data_dir,
@@ -146,12 +151,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let (tx, rx) = oneshot::channel::<()>();
     // Dead peers are found by HTTP/2 pings and dropped, freeing their
     // connection slot.
-    let keepalive = std::time::Duration::from_secs(config.limits.keepalive_secs.clamp(1, 86_400));
+    let keepalive = seconds(config.limits.keepalive_secs);
     let router = builder
         .http2_keepalive_interval(Some(keepalive))
         .http2_keepalive_timeout(Some(keepalive))
         .tcp_keepalive(Some(keepalive))
         .concurrency_limit_per_connection(256)
+        .layer(tower::layer::layer_fn(connections::track_requests))
         .layer(tower::util::MapResponseLayer::new(map_size_limit_status))
         .layer(tower::util::MapResponseLayer::new(
             map_undecodable_request_status,
@@ -164,6 +170,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let incoming = connections::capped(
         tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
         config.limits.max_connections,
+        connections::Timeouts {
+            handshake: seconds(config.limits.handshake_timeout_secs),
+            idle: seconds(config.limits.idle_timeout_secs),
+        },
     );
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = rx.await;

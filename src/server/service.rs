@@ -22,7 +22,7 @@ use crate::pb;
 use crate::verify::{EntryId, EnvelopeError, VerifiedEnvelope};
 
 use super::payout;
-use super::status::task_failed;
+use super::status::{task_failed, within_message_limit};
 
 /// The tonic service implementation.
 #[derive(Clone)]
@@ -368,6 +368,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         });
         let (tx, rx) = mpsc::channel(64);
         let ledger = self.ledger.clone();
+        let max_message = ledger.limits().max_message_bytes;
         // Entries are read in chunks on a blocking thread and sent from an
         // async task: a client that reads slowly (or not at all) holds a
         // channel slot, never a thread.
@@ -382,6 +383,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                         .await
                         .unwrap_or_else(|e| vec![Err(task_failed("list", &e))]);
                 for item in chunk {
+                    let item = item.and_then(|e| within_message_limit(e, max_message));
                     let failed = item.is_err();
                     if tx.send(item).await.is_err() || failed {
                         return;
@@ -414,6 +416,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             )));
         }
         let ledger = self.ledger.clone();
+        let max_message = ledger.limits().max_message_bytes;
         let mut head = ledger.watch_head();
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(async move {
@@ -422,7 +425,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                 let size = head.borrow_and_update().head.size;
                 while next < size {
                     let item = match ledger.entry(next) {
-                        Ok(Some(v)) => Ok(logged(next, v)),
+                        Ok(Some(v)) => within_message_limit(logged(next, v), max_message),
                         Ok(None) => break,
                         Err(e) => Err(Status::from(e)),
                     };

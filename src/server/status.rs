@@ -53,22 +53,80 @@ impl From<LedgerError> for Status {
     }
 }
 
-/// tonic answers an over-size request with `OutOfRange` before any of our
-/// code runs; the spec asks for `ResourceExhausted`. This rewrites that one
-/// status in the response headers (where a trailers-only error lives).
-pub fn map_size_limit_status<B>(mut response: http::Response<B>) -> http::Response<B> {
-    let headers = response.headers_mut();
-    let out_of_range = headers
-        .get("grpc-status")
-        .is_some_and(|v| v.as_bytes() == b"11");
-    let too_large = headers.get("grpc-message").is_some_and(|v| {
-        String::from_utf8_lossy(v.as_bytes()).contains("too%20large")
-            || String::from_utf8_lossy(v.as_bytes()).contains("too large")
-    });
-    if out_of_range && too_large {
+/// tonic answers an over-size message with `OutOfRange`: a request before
+/// any of our code runs (the status in the response headers, where a
+/// trailers-only error lives), a response after its headers are sent (the
+/// status in the trailers). The spec asks for `ResourceExhausted` for both;
+/// this rewrites exactly tonic's size-limit statuses, wherever they are,
+/// and says what to do about an over-size answer.
+pub fn map_size_limit_status(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    rewrite_size_limit(response.headers_mut());
+    response.map(|body| {
+        tonic::body::Body::new(http_body_util::BodyExt::map_frame(
+            body,
+            |frame| match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    rewrite_size_limit(&mut trailers);
+                    http_body::Frame::trailers(trailers)
+                }
+                Err(frame) => frame,
+            },
+        ))
+    })
+}
+
+/// The message of an answer over `max_message_bytes`; `sizes` says how
+/// large it is and the limit.
+fn answer_too_large(sizes: &str) -> String {
+    format!(
+        "the answer is too large to send in one message ({sizes}, max_message_bytes): ask for \
+         less (a shorter period or list, one member's explanation) or raise the server's \
+         --max-message-bytes"
+    )
+}
+
+/// A streamed item over `max` bytes becomes `ResourceExhausted` before tonic
+/// sees it: tonic's own check would drop the items buffered before it.
+pub fn within_message_limit<M: prost::Message>(item: M, max: usize) -> Result<M, Status> {
+    let len = item.encoded_len();
+    if len > max {
+        return Err(Status::resource_exhausted(answer_too_large(&format!(
+            "found {len} bytes, the limit is: {max} bytes"
+        ))));
+    }
+    Ok(item)
+}
+
+/// Rewrites one header map holding tonic's size-limit status, if it does.
+fn rewrite_size_limit(headers: &mut http::HeaderMap) {
+    if headers.get("grpc-status").map(|v| v.as_bytes()) != Some(b"11") {
+        return;
+    }
+    let Some(message) = headers.get("grpc-message").and_then(|v| {
+        percent_encoding::percent_decode(v.as_bytes())
+            .decode_utf8()
+            .ok()
+            .map(|m| m.into_owned())
+    }) else {
+        return;
+    };
+    let rewritten = if message.starts_with("Error, decoded message length too large") {
+        format!("the request is too large: {message} (max_message_bytes)")
+    } else if let Some(sizes) = message.strip_prefix("Error, encoded message length too large: ") {
+        answer_too_large(sizes)
+    } else {
+        return;
+    };
+    if Status::resource_exhausted(rewritten)
+        .add_header(headers)
+        .is_err()
+    {
+        // The message could not be written as a header (it always can:
+        // tonic percent-encodes it); the code alone is still right.
         headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
-    response
 }
 
 /// tonic answers a request it cannot decode with `Internal`, as gRPC's

@@ -16,10 +16,6 @@ use tonic::transport::{Identity, ServerTlsConfig};
 
 use super::error::ServerError;
 
-/// How long a client may take over the TLS handshake: a connection that
-/// never finishes it must not hold a slot forever.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A checked TLS identity: a certificate chain (the server's certificate
 /// first, then any intermediates, as in Let's Encrypt's `fullchain.pem`)
 /// and the private key that belongs to its first certificate.
@@ -111,10 +107,12 @@ impl TlsIdentity {
     }
 
     /// tonic's server TLS settings for this identity (HTTP/2 by ALPN, no
-    /// client certificates: members authenticate by signing entries).
-    pub(super) fn server_tls_config(&self) -> ServerTlsConfig {
+    /// client certificates: members authenticate by signing entries). A
+    /// client that has not finished the handshake within
+    /// `handshake_timeout` is dropped, so it cannot hold a slot forever.
+    pub(super) fn server_tls_config(&self, handshake_timeout: Duration) -> ServerTlsConfig {
         ServerTlsConfig::new()
             .identity(Identity::from_pem(&self.cert_chain_pem, &self.key_pem))
-            .timeout(HANDSHAKE_TIMEOUT)
+            .timeout(handshake_timeout)
     }
 }

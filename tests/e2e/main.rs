@@ -16,6 +16,7 @@
 //! | [`members`]       | members, roles, keys and their refusals               |
 //! | [`contributions`] | refusals of contributions, evaluations, allocations   |
 //! | [`limits`]        | the operator's size limits                            |
+//! | [`connections`]   | handshake and idle timeouts; over-size answers        |
 //! | [`disk_full`]     | a full disk refuses writes cleanly, reads go on       |
 //! | [`batch`]         | SubmitBatch is all or nothing                         |
 //! | [`idempotency`]   | resubmission returns the first receipt                |
@@ -47,6 +48,7 @@ mod common;
 
 mod batch;
 mod concurrency;
+mod connections;
 mod contributions;
 mod disk_full;
 mod garbage;
