@@ -124,6 +124,14 @@ pub fn check_handle(handle: &str, field: &str) -> Result<(), Refusal> {
     }
 }
 
+/// The index of the first item equal to an earlier one, if any: a sort's
+/// worth of work (O(n log n)), so a list as long as the member limit is
+/// checked in milliseconds, not the seconds a pairwise scan would take.
+fn first_repeat<'a, T: Ord + ?Sized + 'a>(items: impl IntoIterator<Item = &'a T>) -> Option<usize> {
+    let mut seen = std::collections::BTreeSet::new();
+    items.into_iter().position(|item| !seen.insert(item))
+}
+
 /// Checks a bounded string with no control characters.
 fn check_text(s: &str, max: usize, field: &str, required: bool) -> Result<(), Refusal> {
     if required && s.trim().is_empty() {
@@ -213,6 +221,7 @@ pub fn check_contribution(
             c.tags.len(),
         )));
     }
+    let repeated_tag = first_repeat(c.tags.iter().map(String::as_str));
     for (i, tag) in c.tags.iter().enumerate() {
         let f = format!("{field}.tags[{i}]");
         check_text(tag, max_tag_bytes, &f, true)?;
@@ -221,7 +230,7 @@ pub fn check_contribution(
                 "{f}: {tag:?} must not contain whitespace"
             )));
         }
-        if c.tags[..i].contains(tag) {
+        if repeated_tag == Some(i) {
             return Err(Refusal::InvalidArgument(format!(
                 "{f}: {tag:?} appears twice"
             )));
@@ -392,19 +401,21 @@ pub fn check_entry<'a>(entry: &'a pb::Entry, limits: &Limits) -> Result<&'a Body
                     g.founders.len(),
                 )));
             }
+            let repeated_handle = first_repeat(g.founders.iter().map(|f| f.handle.as_str()));
+            let repeated_key = first_repeat(g.founders.iter().map(|f| f.public_key.as_slice()));
             for (i, f) in g.founders.iter().enumerate() {
                 check_handle(&f.handle, &format!("genesis.founders[{i}].handle"))?;
                 crate::verify::check_member_key(
                     &f.public_key,
                     &format!("genesis.founders[{i}].public_key"),
                 )?;
-                if g.founders[..i].iter().any(|o| o.handle == f.handle) {
+                if repeated_handle == Some(i) {
                     return Err(Refusal::InvalidArgument(format!(
                         "genesis.founders[{i}].handle: {:?} is named twice",
                         f.handle
                     )));
                 }
-                if g.founders[..i].iter().any(|o| o.public_key == f.public_key) {
+                if repeated_key == Some(i) {
                     return Err(Refusal::InvalidArgument(format!(
                         "genesis.founders[{i}].public_key: the same key is given to two founders"
                     )));
@@ -577,6 +588,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
                 )));
             }
             let mut total: u64 = 0;
+            let repeated = first_repeat(a.shares.iter().map(|s| s.member.as_str()));
             for (i, s) in a.shares.iter().enumerate() {
                 check_handle(&s.member, &format!("allocate.shares[{i}].member"))?;
                 if s.percent > 100 {
@@ -585,7 +597,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
                         s.percent
                     )));
                 }
-                if a.shares[..i].iter().any(|o| o.member == s.member) {
+                if repeated == Some(i) {
                     return Err(Refusal::InvalidArgument(format!(
                         "allocate.shares[{i}].member: {:?} appears twice",
                         s.member

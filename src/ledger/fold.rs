@@ -3,6 +3,7 @@
 //! newest first, when a later one is refused.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::entry::CheckedEntry;
 use super::rules::Admitted;
@@ -48,7 +49,7 @@ enum Step {
     /// Forget a logged contribution.
     Log { id: EntryId },
     /// Restore a contribution as it was before an amendment or retraction.
-    Restore { previous: Box<ContributionState> },
+    Restore { previous: Arc<ContributionState> },
     /// Restore the evaluation an evaluator had before.
     Evaluate {
         contribution: EntryId,
@@ -184,7 +185,7 @@ impl LedgerState {
             Body::LogContribution(l) => {
                 self.contributions.insert(
                     v.id,
-                    ContributionState {
+                    Arc::new(ContributionState {
                         id: v.id,
                         member: author.clone(),
                         fields: l.contribution.clone().unwrap_or_default(),
@@ -193,7 +194,7 @@ impl LedgerState {
                         evaluations: BTreeMap::new(),
                         touched: sequence,
                         earliest_at: l.contribution.as_ref().map_or(0, |c| c.at),
-                    },
+                    }),
                 );
                 if let Some(m) = self.members.get_mut(&author) {
                     m.contributions += 1;
@@ -206,7 +207,8 @@ impl LedgerState {
                 let Some(c) = self.contributions.get_mut(&id) else {
                     return Step::Nothing;
                 };
-                let previous = Box::new(c.clone());
+                let previous = c.clone();
+                let c = Arc::make_mut(c);
                 c.touched = sequence;
                 c.fields = a.contribution.clone().unwrap_or_default();
                 c.earliest_at = c.earliest_at.min(c.fields.at);
@@ -222,7 +224,8 @@ impl LedgerState {
                 let Some(c) = self.contributions.get_mut(&id) else {
                     return Step::Nothing;
                 };
-                let previous = Box::new(c.clone());
+                let previous = c.clone();
+                let c = Arc::make_mut(c);
                 c.touched = sequence;
                 c.retracted = true;
                 if let Some(m) = self.members.get_mut(&author) {
@@ -240,6 +243,7 @@ impl LedgerState {
                 let mut touched = 0;
                 let mut added = false;
                 let previous = self.contributions.get_mut(&id).and_then(|c| {
+                    let c = Arc::make_mut(c);
                     touched = std::mem::replace(&mut c.touched, sequence);
                     let previous = c.evaluations.insert(
                         author.clone(),
@@ -276,7 +280,7 @@ impl LedgerState {
                     log_size: r.log_size,
                     digest: r.digest.clone(),
                     sequence,
-                    settlement: settlement.unwrap_or_default(),
+                    settlement: Arc::new(settlement.unwrap_or_default()),
                     voided: None,
                 });
                 Step::Distribution
@@ -379,10 +383,13 @@ impl LedgerState {
                         m.contributions += 1;
                     }
                 }
-                let now = self.contributions.get(&previous.id).map_or(0, standing_of);
+                let now = self
+                    .contributions
+                    .get(&previous.id)
+                    .map_or(0, |c| standing_of(c));
                 self.standing_evaluations =
                     self.standing_evaluations.saturating_sub(now) + standing_of(&previous);
-                self.contributions.insert(previous.id, *previous);
+                self.contributions.insert(previous.id, previous);
             }
             Step::Evaluate {
                 contribution,
@@ -391,6 +398,7 @@ impl LedgerState {
                 touched,
             } => {
                 if let Some(c) = self.contributions.get_mut(&contribution) {
+                    let c = Arc::make_mut(c);
                     c.touched = touched;
                     match previous {
                         Some(p) => {

@@ -8,6 +8,7 @@
 //! entry in (and takes it back).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::entry::body_name;
 use crate::pb::{self, entry::Body};
@@ -147,7 +148,7 @@ pub struct DistributionState {
     /// Sequence number of the recording entry.
     pub sequence: u64,
     /// What it paid (recomputed from the log, checked against the digest).
-    pub settlement: Settlement,
+    pub settlement: Arc<Settlement>,
     /// Set once a treasurer voided it: its period is open again and later
     /// distributions no longer count what it paid.
     pub voided: Option<VoidState>,
@@ -193,7 +194,10 @@ pub struct LedgerState {
     pub(super) network: Option<Network>,
     pub(super) members: BTreeMap<String, MemberState>,
     pub(super) keys: HashMap<[u8; 32], KeyOwner>,
-    pub(super) contributions: HashMap<EntryId, ContributionState>,
+    /// Each behind an `Arc`, so a preview takes the period's contributions
+    /// by reference count under the state lock and reads them after it is
+    /// released; the fold copies one on write only while a preview holds it.
+    pub(super) contributions: HashMap<EntryId, Arc<ContributionState>>,
     pub(super) policies: Vec<PolicyVersion>,
     pub(super) allocations: BTreeMap<(i64, i64, String), AllocationState>,
     pub(super) distributions: Vec<DistributionState>,
@@ -267,12 +271,23 @@ impl LedgerState {
 
     /// A contribution by id.
     pub fn contribution(&self, id: &EntryId) -> Option<&ContributionState> {
-        self.contributions.get(id)
+        self.contributions.get(id).map(Arc::as_ref)
     }
 
     /// Every contribution, retracted ones included, in no particular order.
     pub fn contributions(&self) -> impl Iterator<Item = &ContributionState> {
-        self.contributions.values()
+        self.contributions.values().map(Arc::as_ref)
+    }
+
+    /// The live contributions dated before `end`, shared (a reference count
+    /// each, nothing copied): what a preview of a period ending at `end`
+    /// reads, taken in one short pass under the state lock.
+    pub fn live_contributions_before(&self, end: i64) -> Vec<Arc<ContributionState>> {
+        self.contributions
+            .values()
+            .filter(|c| !c.retracted && c.fields.at < end)
+            .cloned()
+            .collect()
     }
 
     /// The adopted policy versions, oldest first.

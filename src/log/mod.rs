@@ -273,7 +273,7 @@ impl Ledger {
             .distributions()
             .iter()
             .filter(|d| d.sequence < size)
-            .map(|d| (d.sequence, d.settlement.clone()))
+            .map(|d| (d.sequence, crate::ledger::Settlement::clone(&d.settlement)))
             .collect();
         let mut replayer = Replayer::new(
             Some(self.log_public_key()),

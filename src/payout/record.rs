@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use super::snapshot::{PolicyChoice, scoring_input_with};
+use super::snapshot::{PolicyChoice, PreviewSource, preview_source, scoring_input_with};
 use crate::ledger::Refusal;
 use crate::ledger::{BucketPaid, LedgerState, Settle, Settlement};
 use crate::pb;
@@ -164,8 +164,21 @@ impl Priors {
     }
 }
 
-/// The scoring input of a preview, taken from the state (hold the state
-/// lock only for this), with the policy version it uses.
+/// What a preview reads from the state (hold the state lock only for this:
+/// it is a short pass that builds nothing); the scoring input is built from
+/// it with [`PreviewSource::into_input`] after the lock is released.
+pub fn source_for(
+    state: &LedgerState,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    priors: Priors,
+) -> Result<PreviewSource, Refusal> {
+    preview_source(state, choice, period, priors.before())
+}
+
+/// The scoring input of a preview, taken from the state, with the policy
+/// version it uses (for a caller that holds the state anyway: a server
+/// takes a [`source_for`] under its lock instead).
 pub fn input_for(
     state: &LedgerState,
     choice: PolicyChoice<'_>,

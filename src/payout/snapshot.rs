@@ -2,9 +2,11 @@
 //! ledger state and the pure scoring module, so a preview over the log and a
 //! scenario file are scored by the same code.
 
-use crate::ledger::LedgerState;
+use std::sync::Arc;
+
 use crate::ledger::Refusal;
 use crate::ledger::kind_of;
+use crate::ledger::{ContributionState, LedgerState, Settlement};
 use crate::pb;
 use crate::scoring::input::{
     Allocation, Contribution, Evaluation, Period, PriorPayout, PriorRepayment, ScoringInput,
@@ -48,6 +50,37 @@ pub fn scoring_input_with(
     income: u64,
     priors_before: u64,
 ) -> Result<(ScoringInput, u32), Refusal> {
+    preview_source(state, choice, period, priors_before)?.into_input(income)
+}
+
+/// What a preview reads from the live state, taken in one short pass under
+/// its lock: reference counts and small copies, no strings built, no policy
+/// parsed. The scoring input is built from it after the lock is released
+/// ([`PreviewSource::into_input`]), so the writer never waits for that.
+pub struct PreviewSource {
+    currency: String,
+    decimals: u32,
+    /// The policy document (JSON) and its version (0 for a draft).
+    policy_json: Vec<u8>,
+    version: u32,
+    period: (i64, i64),
+    members: Vec<String>,
+    contributions: Vec<Arc<ContributionState>>,
+    /// This period's standing allocations with their sequence numbers.
+    allocations: Vec<(u64, Allocation)>,
+    /// What the standing distributions before the priors' bound settled.
+    settlements: Vec<Arc<Settlement>>,
+}
+
+/// Takes what a preview of `period` with `choice` reads from `state`,
+/// counting as already paid only the standing distributions recorded before
+/// sequence `priors_before`.
+pub fn preview_source(
+    state: &LedgerState,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    priors_before: u64,
+) -> Result<PreviewSource, Refusal> {
     let network = state
         .network()
         .ok_or_else(|| Refusal::FailedPrecondition("the log has no network yet".into()))?;
@@ -67,14 +100,6 @@ pub fn scoring_input_with(
                 Refusal::NotFound(format!("policy_version: there is no policy version {v}"))
             })?,
     };
-    let mut policy = PolicyDocument::from_json(json)
-        .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
-    policy
-        .check_currency(&network.currency, network.decimals)
-        .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
-    policy.currency = Some(network.currency.clone());
-    policy.decimals = Some(network.decimals);
-
     // Only what the period needs (DESIGN principle 8): every rule of the
     // spec reads contributions dated before the period end and nothing
     // later — reimburse claims (at < end, §5), balanced back-pay (all-time
@@ -83,46 +108,8 @@ pub fn scoring_input_with(
     // §6), the signals (in-period only, §6.1) — so a contribution dated at
     // or after the end, and its evaluations, change no number of this
     // report and are left out (so are prior repayments naming them, below).
-    let mut live: Vec<_> = state
-        .contributions()
-        .filter(|c| !c.retracted && c.fields.at < period.1)
-        .collect();
-    live.sort_by_key(|c| c.sequence);
-    let mut contributions = Vec::with_capacity(live.len());
-    let mut evaluations = Vec::new();
-    for c in &live {
-        let Some(kind) = kind_of(c.fields.kind) else {
-            continue;
-        };
-        let id = c.id.to_hex();
-        contributions.push(Contribution {
-            id: id.clone(),
-            member: c.member.clone(),
-            kind,
-            quantity: c.fields.quantity,
-            rate: c.fields.rate,
-            tags: c.fields.tags.clone(),
-            at: c.fields.at,
-        });
-        for (evaluator, e) in &c.evaluations {
-            let verdict = if e.verdict == pb::Verdict::Flag {
-                Verdict::Flag
-            } else {
-                Verdict::Approve
-            };
-            evaluations.push((
-                e.sequence,
-                Evaluation {
-                    contribution: id.clone(),
-                    evaluator: evaluator.clone(),
-                    verdict,
-                    rating: e.rating.and_then(|r| u8::try_from(r).ok()),
-                },
-            ));
-        }
-    }
-    evaluations.sort_by_key(|(seq, _)| *seq);
-    let mut allocations: Vec<_> = state
+    let contributions = state.live_contributions_before(period.1);
+    let allocations = state
         .allocations()
         .iter()
         .filter(|((s, e, _), _)| (*s, *e) == period)
@@ -140,50 +127,122 @@ pub fn scoring_input_with(
             )
         })
         .collect();
-    allocations.sort_by_key(|(seq, _)| *seq);
-    let mut prior_repayments = Vec::new();
-    let mut prior_payouts = Vec::new();
-    // Voided distributions paid nothing that counts; a repaid claim can be
-    // neither amended nor retracted while its distribution stands, so every
-    // prior repayment names a live contribution.
-    for d in state
+    // Voided distributions paid nothing that counts.
+    let settlements = state
         .standing_distributions()
         .filter(|d| d.sequence < priors_before)
-    {
-        prior_repayments.extend(d.settlement.repayments.iter().map(|(id, amount)| {
-            PriorRepayment {
-                contribution: id.to_hex(),
-                amount: *amount,
-            }
-        }));
-        prior_payouts.extend(
-            d.settlement
-                .shares_payouts
-                .iter()
-                .map(|(m, amount)| PriorPayout {
-                    recipient: m.clone(),
-                    amount: *amount,
-                }),
-        );
-    }
-    // A prior repayment counts only for a claim this input scores (one dated
-    // after the period, repaid by a later distribution, is not read here).
-    let scored: std::collections::BTreeSet<&str> =
-        contributions.iter().map(|c| c.id.as_str()).collect();
-    prior_repayments.retain(|p| scored.contains(p.contribution.as_str()));
-    let input = ScoringInput {
-        policy,
+        .map(|d| d.settlement.clone())
+        .collect();
+    Ok(PreviewSource {
+        currency: network.currency.clone(),
+        decimals: network.decimals,
+        policy_json: json.to_vec(),
+        version,
+        period,
         members: state.members().map(|m| m.handle.clone()).collect(),
         contributions,
-        evaluations: evaluations.into_iter().map(|(_, e)| e).collect(),
-        allocations: allocations.into_iter().map(|(_, a)| a).collect(),
-        prior_repayments,
-        prior_payouts,
-        period: Period {
-            start: period.0,
-            end: period.1,
-        },
-        income,
-    };
-    Ok((input, version))
+        allocations,
+        settlements,
+    })
+}
+
+impl PreviewSource {
+    /// The scoring input for `income`, with the policy version it uses:
+    /// the policy parsed and checked against the network's currency, the
+    /// contributions in log order with their hex ids, their standing
+    /// evaluations in log order, the allocations, and what prior
+    /// distributions repaid and paid.
+    pub fn into_input(self, income: u64) -> Result<(ScoringInput, u32), Refusal> {
+        let mut policy = PolicyDocument::from_json(&self.policy_json)
+            .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
+        policy
+            .check_currency(&self.currency, self.decimals)
+            .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
+        policy.currency = Some(self.currency);
+        policy.decimals = Some(self.decimals);
+
+        let mut live = self.contributions;
+        live.sort_by_key(|c| c.sequence);
+        let mut contributions = Vec::with_capacity(live.len());
+        let mut evaluations = Vec::new();
+        for c in &live {
+            let Some(kind) = kind_of(c.fields.kind) else {
+                continue;
+            };
+            let id = c.id.to_hex();
+            contributions.push(Contribution {
+                id: id.clone(),
+                member: c.member.clone(),
+                kind,
+                quantity: c.fields.quantity,
+                rate: c.fields.rate,
+                tags: c.fields.tags.clone(),
+                at: c.fields.at,
+            });
+            for (evaluator, e) in &c.evaluations {
+                let verdict = if e.verdict == pb::Verdict::Flag {
+                    Verdict::Flag
+                } else {
+                    Verdict::Approve
+                };
+                evaluations.push((
+                    e.sequence,
+                    Evaluation {
+                        contribution: id.clone(),
+                        evaluator: evaluator.clone(),
+                        verdict,
+                        rating: e.rating.and_then(|r| u8::try_from(r).ok()),
+                    },
+                ));
+            }
+        }
+        evaluations.sort_by_key(|(seq, _)| *seq);
+        let mut allocations = self.allocations;
+        allocations.sort_by_key(|(seq, _)| *seq);
+        // A repaid claim can be neither amended nor retracted while its
+        // distribution stands, so every prior repayment names a live
+        // contribution; it counts only for a claim this input scores (one
+        // dated after the period, repaid by a later distribution, is not
+        // read here).
+        let scored: std::collections::BTreeSet<&str> =
+            contributions.iter().map(|c| c.id.as_str()).collect();
+        let mut prior_repayments = Vec::new();
+        let mut prior_payouts = Vec::new();
+        for settlement in &self.settlements {
+            prior_repayments.extend(
+                settlement
+                    .repayments
+                    .iter()
+                    .map(|(id, amount)| PriorRepayment {
+                        contribution: id.to_hex(),
+                        amount: *amount,
+                    })
+                    .filter(|p| scored.contains(p.contribution.as_str())),
+            );
+            prior_payouts.extend(
+                settlement
+                    .shares_payouts
+                    .iter()
+                    .map(|(m, amount)| PriorPayout {
+                        recipient: m.clone(),
+                        amount: *amount,
+                    }),
+            );
+        }
+        let input = ScoringInput {
+            policy,
+            members: self.members,
+            contributions,
+            evaluations: evaluations.into_iter().map(|(_, e)| e).collect(),
+            allocations: allocations.into_iter().map(|(_, a)| a).collect(),
+            prior_repayments,
+            prior_payouts,
+            period: Period {
+                start: self.period.0,
+                end: self.period.1,
+            },
+            income,
+        };
+        Ok((input, self.version))
+    }
 }

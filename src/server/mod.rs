@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
+mod background;
 mod connections;
 mod error;
 pub mod gate;

@@ -13,7 +13,9 @@ use crate::ledger::{Refusal, check_distribution_length, refuse_unended};
 use crate::log::Ledger;
 use crate::log::LedgerError;
 use crate::payout::PolicyChoice;
-use crate::payout::{Preview, Priors, input_for, record_body, score_input, summary_json};
+use crate::payout::{
+    Preview, Priors, input_for, record_body, score_input, source_for, summary_json,
+};
 use crate::pb;
 use crate::scoring::time::format_rfc3339;
 use crate::verify::EntryId;
@@ -44,7 +46,14 @@ pub struct Computed {
 }
 
 /// Computes a preview (blocking: run it off the async workers).
-pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerError> {
+///
+/// `before_scoring` runs once the live state's lock is released and before
+/// the scoring itself (the server lowers the thread's priority there).
+pub fn compute(
+    ledger: &Ledger,
+    req: PreviewRequest,
+    before_scoring: impl FnOnce(),
+) -> Result<Computed, LedgerError> {
     let (start, end) = req.period;
     if let Some(income) = req.income
         && income > crate::ledger::MAX_AMOUNT
@@ -65,6 +74,9 @@ pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerE
         None
     };
     if let Some(d) = recorded {
+        // A recorded period is recomputed from a state rebuilt for it, not
+        // the live one.
+        before_scoring();
         return recorded_view(ledger, &req, d);
     }
     let income = req.income.ok_or_else(|| {
@@ -79,16 +91,18 @@ pub fn compute(ledger: &Ledger, req: PreviewRequest) -> Result<Computed, LedgerE
     };
     // Why a record of this preview would be refused, by the rules the
     // record itself meets (the ones a preview can already tell).
-    let (input, version, log_size, overlap) = {
+    let (source, log_size, overlap) = {
         let state = ledger.state()?;
-        let (input, version) = input_for(&state, choice, req.period, income, Priors::All)?;
         (
-            input,
-            version,
+            source_for(&state, choice, req.period, Priors::All)?,
             state.size(),
             state.refuse_overlap(start, end),
         )
     };
+    // The lock is released: the writer goes on while the input is built
+    // and scored.
+    before_scoring();
+    let (input, version) = source.into_input(income)?;
     let preview = score_input(input, version, log_size, req.period, income)?;
     let not_recordable = if req.draft.is_empty() {
         overlap

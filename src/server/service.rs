@@ -21,6 +21,7 @@ use crate::log::{Ledger, Receipt, SignedHead};
 use crate::pb;
 use crate::verify::{EntryId, EnvelopeError, VerifiedEnvelope};
 
+use super::background::{lower_this_threads_priority, run_on_own_thread};
 use super::payout;
 use super::status::{task_failed, within_message_limit};
 
@@ -604,7 +605,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         let slot = self.preview_slot()?;
         let parts = self
-            .blocking(move |ledger| {
+            .scoring(move |ledger| {
                 let _slot = slot;
                 let computed = payout::compute(
                     &ledger,
@@ -614,6 +615,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                         policy_version: req.policy_version,
                         draft: req.draft_policy_json,
                     },
+                    lower_this_threads_priority,
                 )?;
                 payout::shares_parts(&computed, include_scenario)
             })
@@ -646,7 +648,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let slot = self.preview_slot()?;
         let parts = self
-            .blocking(move |ledger| {
+            .scoring(move |ledger| {
                 let _slot = slot;
                 let computed = payout::compute(
                     &ledger,
@@ -656,6 +658,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                         policy_version: req.policy_version,
                         draft: Vec::new(),
                     },
+                    lower_this_threads_priority,
                 )?;
                 payout::explanation_parts(&computed, &req.member)
             })
@@ -699,7 +702,6 @@ impl LedgerService {
             .ok_or_else(|| Refusal::NotFound(format!("id: no entry {id} in this log")).into())
     }
 
-    /// Runs blocking work (replays, scoring) off the async workers.
     /// A slot to score a preview in: scoring a large period takes a core
     /// and memory for a while, so at most `max_concurrent_previews` run at
     /// once and the next is refused rather than queued behind them.
@@ -712,13 +714,17 @@ impl LedgerService {
         })
     }
 
-    async fn blocking<T: Send + 'static>(
+    /// Runs scoring work off the async workers, on a thread of its own that
+    /// yields the CPU to the writer and to other requests once it has let
+    /// go of the state (`background.rs`).
+    async fn scoring<T: Send + 'static>(
         &self,
         work: impl FnOnce(Ledger) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, Status> {
         let ledger = self.ledger.clone();
-        tokio::task::spawn_blocking(move || work(ledger).map_err(Status::from))
-            .await
-            .map_err(|e| task_failed("scoring", &e))?
+        run_on_own_thread("coopledger-score", move || {
+            work(ledger).map_err(Status::from)
+        })
+        .await?
     }
 }

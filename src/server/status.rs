@@ -192,6 +192,15 @@ fn undecodable_request(message: &str) -> Option<String> {
     }
 }
 
+impl From<super::background::BackgroundError> for Status {
+    /// A scoring thread that could not start or panicked: the server's
+    /// fault, never the client's.
+    fn from(e: super::background::BackgroundError) -> Status {
+        tracing::error!(error = %e, "scoring failed");
+        Status::internal(e.to_string())
+    }
+}
+
 /// A blocking task of a handler panicked or was cancelled: a bug or a
 /// shutdown, never the client's fault.
 pub fn task_failed(what: &str, e: &tokio::task::JoinError) -> Status {
