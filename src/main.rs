@@ -100,8 +100,9 @@ struct ServeArgs {
     /// Data folder (sled files and the log key).
     #[arg(long, default_value = "coopledger-data", env = "COOPLEDGER_DATA")]
     data: PathBuf,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7070")]
+    /// Address to listen on: host:port (127.0.0.1:7070 this machine only,
+    /// 0.0.0.0:7070 every interface) or a port alone (7070 = 127.0.0.1:7070).
+    #[arg(long, default_value = "127.0.0.1:7070", value_parser = parse_listen)]
     listen: SocketAddr,
     /// A copy of the last signed checkpoint, kept outside the data folder so
     /// that an old copy of the whole folder put back is refused too
@@ -186,6 +187,27 @@ struct ServeArgs {
     /// Seconds a connection may stay open with no request (default 300).
     #[arg(long)]
     idle_timeout_secs: Option<u64>,
+}
+
+/// `--listen`: a socket address, `localhost:PORT`, or a port alone (on
+/// this machine only: listening on a network is a choice to write out).
+fn parse_listen(text: &str) -> std::result::Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(port) = text.trim_start_matches(':').parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Some(port) = text.strip_prefix("localhost:")
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!(
+            "{text:?} is not an address to listen on; write host:port or a port, e.g. \
+             127.0.0.1:7070 (this machine only), 0.0.0.0:7070 (every interface), [::1]:7070, \
+             or 7070 (= 127.0.0.1:7070)"
+        )
+    })
 }
 
 impl ServeArgs {
@@ -277,7 +299,7 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli).await {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", cli::errors::render(&e));
         std::process::exit(1);
     }
 }

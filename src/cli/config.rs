@@ -86,3 +86,42 @@ impl Config {
 pub fn key_path(home: &Path, handle: &str) -> PathBuf {
     home.join("keys").join(format!("{handle}.key"))
 }
+
+/// The key of the identity `handle`, or why it cannot be used: a missing
+/// key names the folder, the keys that are there and the closest handle to
+/// a typo, and how to make one.
+pub fn read_identity_key(home: &Path, handle: &str) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let path = key_path(home, handle);
+    if !path.exists() {
+        let dir = home.join("keys");
+        let mut handles: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_suffix(".key")
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        handles.sort();
+        let hint = coopledger::ledger::suggest::closest(handle, handles.iter().map(String::as_str))
+            .map(|h| format!(" Did you mean --as {h}?"))
+            .unwrap_or_default();
+        let here = if handles.is_empty() {
+            "there are none yet".to_string()
+        } else {
+            format!("there are keys for {}", handles.join(", "))
+        };
+        anyhow::bail!(
+            "no key for {handle} in {} ({here}).{hint} To act as {handle} on this computer, \
+             create one with `coopledger keygen {handle}`",
+            dir.display()
+        );
+    }
+    coopledger::log::keyfile::read_key(&path)
+        .map_err(|e| anyhow::anyhow!("the key for {handle} cannot be used: {e}"))
+}

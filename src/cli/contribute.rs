@@ -259,16 +259,39 @@ async fn resolve_contribution(ctx: &Context, session: &mut Session, id: &str) ->
         .map_err(status)?
         .into_inner();
     let mut found = Vec::new();
+    // Ids one typo away from the prefix (a digit changed, added, dropped
+    // or two swapped): a suggestion when exactly one is.
+    let mut near = Vec::new();
     while let Some(e) = stream.next().await {
         let e = e.map_err(status)?;
-        if hex::encode(&e.id).starts_with(&id) {
+        let hex_id = hex::encode(&e.id);
+        if hex_id.starts_with(&id) {
             found.push(e.id);
+        } else if near.len() < 2 {
+            let same_length = &hex_id[..id.len().min(hex_id.len())];
+            let longer = &hex_id[..(id.len() + 1).min(hex_id.len())];
+            let shorter = &hex_id[..id.len().saturating_sub(1)];
+            if [same_length, longer, shorter]
+                .iter()
+                .any(|p| strsim::osa_distance(p, &id) <= 1)
+            {
+                near.push(same_length.to_string());
+            }
         }
     }
     let _ = ctx;
     match found.as_slice() {
         [one] => EntryId::from_field(one, "id").map_err(|e| anyhow::anyhow!("{e}")),
-        [] => bail!("no contribution id starts with {id}"),
+        [] => match near.as_slice() {
+            [one] => bail!(
+                "no contribution id starts with {id}; did you mean {one}? (`coopledger entries` \
+                 lists them, ids in the second column)"
+            ),
+            _ => bail!(
+                "no contribution id starts with {id} (`coopledger entries` lists them, ids in \
+                 the second column)"
+            ),
+        },
         _ => bail!(
             "{} contributions start with {id}; give more digits",
             found.len()

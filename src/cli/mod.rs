@@ -31,6 +31,7 @@ pub mod contribute;
 pub mod demo;
 pub mod distributions;
 pub mod entries;
+pub mod errors;
 pub mod export;
 pub mod input;
 pub mod member;
@@ -152,9 +153,14 @@ impl Context {
             None => config::default_home()?,
         };
         let cfg = Config::load(&home)?;
-        let server = server
-            .or(cfg.server)
-            .unwrap_or_else(|| DEFAULT_SERVER.to_string());
+        // One spelling per server (`127.0.0.1:7070` is
+        // `http://127.0.0.1:7070`), so its pin and messages are the same
+        // however it was typed.
+        let server = transport::server_url(
+            &server
+                .or(cfg.server)
+                .unwrap_or_else(|| DEFAULT_SERVER.to_string()),
+        )?;
         let tls_ca = match (tls_ca, cfg.tls_ca) {
             (Some(path), _) => Some(TrustedCa {
                 path,
@@ -201,9 +207,10 @@ impl Context {
         // Reads are signed as the current identity (the log is
         // members-only); without a key they go unsigned and the server
         // says what to do.
-        let key = self.identity.as_ref().and_then(|handle| {
-            coopledger::log::keyfile::read_key(&config::key_path(&self.home, handle)).ok()
-        });
+        let key = match &self.identity {
+            Some(handle) => Some(config::read_identity_key(&self.home, handle)?),
+            None => None,
+        };
         let mut client = MemberClient::new(SignedChannel::new(
             channel.clone(),
             key.clone(),
@@ -261,10 +268,7 @@ impl Context {
     /// The signer for the current identity in the session's network.
     pub fn signer(&self, session: &Session) -> Result<Signer> {
         let handle = self.handle()?;
-        let key = coopledger::log::keyfile::read_key(&config::key_path(&self.home, &handle))
-            .with_context(|| {
-                format!("no usable key for {handle}; create one with `coopledger keygen {handle}`")
-            })?;
+        let key = config::read_identity_key(&self.home, &handle)?;
         Ok(Signer::new(handle, key, &session.info.network_id))
     }
 }

@@ -68,20 +68,54 @@ enum Scheme {
     Https,
 }
 
-/// Checks a server URL and returns its scheme and host.
-fn parse(server: &str) -> Result<(Scheme, String)> {
+/// A server address as the CLI connects to it.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    scheme: Scheme,
+    /// The host, without brackets.
+    host: String,
+    /// The URL connected to (the scheme added when none was written).
+    url: String,
+    /// Whether the scheme was chosen by the CLI, not written.
+    assumed: bool,
+}
+
+/// Whether `host` is this machine: a plaintext connection to it never
+/// crosses a network.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks a server address and returns what to connect to. `host:port`
+/// without a scheme is accepted: plaintext `http://` for this machine
+/// (localhost, 127.0.0.1, ::1), where `coopledger serve` listens by
+/// default, and `https://` for any other host, so a member never sends a
+/// signed read across a network in plaintext by leaving the scheme out.
+fn parse(server: &str) -> Result<Target> {
     let where_from = "(from --server, COOPLEDGER_SERVER or \"server\" in config.json)";
-    if !server.contains("://") {
-        let bare = server.trim_end_matches('/');
-        bail!(
-            "the server address {server:?} has no scheme {where_from}: write https://{bare} for a \
-             server with TLS, or http://{bare} for a plaintext one"
-        );
-    }
-    let uri: http::Uri = server
-        .parse()
-        .map_err(|e| anyhow!("the server URL {server:?} is not a valid URL {where_from}: {e}"))?;
+    let example = "e.g. 127.0.0.1:7070, http://127.0.0.1:7070 or https://coop.example.org:7070";
+    let (written, assumed) = match server.contains("://") {
+        true => (server.to_string(), false),
+        false => (format!("http://{}", server.trim_end_matches('/')), true),
+    };
+    let uri: http::Uri = written.parse().map_err(|e| {
+        anyhow!(
+            "the server address {server:?} is not a valid address {where_from}: {e}; write \
+                 host:port or a URL, {example}"
+        )
+    })?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .map(|h| h.trim_matches(['[', ']']).to_string())
+        .ok_or_else(|| {
+            anyhow!("the server address {server:?} names no host {where_from}; {example}")
+        })?;
     let scheme = match uri.scheme_str() {
+        Some("http") if assumed && !is_loopback(&host) => Scheme::Https,
         Some("https") => Scheme::Https,
         Some("http") => Scheme::Http,
         other => bail!(
@@ -90,11 +124,22 @@ fn parse(server: &str) -> Result<(Scheme, String)> {
             other.unwrap_or("")
         ),
     };
-    let host = uri
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| anyhow!("the server URL {server:?} names no host {where_from}"))?;
-    Ok((scheme, host.trim_matches(['[', ']']).to_string()))
+    let url = match (assumed, scheme) {
+        (true, Scheme::Https) => format!("https://{}", server.trim_end_matches('/')),
+        _ => written,
+    };
+    Ok(Target {
+        scheme,
+        host,
+        url,
+        assumed,
+    })
+}
+
+/// The URL the CLI connects to for the server address `server` (`host:port`
+/// given a scheme as [`parse`] says; a URL as written), or why it is not one.
+pub fn server_url(server: &str) -> Result<String> {
+    parse(server).map(|t| t.url)
 }
 
 /// The TLS settings for an https:// server: `ca` alone if given, else
@@ -123,7 +168,9 @@ fn tls_config(ca: Option<&TrustedCa>) -> Result<ClientTlsConfig> {
 /// Opens a channel to `server` (one connection, TLS handshake included for
 /// https://), or explains why not.
 pub async fn connect(server: &str, ca: Option<&TrustedCa>) -> Result<Channel> {
-    let (scheme, host) = parse(server)?;
+    let target = parse(server)?;
+    let (scheme, host) = (target.scheme, target.host.as_str());
+    let server = target.url.as_str();
     let mut endpoint = Endpoint::from_shared(server.to_string())
         .map_err(|e| anyhow!("the server URL {server:?} is not valid: {e}"))?
         .connect_timeout(CONNECT_TIMEOUT);
@@ -143,10 +190,18 @@ pub async fn connect(server: &str, ca: Option<&TrustedCa>) -> Result<Channel> {
             }
         }
     }
-    endpoint
-        .connect()
-        .await
-        .map_err(|e| explain(server, scheme, &host, ca, &e))
+    endpoint.connect().await.map_err(|e| {
+        let e = explain(server, scheme, host, ca, &e);
+        if target.assumed && scheme == Scheme::Https {
+            e.context(format!(
+                "no scheme was given, so https:// was assumed for {host} (not this machine); \
+                 write http://{} if that server really runs without TLS",
+                server.trim_start_matches("https://")
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 /// A failed connection in the member's terms.
@@ -287,20 +342,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_url_needs_a_scheme_and_says_which_to_write() {
-        let e = parse("127.0.0.1:7070").unwrap_err().to_string();
-        assert!(e.contains("no scheme"), "{e}");
-        assert!(e.contains("https://127.0.0.1:7070"), "{e}");
-        assert!(e.contains("http://127.0.0.1:7070"), "{e}");
+    fn host_and_port_is_plaintext_here_and_tls_elsewhere() {
+        let t = parse("127.0.0.1:7070").unwrap();
+        assert_eq!(
+            (t.scheme, t.url.as_str(), t.assumed),
+            (Scheme::Http, "http://127.0.0.1:7070", true)
+        );
+        let t = parse("localhost:7070").unwrap();
+        assert_eq!(
+            (t.scheme, t.url.as_str()),
+            (Scheme::Http, "http://localhost:7070")
+        );
+        let t = parse("[::1]:7070").unwrap();
+        assert_eq!((t.scheme, t.host.as_str()), (Scheme::Http, "::1"));
+        let t = parse("coop.example.org:7070").unwrap();
+        assert_eq!(
+            (t.scheme, t.url.as_str(), t.host.as_str()),
+            (
+                Scheme::Https,
+                "https://coop.example.org:7070",
+                "coop.example.org"
+            )
+        );
+        // A written scheme is kept, even plaintext to another host.
+        let t = parse("http://coop.example.org:7070").unwrap();
+        assert_eq!((t.scheme, t.assumed), (Scheme::Http, false));
+        let t = parse("https://[::1]:7070").unwrap();
+        assert_eq!((t.scheme, t.host.as_str()), (Scheme::Https, "::1"));
         let e = parse("ftp://example.org").unwrap_err().to_string();
         assert!(e.contains("\"ftp\""), "{e}");
-        assert_eq!(
-            parse("https://[::1]:7070").unwrap(),
-            (Scheme::Https, "::1".to_string())
-        );
-        assert_eq!(
-            parse("http://localhost:7070").unwrap(),
-            (Scheme::Http, "localhost".to_string())
-        );
+        let e = parse("not a host").unwrap_err().to_string();
+        assert!(e.contains("e.g. 127.0.0.1:7070"), "{e}");
     }
 }

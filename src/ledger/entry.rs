@@ -159,7 +159,7 @@ pub fn check_unix_seconds(t: i64, field: &str) -> Result<(), Refusal> {
         Ok(())
     } else {
         Err(Refusal::InvalidArgument(format!(
-            "{field}: {t} is outside 1970-01-01T00:00:00Z..=9999-12-31T23:59:59Z"
+            "{field}: {t} seconds since 1970 is outside 1970-01-01T00:00:00Z..=9999-12-31T23:59:59Z"
         )))
     }
 }

@@ -11,6 +11,7 @@ mod refusal;
 mod replay;
 mod rules;
 mod state;
+pub mod suggest;
 
 pub use entry::*;
 pub use fold::Undo;

@@ -100,9 +100,12 @@ impl LedgerState {
         if let Some(now) = cx.now_ms {
             let skew = i64::try_from(cx.limits.max_clock_skew_ms).unwrap_or(i64::MAX);
             if (entry.created_at_ms - now).abs() > skew {
+                let at = |ms: i64| crate::scoring::time::format_rfc3339(ms.div_euclid(1000));
                 return Err(Refusal::InvalidArgument(format!(
-                    "entry.created_at_ms: {} is more than {} ms from the server's clock ({now}); check the signer's clock",
-                    entry.created_at_ms, cx.limits.max_clock_skew_ms
+                    "entry.created_at_ms: the entry was signed at {} but the server's clock says {} (more than {} s apart, max_clock_skew_ms): check the signer's clock",
+                    at(entry.created_at_ms),
+                    at(now),
+                    cx.limits.max_clock_skew_ms / 1000
                 )));
             }
         }
@@ -513,7 +516,7 @@ impl LedgerState {
     fn existing_member(&self, handle: &str, field: &str) -> Result<&MemberState, Refusal> {
         self.members
             .get(handle)
-            .ok_or_else(|| Refusal::NotFound(format!("{field}: {handle:?} is not a member")))
+            .ok_or_else(|| self.not_a_member(handle, field))
     }
 
     fn check_key_unused(&self, key: &[u8], field: &str) -> Result<(), Refusal> {
@@ -570,8 +573,9 @@ impl LedgerState {
                 now / 1000 + i64::try_from(cx.limits.max_clock_skew_ms / 1000).unwrap_or(0);
             if c.at > latest {
                 return Err(Refusal::InvalidArgument(format!(
-                    "{body}.contribution.at: {} is in the future; log what was done, after it was done",
-                    c.at
+                    "{body}.contribution.at: {} is in the future (the server's clock says {}); log what was done, after it was done",
+                    crate::scoring::time::format_rfc3339(c.at),
+                    crate::scoring::time::format_rfc3339(now.div_euclid(1000))
                 )));
             }
         }

@@ -264,6 +264,15 @@ impl LedgerState {
         self.members.get(handle)
     }
 
+    /// The refusal of `handle` in `field` when it names no member, with the
+    /// closest member's handle as a suggestion when one is close enough.
+    pub fn not_a_member(&self, handle: &str, field: &str) -> super::Refusal {
+        let hint = super::suggest::closest_handle(handle, &self.members)
+            .map(|h| format!(" (did you mean {h}?)"))
+            .unwrap_or_default();
+        super::Refusal::NotFound(format!("{field}: {handle:?} is not a member{hint}"))
+    }
+
     /// Every member, sorted by handle.
     pub fn members(&self) -> impl Iterator<Item = &MemberState> {
         self.members.values()

@@ -21,11 +21,14 @@ pub enum LedgerError {
     },
     /// Another process holds the store open (sled locks its folder).
     #[error(
-        "the store in {path} is in use by another process: is a server already running on this data folder? Stop it first"
+        "another coopledger process holds this data folder ({holder}; its store {path} is locked): stop it first, or use another folder"
     )]
     InUse {
         /// The sled folder.
         path: String,
+        /// Who holds it, as far as the system says: `pid N: its command
+        /// line`, or `pid unknown`.
+        holder: String,
     },
     /// sled's own files are damaged (it found corruption, or failed reading
     /// them back): the server does not start on them.

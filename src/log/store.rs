@@ -74,6 +74,45 @@ fn quiet_panics_in_sled() {
     });
 }
 
+/// Who holds the lock on `file`, for a message: `pid N: command line` from
+/// the kernel's lock table (`/proc/locks`, Linux) and `/proc/N/cmdline`, or
+/// `pid unknown` where the system does not say.
+fn lock_holder(file: &Path) -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    let unknown = || "pid unknown".to_string();
+    let Ok(inode) = std::fs::metadata(file).map(|m| m.ino()) else {
+        return unknown();
+    };
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return unknown();
+    };
+    // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF": the pid, then
+    // device:inode.
+    let pid = locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (pid, place) = (fields.get(4)?, fields.get(5)?);
+        let lock_inode: u64 = place.rsplit(':').next()?.parse().ok()?;
+        (lock_inode == inode).then(|| pid.to_string())
+    });
+    let Some(pid) = pid else {
+        return unknown();
+    };
+    let command = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .filter(|part| !part.is_empty())
+                .map(|part| String::from_utf8_lossy(part).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    if command.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid}: {command}")
+    }
+}
+
 /// Runs one sled call. sled 0.34 answers some damaged files with a panic
 /// (while recovering its log, or reading a page back) rather than an
 /// error; that panic, and sled's own corruption errors, become
@@ -94,9 +133,14 @@ fn guard<T>(path: &str, call: impl FnOnce() -> sled::Result<T>) -> Result<T> {
             | sled::Error::Unsupported(_)
             | sled::Error::ReportableBug(_)),
         )) => Err(damaged(sled_message(&e))),
-        Ok(Err(sled::Error::Io(e))) if e.kind() == std::io::ErrorKind::WouldBlock => {
+        // sled words a held lock as an `Other` error with this message.
+        Ok(Err(sled::Error::Io(e)))
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.to_string().starts_with("could not acquire lock") =>
+        {
             Err(LedgerError::InUse {
                 path: path.to_string(),
+                holder: lock_holder(&Path::new(path).join("db")),
             })
         }
         Ok(Err(e)) => Err(LedgerError::Storage {

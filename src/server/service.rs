@@ -361,6 +361,12 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         if !req.member.is_empty() {
             crate::ledger::check_handle(&req.member, "member")?;
+            // A filter naming nobody would print an empty list, as if the
+            // member had done nothing: say it names no member instead.
+            let state = self.ledger.state()?;
+            if state.member(&req.member).is_none() {
+                return Err(state.not_a_member(&req.member, "member").into());
+            }
         }
         let filter = std::sync::Arc::new(ListFilter {
             kinds,
@@ -454,7 +460,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let state = self.ledger.state()?;
         let m = state
             .member(&handle)
-            .ok_or_else(|| Refusal::NotFound(format!("handle: {handle:?} is not a member")))?;
+            .ok_or_else(|| state.not_a_member(&handle, "handle"))?;
         Ok(Response::new(member(m)))
     }
 
@@ -645,6 +651,12 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         let req = request.into_inner();
         crate::ledger::check_handle(&req.member, "member")?;
+        {
+            let state = self.ledger.state()?;
+            if state.member(&req.member).is_none() {
+                return Err(state.not_a_member(&req.member, "member").into());
+            }
+        }
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let slot = self.preview_slot()?;
         let parts = self
