@@ -16,8 +16,9 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "coopledger", version, about, long_about = None)]
 struct Cli {
-    /// Server URL: `https://HOST:PORT` (TLS) or `http://HOST:PORT`
-    /// (plaintext); the scheme is required.
+    /// Server: `HOST:PORT` (plaintext on this machine, TLS to any other
+    /// host), or a URL `https://HOST:PORT` (TLS) / `http://HOST:PORT`
+    /// (plaintext).
     #[arg(long, global = true, env = "COOPLEDGER_SERVER")]
     server: Option<String>,
     /// PEM file of the CA certificate (or the server's self-signed
@@ -34,6 +35,10 @@ struct Cli {
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Print only what a script keeps: a write's new entry id
+    /// (`id=$(coopledger log work 1h --print-id)`), keygen's public key.
+    #[arg(long, global = true)]
+    print_id: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -311,7 +316,10 @@ async fn run(cli: Cli) -> Result<()> {
             cli.server.clone(),
             cli.tls_ca.clone(),
             cli.identity.clone(),
-            cli.json,
+            cli::Output {
+                json: cli.json,
+                print_id: cli.print_id,
+            },
         )
     };
     match &cli.command {

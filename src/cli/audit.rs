@@ -211,7 +211,18 @@ fn verify_data(ctx: &Context, dir: &Path, copy: Option<&Path>) -> Result<Audited
         .or_else(|| coopledger::log::default_copy(dir));
     // The server's own checks on start (same reads, same messages), plus
     // every signature and rule again.
-    let audited = coopledger::log::audit_folder(dir, copy.as_deref(), seen)?;
+    let bar = super::progress::bar(0, "entries");
+    bar.set_message("verifying");
+    let audited = coopledger::log::audit_folder_with_progress(
+        dir,
+        copy.as_deref(),
+        seen,
+        &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )?;
+    bar.finish_and_clear();
     let key = audited
         .replayed
         .log_public_key
@@ -303,7 +314,14 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
             })?;
     }
     let replayer = coopledger::payout::audit_replayer(None, witness.as_ref().map(|w| w.size));
-    let replayer = replay_server(&mut session, cp.size, replayer, |_| Ok(())).await?;
+    let bar = super::progress::bar(cp.size, "entries");
+    bar.set_message("verifying");
+    let replayer = replay_server(&mut session, cp.size, replayer, |_| {
+        bar.inc(1);
+        Ok(())
+    })
+    .await?;
+    bar.finish_and_clear();
     let replayed = replayer.finish();
     if replayed.log_public_key != Some(log_key) {
         bail!(

@@ -387,6 +387,10 @@ pub async fn amend(ctx: &Context, args: &AmendArgs) -> Result<()> {
     let body = client::amend_body(&id.0, fields);
     let signer = ctx.signer(&session)?;
     let r = submit(&mut session, signer.sign(body)?).await?;
+    if ctx.print_id {
+        println!("{}", hex::encode(&r.id));
+        return Ok(());
+    }
     if ctx.json {
         println!(
             "{}",

@@ -62,6 +62,9 @@ pub async fn fold(session: &mut Session) -> Result<LogView> {
     let end = session.info.log_size;
     let page = session.page();
     let mut from = 0;
+    // Progress in sequence numbers: the view skips kinds it does not need.
+    let bar = super::progress::bar(end, "entries");
+    bar.set_message("reading the log");
     while from < end {
         let mut stream = session
             .client
@@ -88,12 +91,14 @@ pub async fn fold(session: &mut Session) -> Result<LogView> {
             view.push(e.sequence, &v);
             from = e.sequence + 1;
             received += 1;
+            bar.set_position(from);
         }
         // A short page means the server reached `end`.
         if received < page {
             break;
         }
     }
+    bar.finish_and_clear();
     Ok(view)
 }
 

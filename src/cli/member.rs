@@ -101,7 +101,9 @@ pub fn keygen(ctx: &Context, handle: &str) -> Result<()> {
         cfg.save(&ctx.home)?;
     }
     let public = hex::encode(key.verifying_key().to_bytes());
-    if ctx.json {
+    if ctx.print_id {
+        println!("{public}");
+    } else if ctx.json {
         println!(
             "{}",
             serde_json::json!({"handle": handle, "public_key": public, "key_file": path})

@@ -35,6 +35,7 @@ pub mod errors;
 pub mod export;
 pub mod input;
 pub mod member;
+pub mod progress;
 pub mod receipts;
 pub mod score;
 pub mod transport;
@@ -50,6 +51,15 @@ use coopledger::verify::VerifiedEnvelope;
 use config::{Config, DEFAULT_SERVER, Pin};
 use transport::{CaSource, TrustedCa};
 
+/// How a command prints: the global `--json` and `--print-id`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Output {
+    /// `--json`.
+    pub json: bool,
+    /// `--print-id`.
+    pub print_id: bool,
+}
+
 /// Everything a command needs from the global flags.
 pub struct Context {
     /// The config folder.
@@ -63,6 +73,9 @@ pub struct Context {
     pub identity: Option<String>,
     /// Print JSON instead of tables.
     pub json: bool,
+    /// `--print-id`: a write prints only its entry id, keygen only the
+    /// public key, for `$(…)` in scripts.
+    pub print_id: bool,
 }
 
 /// A connected, pinned server.
@@ -146,8 +159,9 @@ impl Context {
         server: Option<String>,
         tls_ca: Option<PathBuf>,
         identity: Option<String>,
-        json: bool,
+        output: Output,
     ) -> Result<Context> {
+        let Output { json, print_id } = output;
         let home = match home {
             Some(h) => h,
             None => config::default_home()?,
@@ -181,6 +195,7 @@ impl Context {
             tls_ca,
             identity,
             json,
+            print_id,
         })
     }
 
@@ -363,7 +378,9 @@ pub async fn sign_and_submit(ctx: &Context, body: Body, what: &str) -> Result<pb
     let mut session = ctx.connect().await?;
     let signer = ctx.signer(&session)?;
     let r = submit(&mut session, signer.sign(body)?).await?;
-    if ctx.json {
+    if ctx.print_id {
+        println!("{}", hex::encode(&r.id));
+    } else if ctx.json {
         println!(
             "{}",
             serde_json::json!({"sequence": r.sequence, "id": hex::encode(&r.id), "duplicate": r.duplicate, "log_size": r.log_size})

@@ -299,7 +299,9 @@ pub async fn distribute(ctx: &Context, args: &DistributeArgs) -> Result<()> {
     }
     let mut session = ctx.connect().await?;
     let c = compute(&mut session, &args.share, false).await?;
-    if args.csv {
+    if ctx.print_id && args.record {
+        // Only the recorded entry's id is printed, below.
+    } else if args.csv {
         c.print_csv()?;
     } else if ctx.json {
         println!("{}", c.preview.report_json);
@@ -331,7 +333,9 @@ pub async fn distribute(ctx: &Context, args: &DistributeArgs) -> Result<()> {
         signer.sign(client::distribution_body(record))?,
     )
     .await?;
-    if !ctx.json && !args.csv {
+    if ctx.print_id {
+        println!("{}", hex::encode(&r.id));
+    } else if !ctx.json && !args.csv {
         println!(
             "recorded: entry {} at sequence {}; `coopledger distribution show {}` shows what it paid",
             hex::encode(&r.id),

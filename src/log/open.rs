@@ -106,6 +106,17 @@ pub struct AuditedFolder {
 /// and every rule again, from the first entry. Nothing is written: a folder
 /// the server would refuse is refused here with the same message.
 pub fn audit_folder(dir: &Path, copy: Option<&Path>, watch: Option<u64>) -> Result<AuditedFolder> {
+    audit_folder_with_progress(dir, copy, watch, &|_, _| {})
+}
+
+/// [`audit_folder`], telling `progress` (entries replayed, entries in the
+/// log) after each chunk of entries, for a progress bar.
+pub fn audit_folder_with_progress(
+    dir: &Path,
+    copy: Option<&Path>,
+    watch: Option<u64>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<AuditedFolder> {
     let sled_dir = dir.join("sled");
     if !sled_dir.is_dir() {
         return Err(LedgerError::Damaged {
@@ -135,7 +146,7 @@ pub fn audit_folder(dir: &Path, copy: Option<&Path>, watch: Option<u64>) -> Resu
         .map_err(|source| LedgerError::KeyFile { source })?;
     let public_key = log_key.verifying_key().to_bytes();
     let mut replayer = crate::payout::audit_replayer(Some(public_key), watch);
-    replay_into(&store, &mut replayer, Signatures::Verify)?;
+    replay_into(&store, &mut replayer, Signatures::Verify, progress)?;
     let replayed = replayer.finish();
     let note = stored_checkpoint(&store, &public_key, &replayed.frontier)?.ok_or_else(|| {
         LedgerError::Corrupt {
@@ -290,13 +301,17 @@ fn check_nodes(store: &Store, nodes: &[crate::verify::Node]) -> Result<()> {
 /// root against the stored head. Clock rules and size limits do not apply
 /// on replay: they judged entries as they arrived. The auditor
 /// (`coopledger verify --data`) and the server's start both use it.
+///
+/// `progress` hears (entries replayed, entries in the log) after each chunk.
 pub fn replay_into(
     store: &Store,
     replayer: &mut crate::ledger::Replayer,
     signatures: Signatures,
+    progress: &dyn Fn(u64, u64),
 ) -> Result<()> {
     let head = store.head()?;
     for_chunks(store, replayer.size(), head.size, |chunk| {
+        progress(replayer.size(), head.size);
         for (sequence, verified) in decode_chunk(chunk, signatures) {
             let v = verified.map_err(|e| LedgerError::Corrupt {
                 sequence,
@@ -350,7 +365,7 @@ pub fn restore(
     };
     let from = replayer.size();
     tracing::debug!("ready to replay from {from} at {:.2?}", started.elapsed());
-    replay_into(store, &mut replayer, Signatures::Trust)?;
+    replay_into(store, &mut replayer, Signatures::Trust, &|_, _| {})?;
     let Replayed {
         state, frontier, ..
     } = replayer.finish();
