@@ -213,15 +213,11 @@ fn verify_data(ctx: &Context, dir: &Path, copy: Option<&Path>) -> Result<Audited
     // every signature and rule again.
     let bar = super::progress::bar(0, "entries");
     bar.set_message("verifying");
-    let audited = coopledger::log::audit_folder_with_progress(
-        dir,
-        copy.as_deref(),
-        seen,
-        &|done, total| {
+    let audited =
+        coopledger::log::audit_folder_with_progress(dir, copy.as_deref(), seen, &|done, total| {
             bar.set_length(total);
             bar.set_position(done);
-        },
-    )?;
+        })?;
     bar.finish_and_clear();
     let key = audited
         .replayed

@@ -248,9 +248,32 @@ impl Computed {
             let count = review[key]["count"].as_u64().unwrap_or(0);
             if count > 0 {
                 println!(
-                    "warning: {count} contribution(s) worth {} are {label} and count for nothing in this distribution",
+                    "warning: {count} contribution(s) worth {} are {label} and count for nothing in this distribution:",
                     self.money(review[key]["value"].as_u64().unwrap_or(0))
                 );
+                let flagged = key == "flagged";
+                let items: Vec<&Value> = review["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|i| i["flagged"].as_bool() == Some(flagged))
+                    .collect();
+                for item in &items {
+                    let id = item["id"].as_str().unwrap_or_default();
+                    println!(
+                        "  {} {} of {} worth {} ({} approval(s), {} flag(s)), id {}",
+                        item["member"].as_str().unwrap_or("?"),
+                        item["kind"].as_str().unwrap_or("?"),
+                        item["at"].as_str().unwrap_or("?").get(..10).unwrap_or("?"),
+                        self.money(item["value"].as_u64().unwrap_or(0)),
+                        item["approvals"].as_u64().unwrap_or(0),
+                        item["flags"].as_u64().unwrap_or(0),
+                        id.get(..12).unwrap_or(id),
+                    );
+                }
+                if (items.len() as u64) < count {
+                    println!("  … and {} more", count - items.len() as u64);
+                }
             }
         }
         for w in self.report["warnings"].as_array().into_iter().flatten() {

@@ -37,7 +37,9 @@ use crate::verify::{EntryId, VerifiedEnvelope};
 
 pub use error::{LedgerError, Result};
 pub use head::{LOG_KEY_FILE, Receipt, SignedHead, sign_head};
-pub use open::{AuditedFolder, Signatures, audit_folder, audit_folder_with_progress, replay_into, restore};
+pub use open::{
+    AuditedFolder, Signatures, audit_folder, audit_folder_with_progress, replay_into, restore,
+};
 pub use snapshot::{
     SNAPSHOT_FILE, SetAside, Snapshot, read as read_snapshot, write as write_snapshot,
 };

@@ -133,27 +133,50 @@ impl Explanations {
     /// should chase before recording.
     pub fn unvalidated(&self, claim_kinds: &[Kind]) -> Unvalidated {
         let mut out = Unvalidated::default();
-        for (c, review) in self.reviews.iter().enumerate() {
-            let (row, points) = (&self.rows[c], &self.points[c]);
-            if review.valid || !points.counted {
-                continue;
+        // Each contribution's member, through the breakdowns (names in
+        // bytewise order, each member's contributions in id order), so the
+        // listed items come out in a deterministic order.
+        for (member, entry) in &self.entries {
+            let (from, to) = (entry.lines.0 as usize, entry.lines.1 as usize);
+            for &c in self.order.get(from..to).unwrap_or_default() {
+                let c = c as usize;
+                let (row, review, points) = (&self.rows[c], &self.reviews[c], &self.points[c]);
+                if review.valid || !points.counted {
+                    continue;
+                }
+                let owed = row.value.saturating_sub(self.prior_repaid[c]);
+                let value = if claim_kinds.contains(&row.kind) && owed > 0 {
+                    owed
+                } else if points.in_period {
+                    row.value
+                } else {
+                    continue;
+                };
+                let flagged = review.flags > 0;
+                let tally = if flagged {
+                    &mut out.flagged
+                } else {
+                    &mut out.pending
+                };
+                tally.count += 1;
+                tally.value = tally.value.saturating_add(value);
+                out.items.push(UnvalidatedItem {
+                    id: self.ids.get(c).to_string(),
+                    member: member.clone(),
+                    kind: row.kind,
+                    at: Time(self.at[c]),
+                    value,
+                    approvals: review.approvals,
+                    flags: review.flags,
+                    flagged,
+                });
             }
-            let owed = row.value.saturating_sub(self.prior_repaid[c]);
-            let value = if claim_kinds.contains(&row.kind) && owed > 0 {
-                owed
-            } else if points.in_period {
-                row.value
-            } else {
-                continue;
-            };
-            let tally = if review.flags > 0 {
-                &mut out.flagged
-            } else {
-                &mut out.pending
-            };
-            tally.count += 1;
-            tally.value = tally.value.saturating_add(value);
         }
+        // The largest first, so a treasurer chases what matters; at most
+        // MAX_UNVALIDATED_ITEMS (the tallies count every one).
+        out.items
+            .sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.id.cmp(&b.id)));
+        out.items.truncate(MAX_UNVALIDATED_ITEMS);
         out
     }
 
@@ -278,13 +301,43 @@ impl Serialize for Explanations {
     }
 }
 
-/// How many contributions, worth how much, peer review has not validated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// The most unvalidated contributions a report names one by one (the
+/// tallies count all of them).
+pub const MAX_UNVALIDATED_ITEMS: usize = 100;
+
+/// How many contributions, worth how much, peer review has not validated,
+/// and the largest of them by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Unvalidated {
     /// Not (yet) approved enough, and not flagged.
     pub pending: Tally,
     /// Invalid with at least one flag.
     pub flagged: Tally,
+    /// The largest of them (at most [`MAX_UNVALIDATED_ITEMS`]), largest
+    /// value first.
+    pub items: Vec<UnvalidatedItem>,
+}
+
+/// One contribution peer review has not validated: what a treasurer
+/// chases before recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnvalidatedItem {
+    /// Its id.
+    pub id: String,
+    /// Whose it is.
+    pub member: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// When it was done.
+    pub at: Time,
+    /// What it would be worth here (a claim: what is still owed).
+    pub value: u64,
+    /// Standing approvals.
+    pub approvals: u32,
+    /// Standing flags.
+    pub flags: u32,
+    /// Whether it is invalid because of flags (else: not yet approved).
+    pub flagged: bool,
 }
 
 /// A count and a value in minor units.

@@ -1,0 +1,245 @@
+//! The README's "A cooperative month in five minutes", run as written.
+//!
+//! Every ```` ```sh ```` block of that section (up to the next `## `
+//! heading) is run, in order, by bash, with the real `coopledger` binary on
+//! the `PATH`, in a temporary folder holding a copy of `examples/`, and
+//! `set -euo pipefail`: a command that fails, a variable never set, or a
+//! file the reader would not have stops the test and names the command.
+//! What the runner does that a reader does by hand, and nothing else:
+//!
+//! - the block that starts the server (`coopledger serve …`, "in one
+//!   terminal") runs in the background, on a free port instead of 7070 so
+//!   the test never meets another server; every other command reaches it
+//!   through `COOPLEDGER_SERVER`, as a reader's reaches 7070 by default;
+//! - `cargo build --release` is skipped (the test runs the binary cargo
+//!   built for it) and `$PWD/target/release` on the `PATH` is harmless.
+//!
+//! Then it checks what the story says: the month paid every member, the
+//! preview warned about the claim nobody had approved yet, the recorded
+//! figures were reproduced offline, and the audit passed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test (or bench) fails loudly on a broken assumption"
+)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECTION: &str = "## A cooperative month in five minutes";
+
+/// The ```` ```sh ```` blocks of the walkthrough section, in order.
+fn sh_blocks(readme: &str) -> Vec<String> {
+    let start = readme
+        .find(SECTION)
+        .unwrap_or_else(|| panic!("README.md has no {SECTION:?} section"));
+    let section = &readme[start + SECTION.len()..];
+    let section = section.find("\n## ").map_or(section, |end| &section[..end]);
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), line) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert!(current.is_none(), "an unclosed ```sh block in {SECTION:?}");
+    blocks
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Stops the background server when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_readme_walkthrough_runs_as_written() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let blocks = sh_blocks(&readme);
+    assert!(
+        blocks.len() > 5,
+        "the walkthrough has only {} blocks",
+        blocks.len()
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("examples"), &work.path().join("examples"));
+    let bin = Path::new(env!("CARGO_BIN_EXE_coopledger"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server_addr = format!("127.0.0.1:{port}");
+
+    let (serve, rest): (Vec<&String>, Vec<&String>) = blocks
+        .iter()
+        .partition(|b| b.trim_start().starts_with("coopledger serve"));
+    assert_eq!(serve.len(), 1, "one block starts the server: {serve:?}");
+    let serve_line = serve[0].lines().next().unwrap();
+    let serve_args: Vec<&str> = serve_line
+        .split('#')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .collect();
+    let server = Server(
+        Command::new(bin)
+            .args(&serve_args)
+            .args(["--listen", &server_addr])
+            .current_dir(work.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&server_addr).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut script = String::from(
+        "set -euo pipefail\n\
+         cargo() { [ \"$*\" = 'build --release' ] || { echo \"cargo $* is not part of the walkthrough\" >&2; return 1; }; }\n\
+         set -x\n",
+    );
+    for block in rest {
+        script.push_str(block);
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(work.path())
+        .env("PATH", &path)
+        .env("HOME", work.path())
+        .env("COOPLEDGER_SERVER", &server_addr)
+        .env_remove("COOPLEDGER_HOME")
+        .env_remove("COOPLEDGER_AS")
+        .env_remove("COOPLEDGER_TLS_CA")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the walkthrough stopped ({}); the last commands and their output:\n{}\n--- stdout ---\n{}",
+        out.status,
+        stderr
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n"),
+        stdout
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // No progress bar or other noise when stderr is not a terminal: every
+    // stderr line is bash's trace of a command.
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with('+'),
+            "a command wrote to stderr though it succeeded: {line:?}"
+        );
+    }
+
+    // What the story says happened.
+    let run = |args: &[&str]| {
+        let out = Command::new(bin)
+            .args(args)
+            .current_dir(work.path())
+            .env("COOPLEDGER_HOME", work.path().join(".coopledger-home"))
+            .env("COOPLEDGER_SERVER", &server_addr)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        stdout.contains("not approved") || stdout.contains("unapproved"),
+        "the first preview warned about the claim nobody had approved:\n{stdout}"
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "distribution", "list"])).unwrap();
+    let standing: Vec<&serde_json::Value> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|d| d["voided"].is_null() || d["voided"] == false)
+        .collect();
+    assert_eq!(standing.len(), 1, "one standing distribution: {list}");
+    let id = standing[0]["id"].as_str().unwrap();
+    let csv = run(&["distribution", "show", id, "--csv"]);
+    let mut paid = std::collections::BTreeMap::<String, u64>::new();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .contains("recipient,amount_minor_units"),
+        "{csv}"
+    );
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        *paid.entry(cells[5].to_string()).or_default() += cells[6].parse::<u64>().unwrap();
+    }
+    for member in ["ana", "ben", "cai"] {
+        assert!(
+            paid.get(member).copied().unwrap_or(0) > 0,
+            "{member} was paid: {csv}"
+        );
+    }
+    run(&["verify"]);
+    drop(server);
+}
