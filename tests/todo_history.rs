@@ -199,7 +199,7 @@ async fn each_member_sees_what_waits_on_them_until_it_is_done() {
         "soldering",
         "filament",
         "1h",
-        "Unapproved claims (3): 130.00 EUR would go unpaid",
+        "Unapproved claims (3): 130.00 EUR would go unpaid if recorded as they stand",
         "You have not split your 100 points for 2020-03",
         "Not allocated for 2020-03: ana, ben, cai",
     ] {
@@ -409,6 +409,12 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
     )
     .await;
     record("2020-02", "50.00").await;
+    // December 2019, recorded last: cai's hour gets 9.00 of 10.00.
+    let cai_dec = cli
+        .log("cai", "work", "1h", "2019-12-10", "inventory")
+        .await;
+    cli.evaluate("ana", &cai_dec, "--approve").await;
+    record("2019-12", "10.00").await;
     let list = cli.json("ben", &["distribution", "list"]).await;
     let seqs: Vec<u64> = list
         .as_array()
@@ -416,7 +422,7 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
         .iter()
         .map(|d| d["sequence"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs.len(), 3);
+    assert_eq!(seqs.len(), 4);
 
     let ana = cli.json("ana", &["history"]).await;
     assert_eq!(ana["member"], "ana");
@@ -427,7 +433,11 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
         .iter()
         .map(|d| d["period"].as_str().unwrap())
         .collect();
-    assert_eq!(periods, ["2020-01", "2020-02", "2020-02"]);
+    // By period, December (recorded last) first; it paid ana nothing.
+    assert_eq!(periods, ["2019-12", "2020-01", "2020-02", "2020-02"]);
+    assert_eq!(ana["distributions"][0]["sequence"], seqs[3]);
+    assert_eq!(ana["distributions"][0]["buckets"], serde_json::json!([]));
+    assert_eq!(ana["distributions"][0]["total"], "0.00");
     assert_eq!(
         json_rows(&ana),
         [
@@ -437,12 +447,13 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
             (seqs[2], "recorded".into(), 2, "shares".into(), 4500),
         ]
     );
-    assert_eq!(ana["distributions"][0]["total"], "86.67");
+    assert_eq!(ana["distributions"][1]["total"], "86.67");
     assert_eq!(
-        ana["distributions"][1]["void_reason"],
+        ana["distributions"][2]["void_reason"],
         "the income was 50.00"
     );
-    assert_eq!(ana["distributions"][0]["start"], "2020-01-01T00:00:00Z");
+    assert_eq!(ana["distributions"][1]["start"], "2020-01-01T00:00:00Z");
+    assert_eq!(ana["distributions"][1]["end"], "2020-02-01T00:00:00Z");
     assert_eq!(ana["total"], "131.67");
     assert_eq!(ana["total_minor_units"], 13167);
 
@@ -458,7 +469,7 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
         "40.00 EUR",
         "46.67 EUR",
         "VOIDED: the income was 50.00",
-        "Total: 131.67 EUR from 2 recorded distributions",
+        "Total: 131.67 EUR from 3 recorded distributions",
     ] {
         assert!(
             text.contains(needle),
@@ -466,19 +477,22 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
         );
     }
 
-    // cai's own: only January's shares.
+    // cai's own: December's and January's shares.
     let cai = cli.json("cai", &["history"]).await;
     assert_eq!(
         json_rows(&cai),
-        [(seqs[0], "recorded".into(), 2, "shares".into(), 9333)]
+        [
+            (seqs[3], "recorded".into(), 2, "shares".into(), 900),
+            (seqs[0], "recorded".into(), 2, "shares".into(), 9333),
+        ]
     );
-    assert_eq!(cai["total"], "93.33");
+    assert_eq!(cai["total"], "102.33");
 
     // The treasurer reads anyone's, funds included; a plain member only
     // their own, and is told why.
     assert_eq!(cli.json("ben", &["history", "--member", "ana"]).await, ana);
     let commons = cli.json("ana", &["history", "--member", "commons"]).await;
-    assert_eq!(commons["total"], "25.00");
+    assert_eq!(commons["total"], "26.00");
     let out = cli
         .run(&["--as", "cai", "history", "--member", "ana"])
         .await;

@@ -115,7 +115,7 @@ pub fn find_reader(members: &[pb::Member], handle: &str) -> Result<pb::Member> {
 }
 
 /// Every recorded distribution, voided ones included, with what each of
-/// its buckets paid `member`.
+/// its buckets paid `member`, by period start, then in log order.
 async fn lines(session: &mut Session, member: &str) -> Result<Vec<DistributionLine>> {
     let mut out = Vec::new();
     for summary in session.distributions().await? {
@@ -158,6 +158,9 @@ async fn lines(session: &mut Session, member: &str) -> Result<Vec<DistributionLi
             buckets,
         });
     }
+    // Across periods in time order; a period recorded again after a void
+    // comes after its voided record.
+    out.sort_by_key(|l| (l.period.0, l.summary.sequence));
     Ok(out)
 }
 

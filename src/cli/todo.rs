@@ -370,7 +370,7 @@ impl Todo<'_> {
         }
         if !self.unapproved.is_empty() {
             println!(
-                "\nUnapproved claims ({}): {} would go unpaid if recorded now",
+                "\nUnapproved claims ({}): {} would go unpaid if recorded as they stand",
                 self.unapproved.len(),
                 self.money(self.unapproved_value())
             );
