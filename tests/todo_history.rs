@@ -154,6 +154,7 @@ async fn each_member_sees_what_waits_on_them_until_it_is_done() {
     // claim is approved; he has not allocated; three claims unapproved.
     let ben = cli.json("ben", &march).await;
     assert_eq!(ben["member"], "ben");
+    assert_eq!(ben["roles"], serde_json::json!(["member", "treasurer"]));
     assert_eq!(
         fields(&ben["to_review"], "note"),
         ["enclosure CAD", "filament", "soldering"]
@@ -503,6 +504,14 @@ async fn history_shows_each_distribution_per_bucket_and_a_total_without_voids() 
             && err.contains("treasurers and admins read anyone's"),
         "{err}"
     );
+    // Recorded periods drop out of the to-do; asked for, they say so.
+    let todo = cli.json("ana", &["todo"]).await;
+    assert_eq!(todo["periods"].as_array().unwrap().len(), 1, "{todo}");
+    assert_ne!(todo["periods"][0]["period"], "2020-01");
+    let january = cli.json("ana", &["todo", "--period", "2020-01"]).await;
+    assert_eq!(january["periods"][0]["distributed_by"], seqs[0]);
+    assert_eq!(january["to_review"], serde_json::json!([]));
+    assert_eq!(january["nothing_to_do"], true);
     let out = cli
         .run(&["--as", "ben", "history", "--member", "nobody"])
         .await;

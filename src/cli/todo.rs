@@ -272,12 +272,12 @@ impl Todo<'_> {
                 None => period_label(*s, *e),
             })
             .collect();
-        let roles = if self.roles.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", self.roles.join(", "))
-        };
-        println!("To do for {}{roles}: {}", self.me, periods.join(", "));
+        println!(
+            "To do for {} ({}): {}",
+            self.me,
+            self.roles.join(", "),
+            periods.join(", ")
+        );
         if self.nothing_to_do() {
             println!(
                 "\nNothing to do: every open contribution is reviewed and every allocation made."
@@ -466,11 +466,9 @@ pub async fn todo(ctx: &Context, args: &TodoArgs) -> Result<()> {
             .any(|b| matches!(b, Bucket::Allocation { .. }))
     });
     let treasurer = is_treasurer(&reader);
-    let roles: Vec<String> = reader
-        .roles
-        .iter()
-        .filter_map(|r| pb::Role::try_from(*r).ok())
-        .map(|r| coopledger::ledger::role_name(r).to_string())
+    let roles: Vec<String> = super::member::roles_of(&reader)
+        .split(',')
+        .map(str::to_string)
         .collect();
 
     let open: Vec<ContributionView<'_>> = view
