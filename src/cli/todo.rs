@@ -305,7 +305,9 @@ impl Todo<'_> {
                 })
                 .collect();
             print_table(&["ID", "AUTHOR", "KIND", "QUANTITY", "DATE", "NOTE"], &rows);
-            println!("  coopledger evaluate ID --approve --rating 0..100   (or --flag)");
+            println!(
+                "  review one: coopledger evaluate ID --approve [--rating PERCENT], or --flag --note WHY"
+            );
         }
         if !self.my_claims.is_empty() {
             println!("\nYour claims waiting on peers ({})", self.my_claims.len());
