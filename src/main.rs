@@ -89,6 +89,10 @@ enum Command {
     /// Recorded distributions: list, show what one paid, void one (treasurers).
     #[command(subcommand)]
     Distribution(cli::distributions::DistributionCommand),
+    /// What is waiting on you: work to review, your claims waiting on peers, allocations due (treasurers: unapproved claims, who has not allocated).
+    Todo(cli::todo::TodoArgs),
+    /// What you (or, for treasurers, a member) earned per recorded distribution and bucket.
+    History(cli::history::HistoryArgs),
     /// Audit the whole log: every signature, every rule, the root, the signed checkpoint, append-only since last time.
     Verify(cli::audit::VerifyArgs),
     /// Export a member's entries with inclusion proofs (a portable, verifiable record).
@@ -342,6 +346,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Distribute(a) => cli::treasurer::distribute(&ctx()?, a).await,
         Command::Explain(a) => cli::treasurer::explain(&ctx()?, a).await,
         Command::Distribution(c) => cli::distributions::distribution(&ctx()?, c).await,
+        Command::Todo(a) => cli::todo::todo(&ctx()?, a).await,
+        Command::History(a) => cli::history::history(&ctx()?, a).await,
         Command::Verify(a) => cli::audit::verify(&ctx()?, a).await,
         Command::Export(a) => cli::audit::export(&ctx()?, a).await,
         Command::VerifyRecord(a) => cli::audit::verify_record(&ctx()?, a),

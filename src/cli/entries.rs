@@ -68,17 +68,23 @@ pub fn summary_of(e: &pb::Entry) -> (String, String) {
     summary(e, 0)
 }
 
+/// A contribution's quantity as people read it: `1h30m` of work, `25.50`
+/// of money or expenses (in the currency's `decimals`), `3 units` otherwise.
+pub fn quantity_text(c: &pb::Contribution, decimals: u32) -> String {
+    match pb::ContributionKind::try_from(c.kind) {
+        Ok(pb::ContributionKind::Work) => format_minutes(c.quantity),
+        Ok(pb::ContributionKind::Money | pb::ContributionKind::Expense) => {
+            format_money(c.quantity, decimals)
+        }
+        _ => format!("{} units", c.quantity),
+    }
+}
+
 /// One line describing an entry's body, for tables.
 fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
     let short = |id: &[u8]| hex::encode(id).chars().take(12).collect::<String>();
     let fields = |c: &pb::Contribution| {
-        let amount = match pb::ContributionKind::try_from(c.kind) {
-            Ok(pb::ContributionKind::Work) => format_minutes(c.quantity),
-            Ok(pb::ContributionKind::Money | pb::ContributionKind::Expense) => {
-                format_money(c.quantity, decimals)
-            }
-            _ => format!("{} units", c.quantity),
-        };
+        let amount = quantity_text(c, decimals);
         let mut s = format!("{} {amount} at {}", kind_name(c.kind), format_time(c.at));
         if !c.tags.is_empty() {
             s += &format!(" [{}]", c.tags.join(","));

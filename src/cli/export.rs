@@ -58,6 +58,12 @@ pub fn csv_row<S: AsRef<str>>(cells: &[S]) -> String {
 /// recomputed. The view trusts the server's ingestion checks (the full
 /// audit is `coopledger verify`).
 pub async fn fold(session: &mut Session) -> Result<LogView> {
+    fold_with(session, &[]).await
+}
+
+/// As [`fold`], with entries of `extra` kinds folded in too (allocations,
+/// for `todo`).
+pub async fn fold_with(session: &mut Session, extra: &[pb::EntryKind]) -> Result<LogView> {
     let mut view = LogView::new();
     let end = session.info.log_size;
     let page = session.page();
@@ -71,7 +77,7 @@ pub async fn fold(session: &mut Session) -> Result<LogView> {
             .list_entries(pb::ListEntriesRequest {
                 from_sequence: from,
                 to_sequence: end,
-                kinds: VIEW_KINDS.iter().map(|k| *k as i32).collect(),
+                kinds: VIEW_KINDS.iter().chain(extra).map(|k| *k as i32).collect(),
                 limit: page,
                 ..Default::default()
             })

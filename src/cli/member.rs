@@ -296,7 +296,9 @@ pub async fn member(ctx: &Context, command: &MemberCommand) -> Result<()> {
     }
 }
 
-fn roles_of(m: &pb::Member) -> String {
+/// A member's roles as the CLI prints them: `member`, then the others
+/// (`member,treasurer`).
+pub fn roles_of(m: &pb::Member) -> String {
     let mut roles: Vec<&str> = m
         .roles
         .iter()

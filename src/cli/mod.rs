@@ -12,6 +12,8 @@
 //! | [`treasurer`]       | treasurers      | `shares`, `distribute`, `explain`, `export --scenario` |
 //! | [`distributions`]   | treasurers      | `distribution list/show/void`                         |
 //! | [`export`]          | bookkeepers     | `export --csv contributions/evaluations/distributions` |
+//! | [`todo`]            | every member, treasurers | `todo` (what to review, claims waiting, allocations due) |
+//! | [`history`]         | every member, treasurers | `history` (earnings per recorded distribution and bucket) |
 //! | [`audit`]           | auditing members | `verify`, `export --member --proofs`, `verify-record` |
 //! | [`score`]           | policy drafters (offline) | `score` (what-if on a scenario file)        |
 //! | [`demo`]            | newcomers       | `demo`                                                |
@@ -33,11 +35,13 @@ pub mod distributions;
 pub mod entries;
 pub mod errors;
 pub mod export;
+pub mod history;
 pub mod input;
 pub mod member;
 pub mod progress;
 pub mod receipts;
 pub mod score;
+pub mod todo;
 pub mod transport;
 pub mod treasurer;
 
