@@ -513,9 +513,9 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
         "Mode: {}",
         match document.mode {
             Mode::Remaining => {
-                "remaining: each bucket takes its percent of what the buckets before it left"
+                "remaining — each bucket takes its percent of what the buckets before it left"
             }
-            Mode::Straight => "straight: each bucket takes its percent of the whole income",
+            Mode::Straight => "straight — each bucket takes its percent of the whole income",
         }
     );
 
@@ -559,7 +559,7 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
             let _ = writeln!(
                 out,
                 "  decay: points lose {} for every {} day{} between the contribution and \
-                 the period's end (each step of what the previous left)",
+                 the period's end (each step takes it off what the previous step left)",
                 ppm_as_percent(decay.rate_ppm),
                 decay.interval_days,
                 plural(usize::try_from(decay.interval_days).unwrap_or(usize::MAX))
@@ -583,7 +583,11 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
         None => out.push_str("; flags alone never invalidate it\n"),
         Some(0) => out.push_str("; a single flag makes it invalid\n"),
         Some(max) => {
-            let _ = writeln!(out, "; more than {max} flags make it invalid");
+            let _ = writeln!(
+                out,
+                "; {} or more flags make it invalid",
+                max.saturating_add(1)
+            );
         }
     }
     let _ = writeln!(
@@ -668,13 +672,15 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
                 ..
             } => format!(
                 "allocation (impartial): split by members' allocations for the period so that \
-                 nobody's own report changes their own share (needs at least 3 members); what \
-                 it does not pay {leaves}"
+                 nobody's own report changes their own share; it needs at least 3 members who \
+                 allocated or were allocated to in the period (with fewer, the distribution is \
+                 refused), and what it does not pay {leaves}"
             ),
         };
         let _ = writeln!(out, "  {}. {percent} — {what}", index + 1);
     }
     match document.mode {
+        _ if document.buckets.is_empty() => {}
         Mode::Remaining => {
             out.push_str("  What the last bucket leaves is the reserve.\n");
         }
@@ -730,10 +736,12 @@ pub async fn policy(ctx: &Context, command: &PolicyCommand) -> Result<()> {
     }
 }
 
-/// Reads, converts and checks a policy file for this session's network;
-/// `adopting` also checks, as the server will, that the policy keeps every
-/// contribution the server accepts scorable.
-pub fn prepare_file(file: &Path, session: &Session, adopting: bool) -> Result<PreparedPolicy> {
+/// Reads, converts and checks a policy file for this session's network,
+/// as the server checks an adopted one (a draft that could never be
+/// adopted is refused too, with the same words): the scoring core's rules,
+/// the network's currency, and that every contribution the server accepts
+/// stays scorable under it.
+pub fn prepare_file(file: &Path, session: &Session) -> Result<PreparedPolicy> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let units = Units::of(session)?;
     let max_tags = session
@@ -741,14 +749,14 @@ pub fn prepare_file(file: &Path, session: &Session, adopting: bool) -> Result<Pr
         .limits
         .as_ref()
         .map(|l| usize::try_from(l.max_tags).unwrap_or(usize::MAX))
-        .filter(|n| adopting && *n > 0)
+        .filter(|n| *n > 0)
         .map(|n| n.min(MAX_TAGS));
     prepare(&bytes, &units, max_tags).map_err(|e| anyhow!("{}: {e}", file.display()))
 }
 
 async fn adopt(ctx: &Context, file: &Path, yes: bool) -> Result<()> {
     let mut session = ctx.connect().await?;
-    let prepared = prepare_file(file, &session, true)?;
+    let prepared = prepare_file(file, &session)?;
     let units = Units::of(&session)?;
     let next = adopted(&mut session).await?.len() + 1;
     if !ctx.json {
@@ -1074,7 +1082,7 @@ mod tests {
         .unwrap();
         let words = describe(&doc, &eur());
         for needle in [
-            "Mode: remaining",
+            "Mode: remaining —",
             "work: 30.00 EUR per hour",
             "tag design: 35.00 EUR per hour",
             "tag lead: ×1.2",

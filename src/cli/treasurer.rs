@@ -83,7 +83,7 @@ async fn compute(
         .transpose()?;
     // A draft in the treasurer's units is previewed in the canonical form.
     let draft_policy_json = match &args.draft {
-        Some(f) => super::policy::prepare_file(f, session, false)?.canonical,
+        Some(f) => super::policy::prepare_file(f, session)?.canonical,
         None => Vec::new(),
     };
     let preview = fetch_preview(
