@@ -15,35 +15,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::{TestServer, run_cli};
+use common::{TestServer, cli_ok as ok, cli_refused as refused, run_cli};
 use coopledger::pb;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy.json");
 const DRAFT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/draft-policy.json");
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn refused(out: &Output, needles: &[&str]) {
-    assert!(
-        !out.status.success(),
-        "expected a refusal, got: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    for needle in needles {
-        assert!(err.contains(needle), "expected {needle:?} in: {err}");
-    }
-}
 
 fn has_all(text: &str, needles: &[&str]) {
     for needle in needles {
