@@ -71,9 +71,9 @@ enum Command {
     Evaluate(cli::contribute::EvaluateArgs),
     /// Split 100 points among other members for a period: `allocate --period 2026-11 bob=60 carol=40`.
     Allocate(cli::contribute::AllocateArgs),
-    /// Policies: adopt a distribution policy (admins).
+    /// Policies: adopt a distribution policy (admins), show or list the adopted ones.
     #[command(subcommand)]
-    Policy(cli::contribute::PolicyCommand),
+    Policy(cli::policy::PolicyCommand),
     /// List entries, filtered by member, kind or period.
     Entries(cli::entries::EntriesArgs),
     /// Follow the log: print entries as they land.
@@ -339,7 +339,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Retract(a) => cli::contribute::retract(&ctx()?, a).await,
         Command::Evaluate(a) => cli::contribute::evaluate(&ctx()?, a).await,
         Command::Allocate(a) => cli::contribute::allocate(&ctx()?, a).await,
-        Command::Policy(c) => cli::contribute::policy(&ctx()?, c).await,
+        Command::Policy(c) => cli::policy::policy(&ctx()?, c).await,
         Command::Entries(a) => cli::entries::entries(&ctx()?, a).await,
         Command::Tail(a) => cli::entries::tail(&ctx()?, a).await,
         Command::Shares(a) => cli::treasurer::shares(&ctx()?, a).await,

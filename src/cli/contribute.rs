@@ -4,7 +4,7 @@
 //! prints what landed.
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use coopledger::client;
 use coopledger::pb;
 use coopledger::verify::EntryId;
@@ -129,16 +129,6 @@ pub struct AllocateArgs {
     /// MEMBER=PERCENT, summing to 100.
     #[arg(required = true)]
     pub shares: Vec<String>,
-}
-
-/// `coopledger policy ...`.
-#[derive(Subcommand)]
-pub enum PolicyCommand {
-    /// Adopt a policy from a JSON file (admins): the scenario `policy` object plus `mode` and `buckets`.
-    Adopt {
-        /// The policy file.
-        file: std::path::PathBuf,
-    },
 }
 
 fn parse_kind(kind: &str) -> Result<pb::ContributionKind> {
@@ -471,24 +461,4 @@ pub async fn allocate(ctx: &Context, args: &AllocateArgs) -> Result<()> {
     )
     .await
     .map(|_| ())
-}
-
-/// `coopledger policy ...`.
-pub async fn policy(ctx: &Context, command: &PolicyCommand) -> Result<()> {
-    match command {
-        PolicyCommand::Adopt { file } => {
-            let json =
-                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-            coopledger::scoring::policy::PolicyDocument::from_json(&json)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let body = client::adopt_body(&json);
-            sign_and_submit(
-                ctx,
-                body,
-                &format!("adopted the policy in {}", file.display()),
-            )
-            .await
-            .map(|_| ())
-        }
-    }
 }

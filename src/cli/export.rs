@@ -17,13 +17,12 @@
 
 use std::io::Write as _;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use coopledger::payout::{ContributionView, LogView, Rate, VIEW_KINDS};
 use coopledger::pb;
-use tokio_stream::StreamExt;
 
 use super::input::{format_amount, format_hours, format_money, format_time, parse_period};
-use super::{Context, Session, status, verified};
+use super::{Context, Session, for_each_entry, status};
 
 /// One CSV cell: a text that a spreadsheet would read as a formula (it
 /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a
@@ -65,46 +64,12 @@ pub async fn fold(session: &mut Session) -> Result<LogView> {
 /// for `todo`).
 pub async fn fold_with(session: &mut Session, extra: &[pb::EntryKind]) -> Result<LogView> {
     let mut view = LogView::new();
-    let end = session.info.log_size;
-    let page = session.page();
-    let mut from = 0;
-    // Progress in sequence numbers: the view skips kinds it does not need.
-    let bar = super::progress::bar(end, "entries");
-    bar.set_message("reading the log");
-    while from < end {
-        let mut stream = session
-            .client
-            .list_entries(pb::ListEntriesRequest {
-                from_sequence: from,
-                to_sequence: end,
-                kinds: VIEW_KINDS.iter().chain(extra).map(|k| *k as i32).collect(),
-                limit: page,
-                ..Default::default()
-            })
-            .await
-            .map_err(status)?
-            .into_inner();
-        let mut received = 0u64;
-        while let Some(e) = stream.next().await {
-            let e = e.map_err(status)?;
-            if e.sequence < from || e.sequence >= end {
-                bail!(
-                    "the server sent entry {} when asked for {from}..{end}",
-                    e.sequence
-                );
-            }
-            let v = verified(&e)?;
-            view.push(e.sequence, &v);
-            from = e.sequence + 1;
-            received += 1;
-            bar.set_position(from);
-        }
-        // A short page means the server reached `end`.
-        if received < page {
-            break;
-        }
-    }
-    bar.finish_and_clear();
+    let kinds: Vec<pb::EntryKind> = VIEW_KINDS.iter().chain(extra).copied().collect();
+    for_each_entry(session, &kinds, |e, v| {
+        view.push(e.sequence, &v);
+        Ok(())
+    })
+    .await?;
     Ok(view)
 }
 

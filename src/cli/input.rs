@@ -2,7 +2,7 @@
 //! into the integers the log stores. Every parse error says what was
 //! expected, with an example.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use coopledger::scoring::time::{format_rfc3339, parse_rfc3339};
 
 /// Parses a duration of work into minutes: `1h30m`, `90m`, `2h`, `1.5h`, `1:30`.
@@ -80,13 +80,33 @@ fn scaled(number: &str, per_unit: u64) -> Option<u64> {
     Some(value)
 }
 
-/// Parses a money amount into minor units for a currency with `decimals`
-/// digits: `25`, `25.5`, `25.00`, `1_000.00`. A comma is refused rather than
-/// guessed (is `1,50` one and a half or a hundred and fifty?).
-pub fn parse_money(text: &str, decimals: u32) -> Result<u64> {
+/// Why [`parse_decimal`] refused a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalError {
+    /// A comma: a decimal comma or a thousands separator, never guessed.
+    Comma,
+    /// A minus sign: amounts and percents are never negative.
+    Negative,
+    /// Not digits with at most one `.` between them.
+    NotANumber,
+    /// More digits after the point than the unit has (the count given).
+    TooPrecise(usize),
+    /// Beyond u64 in the unit.
+    TooLarge,
+}
+
+/// Parses a non-negative decimal written with a `.` into a whole count of
+/// 10^-`places` units, exactly: `25.5` with 2 places is 2550, `5.5` with 4
+/// places is 55000. `_` between digits is ignored (`1_000.00`). Refused,
+/// never rounded: more than `places` digits after the point, a comma, a
+/// sign, anything but digits.
+pub fn parse_decimal(text: &str, places: u32) -> Result<u64, DecimalError> {
     let t = text.trim().replace('_', "");
     if t.contains(',') {
-        bail!("{text:?}: use '.' for the decimal point and no thousands separator (e.g. 1234.50)");
+        return Err(DecimalError::Comma);
+    }
+    if t.starts_with('-') && t.len() > 1 {
+        return Err(DecimalError::Negative);
     }
     let (whole, frac) = t.split_once('.').unwrap_or((t.as_str(), ""));
     let ok_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
@@ -95,30 +115,71 @@ pub fn parse_money(text: &str, decimals: u32) -> Result<u64> {
         || !ok_digits(frac)
         || (t.contains('.') && frac.is_empty())
     {
-        bail!("{text:?} is not an amount; write it like 25, 25.5 or 25.00");
+        return Err(DecimalError::NotANumber);
     }
-    if frac.len() > decimals as usize {
-        bail!(
-            "{text:?} has more than {decimals} digits after the point, the currency's minor unit"
-        );
+    if frac.len() > places as usize {
+        return Err(DecimalError::TooPrecise(frac.len()));
     }
-    let scale = 10u64.pow(decimals);
-    let whole: u64 = whole
-        .parse()
-        .with_context(|| format!("{text:?} is too large"))?;
+    let scale = 10u64.checked_pow(places).ok_or(DecimalError::TooLarge)?;
+    let whole: u64 = whole.parse().map_err(|_| DecimalError::TooLarge)?;
     let mut padded = frac.to_string();
-    while padded.len() < decimals as usize {
+    while padded.len() < places as usize {
         padded.push('0');
     }
     let frac: u64 = if padded.is_empty() {
         0
     } else {
-        padded.parse()?
+        padded.parse().map_err(|_| DecimalError::TooLarge)?
     };
     whole
         .checked_mul(scale)
         .and_then(|w| w.checked_add(frac))
-        .with_context(|| format!("{text:?} is too large"))
+        .ok_or(DecimalError::TooLarge)
+}
+
+/// Parses a money amount into minor units for a currency with `decimals`
+/// digits: `25`, `25.5`, `25.00`, `1_000.00`. A comma is refused rather than
+/// guessed (is `1,50` one and a half or a hundred and fifty?).
+pub fn parse_money(text: &str, decimals: u32) -> Result<u64> {
+    parse_decimal(text, decimals).map_err(|e| match e {
+        DecimalError::Comma => anyhow::anyhow!(
+            "{text:?}: use '.' for the decimal point and no thousands separator (e.g. 1234.50)"
+        ),
+        DecimalError::Negative => {
+            anyhow::anyhow!("{text:?} is negative; an amount is 0 or more, like 25.00")
+        }
+        DecimalError::NotANumber => {
+            anyhow::anyhow!("{text:?} is not an amount; write it like 25, 25.5 or 25.00")
+        }
+        DecimalError::TooPrecise(_) => anyhow::anyhow!(
+            "{text:?} has more than {decimals} digits after the point, the currency's minor unit"
+        ),
+        DecimalError::TooLarge => anyhow::anyhow!("{text:?} is too large"),
+    })
+}
+
+/// Parses a percent into parts per million, exactly: `5%` is 50000, `5.5%`
+/// 55000, `33.3333%` 333333 (the `%` may be left out). A percent with more
+/// than 4 digits after the point is not a whole ppm and is refused.
+pub fn parse_percent(text: &str) -> Result<u64> {
+    let number = text.trim().strip_suffix('%').unwrap_or(text);
+    parse_decimal(number, 4).map_err(|e| match e {
+        DecimalError::Comma => {
+            anyhow::anyhow!("{text:?}: use '.' for the decimal point, like \"5.5%\"")
+        }
+        DecimalError::Negative => {
+            anyhow::anyhow!("{text:?} is negative; a percent is 0% or more, like \"40%\"")
+        }
+        DecimalError::NotANumber => anyhow::anyhow!(
+            "{text:?} is not a percent; write it like \"5%\", \"5.5%\" or \"33.3333%\""
+        ),
+        DecimalError::TooPrecise(digits) => anyhow::anyhow!(
+            "{text:?} has {digits} digits after the point, so it is not a whole number of ppm \
+             (parts per million, the unit of every percent): write at most 4, like \
+             \"33.3333%\" (333333 ppm)"
+        ),
+        DecimalError::TooLarge => anyhow::anyhow!("{text:?} is too large"),
+    })
 }
 
 /// Formats minor units as a decimal amount: 2550 with 2 decimals is `25.50`.
@@ -248,11 +309,35 @@ mod tests {
         assert_eq!(parse_money("25.5", 2).unwrap(), 2550);
         assert_eq!(parse_money("1_000.01", 2).unwrap(), 100_001);
         assert_eq!(parse_money("7", 0).unwrap(), 7);
-        for bad in ["25,50", "25.505", "abc", "", ".5", "5.", "-3"] {
+        for bad in ["25,50", "25.505", "abc", "", ".5", "5.", "-3", "+3", "1e3"] {
             assert!(parse_money(bad, 2).is_err(), "{bad:?} should be refused");
         }
+        assert!(parse_money("99999999999999999999", 2).is_err());
         assert_eq!(format_money(2550, 2), "25.50");
         assert_eq!(format_money(5, 2), "0.05");
+    }
+
+    #[test]
+    fn percents_in_whole_ppm() {
+        assert_eq!(parse_percent("5%").unwrap(), 50_000);
+        assert_eq!(parse_percent("5.5%").unwrap(), 55_000);
+        assert_eq!(parse_percent(" 33.3333% ").unwrap(), 333_333);
+        assert_eq!(parse_percent("100").unwrap(), 1_000_000);
+        assert_eq!(parse_percent("0.0001%").unwrap(), 1);
+        assert_eq!(parse_percent("120%").unwrap(), 1_200_000);
+        for (bad, needle) in [
+            ("33.33333%", "not a whole number of ppm"),
+            ("-5%", "negative"),
+            ("5,5%", "decimal point"),
+            ("five%", "not a percent"),
+            ("%", "not a percent"),
+            ("5%%", "not a percent"),
+        ] {
+            let err = parse_percent(bad).unwrap_err().to_string();
+            assert!(err.contains(needle), "{bad:?}: {err}");
+        }
+        assert_eq!(parse_decimal("12.345", 2), Err(DecimalError::TooPrecise(3)));
+        assert_eq!(parse_decimal("-1", 2), Err(DecimalError::Negative));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! | module              | for whom        | commands                                              |
 //! |---------------------|-----------------|-------------------------------------------------------|
 //! | [`member`]          | every member, admins | `keygen`, `init`, `info`, `member admit/list/show/grant/revoke/rotate-key` |
-//! | [`contribute`]      | contributors, reviewers | `log`, `amend`, `retract`, `evaluate`, `allocate`, `policy adopt` |
+//! | [`contribute`]      | contributors, reviewers | `log`, `amend`, `retract`, `evaluate`, `allocate` |
+//! | [`policy`]          | admins, treasurers | `policy adopt/show/list`; policy files in percents and amounts |
 //! | [`entries`]         | readers         | `entries`, `tail`                                     |
 //! | [`treasurer`]       | treasurers      | `shares`, `distribute`, `explain`, `export --scenario` |
 //! | [`distributions`]   | treasurers      | `distribution list/show/void`                         |
@@ -38,6 +39,7 @@ pub mod export;
 pub mod history;
 pub mod input;
 pub mod member;
+pub mod policy;
 pub mod progress;
 pub mod receipts;
 pub mod score;
@@ -51,6 +53,7 @@ use anyhow::{Context as _, Result, bail};
 use coopledger::client::{LedgerClient, MemberClient, SignedChannel, Signer};
 use coopledger::pb::{self, entry::Body};
 use coopledger::verify::VerifiedEnvelope;
+use tokio_stream::StreamExt;
 
 use config::{Config, DEFAULT_SERVER, Pin};
 use transport::{CaSource, TrustedCa};
@@ -418,6 +421,58 @@ pub fn verified(e: &pb::LoggedEntry) -> Result<VerifiedEnvelope> {
         );
     }
     Ok(v)
+}
+
+/// Hands `each` every entry of `kinds` in the log as it was when the
+/// session connected, in sequence order, asking in pages of the server's
+/// maximum, each envelope's signature checked and its id recomputed
+/// ([`verified`]); an entry outside the range asked for is refused.
+pub async fn for_each_entry(
+    session: &mut Session,
+    kinds: &[pb::EntryKind],
+    mut each: impl FnMut(&pb::LoggedEntry, VerifiedEnvelope) -> Result<()>,
+) -> Result<()> {
+    let end = session.info.log_size;
+    let page = session.page();
+    let mut from = 0;
+    // Progress in sequence numbers (a filter skips the kinds not asked for).
+    let bar = progress::bar(end, "entries");
+    bar.set_message("reading the log");
+    while from < end {
+        let mut stream = session
+            .client
+            .list_entries(pb::ListEntriesRequest {
+                from_sequence: from,
+                to_sequence: end,
+                kinds: kinds.iter().map(|k| *k as i32).collect(),
+                limit: page,
+                ..Default::default()
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
+        let mut received = 0u64;
+        while let Some(e) = stream.next().await {
+            let e = e.map_err(status)?;
+            if e.sequence < from || e.sequence >= end {
+                bail!(
+                    "the server sent entry {} when asked for {from}..{end}",
+                    e.sequence
+                );
+            }
+            let v = verified(&e)?;
+            each(&e, v)?;
+            from = e.sequence + 1;
+            received += 1;
+            bar.set_position(from);
+        }
+        // A short page means the server reached `end`.
+        if received < page {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
 }
 
 /// Turns a gRPC refusal into a message that leads with the server's words.

@@ -16,6 +16,7 @@ use anyhow::{Context, anyhow};
 use coopledger::scoring::input::Kind;
 use coopledger::scoring::report::{Explanation, Report};
 use coopledger::scoring::scenario::Scenario;
+use coopledger::scoring::units::{ppm_as_factor as factor, ppm_as_percent as percent};
 
 /// Arguments of `coopledger score`.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +47,9 @@ fn render(args: &ScoreArgs) -> anyhow::Result<String> {
     let bytes = std::fs::read(&args.scenario)
         .with_context(|| format!("cannot read scenario {}", args.scenario.display()))?;
     let shown = args.scenario.display();
+    // Percents and amounts in the treasurer's units, made canonical.
+    let bytes = super::policy::prepare_scenario(&bytes)
+        .map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
     let scenario =
         Scenario::from_json(&bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
     let report = scenario
@@ -102,28 +106,6 @@ impl Money<'_> {
         }
         text
     }
-}
-
-/// ppm as a percentage: 50000 → "5%", 125000 → "12.5%".
-fn percent(ppm: u64) -> String {
-    format!("{}%", decimal(ppm, 10_000))
-}
-
-/// ppm as a factor: 1200000 → "×1.2".
-fn factor(ppm: u64) -> String {
-    format!("×{}", decimal(ppm, 1_000_000))
-}
-
-/// value / unit with the fraction's trailing zeros trimmed.
-fn decimal(value: u64, unit: u64) -> String {
-    let whole = value / unit;
-    let fraction = value % unit;
-    if fraction == 0 {
-        return whole.to_string();
-    }
-    let digits = unit.to_string().len() - 1;
-    let text = format!("{whole}.{fraction:0digits$}");
-    text.trim_end_matches('0').to_owned()
 }
 
 /// Lays out rows in columns; `right[i]` right-aligns column i.

@@ -81,8 +81,9 @@ async fn compute(
         .as_deref()
         .map(|i| parse_money(i, decimals))
         .transpose()?;
+    // A draft in the treasurer's units is previewed in the canonical form.
     let draft_policy_json = match &args.draft {
-        Some(f) => std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
+        Some(f) => super::policy::prepare_file(f, session)?.canonical,
         None => Vec::new(),
     };
     let preview = fetch_preview(

@@ -234,14 +234,59 @@ pub(crate) fn uint(value: &Json, path: &Path<'_>, max: u64, unit: &str) -> Resul
         Json::UInt(n) if *n <= max => Ok(*n),
         Json::UInt(n) => Err(path.err(format!("must be at most {max}{unit} (got {n})"))),
         Json::NegInt(n) => Err(path.err(format!("must not be negative (got {n})"))),
-        Json::Float(f) if f.fract() == 0.0 && *f > 0.0 => {
+        Json::Float(f) if *f < 0.0 => Err(path.err(format!("must not be negative (got {f})"))),
+        // An integer too large for u64 (or written with an exponent).
+        Json::Float(f) if f.fract() == 0.0 && *f > max as f64 => {
             Err(path.err(format!("must be at most {max}{unit} (got {f})")))
         }
+        // `25.00` or `2.5`: say how to write it rather than a bound the
+        // value is nowhere near.
+        Json::Float(f) => Err(path.err(format!(
+            "must be {} written without a decimal point or exponent (got {f:?})",
+            integer_rule(max, unit)
+        ))),
         other => Err(path.err(format!(
-            "must be an integer in 0..={max}{unit} (got {})",
+            "must be {} (got {})",
+            integer_rule(max, unit),
             other.describe()
         ))),
     }
+}
+
+/// "an integer in 0..=max unit", or "an integer" when any u64 is read (the
+/// range is then checked later, with a rule of its own).
+fn integer_rule(max: u64, unit: &str) -> String {
+    if max == u64::MAX {
+        "an integer".to_owned()
+    } else {
+        format!("an integer in 0..={max}{unit}")
+    }
+}
+
+/// Refuses JSON that is not well formed or that repeats a key in any of its
+/// objects, naming the object (`buckets[1]: duplicate key "percent"`). A
+/// reader that goes through `serde_json::Value` first (which keeps only the
+/// last of two equal keys) calls this so that a repeated key is refused as
+/// the scoring core refuses it, not silently resolved.
+pub fn check_unique_keys(bytes: &[u8]) -> Result<()> {
+    fn walk(value: &Json, path: &Path<'_>) -> Result<()> {
+        match value {
+            Json::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, &path.index(index))?;
+                }
+            }
+            Json::Object(entries) => {
+                ObjectReader::new(value, *path)?;
+                for (key, item) in entries {
+                    walk(item, &path.key(key))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(&Json::parse(bytes)?, &Path::Root(""))
 }
 
 /// A string.
@@ -318,6 +363,19 @@ mod tests {
     }
 
     #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        assert_eq!(check_unique_keys(br#"{"a": [{"b": 1}], "c": {}}"#), Ok(()));
+        let err = check_unique_keys(br#"{"buckets": [{}, {"p": 1, "p": 2}]}"#).unwrap_err();
+        assert_eq!(err.to_string(), "buckets[1]: duplicate key \"p\"");
+        assert!(matches!(
+            check_unique_keys(b"{"),
+            Err(ScoringError::Syntax { .. })
+        ));
+        let err = uint(&Json::Str("5%".into()), &Path::Root("x"), u64::MAX, "").unwrap_err();
+        assert_eq!(err.to_string(), "x: must be an integer (got \"5%\")");
+    }
+
+    #[test]
     fn integers_are_checked_against_their_bound() {
         let root = Path::Root("x");
         assert_eq!(uint(&Json::UInt(5), &root, 10, ""), Ok(5));
@@ -327,6 +385,11 @@ mod tests {
             (Json::Float(1.5), "must be an integer"),
             (Json::Float(1e20), "at most 10 ppm"),
             (Json::Str("3".into()), "must be an integer"),
+            (
+                Json::Float(5.0),
+                "without a decimal point or exponent (got 5.0)",
+            ),
+            (Json::Float(-2.0), "must not be negative"),
         ] {
             let err = uint(&value, &root, 10, " ppm").unwrap_err().to_string();
             assert!(err.starts_with("x: "), "{err}");

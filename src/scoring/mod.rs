@@ -25,7 +25,8 @@
 //! Beside the pipeline: what is scored ([`input`], [`kind`], [`policy`];
 //! [`scenario`] reads it all from a file, with the `json` reader), the
 //! [`limits`] (the spec's, and the per-kind bounds the ledger enforces),
-//! [`time`] and [`error`]. The modules' imports form no cycle and reach
+//! [`time`], [`units`] (ppm read as percents and factors) and [`error`].
+//! The modules' imports form no cycle and reach
 //! nothing outside `scoring` (`tests/layering.rs` checks both), so the core
 //! can be read, tested and reused alone.
 
@@ -46,6 +47,7 @@ pub mod scenario;
 pub(crate) mod tags;
 pub mod time;
 pub mod trust;
+pub mod units;
 pub(crate) mod validate;
 pub(crate) mod value;
 
@@ -54,6 +56,7 @@ pub use input::{
     Allocation, Contribution, Evaluation, Period, PriorPayout, PriorRepayment, ScoringInput,
     Verdict,
 };
+pub use json::check_unique_keys;
 pub use kind::Kind;
 pub use policy::{Bucket, Mode, Policy, PolicyDocument};
 pub use report::Report;

@@ -33,6 +33,7 @@ use super::kind::Kind;
 use super::limits::{
     MAX_AMOUNT, MAX_DECAY_INTERVAL_DAYS, MAX_DECIMALS, MAX_MULTIPLIER_PPM, MAX_NAME_BYTES, PPM,
 };
+use super::units::ppm_as_percent;
 
 // The scenario reader reads and writes the same parts of a policy.
 pub(crate) use read::{read_buckets, read_mode, read_rules, rule_keys};
@@ -298,12 +299,17 @@ impl PolicyDocument {
         let policy = &self.policy;
         let default_rates = rules.key("default_rates");
         for (kind, rate) in &policy.default_rates {
-            check_max(&default_rates.key(kind.as_str()), *rate, MAX_AMOUNT, "")?;
+            check_max(
+                &default_rates.key(kind.as_str()),
+                *rate,
+                MAX_AMOUNT,
+                " minor units",
+            )?;
         }
         let rates = rules.key("rates");
         for (tag, rate) in &policy.rates {
             check_name(&rates, tag, "tag")?;
-            check_max(&rates.key(tag), *rate, MAX_AMOUNT, "")?;
+            check_max(&rates.key(tag), *rate, MAX_AMOUNT, " minor units")?;
         }
         let kind_multipliers = rules.key("kind_multiplier_ppm");
         for (kind, ppm) in &policy.kind_multiplier_ppm {
@@ -368,7 +374,7 @@ impl PolicyDocument {
         for (index, bucket) in self.buckets.iter().enumerate() {
             let path = paths.buckets.index(index);
             let percent = bucket.percent_ppm();
-            check_max(&path.key("percent_ppm"), percent, PPM, " ppm")?;
+            check_percent(&path.key("percent_ppm"), percent)?;
             straight_total += percent;
             match bucket {
                 Bucket::Fixed { recipient, .. } => {
@@ -382,7 +388,10 @@ impl PolicyDocument {
         }
         if self.mode == Mode::Straight && straight_total > PPM {
             return Err(paths.buckets.err(format!(
-                "in straight mode the percents must sum to at most 1000000 ppm (100%) (got {straight_total})"
+                "in straight mode the percents must sum to at most 1000000 ppm (100%) (got \
+                 {straight_total}): each bucket takes its percent of the whole income, and \
+                 these add up to {}",
+                ppm_as_percent(straight_total)
             )));
         }
         Ok(())
@@ -405,6 +414,18 @@ fn name_rule(what: &str, name: &str) -> String {
 pub(crate) fn check_name(path: &Path<'_>, name: &str, what: &str) -> Result<()> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES {
         return Err(path.err(name_rule(what, name)));
+    }
+    Ok(())
+}
+
+/// Refuses a bucket's percent over 10^6 ppm, saying it in percent too.
+fn check_percent(path: &Path<'_>, ppm: u64) -> Result<()> {
+    if ppm > PPM {
+        return Err(path.err(format!(
+            "must be at most 1000000 ppm (got {ppm}): a bucket takes at most 100% of its \
+             base and this is {}; write e.g. 400000 for 40%",
+            ppm_as_percent(ppm)
+        )));
     }
     Ok(())
 }

@@ -260,3 +260,29 @@ pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::
     .await
     .expect("the CLI task")
 }
+
+/// What a CLI run printed on standard output; the test fails, showing both
+/// streams, unless the run succeeded.
+pub fn cli_ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The test fails unless the CLI run failed with every one of `needles` in
+/// its standard error.
+pub fn cli_refused(out: &std::process::Output, needles: &[&str]) {
+    assert!(
+        !out.status.success(),
+        "expected a refusal, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in needles {
+        assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    }
+}

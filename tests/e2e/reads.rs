@@ -296,7 +296,11 @@ async fn list_entries_filters_return_exactly_the_right_sequences() {
             "kinds",
         ),
         // A filter naming nobody would read as "did nothing": refused.
-        (req("zed", &[], None), Code::NotFound, "\"zed\" is not a member"),
+        (
+            req("zed", &[], None),
+            Code::NotFound,
+            "\"zed\" is not a member",
+        ),
         (
             req("Not A Handle", &[], None),
             Code::InvalidArgument,

@@ -43,13 +43,15 @@ fn refusals_name_the_field_and_the_rule() {
     let cases = [
         (
             r#"{"buckets": [{"type": "fixed", "percent_ppm": 1200000, "recipient": "f"}]}"#,
-            "buckets[0].percent_ppm: must be at most 1000000 ppm (got 1200000)",
+            "buckets[0].percent_ppm: must be at most 1000000 ppm (got 1200000): a bucket takes \
+             at most 100% of its base and this is 120%; write e.g. 400000 for 40%",
         ),
         (
             r#"{"mode": "straight", "buckets": [
                 {"type": "fixed", "percent_ppm": 600000, "recipient": "f"},
                 {"type": "allocation", "percent_ppm": 600000, "mechanism": "give"}]}"#,
-            "buckets: in straight mode the percents must sum to at most 1000000 ppm (100%) (got 1200000)",
+            "buckets: in straight mode the percents must sum to at most 1000000 ppm (100%) (got \
+             1200000): each bucket takes its percent of the whole income, and these add up to 120%",
         ),
         (
             r#"{"default_rates": {"wrok": 1}, "buckets": []}"#,
@@ -80,6 +82,14 @@ fn refusals_name_the_field_and_the_rule() {
             "buckets[0].method: unknown field (expected one of: type, percent_ppm, kinds)",
         ),
         (r#"{"mode": "remaining"}"#, "buckets: is required"),
+        (
+            r#"{"default_rates": {"work": 25.00}, "buckets": []}"#,
+            "default_rates.work: must be an integer written without a decimal point or exponent (got 25.0)",
+        ),
+        (
+            r#"{"rates": {"x": 1000000000000001}, "buckets": []}"#,
+            "rates.x: must be at most 1000000000000000 minor units (got 1000000000000001)",
+        ),
         (
             r#"{"rating": {"default": 101}, "buckets": []}"#,
             "rating.default: must be at most 100 percent (got 101)",
