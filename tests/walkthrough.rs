@@ -206,9 +206,16 @@ fn the_readme_walkthrough_runs_as_written() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
+    // The first preview named cai's workshop as not yet approved; once it
+    // was approved, no preview warned again.
+    assert_eq!(
+        stdout.matches("are not yet approved").count(),
+        1,
+        "one preview warned about unapproved work:\n{stdout}"
+    );
     assert!(
-        stdout.contains("not approved") || stdout.contains("unapproved"),
-        "the first preview warned about the claim nobody had approved:\n{stdout}"
+        stdout.contains("cai work of 2026-10-24 worth 60.00 EUR (0 approval(s), 0 flag(s))"),
+        "the warning named the workshop and its value:\n{stdout}"
     );
     let list: serde_json::Value =
         serde_json::from_str(&run(&["--json", "distribution", "list"])).unwrap();
