@@ -117,7 +117,7 @@ async fn coop(policy: &str) -> (RunningServer, tempfile::TempDir, Cli) {
         .await;
     let file = cli.home.path().join("policy.json");
     std::fs::write(&file, policy).unwrap();
-    cli.ok("ana", &["policy", "adopt", file.to_str().unwrap()])
+    cli.ok("ana", &["policy", "adopt", file.to_str().unwrap(), "--yes"])
         .await;
     (srv, data, cli)
 }

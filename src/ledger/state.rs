@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::entry::body_name;
+use super::refusal::Refusal;
+use super::suggest::closest_handle;
 use crate::pb::{self, entry::Body};
 use crate::verify::EntryId;
 
@@ -266,11 +268,11 @@ impl LedgerState {
 
     /// The refusal of `handle` in `field` when it names no member, with the
     /// closest member's handle as a suggestion when one is close enough.
-    pub fn not_a_member(&self, handle: &str, field: &str) -> super::Refusal {
-        let hint = super::suggest::closest_handle(handle, &self.members)
+    pub fn not_a_member(&self, handle: &str, field: &str) -> Refusal {
+        let hint = closest_handle(handle, &self.members)
             .map(|h| format!(" (did you mean {h}?)"))
             .unwrap_or_default();
-        super::Refusal::NotFound(format!("{field}: {handle:?} is not a member{hint}"))
+        Refusal::NotFound(format!("{field}: {handle:?} is not a member{hint}"))
     }
 
     /// Every member, sorted by handle.
