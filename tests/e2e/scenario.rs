@@ -291,6 +291,7 @@ pub(crate) fn kind_of(e: &pb::LoggedEntry) -> pb::EntryKind {
         Some(Body::SuspendMember(_)) => pb::EntryKind::SuspendMember,
         Some(Body::ReinstateMember(_)) => pb::EntryKind::ReinstateMember,
         Some(Body::ResetKey(_)) => pb::EntryKind::ResetKey,
+        Some(Body::AttestContribution(_)) => pb::EntryKind::AttestContribution,
         None => pb::EntryKind::Unspecified,
     }
 }
