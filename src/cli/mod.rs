@@ -8,6 +8,7 @@
 //! |---------------------|-----------------|-------------------------------------------------------|
 //! | [`member`]          | every member, admins | `keygen`, `init`, `info`, `member admit/list/show/grant/revoke/rotate-key` |
 //! | [`contribute`]      | contributors, reviewers | `log`, `amend`, `retract`, `evaluate`, `allocate`, `policy adopt` |
+//! | [`import`]          | admins          | `import FILE.csv` (history, attested on members' behalf) |
 //! | [`entries`]         | readers         | `entries`, `tail`                                     |
 //! | [`treasurer`]       | treasurers      | `shares`, `distribute`, `explain`, `export --scenario` |
 //! | [`distributions`]   | treasurers      | `distribution list/show/void`                         |
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod distributions;
 pub mod entries;
 pub mod export;
+pub mod import;
 pub mod input;
 pub mod member;
 pub mod receipts;
