@@ -233,6 +233,30 @@ async fn an_import_lands_attested_and_is_scored_once_approved() {
         3,
         "{csv}"
     );
+
+    // An import cut short is finished by rerunning it: rows are recognised
+    // by what they say, so the file with one more row (here, one added at
+    // the top) submits only that row.
+    let more = format!(
+        "{}carol,work,45m,2020-02-03,,\n{}",
+        HISTORY.lines().next().unwrap().to_string() + "\n",
+        HISTORY.split_once('\n').unwrap().1
+    );
+    let file = im.file("history-2.csv", &more);
+    let head = im.head().await;
+    let done = json(
+        &im.ok(&["--as", "alice", "--json", "import", &file, "--yes"])
+            .await,
+    );
+    assert_eq!(done["imported"], 1, "{done}");
+    assert_eq!(done["already_in_log"], 3);
+    assert_eq!(im.head().await.0, head.0 + 1);
+    let rows = attested(&im).await;
+    assert!(
+        rows[3].1.starts_with("for carol: work 45m at 2020-02-03")
+            && rows[3].1.contains("from history-2.csv row 2 "),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

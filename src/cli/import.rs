@@ -418,7 +418,10 @@ async fn landed_nonces(session: &mut Session) -> Result<HashSet<Vec<u8>>> {
 
 /// Checks the rows against the log: members exist and are not suspended,
 /// no date falls in a period a standing distribution closed.
-async fn check_against_log(session: &mut Session, rows: &[Row]) -> Result<Vec<BadRow>> {
+async fn check_against_log<'r>(
+    session: &mut Session,
+    rows: impl Iterator<Item = &'r Row>,
+) -> Result<Vec<BadRow>> {
     let members: BTreeMap<String, Option<u64>> = session
         .client
         .list_members(pb::ListMembersRequest {})
@@ -594,10 +597,6 @@ pub async fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
         latest: coopledger::ledger::now_ms() / 1000 + i64::try_from(skew).unwrap_or(0),
     };
     let rows = parse_rows(&bytes, &rules).map_err(|p| refusal(&name, p))?;
-    let problems = check_against_log(&mut session, &rows).await?;
-    if !problems.is_empty() {
-        return Err(refusal(&name, problems));
-    }
     let network_id = session.info.network_id.clone();
     let nonces = nonces(&network_id, &rows);
     let landed = landed_nonces(&mut session).await?;
@@ -607,6 +606,13 @@ pub async fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
         .filter(|(_, n)| !landed.contains(*n))
         .collect();
     let already = rows.len() - todo.len();
+    // Only what is still to land must fit the log as it is now: a row that
+    // landed before its period was distributed, or before its member was
+    // suspended, does not stop a rerun.
+    let problems = check_against_log(&mut session, todo.iter().map(|(r, _)| *r)).await?;
+    if !problems.is_empty() {
+        return Err(refusal(&name, problems));
+    }
     let decimals = session.decimals();
     let table = summary(&todo.iter().map(|(r, _)| *r).collect::<Vec<_>>(), decimals);
     if args.dry_run {
