@@ -257,6 +257,23 @@ async fn an_import_lands_attested_and_is_scored_once_approved() {
             && rows[3].1.contains("from history-2.csv row 2 "),
         "{rows:?}"
     );
+    // An audit replays them through every rule and finds every id the
+    // imports kept.
+    let audit = im.ok(&["--as", "alice", "verify"]).await;
+    let size = im.head().await.0;
+    assert!(
+        audit.contains(&format!(
+            "{size} entries: every signature, every ingestion rule"
+        )),
+        "{audit}"
+    );
+    let kept = std::fs::read_dir(im.home.path().join("submitted"))
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect::<String>();
+    for (id, _) in &rows {
+        assert!(kept.contains(id.as_str()), "{id} is kept: {kept}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
