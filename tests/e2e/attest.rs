@@ -189,3 +189,38 @@ async fn list_filters_see_an_attestation_as_about_the_member() {
     .await;
     assert!(about_carol.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_attested_into_a_distributed_period() {
+    let mut a = Attested::new().await;
+    let c = &mut a.coop;
+    submit_new(&mut c.client, &sign(&c.alice, adopt_body(POLICY_JSON))).await;
+    let grant = grant_body("alice", pb::Role::Treasurer);
+    submit_new(&mut c.client, &sign(&c.alice, grant)).await;
+    let jan = preview(&mut c.client, JAN_2020, Some(10_000)).await;
+    let record = jan.record_to_sign(JAN_2020, 10_000).unwrap();
+    submit_new(&mut c.client, &sign(&c.alice, distribution_body(record))).await;
+
+    // The same rule as a member's own contribution: closed is closed.
+    let late = attest(&c.alice, "bob", work(30, JAN_2020.0 + 86_400));
+    c.refuse(
+        &late,
+        Code::FailedPrecondition,
+        "attest_contribution.contribution.at: 2020-01-02T00:00:00Z falls in a period already distributed",
+    )
+    .await;
+    // Nor may the admin who attested one in it change it any more.
+    let amend = amend_body(&id_of(&a.attested), work(30, FEB_2020.0));
+    c.refuse(
+        &sign(&c.alice, amend),
+        Code::FailedPrecondition,
+        "already distributed",
+    )
+    .await;
+    // February is open.
+    submit_new(
+        &mut c.client,
+        &attest(&c.alice, "bob", work(30, FEB_2020.0)),
+    )
+    .await;
+}
