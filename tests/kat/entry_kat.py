@@ -52,27 +52,27 @@ def entry_with(body):
     )
 
 
-def show(title, entry):
+def show(prefix, entry):
+    """Prints `<prefix><name> <hex>` lines (clients/python parses them)."""
     ptype = b"application/vnd.coopledger.entry.v1+protobuf"
     pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype, len(entry), entry)
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     pk = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     sig = key.sign(pae)
     leaf = len(pae).to_bytes(4, "big") + pae + pk + sig
-    print(title)
-    print("payload   ", entry.hex())
-    print("pae       ", pae.hex())
-    print("public_key", pk.hex())
-    print("signature ", sig.hex())
-    print("id        ", blake3.blake3(pae).hexdigest())
-    print("leaf_hash ", blake3.blake3(b"\x00" + leaf).hexdigest())
+    print(prefix + "payload   ", entry.hex())
+    print(prefix + "pae       ", pae.hex())
+    print(prefix + "public_key", pk.hex())
+    print(prefix + "signature ", sig.hex())
+    print(prefix + "id        ", blake3.blake3(pae).hexdigest())
+    print(prefix + "leaf_hash ", blake3.blake3(b"\x00" + leaf).hexdigest())
 
 
 # log_contribution { contribution }
-show("log_contribution", entry_with(field(16, 2, field(1, 2, contribution))))
+show("", entry_with(field(16, 2, field(1, 2, contribution))))
 # attest_contribution { member, contribution, source }: ana (an admin)
 # attests ben's contribution, from a spreadsheet row.
-show("attest_contribution", entry_with(field(26, 2,
+show("attest_", entry_with(field(26, 2,
     field(1, 2, b"ben")
     + field(2, 2, contribution)
     + field(3, 2, b"history.csv row 2"))))
