@@ -534,6 +534,18 @@ fn summary(rows: &[&Row], decimals: u32) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The file's name as entries' `source` gives it: at most 100 characters,
+/// control characters replaced by `?` (the server refuses them in text).
+fn source_name(file: &std::path::Path) -> String {
+    let name = file
+        .file_name()
+        .map_or_else(|| "import".into(), |n| n.to_string_lossy().into_owned());
+    name.chars()
+        .take(100)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// The limits a contribution must fit on this server.
 fn server_limits(info: &pb::ServerInfo) -> Limits {
     let mut limits = Limits::default();
@@ -562,10 +574,7 @@ fn confirm(question: &str) -> Result<bool> {
 pub async fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let name = args
-        .file
-        .file_name()
-        .map_or_else(|| "import".into(), |n| n.to_string_lossy().into_owned());
+    let name = source_name(&args.file);
     let digest = blake3::hash(&bytes).to_hex();
     let mut session = ctx.connect().await?;
     if session.genesis.is_none() {
@@ -845,6 +854,18 @@ mod tests {
             problems[0]
                 .message
                 .contains("more than the most one entry may log")
+        );
+    }
+
+    #[test]
+    fn a_source_names_the_file_in_plain_short_text() {
+        let long = format!("dir/{}\nx.csv", "h".repeat(200));
+        let name = source_name(std::path::Path::new(&long));
+        assert_eq!(name.chars().count(), 100);
+        assert!(!name.contains('\n'));
+        assert_eq!(
+            source_name(std::path::Path::new("/tmp/h\u{7}.csv")),
+            "h?.csv"
         );
     }
 
