@@ -3,7 +3,7 @@
 //! way the server verifies.
 //!
 //! Every entry body has its one builder here (`*_body`): genesis, admit,
-//! rotate, grant, revoke, adopt, log, amend and retract a contribution,
+//! rotate, grant, revoke, adopt, log, attest, amend and retract a contribution,
 //! evaluate, allocate, record and void a distribution. A new entry type
 //! gets its builder here too.
 
@@ -168,6 +168,14 @@ impl Signer {
     /// As [`Signer::sign`], with an explicit `created_at_ms` (tests of clock rules).
     pub fn sign_at(&self, body: Body, created_at_ms: i64) -> Result<pb::Envelope, ClientError> {
         let nonce = crate::verify::new_nonce().map_err(|e| ClientError::Random(e.to_string()))?;
+        Ok(self.sign_with(body, created_at_ms, nonce))
+    }
+
+    /// As [`Signer::sign_at`], with a nonce the caller chose: `coopledger
+    /// import` derives it from the file and the row, so that a rerun finds
+    /// the rows that already landed (the nonce must still be unique per
+    /// entry; ed25519 signatures are deterministic).
+    pub fn sign_with(&self, body: Body, created_at_ms: i64, nonce: Vec<u8>) -> pb::Envelope {
         let entry = pb::Entry {
             network_id: self.network_id.clone(),
             author: self.handle.clone(),
@@ -175,7 +183,12 @@ impl Signer {
             nonce,
             body: Some(body),
         };
-        Ok(sign_entry(&self.key, &entry))
+        sign_entry(&self.key, &entry)
+    }
+
+    /// The handle this signer signs as.
+    pub fn handle(&self) -> &str {
+        &self.handle
     }
 }
 
@@ -278,6 +291,16 @@ pub fn adopt_body(policy_json: &[u8]) -> Body {
 pub fn contribution_body(contribution: pb::Contribution) -> Body {
     Body::LogContribution(pb::LogContribution {
         contribution: Some(contribution),
+    })
+}
+
+/// An attest-contribution body: an admin records `contribution` as
+/// `member`'s, saying where it came from (`source`, e.g. a file and row).
+pub fn attest_body(member: &str, contribution: pb::Contribution, source: &str) -> Body {
+    Body::AttestContribution(pb::AttestContribution {
+        member: member.to_string(),
+        contribution: Some(contribution),
+        source: source.to_string(),
     })
 }
 

@@ -63,6 +63,8 @@ enum Command {
     Member(cli::member::MemberCommand),
     /// Log a contribution: `log work 1h30m --tag design`, `log expense 25.00`.
     Log(cli::contribute::LogArgs),
+    /// Bring history in (admins): a CSV of past contributions becomes entries attested on the members' behalf.
+    Import(cli::import::ImportArgs),
     /// Replace the fields of your contribution (its evaluations are cleared).
     Amend(cli::contribute::AmendArgs),
     /// Withdraw your contribution.
@@ -335,6 +337,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Info => cli::member::info(&ctx()?).await,
         Command::Member(c) => cli::member::member(&ctx()?, c).await,
         Command::Log(a) => cli::contribute::log(&ctx()?, a).await,
+        Command::Import(a) => cli::import::import(&ctx()?, a).await,
         Command::Amend(a) => cli::contribute::amend(&ctx()?, a).await,
         Command::Retract(a) => cli::contribute::retract(&ctx()?, a).await,
         Command::Evaluate(a) => cli::contribute::evaluate(&ctx()?, a).await,

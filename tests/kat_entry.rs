@@ -69,3 +69,35 @@ fn one_entry_signs_and_hashes_to_the_independent_known_answers() {
         LEAF_HASH
     );
 }
+
+/// The same entry with an `AttestContribution` body: ana (an admin) attests
+/// ben's contribution, from a spreadsheet row. Computed by the same script.
+const ATTEST_PAYLOAD: &str = "0a2011111111111111111111111111111111111111111111111111111111111111111203616e611880d8c1a28c34221022222222222222222222222222222222d201310a0362656e12170801105a220664657369676e3080f7c4d5063a036b61741a11686973746f72792e63737620726f772032";
+const ATTEST_SIGNATURE: &str = "f5a999a9b565b20a0f12377a6031aeec10f962776f054c9d85b8f3150f171aba1e8f0bd693f1fc0fe591578adbf6618e3d2ca22dff5a7d7fc731cdf9844c230a";
+const ATTEST_ID: &str = "cd384560f9379b5670af883667ebed9c0d2b4a94ecedef22751836af324c9e48";
+const ATTEST_LEAF_HASH: &str = "31c61294925b0ddca9b92390d3c71990064bbcebff8ce7e6f450ba437b71e887";
+
+#[test]
+fn an_attested_entry_signs_and_hashes_to_the_independent_known_answers() {
+    let key = SigningKey::from_bytes(&core::array::from_fn(|i| i as u8));
+    let mut entry = kat_entry();
+    let Some(pb::entry::Body::LogContribution(l)) = entry.body.take() else {
+        panic!("the KAT entry logs a contribution");
+    };
+    entry.body = Some(pb::entry::Body::AttestContribution(
+        pb::AttestContribution {
+            member: "ben".into(),
+            contribution: l.contribution,
+            source: "history.csv row 2".into(),
+        },
+    ));
+    assert_eq!(hex::encode(entry.encode_to_vec()), ATTEST_PAYLOAD);
+    let envelope = sign_entry(&key, &entry);
+    assert_eq!(hex::encode(&envelope.signature), ATTEST_SIGNATURE);
+    let v = VerifiedEnvelope::verify(&envelope, 1 << 16).unwrap();
+    assert_eq!(v.id.to_hex(), ATTEST_ID);
+    assert_eq!(
+        hex::encode(coopledger::verify::leaf_hash(&v.leaf_bytes())),
+        ATTEST_LEAF_HASH
+    );
+}

@@ -6,7 +6,7 @@
 //! would give. A property test: fold a random sequence of valid entries
 //! (checked with the sequencer's own rules, `common::Fold`), then for each
 //! kind of entry that can be undone (admit, rotate, grant, revoke, adopt,
-//! log, amend, retract, evaluate, allocate) check one more, apply it, undo
+//! log, attest, amend, retract, evaluate, allocate) check one more, apply it, undo
 //! it, and require:
 //!
 //! - everything the state shows through its public accessors (size,
@@ -31,7 +31,7 @@ use common::{
     FEB_2020, Fold, JAN_2020, POLICY_JSON, admit_body, adopt_body, amend_body, contribution,
     grant_body, id_of, new_signer, retract_body, revoke_body, rotate_body, sign, work,
 };
-use coopledger::client::{Signer, allocate_body, contribution_body, evaluate_body};
+use coopledger::client::{Signer, allocate_body, attest_body, contribution_body, evaluate_body};
 use coopledger::ledger::{
     AllocationState, ContributionState, DistributionState, LedgerState, MemberState, Network,
     PolicyVersion,
@@ -83,9 +83,10 @@ enum Kind {
     Retract,
     Evaluate,
     Allocate,
+    Attest,
 }
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 11] = [
     Kind::Admit,
     Kind::Rotate,
     Kind::Grant,
@@ -96,6 +97,7 @@ const KINDS: [Kind; 10] = [
     Kind::Retract,
     Kind::Evaluate,
     Kind::Allocate,
+    Kind::Attest,
 ];
 
 /// The fold, with each member's current signer (rotations change them).
@@ -202,11 +204,19 @@ impl World {
                     None,
                 )
             }
+            // Alice attests for any member, herself included (she stays admin).
+            Kind::Attest => {
+                let fields = work(1 + pick % 300, JAN_2020.0 + (pick % 86_400) as i64);
+                let body = attest_body(&member(0), fields, &format!("undo.csv row {pick}"));
+                (sign(&alice, body), None)
+            }
             Kind::Amend => {
                 let c = contribution_at(0);
                 let fields = work(1 + pick % 200, FEB_2020.0 + (pick % 1000) as i64);
+                // An attested contribution is amended by the admin who attested it.
+                let author = c.attested_by.as_ref().unwrap_or(&c.member);
                 (
-                    sign(&self.signers[&c.member], amend_body(&c.id.0, fields)),
+                    sign(&self.signers[author], amend_body(&c.id.0, fields)),
                     None,
                 )
             }
@@ -221,7 +231,7 @@ impl World {
                     .iter()
                     .cycle()
                     .skip((pick % handles.len() as u64) as usize)
-                    .find(|h| **h != c.member)
+                    .find(|h| **h != c.member && Some(*h) != c.attested_by.as_ref())
                     .expect("another member")
                     .clone();
                 let verdict = if pick.is_multiple_of(2) {
@@ -265,8 +275,8 @@ impl World {
     /// One prefix step: admin grants or revokes among bob, carol and dave,
     /// any other kind as [`World::entry`] builds it; folded in if accepted.
     fn step(&mut self, op: u8, pick: u64) {
-        let built = match op % 12 {
-            10 | 11 => {
+        let built = match op % 13 {
+            11 | 12 => {
                 let handle = ["bob", "carol", "dave"][(pick % 3) as usize];
                 let alice = &self.signers["alice"];
                 let holds = self

@@ -131,7 +131,8 @@ pub struct AllocateArgs {
     pub shares: Vec<String>,
 }
 
-fn parse_kind(kind: &str) -> Result<pb::ContributionKind> {
+/// A contribution kind as typed: work, money, expense, resource or use.
+pub fn parse_kind(kind: &str) -> Result<pb::ContributionKind> {
     Ok(match kind {
         "work" => pb::ContributionKind::Work,
         "money" => pb::ContributionKind::Money,
@@ -158,7 +159,7 @@ pub fn kind_name(kind: i32) -> &'static str {
 
 /// A quantity typed for `kind`: a duration for work, an amount for money
 /// and expenses, whole units otherwise.
-fn parse_quantity(kind: pb::ContributionKind, amount: &str, decimals: u32) -> Result<u64> {
+pub fn parse_quantity(kind: pb::ContributionKind, amount: &str, decimals: u32) -> Result<u64> {
     Ok(match kind {
         pb::ContributionKind::Work => parse_duration_minutes(amount)?,
         pb::ContributionKind::Money | pb::ContributionKind::Expense => {
@@ -242,7 +243,10 @@ async fn resolve_contribution(ctx: &Context, session: &mut Session, id: &str) ->
     let mut stream = session
         .client
         .list_entries(pb::ListEntriesRequest {
-            kinds: vec![pb::EntryKind::LogContribution as i32],
+            kinds: vec![
+                pb::EntryKind::LogContribution as i32,
+                pb::EntryKind::AttestContribution as i32,
+            ],
             ..Default::default()
         })
         .await

@@ -20,7 +20,7 @@ pub struct EntriesArgs {
     /// Only entries by or about this member.
     #[arg(long)]
     pub member: Option<String>,
-    /// Only this kind (repeatable): genesis, admit, rotate, grant, revoke, policy, contribution, amend, retract, evaluate, allocate.
+    /// Only this kind (repeatable): genesis, admit, rotate, grant, revoke, policy, contribution, attest, amend, retract, evaluate, allocate.
     #[arg(long = "kind")]
     pub kinds: Vec<String>,
     /// Only entries dated in this period (2026-11 or START..END).
@@ -51,13 +51,14 @@ fn parse_entry_kind(kind: &str) -> Result<pb::EntryKind> {
         "revoke" => pb::EntryKind::RevokeRole,
         "policy" => pb::EntryKind::AdoptPolicy,
         "contribution" | "log" => pb::EntryKind::LogContribution,
+        "attest" | "attested" => pb::EntryKind::AttestContribution,
         "amend" => pb::EntryKind::AmendContribution,
         "retract" => pb::EntryKind::RetractContribution,
         "evaluate" | "evaluation" => pb::EntryKind::Evaluate,
         "allocate" | "allocation" => pb::EntryKind::Allocate,
         "distribution" => pb::EntryKind::RecordDistribution,
         other => bail!(
-            "{other:?} is not an entry kind; use genesis, admit, rotate, grant, revoke, policy, contribution, amend, retract, evaluate, allocate"
+            "{other:?} is not an entry kind; use genesis, admit, rotate, grant, revoke, policy, contribution, attest, amend, retract, evaluate, allocate"
         ),
     })
 }
@@ -136,6 +137,16 @@ fn summary(e: &pb::Entry, decimals: u32) -> (String, String) {
         Some(Body::LogContribution(l)) => (
             "contribution".into(),
             l.contribution.as_ref().map(fields).unwrap_or_default(),
+        ),
+        Some(Body::AttestContribution(a)) => (
+            "attest".into(),
+            format!(
+                "for {}: {} (attested by {}; from {})",
+                a.member,
+                a.contribution.as_ref().map(fields).unwrap_or_default(),
+                e.author,
+                a.source
+            ),
         ),
         Some(Body::AmendContribution(a)) => (
             "amend".into(),
@@ -274,7 +285,7 @@ impl Marks {
     fn contribution(&self, e: &pb::LoggedEntry) -> Option<&Mark> {
         let is_contribution = matches!(
             e.entry.as_ref().and_then(|x| x.body.as_ref()),
-            Some(Body::LogContribution(_))
+            Some(Body::LogContribution(_) | Body::AttestContribution(_))
         );
         let id = EntryId::from_field(&e.id, "id").ok()?;
         is_contribution

@@ -142,7 +142,7 @@ pub async fn export_csv(ctx: &Context, what: &str, period: Option<&str>) -> Resu
     }
 }
 
-const CONTRIBUTION_COLUMNS: [&str; 21] = [
+const CONTRIBUTION_COLUMNS: [&str; 22] = [
     "id",
     "sequence",
     "member",
@@ -164,6 +164,7 @@ const CONTRIBUTION_COLUMNS: [&str; 21] = [
     "flags",
     "note",
     "evidence_url",
+    "attested_by",
 ];
 
 const EVALUATION_COLUMNS: [&str; 10] = [
@@ -235,6 +236,7 @@ fn contribution_row(c: &ContributionView<'_>, session: &Session) -> Vec<String> 
         c.flags.to_string(),
         f.note.clone(),
         f.evidence_url.clone(),
+        c.contribution.attested_by.clone().unwrap_or_default(),
     ]
 }
 

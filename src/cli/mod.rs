@@ -9,6 +9,7 @@
 //! | [`member`]          | every member, admins | `keygen`, `init`, `info`, `member admit/list/show/grant/revoke/rotate-key` |
 //! | [`contribute`]      | contributors, reviewers | `log`, `amend`, `retract`, `evaluate`, `allocate` |
 //! | [`policy`]          | admins, treasurers | `policy adopt/show/list`; policy files in percents and amounts |
+//! | [`import`]          | admins          | `import FILE.csv` (history, attested on members' behalf) |
 //! | [`entries`]         | readers         | `entries`, `tail`                                     |
 //! | [`treasurer`]       | treasurers      | `shares`, `distribute`, `explain`, `export --scenario` |
 //! | [`distributions`]   | treasurers      | `distribution list/show/void`                         |
@@ -37,6 +38,7 @@ pub mod entries;
 pub mod errors;
 pub mod export;
 pub mod history;
+pub mod import;
 pub mod input;
 pub mod member;
 pub mod policy;

@@ -68,6 +68,64 @@ pub async fn check_receipt(
     receipt: &pb::Receipt,
 ) -> Result<()> {
     let log_key = hash(&session.info.log_public_key, "the server's log key")?;
+    let id = check_id(envelope, receipt)?;
+    let (cp, note) = receipt_checkpoint(receipt, &log_key)?;
+    check_included(session, envelope, receipt, &cp).await?;
+    super::audit::advance_witness(session, home, &log_key, &cp, note).await?;
+    keep(home, &log_key, &[(receipt.sequence, id.to_string())])
+}
+
+/// Checks the receipts of one `SubmitBatch` (`receipts[i]` answers
+/// `envelopes[i]`): every receipt names the id this client computed and
+/// carries a checkpoint signed by the pinned log key that holds it; the
+/// first and the last entry of the batch are proved included (a batch lands
+/// all or nothing, in order, so the others sit between them; every id is
+/// kept for `coopledger verify`, which checks each one); the witness moves
+/// to the newest checkpoint.
+pub async fn check_batch_receipts(
+    session: &mut Session,
+    home: &Path,
+    envelopes: &[pb::Envelope],
+    receipts: &[pb::Receipt],
+) -> Result<()> {
+    if envelopes.len() != receipts.len() {
+        bail!(
+            "the server answered {} envelopes with {} receipts: do not trust this server",
+            envelopes.len(),
+            receipts.len()
+        );
+    }
+    let log_key = hash(&session.info.log_public_key, "the server's log key")?;
+    let mut kept = Vec::with_capacity(receipts.len());
+    let mut newest: Option<(Checkpoint, &str)> = None;
+    let mut current: Option<(&str, Checkpoint)> = None;
+    for (envelope, receipt) in envelopes.iter().zip(receipts) {
+        let id = check_id(envelope, receipt)?;
+        let note = receipt_note(receipt)?;
+        let cp = match current.take() {
+            Some((n, cp)) if n == note => cp,
+            _ => receipt_checkpoint(receipt, &log_key)?.0,
+        };
+        check_states(receipt, &cp)?;
+        if newest.as_ref().is_none_or(|(n, _)| cp.size > n.size) {
+            newest = Some((cp.clone(), note));
+        }
+        current = Some((note, cp));
+        kept.push((receipt.sequence, id.to_string()));
+    }
+    let (Some((cp, note)), Some(first), Some(last)) = (newest, envelopes.first(), envelopes.last())
+    else {
+        return Ok(());
+    };
+    for (envelope, receipt) in [(first, &receipts[0]), (last, &receipts[receipts.len() - 1])] {
+        check_included(session, envelope, receipt, &cp).await?;
+    }
+    super::audit::advance_witness(session, home, &log_key, &cp, note).await?;
+    keep(home, &log_key, &kept)
+}
+
+/// The id of `envelope`, if the receipt names it.
+fn check_id(envelope: &pb::Envelope, receipt: &pb::Receipt) -> Result<coopledger::verify::EntryId> {
     let id = coopledger::client::envelope_id(envelope);
     if receipt.id != id.0 {
         bail!(
@@ -75,13 +133,33 @@ pub async fn check_receipt(
             hex::encode(&receipt.id)
         );
     }
-    let note = &receipt
+    Ok(id)
+}
+
+fn receipt_note(receipt: &pb::Receipt) -> Result<&str> {
+    Ok(&receipt
         .checkpoint
         .as_ref()
         .context("the receipt carries no signed checkpoint")?
-        .note;
-    let cp = Checkpoint::verify(note, &log_key)
+        .note)
+}
+
+/// The receipt's checkpoint, signed by the pinned log key and stating the
+/// receipt's size and root, with its note.
+fn receipt_checkpoint<'r>(
+    receipt: &'r pb::Receipt,
+    log_key: &[u8; 32],
+) -> Result<(Checkpoint, &'r str)> {
+    let note = receipt_note(receipt)?;
+    let cp = Checkpoint::verify(note, log_key)
         .map_err(|e| anyhow::anyhow!("the receipt's checkpoint: {e}"))?;
+    check_states(receipt, &cp)?;
+    Ok((cp, note))
+}
+
+/// Refuses a receipt whose size, root or sequence is not what its signed
+/// checkpoint states.
+fn check_states(receipt: &pb::Receipt, cp: &Checkpoint) -> Result<()> {
     if cp.size != receipt.log_size
         || cp.root.as_slice() != receipt.root.as_slice()
         || receipt.sequence >= cp.size
@@ -93,6 +171,17 @@ pub async fn check_receipt(
             cp.size
         );
     }
+    Ok(())
+}
+
+/// Proves `envelope` is at the receipt's sequence of the tree `cp` signs.
+async fn check_included(
+    session: &mut Session,
+    envelope: &pb::Envelope,
+    receipt: &pb::Receipt,
+    cp: &Checkpoint,
+) -> Result<()> {
+    let id = coopledger::client::envelope_id(envelope);
     let proof = session
         .client
         .get_inclusion_proof(pb::GetInclusionProofRequest {
@@ -119,26 +208,28 @@ pub async fn check_receipt(
             "entry {id} is not at sequence {} of the checkpoint the server signed: {e}",
             receipt.sequence
         )
-    })?;
-    super::audit::advance_witness(session, home, &log_key, &cp, note).await?;
-    keep(home, &log_key, receipt.sequence, &id.to_string())
+    })
 }
 
-/// Appends a submitted id to this config's list for the log.
-fn keep(home: &Path, log_key: &[u8; 32], sequence: u64, id: &str) -> Result<()> {
+/// Appends submitted ids to this config's list for the log.
+fn keep(home: &Path, log_key: &[u8; 32], entries: &[(u64, String)]) -> Result<()> {
     let path = submitted_path(home, log_key);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let line = serde_json::to_string(&Submitted {
-        sequence,
-        id: id.to_string(),
-    })?;
+    let mut lines = String::new();
+    for (sequence, id) in entries {
+        lines += &serde_json::to_string(&Submitted {
+            sequence: *sequence,
+            id: id.clone(),
+        })?;
+        lines.push('\n');
+    }
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .and_then(|mut f| writeln!(f, "{line}"))
+        .and_then(|mut f| f.write_all(lines.as_bytes()))
         .with_context(|| format!("writing {}", path.display()))
 }
 

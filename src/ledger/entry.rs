@@ -81,6 +81,7 @@ pub fn body_name(body: &Body) -> &'static str {
         Body::SuspendMember(_) => "suspend_member",
         Body::ReinstateMember(_) => "reinstate_member",
         Body::ResetKey(_) => "reset_key",
+        Body::AttestContribution(_) => "attest_contribution",
     }
 }
 
@@ -103,6 +104,7 @@ pub fn body_kind(body: &Body) -> pb::EntryKind {
         Body::SuspendMember(_) => pb::EntryKind::SuspendMember,
         Body::ReinstateMember(_) => pb::EntryKind::ReinstateMember,
         Body::ResetKey(_) => pb::EntryKind::ResetKey,
+        Body::AttestContribution(_) => pb::EntryKind::AttestContribution,
     }
 }
 
@@ -262,6 +264,29 @@ pub fn check_contribution(
         )));
     }
     Ok(())
+}
+
+/// Checks an attested contribution: the member's handle, a source saying
+/// where it came from, and the contribution exactly as a member's own
+/// [`check_contribution`] would.
+pub fn check_attestation(a: &pb::AttestContribution, limits: &Limits) -> Result<(), Refusal> {
+    check_handle(&a.member, "attest_contribution.member")?;
+    if a.source.trim().is_empty() {
+        return Err(Refusal::InvalidArgument(
+            "attest_contribution.source: must not be empty: say where this contribution comes from (a file and row)".into(),
+        ));
+    }
+    check_text(
+        &a.source,
+        limits.max_note_bytes,
+        "attest_contribution.source",
+        false,
+    )?;
+    check_contribution(
+        a.contribution.as_ref(),
+        limits,
+        "attest_contribution.contribution",
+    )
 }
 
 /// Checks a contribution's quantity and own rate against the per-kind bounds
@@ -497,6 +522,7 @@ fn check_body(body: &Body, limits: &Limits) -> Result<(), Refusal> {
             limits,
             "log_contribution.contribution",
         ),
+        Body::AttestContribution(a) => check_attestation(a, limits),
         Body::AmendContribution(a) => {
             crate::verify::EntryId::from_field(
                 &a.contribution_id,

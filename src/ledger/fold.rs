@@ -46,7 +46,7 @@ enum Step {
     },
     /// Drop the last policy version.
     Policy,
-    /// Forget a logged contribution.
+    /// Forget a logged or attested contribution.
     Log { id: EntryId },
     /// Restore a contribution as it was before an amendment or retraction.
     Restore { previous: Arc<ContributionState> },
@@ -183,25 +183,15 @@ impl LedgerState {
                 Step::Policy
             }
             Body::LogContribution(l) => {
-                self.contributions.insert(
-                    v.id,
-                    Arc::new(ContributionState {
-                        id: v.id,
-                        member: author.clone(),
-                        fields: l.contribution.clone().unwrap_or_default(),
-                        sequence,
-                        retracted: false,
-                        evaluations: BTreeMap::new(),
-                        touched: sequence,
-                        earliest_at: l.contribution.as_ref().map_or(0, |c| c.at),
-                    }),
-                );
-                if let Some(m) = self.members.get_mut(&author) {
-                    m.contributions += 1;
-                }
-                self.live_contributions += 1;
-                Step::Log { id: v.id }
+                self.add_contribution(v.id, author, None, l.contribution.as_ref(), sequence)
             }
+            Body::AttestContribution(a) => self.add_contribution(
+                v.id,
+                a.member.clone(),
+                Some(author),
+                a.contribution.as_ref(),
+                sequence,
+            ),
             Body::AmendContribution(a) => {
                 let id = id_of(&a.contribution_id);
                 let Some(c) = self.contributions.get_mut(&id) else {
@@ -228,7 +218,9 @@ impl LedgerState {
                 let c = Arc::make_mut(c);
                 c.touched = sequence;
                 c.retracted = true;
-                if let Some(m) = self.members.get_mut(&author) {
+                // The contribution's member, not the author: the admin who
+                // attested a contribution may retract it too.
+                if let Some(m) = self.members.get_mut(&previous.member) {
                     m.contributions = m.contributions.saturating_sub(1);
                 }
                 self.live_contributions = self.live_contributions.saturating_sub(1);
@@ -430,6 +422,37 @@ impl LedgerState {
                 }
             },
         }
+    }
+
+    /// Adds a contribution of `member` (logged by them, or attested on
+    /// their behalf by `attested_by`).
+    fn add_contribution(
+        &mut self,
+        id: EntryId,
+        member: String,
+        attested_by: Option<String>,
+        fields: Option<&pb::Contribution>,
+        sequence: u64,
+    ) -> Step {
+        if let Some(m) = self.members.get_mut(&member) {
+            m.contributions += 1;
+        }
+        self.contributions.insert(
+            id,
+            Arc::new(ContributionState {
+                id,
+                member,
+                attested_by,
+                fields: fields.cloned().unwrap_or_default(),
+                sequence,
+                retracted: false,
+                evaluations: BTreeMap::new(),
+                touched: sequence,
+                earliest_at: fields.map_or(0, |c| c.at),
+            }),
+        );
+        self.live_contributions += 1;
+        Step::Log { id }
     }
 
     /// Retires `old` as `handle`'s key and makes `new` current (a rotation

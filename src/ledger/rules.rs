@@ -278,24 +278,25 @@ impl LedgerState {
                 Ok(())
             }
             Body::LogContribution(l) => {
-                if let Some(c) = &l.contribution {
-                    self.refuse_if_closed(c.at, "log_contribution.contribution.at")?;
-                }
-                if self.live_contributions >= super::limits::MAX_LIVE_CONTRIBUTIONS {
-                    return Err(Refusal::ResourceExhausted(format!(
-                        "log_contribution: the log already holds {} live contributions, the most \
-                         one distribution can score; retract some first",
-                        self.live_contributions
+                self.check_new_contribution(l.contribution.as_ref(), cx, "log_contribution")
+            }
+            Body::AttestContribution(a) => {
+                self.require_admin(author, "attest contributions on a member's behalf")?;
+                let member = self.existing_member(&a.member, "attest_contribution.member")?;
+                if let Some(at) = member.suspended {
+                    return Err(Refusal::FailedPrecondition(format!(
+                        "attest_contribution.member: {} is suspended (entry {at}) and could not dispute it; reinstate them first",
+                        a.member
                     )));
                 }
-                self.check_contribution_time(l.contribution.as_ref(), cx, "log_contribution")
+                self.check_new_contribution(a.contribution.as_ref(), cx, "attest_contribution")
             }
             Body::AmendContribution(a) => {
                 let c = self.own_live_contribution(
                     author,
                     &a.contribution_id,
                     "amend_contribution",
-                    "amend",
+                    Change::Amend,
                 )?;
                 self.refuse_if_closed(c.fields.at, "amend_contribution: the contribution's at")?;
                 self.refuse_if_repaid(c, "amend_contribution")?;
@@ -309,7 +310,7 @@ impl LedgerState {
                     author,
                     &r.contribution_id,
                     "retract_contribution",
-                    "retract",
+                    Change::Retract,
                 )?;
                 self.refuse_if_closed(c.fields.at, "retract_contribution: the contribution's at")?;
                 self.refuse_if_repaid(c, "retract_contribution")
@@ -321,6 +322,12 @@ impl LedgerState {
                     return Err(Refusal::PermissionDenied(format!(
                         "evaluate: {} cannot evaluate their own contribution {}",
                         author.handle, c.id
+                    )));
+                }
+                if c.attested_by.as_deref() == Some(author.handle.as_str()) {
+                    return Err(Refusal::PermissionDenied(format!(
+                        "evaluate: {} attested contribution {} on {}'s behalf and cannot evaluate it",
+                        author.handle, c.id, c.member
                     )));
                 }
                 // A replacement keeps the count; a first evaluation adds one.
@@ -545,21 +552,66 @@ impl LedgerState {
         Ok(c)
     }
 
+    /// The live contribution `id` if `author` may make `change` to it: a
+    /// member's own contribution; for an attested one, its member may
+    /// retract it and the admin who attested it (while still an admin) may
+    /// amend or retract it.
     fn own_live_contribution(
         &self,
         author: &MemberState,
         id: &[u8],
         body: &str,
-        action: &str,
+        change: Change,
     ) -> Result<&ContributionState, Refusal> {
         let c = self.live_contribution(id, &format!("{body}.contribution_id"))?;
-        if c.member != author.handle {
-            return Err(Refusal::PermissionDenied(format!(
+        let action = change.verb();
+        match c.attested_by.as_deref() {
+            None if c.member == author.handle => Ok(c),
+            None => Err(Refusal::PermissionDenied(format!(
                 "{body}: only {} can {action} contribution {}, not {}",
                 c.member, c.id, author.handle
+            ))),
+            Some(_) if c.member == author.handle && change == Change::Retract => Ok(c),
+            Some(admin) if admin == author.handle => {
+                self.require_admin(
+                    author,
+                    &format!("{action} the contributions they attested ({body})"),
+                )?;
+                Ok(c)
+            }
+            Some(admin) => Err(Refusal::PermissionDenied(format!(
+                "{body}: contribution {} was attested by {admin} on {}'s behalf: {}, not {}",
+                c.id,
+                c.member,
+                match change {
+                    Change::Amend => format!("only {admin} can amend it"),
+                    Change::Retract => format!("only {} or {admin} can retract it", c.member),
+                },
+                author.handle
+            ))),
+        }
+    }
+
+    /// The rules a new contribution meets, logged by its member or attested
+    /// by an admin: not dated in a closed period, room for one more live
+    /// contribution, not in the future.
+    fn check_new_contribution(
+        &self,
+        c: Option<&pb::Contribution>,
+        cx: &CheckContext<'_>,
+        body: &str,
+    ) -> Result<(), Refusal> {
+        if let Some(c) = c {
+            self.refuse_if_closed(c.at, &format!("{body}.contribution.at"))?;
+        }
+        if self.live_contributions >= super::limits::MAX_LIVE_CONTRIBUTIONS {
+            return Err(Refusal::ResourceExhausted(format!(
+                "{body}: the log already holds {} live contributions, the most \
+                 one distribution can score; retract some first",
+                self.live_contributions
             )));
         }
-        Ok(c)
+        self.check_contribution_time(c, cx, body)
     }
 
     fn check_contribution_time(
@@ -580,6 +632,22 @@ impl LedgerState {
             }
         }
         Ok(())
+    }
+}
+
+/// A change to an existing contribution, for who-may-do-it messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Amend,
+    Retract,
+}
+
+impl Change {
+    fn verb(self) -> &'static str {
+        match self {
+            Change::Amend => "amend",
+            Change::Retract => "retract",
+        }
     }
 }
 

@@ -69,8 +69,14 @@ pub struct EvaluationState {
 pub struct ContributionState {
     /// The id of the logging entry.
     pub id: EntryId,
-    /// The contributor's handle.
+    /// The contributor's handle: the member it is scored for (for an
+    /// attested contribution, the member it names, not the admin who
+    /// signed it).
     pub member: String,
+    /// The admin who attested it on `member`'s behalf
+    /// (`AttestContribution`); `None` for a member's own `LogContribution`.
+    #[serde(default)]
+    pub attested_by: Option<String>,
     /// The fields, as last logged or amended.
     #[serde(with = "super::persist::message")]
     pub fields: pb::Contribution,
@@ -414,7 +420,7 @@ impl LedgerState {
     }
 
     /// Whether an entry is "dated" in `[start, end)` for list filters:
-    /// contributions by `at`; evaluations and retractions by their
+    /// contributions (logged or attested) by `at`; evaluations and retractions by their
     /// contribution's current `at`; amendments by the `at` they set or their
     /// contribution's current `at`; allocations and recorded distributions by
     /// overlap of the period they are for (a treasurer filtering October
@@ -424,6 +430,9 @@ impl LedgerState {
         let within = |t: i64| start <= t && t < end;
         match entry.body.as_ref() {
             Some(Body::LogContribution(l)) => l.contribution.as_ref().is_some_and(|c| within(c.at)),
+            Some(Body::AttestContribution(a)) => {
+                a.contribution.as_ref().is_some_and(|c| within(c.at))
+            }
             Some(Body::AmendContribution(a)) => {
                 a.contribution.as_ref().is_some_and(|c| within(c.at))
                     || self.contribution_at(&a.contribution_id).is_some_and(within)
@@ -451,7 +460,9 @@ impl LedgerState {
         self.contributions.get(&id_of(id)).map(|c| c.fields.at)
     }
 
-    /// Whether an entry was written by, or is about, `member` (list filters).
+    /// Whether an entry was written by, or is about, `member` (list filters):
+    /// an attested contribution is about the member it names as well as by
+    /// the admin who signed it.
     pub fn concerns(&self, entry: &pb::Entry, member: &str) -> bool {
         if entry.author == member {
             return true;
@@ -464,6 +475,7 @@ impl LedgerState {
             Some(Body::SuspendMember(s)) => s.member == member,
             Some(Body::ReinstateMember(r)) => r.member == member,
             Some(Body::ResetKey(r)) => r.member == member,
+            Some(Body::AttestContribution(a)) => a.member == member,
             Some(Body::Evaluate(e)) => self
                 .contributions
                 .get(&id_of(&e.contribution_id))

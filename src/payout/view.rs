@@ -2,7 +2,7 @@
 //! CLI's views and exports (`entries`, `amend`, `export --csv`).
 //!
 //! A view is [`LedgerState`] folded over the entries that shape
-//! contributions (genesis, policies, contributions, amendments,
+//! contributions (genesis, policies, contributions logged or attested, amendments,
 //! retractions, evaluations), plus the little the state does not keep:
 //! when a contribution was last amended, and each evaluation entry with its
 //! note, so a view can tell a standing evaluation from one that a later one
@@ -24,10 +24,11 @@ use crate::scoring::policy::{Policy, PolicyDocument, ValidationRule};
 use crate::verify::{EntryId, VerifiedEnvelope};
 
 /// The entry kinds a [`LogView`] needs, for a `ListEntries` filter.
-pub const VIEW_KINDS: [pb::EntryKind; 6] = [
+pub const VIEW_KINDS: [pb::EntryKind; 7] = [
     pb::EntryKind::Genesis,
     pb::EntryKind::AdoptPolicy,
     pb::EntryKind::LogContribution,
+    pb::EntryKind::AttestContribution,
     pb::EntryKind::AmendContribution,
     pb::EntryKind::RetractContribution,
     pb::EntryKind::Evaluate,
@@ -412,6 +413,7 @@ mod tests {
         ContributionState {
             id: EntryId([1; 32]),
             member: "bob".into(),
+            attested_by: None,
             fields: contribution(pb::ContributionKind::Work, 60),
             sequence: 3,
             retracted,

@@ -15,6 +15,7 @@
 //! | [`garbage`]       | undecodable requests are InvalidArgument, every RPC   |
 //! | [`members`]       | members, roles, keys and their refusals               |
 //! | [`contributions`] | refusals of contributions, evaluations, allocations   |
+//! | [`attest`]        | attested contributions: who may sign, amend, retract, evaluate |
 //! | [`limits`]        | the operator's size limits                            |
 //! | [`connections`]   | handshake and idle timeouts; over-size answers        |
 //! | [`disk_full`]     | a full disk refuses writes cleanly, reads go on       |
@@ -46,6 +47,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attest;
 mod batch;
 mod concurrency;
 mod connections;

@@ -2,7 +2,9 @@
 //! entry type at known sequence numbers ([`Scenario`]), the members it
 //! leaves, and the kind of a logged entry.
 
-use coopledger::client::{LedgerClient, Signer, allocate_body, contribution_body, evaluate_body};
+use coopledger::client::{
+    LedgerClient, Signer, allocate_body, attest_body, contribution_body, evaluate_body,
+};
 use coopledger::pb::{self, entry::Body};
 use prost::Message;
 use tonic::Code;
@@ -33,6 +35,8 @@ use crate::common::*;
 /// | 16  | alice flags #10, rating 20                         |
 /// | 17  | alice allocates Jan 2020: bob 60, carol 40         |
 /// | 18  | bob allocates Feb 2020: carol 50, dave 50          |
+/// | 19  | dave (admin) attests 45 min of carol's work, Feb   |
+/// |     | 2020, from a spreadsheet (`coopledger import`)     |
 ///
 /// Entry 8's payload is not in canonical protobuf form (its header fields
 /// follow its body). `Submit` refuses that now, so the scenario checks the
@@ -51,7 +55,7 @@ pub(crate) struct Scenario {
     pub(crate) receipts: Vec<pb::Receipt>,
 }
 
-pub(crate) const SCENARIO_SIZE: u64 = 19;
+pub(crate) const SCENARIO_SIZE: u64 = 20;
 
 /// One step of the scenario: builds the next envelope from those before it.
 type Step<'a> = Box<dyn Fn(&[pb::Envelope]) -> pb::Envelope + 'a>;
@@ -181,6 +185,10 @@ impl Scenario {
                     allocate_body(FEB_2020.0, FEB_2020.1, &[("carol", 50), ("dave", 50)]),
                 )
             }),
+            Box::new(|_| {
+                let body = attest_body("carol", work(45, feb + 300), "history.csv row 2");
+                sign(&dave, body)
+            }),
         ];
         for step in &steps {
             let envelope = step(&envelopes);
@@ -258,7 +266,8 @@ pub(crate) fn scenario_members(s: &Scenario) -> Vec<pb::Member> {
             roles: vec![pb::Role::Treasurer as i32],
             admitted_at: 2,
             retired_keys: vec![],
-            contributions: 2,
+            // Two logged, one attested by dave.
+            contributions: 3,
             suspended_at: None,
         },
         pb::Member {
@@ -291,6 +300,7 @@ pub(crate) fn kind_of(e: &pb::LoggedEntry) -> pb::EntryKind {
         Some(Body::SuspendMember(_)) => pb::EntryKind::SuspendMember,
         Some(Body::ReinstateMember(_)) => pb::EntryKind::ReinstateMember,
         Some(Body::ResetKey(_)) => pb::EntryKind::ResetKey,
+        Some(Body::AttestContribution(_)) => pb::EntryKind::AttestContribution,
         None => pb::EntryKind::Unspecified,
     }
 }

@@ -42,22 +42,37 @@ contribution = (
     + field(6, 0, 1790000000) # at
     + field(7, 2, b"kat")     # note
 )
-entry = (
-    field(1, 2, bytes([0x11]) * 32)       # network_id
-    + field(2, 2, b"ana")                 # author
-    + field(3, 0, 1790000000000)          # created_at_ms
-    + field(4, 2, bytes([0x22]) * 16)     # nonce
-    + field(16, 2, field(1, 2, contribution))  # log_contribution { contribution }
-)
-ptype = b"application/vnd.coopledger.entry.v1+protobuf"
-pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype, len(entry), entry)
-key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-pk = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-sig = key.sign(pae)
-leaf = len(pae).to_bytes(4, "big") + pae + pk + sig
-print("payload   ", entry.hex())
-print("pae       ", pae.hex())
-print("public_key", pk.hex())
-print("signature ", sig.hex())
-print("id        ", blake3.blake3(pae).hexdigest())
-print("leaf_hash ", blake3.blake3(b"\x00" + leaf).hexdigest())
+def entry_with(body):
+    return (
+        field(1, 2, bytes([0x11]) * 32)   # network_id
+        + field(2, 2, b"ana")             # author
+        + field(3, 0, 1790000000000)      # created_at_ms
+        + field(4, 2, bytes([0x22]) * 16) # nonce
+        + body
+    )
+
+
+def show(prefix, entry):
+    """Prints `<prefix><name> <hex>` lines (clients/python parses them)."""
+    ptype = b"application/vnd.coopledger.entry.v1+protobuf"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype, len(entry), entry)
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    pk = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    sig = key.sign(pae)
+    leaf = len(pae).to_bytes(4, "big") + pae + pk + sig
+    print(prefix + "payload   ", entry.hex())
+    print(prefix + "pae       ", pae.hex())
+    print(prefix + "public_key", pk.hex())
+    print(prefix + "signature ", sig.hex())
+    print(prefix + "id        ", blake3.blake3(pae).hexdigest())
+    print(prefix + "leaf_hash ", blake3.blake3(b"\x00" + leaf).hexdigest())
+
+
+# log_contribution { contribution }
+show("", entry_with(field(16, 2, field(1, 2, contribution))))
+# attest_contribution { member, contribution, source }: ana (an admin)
+# attests ben's contribution, from a spreadsheet row.
+show("attest_", entry_with(field(26, 2,
+    field(1, 2, b"ben")
+    + field(2, 2, contribution)
+    + field(3, 2, b"history.csv row 2"))))
