@@ -572,8 +572,17 @@ fn confirm(question: &str) -> Result<bool> {
 
 /// `coopledger import FILE.csv [--dry-run] [--yes]`.
 pub async fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
-    let bytes =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes = std::fs::read(&args.file).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {}: {}",
+            args.file.display(),
+            match e.kind() {
+                std::io::ErrorKind::NotFound => "there is no such file".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            }
+        )
+    })?;
     let name = source_name(&args.file);
     let digest = blake3::hash(&bytes).to_hex();
     let mut session = ctx.connect().await?;
