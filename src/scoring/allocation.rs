@@ -18,27 +18,65 @@ pub(crate) fn standing<'p>(prepared: &'p Prepared<'_>) -> Vec<Option<&'p [(u32, 
     standing
 }
 
-/// GIVE received per member: Σ of the percents given to them.
-pub(crate) fn give_received(standing: &[Option<&[(u32, u64)]>]) -> Vec<u64> {
+/// Who takes part in one allocation bucket (§4), indexed by member: the
+/// bucket's `participants` (sorted member indices) or, when it names none,
+/// every member; with trust on (`trust` = the members' trust), only those
+/// with trust > 0 (the allocation gate). Only allocations from a
+/// participant to a participant count in the bucket.
+pub(crate) fn participation(
+    members: usize,
+    listed: Option<&[u32]>,
+    trust: Option<&[u64]>,
+) -> Vec<bool> {
+    let mut taking_part = match listed {
+        Some(listed) => {
+            let mut mask = vec![false; members];
+            for &member in listed {
+                mask[member as usize] = true;
+            }
+            mask
+        }
+        None => vec![true; members],
+    };
+    if let Some(trust) = trust {
+        for (part, &t) in taking_part.iter_mut().zip(trust) {
+            *part &= t > 0;
+        }
+    }
+    taking_part
+}
+
+/// GIVE received per member: Σ of the percents given to them, counting only
+/// allocations from a participant to a participant (`taking_part`, see
+/// [`participation`]). A giver's percents to non-participants are lost,
+/// not spread over the rest.
+pub(crate) fn give_received(standing: &[Option<&[(u32, u64)]>], taking_part: &[bool]) -> Vec<u64> {
     let mut received = vec![0u64; standing.len()];
-    for to in standing.iter().flatten() {
+    for (giver, to) in standing.iter().enumerate() {
+        let Some(to) = to else { continue };
+        if !taking_part[giver] {
+            continue;
+        }
         for &(member, percent) in to.iter() {
-            received[member as usize] += percent;
+            if taking_part[member as usize] {
+                received[member as usize] += percent;
+            }
         }
     }
     received
 }
 
-/// The participants of an impartial division (members who gave, or
-/// received more than 0; in id order) and each one's report as percents
-/// indexed by participant position (`None`: gave nothing, treated as an
-/// even split).
+/// The participants of an impartial division (the members `taking_part`,
+/// see [`participation`], in id order, whether or not they gave or received
+/// anything) and each one's report as percents indexed by participant
+/// position (`None`: gave nothing, treated as an even split). Percents given
+/// to non-participants are never read.
 pub(crate) fn impartial_reports(
     standing: &[Option<&[(u32, u64)]>],
+    taking_part: &[bool],
 ) -> (Vec<u32>, Vec<Option<Vec<u64>>>) {
-    let received = give_received(standing);
     let participants: Vec<u32> = (0..standing.len())
-        .filter(|&m| standing[m].is_some() || received[m] > 0)
+        .filter(|&m| taking_part[m])
         .map(|m| m as u32)
         .collect();
     let reports = participants
@@ -47,7 +85,6 @@ pub(crate) fn impartial_reports(
             standing[member as usize].map(|to| {
                 let mut row = vec![0u64; participants.len()];
                 for &(receiver, percent) in to {
-                    // Every receiver of a positive percent is a participant.
                     if let Ok(position) = participants.binary_search(&receiver) {
                         row[position] = percent;
                     }
