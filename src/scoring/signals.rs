@@ -127,6 +127,30 @@ fn group_by_key(keys: usize, pairs: &[(u32, u32)]) -> (Vec<usize>, Vec<u32>) {
     (starts, values)
 }
 
+/// [`group_by_key`] with each group sorted by `member_of(value)` (a member
+/// index below `keys`): a stable counting sort by that member, then one by
+/// key (a two-digit radix sort), so linear where a sort per group is not.
+fn group_sorted(
+    keys: usize,
+    pairs: &[(u32, u32)],
+    member_of: impl Fn(u32) -> u32,
+) -> (Vec<usize>, Vec<u32>) {
+    let mut cursor = vec![0usize; keys + 1];
+    for &(_, value) in pairs {
+        cursor[member_of(value) as usize + 1] += 1;
+    }
+    for k in 0..keys {
+        cursor[k + 1] += cursor[k];
+    }
+    let mut by_member = vec![(0u32, 0u32); pairs.len()];
+    for &pair in pairs {
+        let next = &mut cursor[member_of(pair.1) as usize];
+        by_member[*next] = pair;
+        *next += 1;
+    }
+    group_by_key(keys, &by_member)
+}
+
 /// Sum and count of ratings.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
@@ -168,14 +192,12 @@ fn reciprocal_ratings(
     }
     // Each rater's ratings sorted by rated member, then folded into one
     // (rated, sum, count) per pair: pairs[starts[x]..starts[x + 1]] are x's.
-    let (starts, mut packed) = group_by_key(members, &ratings);
+    let (starts, packed) = group_sorted(members, &ratings, |entry| entry >> 7);
     drop(ratings);
     let mut pairs: Vec<(u32, Tally)> = Vec::new();
     let mut pair_starts = vec![0usize; members + 1];
     for x in 0..members {
-        let group = &mut packed[starts[x]..starts[x + 1]];
-        group.sort_unstable();
-        for &entry in group.iter() {
+        for &entry in &packed[starts[x]..starts[x + 1]] {
             let (rated, rating) = (entry >> 7, u64::from(entry & 0x7f));
             let own_last = pairs.len() > pair_starts[x];
             match pairs.last_mut() {
@@ -278,13 +300,12 @@ fn closed_approval_rings(
         return;
     }
     // Adjacency lists, each sorted and without repeats.
-    let (starts, mut targets) = group_by_key(members, &edges);
+    let (starts, targets) = group_sorted(members, &edges, |j| j);
     drop(edges);
     let mut adjacency_starts = vec![0usize; members + 1];
     let mut adjacency = Vec::with_capacity(targets.len());
     for i in 0..members {
-        let group = &mut targets[starts[i]..starts[i + 1]];
-        group.sort_unstable();
+        let group = &targets[starts[i]..starts[i + 1]];
         let mut previous = None;
         for &j in group.iter() {
             if previous != Some(j) {
@@ -491,6 +512,14 @@ mod tests {
         let edges: Vec<(u32, u32)> = (0..n - 1).map(|i| (i, i + 1)).chain([(n - 1, 0)]).collect();
         let c = components(&edges, n as usize);
         assert!(c.iter().all(|&x| x == c[0]));
+    }
+
+    #[test]
+    fn groups_come_sorted_by_member() {
+        let pairs = [(1, 7), (0, 3), (1, 2), (0, 9), (1, 2), (2, 0), (0, 1)];
+        let (starts, values) = group_sorted(10, &pairs, |v| v);
+        assert_eq!(&starts[..4], &[0, 3, 6, 7]);
+        assert_eq!(values, [1, 3, 9, 2, 2, 7, 0]);
     }
 
     #[test]
