@@ -153,6 +153,7 @@ pub fn cooperative(members: usize, contributions: usize, evaluations: usize) -> 
         validation: ValidationRule {
             min_approvals: 1,
             max_flags: Some(1),
+            ..ValidationRule::default()
         },
         rating: RatingRule {
             min_ratings: 1,
@@ -208,6 +209,7 @@ pub fn cooperative(members: usize, contributions: usize, evaluations: usize) -> 
                 Bucket::Allocation {
                     percent_ppm: 1_000_000,
                     mechanism: Mechanism::Give,
+                    participants: None,
                 },
             ],
         },

@@ -1,8 +1,9 @@
-//! Conformance: every scenario in `../shared/conformance/` must score to
-//! exactly its `expected` fields.
+//! Conformance: every scenario in `../shared/conformance/` and in its
+//! `next/` folder (the scenarios of the fairness revision of SCORING.md)
+//! must score to exactly its `expected` fields.
 //!
-//! The folder is read at run time, so a scenario dropped into it is checked
-//! without touching this file. Every key of `expected` must be a key of the
+//! The folders are read at run time, so a scenario dropped into one is
+//! checked without touching this file. Every key of `expected` must be a key of the
 //! report and equal to it (payouts, reserve and points in every file today);
 //! an expected key the report does not have fails the test rather than being
 //! skipped, so no expectation is silently ignored.
@@ -22,6 +23,42 @@ use serde_json::Value;
 
 fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance")
+}
+
+/// The `*.json` files of one folder, sorted.
+fn scenarios_in(dir: &Path) -> Vec<PathBuf> {
+    let entries = fs::read_dir(dir)
+        .unwrap_or_else(|err| panic!("conformance folder {} cannot be read: {err}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.expect("conformance folder entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *.json scenario in {}: the conformance suite would check nothing",
+        dir.display()
+    );
+    files
+}
+
+/// Scores every file of one folder and fails listing every difference.
+fn check_folder(dir: &Path) {
+    let files = scenarios_in(dir);
+    let problems: Vec<String> = files.iter().flat_map(|path| check(path)).collect();
+    assert!(
+        problems.is_empty(),
+        "{} of {} conformance scenario(s) in {} differ:\n{}",
+        problems.len(),
+        files.len(),
+        dir.display(),
+        problems.join("\n")
+    );
+    eprintln!(
+        "{} conformance scenario(s) in {} reproduced exactly",
+        files.len(),
+        dir.display()
+    );
 }
 
 /// Scores one file and lists what differs from its `expected`.
@@ -66,26 +103,10 @@ fn check(path: &Path) -> Vec<String> {
 
 #[test]
 fn every_conformance_scenario_reproduces_its_expected_results() {
-    let dir = conformance_dir();
-    let entries = fs::read_dir(&dir)
-        .unwrap_or_else(|err| panic!("conformance folder {} cannot be read: {err}", dir.display()));
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.expect("conformance folder entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no *.json scenario in {}: the conformance suite would check nothing",
-        dir.display()
-    );
-    let problems: Vec<String> = files.iter().flat_map(|path| check(path)).collect();
-    assert!(
-        problems.is_empty(),
-        "{} of {} conformance scenario(s) differ:\n{}",
-        problems.len(),
-        files.len(),
-        problems.join("\n")
-    );
-    eprintln!("{} conformance scenario(s) reproduced exactly", files.len());
+    check_folder(&conformance_dir());
+}
+
+#[test]
+fn every_revised_scenario_reproduces_its_expected_results() {
+    check_folder(&conformance_dir().join("next"));
 }

@@ -32,7 +32,7 @@ use coopledger::scoring::limits::{
     MAX_AMOUNT, MAX_DECIMALS, MAX_MULTIPLIER_PPM, MAX_TAG_RATE, MAX_TAGS, PPM, max_rate,
 };
 use coopledger::scoring::policy::{
-    Bucket, EvaluatorWeights, Mechanism, Mode, PolicyDocument, SharesMethod,
+    Bucket, EvaluatorWeights, FlagRule, Mechanism, Mode, PolicyDocument, SharesMethod,
 };
 use coopledger::scoring::units::{ppm_as_factor, ppm_as_percent};
 use coopledger::scoring::{ScoringError, check_unique_keys};
@@ -483,6 +483,14 @@ fn bucket_ppm(canonical: &Value, paths: Paths, index: usize) -> Option<u64> {
         .and_then(Value::as_u64)
 }
 
+/// Who an allocation bucket is for, in words.
+fn participants_in_words(participants: Option<&[String]>) -> String {
+    match participants {
+        None => "every member".to_owned(),
+        Some(names) => format!("its participants {}", names.join(", ")),
+    }
+}
+
 /// The kinds as words: `expense and money`, `work, use and resource`.
 fn kinds_in_words(kinds: &[Kind]) -> String {
     let words: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
@@ -580,6 +588,10 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
         );
     }
     match policy.validation.max_flags {
+        None if policy.validation.flag_rule == FlagRule::WeightedMajority => out.push_str(
+            "; it is invalid when the members flagging it weigh more than those approving it \
+             (a tie keeps it valid)\n",
+        ),
         None => out.push_str("; flags alone never invalidate it\n"),
         Some(0) => out.push_str("; a single flag makes it invalid\n"),
         Some(max) => {
@@ -609,6 +621,18 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
                  approves carry no weight",
                 pretrusted.join(", "),
                 ppm_as_percent(*damping_ppm)
+            );
+            if approvals >= 1 {
+                let _ = writeln!(
+                    out,
+                    "  its approvers must together hold at least {} of the mean member trust: \
+                     approvals from members nobody trusts validate nothing",
+                    ppm_as_percent(policy.validation.min_approver_trust_ppm)
+                );
+            }
+            out.push_str(
+                "  members nobody trusts take no part in allocation buckets (their \
+                 allocations are ignored, what is given to them is dropped)\n",
             );
         }
     }
@@ -662,19 +686,23 @@ pub fn describe(document: &PolicyDocument, units: &Units) -> String {
             ),
             Bucket::Allocation {
                 mechanism: Mechanism::Give,
+                participants,
                 ..
             } => format!(
-                "allocation (give): split by the percents members gave each other for the \
-                 period; if nobody gave any, it {leaves}"
+                "allocation (give): split by the percents {} gave each other for the period; \
+                 if nobody gave any, it {leaves}",
+                participants_in_words(participants.as_deref())
             ),
             Bucket::Allocation {
                 mechanism: Mechanism::Impartial,
+                participants,
                 ..
             } => format!(
-                "allocation (impartial): split by members' allocations for the period so that \
-                 nobody's own report changes their own share; it needs at least 3 members who \
-                 allocated or were allocated to in the period (with fewer, the distribution is \
-                 refused), and what it does not pay {leaves}"
+                "allocation (impartial): split by the allocations for the period among {} so \
+                 that nobody's own report changes their own share; a participant who gave \
+                 nothing counts as splitting evenly; it needs 3 to 500 participants (otherwise \
+                 the distribution is refused), and what it does not pay {leaves}",
+                participants_in_words(participants.as_deref())
             ),
         };
         let _ = writeln!(out, "  {}. {percent} — {what}", index + 1);

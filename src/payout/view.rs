@@ -20,7 +20,7 @@ use crate::ledger::{CheckedEntry, Limits, kind_of};
 use crate::ledger::{ContributionState, LedgerState};
 use crate::pb::{self, entry::Body};
 use crate::scoring::error::ScoringError;
-use crate::scoring::policy::{Policy, PolicyDocument, ValidationRule};
+use crate::scoring::policy::{FlagRule, Policy, PolicyDocument, ValidationRule};
 use crate::verify::{EntryId, VerifiedEnvelope};
 
 /// The entry kinds a [`LogView`] needs, for a `ListEntries` filter.
@@ -324,9 +324,12 @@ impl LogView {
 }
 
 /// Status, standing approvals and standing flags of a contribution under a
-/// validation rule (§2, count rule, every evaluator weighing 1: the rule
-/// the scoring core applies). Retracted first, then flagged (the flag rule
-/// invalidates it whatever its approvals), then pending, else valid.
+/// validation rule (§2 with every evaluator weighing 1: the rule the
+/// scoring core applies with equal weights; with eigentrust weights the
+/// weighted-majority flag rule and the trust rule need the trust of the
+/// whole log, which this per-contribution view does not compute).
+/// Retracted first, then flagged (the flag rule invalidates it whatever its
+/// approvals), then pending, else valid.
 pub fn status_of(c: &ContributionState, rule: &ValidationRule) -> (Status, u64, u64) {
     let approvals = c
         .evaluations
@@ -340,7 +343,10 @@ pub fn status_of(c: &ContributionState, rule: &ValidationRule) -> (Status, u64, 
         .count() as u64;
     let status = if c.retracted {
         Status::Retracted
-    } else if rule.max_flags.is_some_and(|max| flags > max) {
+    } else if match rule.flag_rule {
+        FlagRule::Count => rule.max_flags.is_some_and(|max| flags > max),
+        FlagRule::WeightedMajority => flags > approvals,
+    } {
         Status::Flagged
     } else if approvals < rule.min_approvals {
         Status::Pending
@@ -442,6 +448,7 @@ mod tests {
         let rule = ValidationRule {
             min_approvals: 2,
             max_flags: Some(0),
+            ..ValidationRule::default()
         };
         assert_eq!(
             status_of(&state_with(&[Approve], false), &rule).0,
@@ -463,10 +470,26 @@ mod tests {
         let lenient = ValidationRule {
             min_approvals: 1,
             max_flags: None,
+            ..ValidationRule::default()
         };
         assert_eq!(
             status_of(&state_with(&[Approve, Flag, Flag], false), &lenient).0,
             Status::Valid
+        );
+        // Weighted majority, equal weights: a tie stays valid, more flags
+        // than approvals invalidate.
+        let majority = ValidationRule {
+            min_approvals: 1,
+            flag_rule: FlagRule::WeightedMajority,
+            ..ValidationRule::default()
+        };
+        assert_eq!(
+            status_of(&state_with(&[Approve, Flag], false), &majority).0,
+            Status::Valid
+        );
+        assert_eq!(
+            status_of(&state_with(&[Approve, Flag, Flag], false), &majority).0,
+            Status::Flagged
         );
     }
 }

@@ -18,27 +18,65 @@ pub(crate) fn standing<'p>(prepared: &'p Prepared<'_>) -> Vec<Option<&'p [(u32, 
     standing
 }
 
-/// GIVE received per member: Σ of the percents given to them.
-pub(crate) fn give_received(standing: &[Option<&[(u32, u64)]>]) -> Vec<u64> {
+/// Who takes part in one allocation bucket (§4), indexed by member: the
+/// bucket's `participants` (sorted member indices) or, when it names none,
+/// every member; with trust on (`trust` = the members' trust), only those
+/// with trust > 0 (the allocation gate). Only allocations from a
+/// participant to a participant count in the bucket.
+pub(crate) fn participation(
+    members: usize,
+    listed: Option<&[u32]>,
+    trust: Option<&[u64]>,
+) -> Vec<bool> {
+    let mut taking_part = match listed {
+        Some(listed) => {
+            let mut mask = vec![false; members];
+            for &member in listed {
+                mask[member as usize] = true;
+            }
+            mask
+        }
+        None => vec![true; members],
+    };
+    if let Some(trust) = trust {
+        for (part, &t) in taking_part.iter_mut().zip(trust) {
+            *part &= t > 0;
+        }
+    }
+    taking_part
+}
+
+/// GIVE received per member: Σ of the percents given to them, counting only
+/// allocations from a participant to a participant (`taking_part`, see
+/// [`participation`]). A giver's percents to non-participants are lost,
+/// not spread over the rest.
+pub(crate) fn give_received(standing: &[Option<&[(u32, u64)]>], taking_part: &[bool]) -> Vec<u64> {
     let mut received = vec![0u64; standing.len()];
-    for to in standing.iter().flatten() {
+    for (giver, to) in standing.iter().enumerate() {
+        let Some(to) = to else { continue };
+        if !taking_part[giver] {
+            continue;
+        }
         for &(member, percent) in to.iter() {
-            received[member as usize] += percent;
+            if taking_part[member as usize] {
+                received[member as usize] += percent;
+            }
         }
     }
     received
 }
 
-/// The participants of an impartial division (members who gave, or
-/// received more than 0; in id order) and each one's report as percents
-/// indexed by participant position (`None`: gave nothing, treated as an
-/// even split).
+/// The participants of an impartial division (the members `taking_part`,
+/// see [`participation`], in id order, whether or not they gave or received
+/// anything) and each one's report as percents indexed by participant
+/// position (`None`: gave nothing, treated as an even split). Percents given
+/// to non-participants are never read.
 pub(crate) fn impartial_reports(
     standing: &[Option<&[(u32, u64)]>],
+    taking_part: &[bool],
 ) -> (Vec<u32>, Vec<Option<Vec<u64>>>) {
-    let received = give_received(standing);
     let participants: Vec<u32> = (0..standing.len())
-        .filter(|&m| standing[m].is_some() || received[m] > 0)
+        .filter(|&m| taking_part[m])
         .map(|m| m as u32)
         .collect();
     let reports = participants
@@ -47,7 +85,6 @@ pub(crate) fn impartial_reports(
             standing[member as usize].map(|to| {
                 let mut row = vec![0u64; participants.len()];
                 for &(receiver, percent) in to {
-                    // Every receiver of a positive percent is a participant.
                     if let Ok(position) = participants.binary_search(&receiver) {
                         row[position] = percent;
                     }
@@ -139,33 +176,59 @@ pub fn impartial_division(r: &[f64], n: usize) -> Option<Vec<f64>> {
 
     // f[j * n + i] = f^j_i. For each i, and each k ≠ i in ascending order,
     // acc[j] must become Σ over l ∉ {i, j, k}, l ascending, of
-    // q_l = R[l][k] / R[l][i], for every residual claimant j at once. The
-    // terms before j are the same for every j, so one running prefix p
-    // (0 + q_first + … in ascending order) is copied into acc[j] when l
-    // reaches j, and each later q_l is then added to acc[..l]. Every acc[j]
-    // thus receives exactly the spec's additions in the spec's order (bit
-    // for bit), each ratio is computed once, the work is n⁴/2 additions
-    // instead of n⁴, and the slice addition vectorises. The slot j = i is
-    // never read.
+    // q_l = R[l][k] / R[l][i], for every residual claimant j at once: the
+    // terms before j (the same for every j: a running prefix, 0 + q_first
+    // + … in ascending order), then each later q_l in turn. Each acc[j]
+    // depends only on its own additions, so any schedule that keeps each
+    // acc[j]'s additions in ascending l gives the spec's sums bit for bit.
+    // The schedule here: every prefix first, then the terms four at a time
+    // — acc[j] += q_a; += q_b; += q_c; += q_d for every j below the first
+    // of them, in one pass (one load and one store per four additions,
+    // where one term per pass costs a load and a store per addition), and
+    // the few j between them get the terms above them. Each ratio is
+    // computed once, the work is n⁴/2 additions, and the passes vectorise
+    // across j. The slot j = i is never read.
     let mut f = vec![0.0f64; n * n];
     let mut acc = vec![0.0f64; n];
     let mut sums = vec![0.0f64; n];
+    // (l, q_l) for the l ∉ {i, k}, ascending.
+    let mut terms: Vec<(usize, f64)> = Vec::with_capacity(n);
     let count_with_j = (n - 2) as f64;
     let count_without_j = (n - 3) as f64;
     for i in 0..n {
         sums.iter_mut().for_each(|s| *s = 0.0);
         for k in (0..n).filter(|&k| k != i) {
+            terms.clear();
             let mut prefix = 0.0f64;
-            for l in 0..n {
-                acc[l] = prefix;
-                if l == i || l == k {
-                    continue;
+            for (l, a) in acc.iter_mut().enumerate() {
+                *a = prefix;
+                if l != i && l != k {
+                    let ratio = at(l, k) / at(l, i);
+                    terms.push((l, ratio));
+                    prefix += ratio;
                 }
-                let ratio = at(l, k) / at(l, i);
+            }
+            let mut blocks = terms.chunks_exact(4);
+            for block in &mut blocks {
+                let [(l0, q0), (l1, q1), (l2, q2), (l3, q3)] =
+                    [block[0], block[1], block[2], block[3]];
+                for a in &mut acc[..l0] {
+                    *a = *a + q0 + q1 + q2 + q3;
+                }
+                for a in &mut acc[l0..l1] {
+                    *a = *a + q1 + q2 + q3;
+                }
+                for a in &mut acc[l1..l2] {
+                    *a = *a + q2 + q3;
+                }
+                for a in &mut acc[l2..l3] {
+                    *a += q3;
+                }
+            }
+            for &(l, ratio) in blocks.remainder() {
                 for a in &mut acc[..l] {
                     *a += ratio;
                 }
-                prefix += ratio;
             }
             // ρ_j(k, i) = acc[j] / count; S_j(i) += ρ_j(k, i), k ascending.
             for (j, (s, a)) in sums.iter_mut().zip(&acc).enumerate() {
@@ -297,7 +360,7 @@ mod tests {
 
     #[test]
     fn the_fast_rule_is_bit_identical_to_the_formula() {
-        for n in [4usize, 5, 6, 9, 13] {
+        for n in [4usize, 5, 6, 7, 8, 9, 13, 22, 31] {
             for seed in 0..5u64 {
                 let reports: Vec<_> = (0..n).map(|j| report(j, n, seed)).collect();
                 let fast = impartial_shares(&reports).unwrap();

@@ -4,7 +4,9 @@
 
 use ethnum::U256;
 
-use super::allocation::{give_received, impartial_reports, impartial_shares, standing};
+use super::allocation::{
+    give_received, impartial_reports, impartial_shares, participation, standing,
+};
 use super::error::{Result, ScoringError};
 use super::json::Path;
 use super::limits::{MAX_IMPARTIAL_PARTICIPANTS, PPM};
@@ -190,8 +192,8 @@ pub(crate) struct Distributed {
     pub warnings: Vec<String>,
 }
 
-/// Impartial division, computed once per distribution and shared by every
-/// impartial bucket.
+/// Impartial division, computed once per set of participants and shared by
+/// every impartial bucket with that set.
 struct Impartial {
     participants: Vec<u32>,
     weights: Vec<u64>,
@@ -221,7 +223,11 @@ pub(crate) fn distribute(
     let mut remaining = input.income;
     let mut repaid = vec![0u64; rows.len()];
     let mut paid_by_shares = vec![0u128; members];
-    let mut impartial: Option<Impartial> = None;
+    let mut impartial: Vec<Impartial> = Vec::new();
+    let trust = reviewed
+        .trust
+        .is_some()
+        .then_some(reviewed.weights.as_slice());
     let mut outcomes = Vec::with_capacity(document.buckets.len());
     let buckets_path = Path::Root("distribution.buckets");
 
@@ -343,9 +349,14 @@ pub(crate) fn distribute(
             }
             Bucket::Allocation { mechanism, .. } => {
                 let path = buckets_path.index(b);
+                let listed = prepared
+                    .bucket_participants
+                    .get(b)
+                    .and_then(Option::as_deref);
+                let taking_part = participation(members, listed, trust);
                 let (weights, participants, pay) = match mechanism {
                     Mechanism::Give => {
-                        let received = give_received(&standing(prepared));
+                        let received = give_received(&standing(prepared), &taking_part);
                         let weights: Vec<(u32, u64)> = received
                             .iter()
                             .enumerate()
@@ -356,12 +367,25 @@ pub(crate) fn distribute(
                         (weights, participants, amount)
                     }
                     Mechanism::Impartial => {
-                        if impartial.is_none() {
-                            impartial = Some(divide_impartially(prepared, &path, &mut warnings)?);
-                        }
-                        let Some(division) = impartial.as_ref() else {
-                            return Err(ScoringError::invariant("impartial division missing"));
+                        let position = match impartial.iter().position(|division| {
+                            division
+                                .participants
+                                .iter()
+                                .map(|&m| m as usize)
+                                .eq((0..members).filter(|&m| taking_part[m]))
+                        }) {
+                            Some(position) => position,
+                            None => {
+                                impartial.push(divide_impartially(
+                                    prepared,
+                                    &taking_part,
+                                    &path,
+                                    &mut warnings,
+                                )?);
+                                impartial.len() - 1
+                            }
                         };
+                        let division = &impartial[position];
                         let weights: Vec<(u32, u64)> = division
                             .participants
                             .iter()
@@ -462,23 +486,28 @@ fn balanced_weights(holders: &[(u32, u128)], prior: &[u128], amount: u64) -> Res
 /// integer weights; negative shares become 0 with a warning.
 fn divide_impartially(
     prepared: &Prepared<'_>,
+    taking_part: &[bool],
     path: &Path<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<Impartial> {
-    let standing = standing(prepared);
-    let (participants, reports) = impartial_reports(&standing);
-    let n = participants.len();
+    // Counted before any report is read: the bound keeps the n⁴ rule below
+    // about 10 s of CPU whatever the membership.
+    let n = taking_part.iter().filter(|&&part| part).count();
+    let who = "the bucket's participants, or every member when it names none; with \
+               eigentrust weights only those with trust above 0";
     if n < 3 {
         return Err(path.key("mechanism").err(format!(
-            "impartial division needs at least three participants (members who allocated or \
-             were allocated to in the period); got {n}"
+            "impartial division needs at least three participants ({who}); got {n}"
         )));
     }
     if n > MAX_IMPARTIAL_PARTICIPANTS {
         return Err(path.key("mechanism").err(format!(
-            "impartial division takes at most {MAX_IMPARTIAL_PARTICIPANTS} participants (got {n})"
+            "impartial division takes at most {MAX_IMPARTIAL_PARTICIPANTS} participants ({who}); \
+             got {n}: name the team in the bucket's participants"
         )));
     }
+    let standing = standing(prepared);
+    let (participants, reports) = impartial_reports(&standing, taking_part);
     let shares = impartial_shares(&reports)
         .ok_or_else(|| ScoringError::invariant("impartial reports are not n × n"))?;
     let weights = participants

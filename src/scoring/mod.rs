@@ -19,7 +19,9 @@
 //!    with evaluator weights from [`trust`] (EigenTrust) when asked.
 //! 4. [`allocation`] — peer allocations: GIVE and impartial division.
 //! 5. [`distribution`] — ordered buckets, Hamilton rounding, the reserve.
-//! 6. [`report`] — what was paid to whom, and why ([`explain`] holds the
+//! 6. [`signals`] — the collusion signals of §6.1, computed after the money
+//!    and changing none of it.
+//! 7. [`report`] — what was paid to whom, and why ([`explain`] holds the
 //!    per-member breakdowns).
 //!
 //! Beside the pipeline: what is scored ([`input`], [`kind`], [`policy`];
@@ -44,6 +46,7 @@ pub(crate) mod rate;
 pub mod report;
 pub(crate) mod review;
 pub mod scenario;
+pub mod signals;
 pub(crate) mod tags;
 pub mod time;
 pub mod trust;
@@ -60,6 +63,7 @@ pub use json::check_unique_keys;
 pub use kind::Kind;
 pub use policy::{Bucket, Mode, Policy, PolicyDocument};
 pub use report::Report;
+pub use signals::{Signal, SignalKind};
 
 /// Scores one distribution: validates `input` (refusing it with the field
 /// and the rule), computes values, peer review, points, allocations and the
@@ -70,5 +74,7 @@ pub fn score(input: &ScoringInput) -> Result<Report, ScoringError> {
     let reviewed = review::review(&prepared)?;
     let scored = value::score_contributions(&prepared, &reviewed)?;
     let distributed = distribution::distribute(&prepared, &reviewed, &scored)?;
-    report::build(prepared, reviewed, scored, distributed)
+    // After the money, from the same review: signals change no payout.
+    let signals = signals::signals(&prepared, &reviewed);
+    report::build(prepared, reviewed, scored, distributed, signals)
 }

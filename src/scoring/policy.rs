@@ -49,12 +49,82 @@ pub struct Decay {
 }
 
 /// When a contribution counts as validated by peers (§2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ValidationRule {
     /// Approvals needed (default 0).
     pub min_approvals: u64,
-    /// Flags tolerated; `None` means flags alone never invalidate.
+    /// Flags tolerated; `None` means flags alone never invalidate. Only
+    /// with [`FlagRule::Count`] (a policy with both this and
+    /// [`FlagRule::WeightedMajority`] is refused).
     pub max_flags: Option<u64>,
+    /// How flags weigh against approvals (default [`FlagRule::Count`]).
+    pub flag_rule: FlagRule,
+    /// With trust on and `min_approvals` ≥ 1: the share of the mean member
+    /// trust, in ppm, the approvers of a contribution must hold together
+    /// (0..=10^9, default 10000, i.e. 1%).
+    pub min_approver_trust_ppm: u64,
+}
+
+/// Default `validation.min_approver_trust_ppm` (1% of the mean member trust).
+pub const DEFAULT_MIN_APPROVER_TRUST_PPM: u64 = 10_000;
+/// Largest `validation.min_approver_trust_ppm` (1000× the mean member trust).
+pub const MAX_MIN_APPROVER_TRUST_PPM: u64 = 1_000_000_000;
+
+impl Default for ValidationRule {
+    fn default() -> Self {
+        ValidationRule {
+            min_approvals: 0,
+            max_flags: None,
+            flag_rule: FlagRule::Count,
+            min_approver_trust_ppm: DEFAULT_MIN_APPROVER_TRUST_PPM,
+        }
+    }
+}
+
+/// How a contribution's flags can make it invalid (§2, rule 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlagRule {
+    /// Flags are counted against `max_flags`, if set.
+    #[default]
+    Count,
+    /// Invalid when the weight of the flaggers exceeds the weight of the
+    /// approvers (a tie keeps it valid).
+    WeightedMajority,
+}
+
+impl FlagRule {
+    /// The word used in policy and scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagRule::Count => "count",
+            FlagRule::WeightedMajority => "weighted_majority",
+        }
+    }
+}
+
+/// The thresholds of the collusion signals (§6.1). Signals never change
+/// money; these only decide what the report points out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalThresholds {
+    /// Points (percent) by which a pair's mean rating of each other must
+    /// exceed the others' mean, 0..=100 (default 20).
+    pub reciprocity_margin: u64,
+    /// The mean rating (percent) that flags a direction when nobody else
+    /// rated, 0..=100 (default 90).
+    pub reciprocity_solo_min: u64,
+    /// The percent each of a pair's allocations must give the other,
+    /// 1..=100 (default 30).
+    pub give_reciprocity_min: u64,
+}
+
+impl Default for SignalThresholds {
+    fn default() -> Self {
+        SignalThresholds {
+            reciprocity_margin: 20,
+            reciprocity_solo_min: 90,
+            give_reciprocity_min: 30,
+        }
+    }
 }
 
 /// How ratings become a contribution's quality (§2).
@@ -114,6 +184,8 @@ pub struct Policy {
     pub rating: RatingRule,
     /// How evaluators are weighted.
     pub evaluator_weights: EvaluatorWeights,
+    /// Thresholds of the report's collusion signals.
+    pub signals: SignalThresholds,
 }
 
 /// Whether buckets take their percent of what is left or of the whole.
@@ -208,6 +280,9 @@ pub enum Bucket {
         percent_ppm: u64,
         /// Give or impartial.
         mechanism: Mechanism,
+        /// The members the bucket is for (no duplicates, members only);
+        /// `None`: every member.
+        participants: Option<Vec<String>>,
     },
 }
 
@@ -339,6 +414,40 @@ impl PolicyDocument {
             )?;
             check_max(&decay_path.key("rate_ppm"), decay.rate_ppm, PPM, " ppm")?;
         }
+        let validation = rules.key("validation");
+        check_max(
+            &validation.key("min_approver_trust_ppm"),
+            policy.validation.min_approver_trust_ppm,
+            MAX_MIN_APPROVER_TRUST_PPM,
+            " ppm",
+        )?;
+        if policy.validation.flag_rule == FlagRule::WeightedMajority
+            && policy.validation.max_flags.is_some()
+        {
+            return Err(validation.err(
+                "max_flags and flag_rule weighted_majority exclude each other: drop max_flags, \
+                 or use flag_rule count",
+            ));
+        }
+        let signals = rules.key("signals");
+        let thresholds = policy.signals;
+        check_max(
+            &signals.key("reciprocity_margin"),
+            thresholds.reciprocity_margin,
+            100,
+            " percent",
+        )?;
+        check_max(
+            &signals.key("reciprocity_solo_min"),
+            thresholds.reciprocity_solo_min,
+            100,
+            " percent",
+        )?;
+        let give_min = signals.key("give_reciprocity_min");
+        if thresholds.give_reciprocity_min == 0 {
+            return Err(give_min.err("must be in 1..=100 percent (got 0)"));
+        }
+        check_max(&give_min, thresholds.give_reciprocity_min, 100, " percent")?;
         let rating = rules.key("rating");
         check_max(
             &rating.key("default"),
@@ -383,7 +492,11 @@ impl PolicyDocument {
                 Bucket::Reimburse { kinds, .. } | Bucket::Shares { kinds, .. } => {
                     check_kinds(&path.key("kinds"), kinds)?;
                 }
-                Bucket::Allocation { .. } => {}
+                Bucket::Allocation { participants, .. } => {
+                    if let Some(participants) = participants {
+                        check_participants(&path.key("participants"), participants)?;
+                    }
+                }
             }
         }
         if self.mode == Mode::Straight && straight_total > PPM {
@@ -434,6 +547,20 @@ fn check_percent(path: &Path<'_>, ppm: u64) -> Result<()> {
 pub(crate) fn check_max(path: &Path<'_>, value: u64, max: u64, unit: &str) -> Result<()> {
     if value > max {
         return Err(path.err(format!("must be at most {max}{unit} (got {value})")));
+    }
+    Ok(())
+}
+
+/// Refuses a bucket's `participants` naming an empty or over-long id, or
+/// the same member twice (that each is a member is checked when scoring).
+fn check_participants(path: &Path<'_>, participants: &[String]) -> Result<()> {
+    for (index, member) in participants.iter().enumerate() {
+        check_name(&path.index(index), member, "member")?;
+    }
+    let mut sorted: Vec<&String> = participants.iter().collect();
+    sorted.sort();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(path.err(format!("names {:?} twice", pair[0])));
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! for every member the answer to "why did I get this?".
 //!
 //! Serialised with serde, it is the JSON of SCORING.md §7 (`currency`,
-//! `income`, `reserve`, `payouts`, `buckets`, `points`, `warnings`) followed
+//! `income`, `reserve`, `payouts`, `buckets`, `points`, `signals`,
+//! `warnings`) followed
 //! by extra keys (`decimals`, `period`, `mode`, `repayments`,
 //! `explanations`). Every map is a `BTreeMap` and every list has a fixed
 //! order, so the same input gives byte-identical JSON.
@@ -20,6 +21,7 @@ use super::kind::Kind;
 use super::policy::Bucket;
 use super::rate::RateFrom;
 use super::review::Reviewed;
+use super::signals::Signal;
 use super::time::format_rfc3339;
 use super::validate::Prepared;
 use super::value::Scored;
@@ -43,6 +45,9 @@ pub struct Report {
     /// Every member whose contributions in the period earn points, all
     /// kinds together.
     pub points: BTreeMap<String, u128>,
+    /// The collusion signals of §6.1 (informational: they change no
+    /// payout), sorted by kind then members; `[]` when nothing is found.
+    pub signals: Vec<Signal>,
     /// Things a treasurer should know: contributions worth 0 for lack of a
     /// rate, ignored self-evaluations, negative impartial shares...
     pub warnings: Vec<String>,
@@ -228,6 +233,7 @@ pub(crate) fn build(
     mut reviewed: Reviewed,
     scored: Scored,
     distributed: Distributed,
+    signals: Vec<Signal>,
 ) -> Result<Report> {
     let input = prepared.input;
     let document = &input.policy;
@@ -501,6 +507,7 @@ pub(crate) fn build(
         payouts,
         buckets: bucket_reports,
         points: points_map,
+        signals,
         warnings,
         decimals: document.decimals,
         period: PeriodReport {

@@ -9,7 +9,8 @@
 
 use super::error::Result;
 use super::input::Verdict;
-use super::policy::EvaluatorWeights;
+use super::limits::PPM;
+use super::policy::{EvaluatorWeights, FlagRule, ValidationRule};
 use super::trust::{EigenTrust, eigentrust_of_verdicts};
 use super::validate::Prepared;
 
@@ -31,8 +32,13 @@ pub(crate) struct ContributionReview {
     pub flags: u32,
     /// Ratings by evaluators of positive weight.
     pub ratings: u32,
-    /// Whether peers validated it (enough approvals, not too many flags).
+    /// Whether peers validated it (enough approvals, the flag rule, and with
+    /// trust on the trust rule).
     pub valid: bool,
+    /// Trust on and min_approvals ≥ 1: it has enough approvals but its
+    /// approvers hold too little trust (the trust rule of §2 fails), the
+    /// `untrusted_approvals` signal.
+    pub untrusted: bool,
     /// Quality in percent.
     pub quality: u8,
     /// True if the quality is the weighted median; false if the default.
@@ -163,27 +169,44 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
 
     let rule = policy.validation;
     let rating_rule = policy.rating;
+    let trust_rule = TrustRule::new(&rule, &reviewed);
     let mut ratings: Vec<(u8, u32, u64)> = Vec::new();
     let mut reviews = Vec::with_capacity(contribution_count);
     for c in 0..contribution_count {
         let mut review = ContributionReview::default();
+        // Σ evaluator weight of the approvers and of the flaggers: each
+        // weight ≤ ~10^9 and at most 10^7 evaluations, so u128 is exact.
+        let mut approving: u128 = 0;
+        let mut flagging: u128 = 0;
         ratings.clear();
         for evaluation in reviewed.standing_of(c) {
-            match evaluation.verdict {
-                Verdict::Approve => review.approvals += 1,
-                Verdict::Flag => review.flags += 1,
-            }
             let weight = reviewed.weights[evaluation.evaluator as usize];
+            match evaluation.verdict {
+                Verdict::Approve => {
+                    review.approvals += 1;
+                    approving += u128::from(weight);
+                }
+                Verdict::Flag => {
+                    review.flags += 1;
+                    flagging += u128::from(weight);
+                }
+            }
             if let Some(rating) = evaluation.rating
                 && weight > 0
             {
                 ratings.push((rating, evaluation.evaluator, weight));
             }
         }
-        review.valid = u64::from(review.approvals) >= rule.min_approvals
-            && rule
+        let approved = u64::from(review.approvals) >= rule.min_approvals;
+        let flags_pass = match rule.flag_rule {
+            FlagRule::Count => rule
                 .max_flags
-                .is_none_or(|max_flags| u64::from(review.flags) <= max_flags);
+                .is_none_or(|max_flags| u64::from(review.flags) <= max_flags),
+            FlagRule::WeightedMajority => review.flags == 0 || flagging <= approving,
+        };
+        let trusted = trust_rule.passes(approving);
+        review.valid = approved && flags_pass && trusted;
+        review.untrusted = approved && !trusted;
         review.ratings = ratings.len() as u32;
         match weighted_lower_median(&mut ratings) {
             Some(median) if review.ratings as u64 >= rating_rule.min_ratings => {
@@ -196,6 +219,42 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
     }
     reviewed.reviews = reviews;
     Ok(reviewed)
+}
+
+/// The trust rule of §2 (rule 3), with its right-hand side computed once:
+/// Σ_{e approving c} trust_e × n × 10^6 ≥ min_approver_trust_ppm × Σ_m trust_m.
+/// Off (always passes) with equal weights or min_approvals 0.
+struct TrustRule {
+    /// n × 10^6, the factor of the approvers' trust; `None` when off.
+    scale: Option<u128>,
+    /// min_approver_trust_ppm × Σ_m trust_m.
+    threshold: u128,
+}
+
+impl TrustRule {
+    fn new(rule: &ValidationRule, reviewed: &Reviewed) -> TrustRule {
+        if reviewed.trust.is_none() || rule.min_approvals == 0 {
+            return TrustRule {
+                scale: None,
+                threshold: 0,
+            };
+        }
+        // ≤ 10^7 members of trust ≤ ~10^9 each, times ≤ 10^9 ppm: < 10^26.
+        let total: u128 = reviewed.weights.iter().map(|&w| u128::from(w)).sum();
+        TrustRule {
+            // ≤ 10^7 members × 10^6.
+            scale: Some(reviewed.weights.len() as u128 * u128::from(PPM)),
+            threshold: u128::from(rule.min_approver_trust_ppm) * total,
+        }
+    }
+
+    /// Whether approvers holding `approving` trust in total validate.
+    fn passes(&self, approving: u128) -> bool {
+        // approving ≤ Σ trust ≈ 10^9 (one standing evaluation per member),
+        // times ≤ 10^13: exact in u128.
+        self.scale
+            .is_none_or(|scale| approving * scale >= self.threshold)
+    }
 }
 
 /// The lower weighted median of (rating, evaluator, weight > 0): sorted by

@@ -20,7 +20,7 @@ use super::input::{ScoringInput, Verdict};
 use super::json::Path;
 use super::kind::Kind;
 use super::limits::{MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_TAGS};
-use super::policy::{DocumentPaths, EvaluatorWeights, check_max, check_name};
+use super::policy::{Bucket, DocumentPaths, EvaluatorWeights, check_max, check_name};
 use super::rate::{self, RateFrom, value_of};
 use super::tags::PolicyTags;
 use super::time::{MAX_SECONDS, MIN_SECONDS, format_rfc3339};
@@ -103,6 +103,10 @@ pub(crate) struct Prepared<'a> {
     pub(crate) prior_paid: Vec<u128>,
     /// Pre-trusted members (EigenTrust), sorted.
     pub(crate) pretrusted: Vec<u32>,
+    /// Per bucket (policy order): an allocation bucket's `participants` as
+    /// member indices, sorted; `None` for every other bucket and for an
+    /// allocation bucket naming none (every member takes part).
+    pub(crate) bucket_participants: Vec<Option<Vec<u32>>>,
 }
 
 /// The paths under which a scenario file holds the parts of the input.
@@ -151,6 +155,7 @@ impl<'a> Prepared<'a> {
         // A member's index is its rank, i.e. its position in `members`.
         let member_index = MemberIndex::new(&members);
         let pretrusted = pretrusted_members(input, &member_index)?;
+        let bucket_participants = bucket_participants(input, &member_index)?;
         let table = ContributionTable::read(input, &member_index)?;
         let id_of = |i: usize| table.ids.bytes(i);
         let contribution_ids = SortedIds::build(input.contributions.len(), id_of);
@@ -205,6 +210,7 @@ impl<'a> Prepared<'a> {
             prior_repaid,
             prior_paid,
             pretrusted,
+            bucket_participants,
         })
     }
 
@@ -281,6 +287,37 @@ fn pretrusted_members(input: &ScoringInput, member_index: &MemberIndex<'_>) -> R
         pretrusted.sort_unstable();
     }
     Ok(pretrusted)
+}
+
+/// Each allocation bucket's `participants` (who must be members), sorted.
+fn bucket_participants(
+    input: &ScoringInput,
+    member_index: &MemberIndex<'_>,
+) -> Result<Vec<Option<Vec<u32>>>> {
+    let buckets = Path::Root("distribution.buckets");
+    let mut resolved = Vec::with_capacity(input.policy.buckets.len());
+    for (b, bucket) in input.policy.buckets.iter().enumerate() {
+        let Bucket::Allocation {
+            participants: Some(names),
+            ..
+        } = bucket
+        else {
+            resolved.push(None);
+            continue;
+        };
+        let bucket_path = buckets.index(b);
+        let path = bucket_path.key("participants");
+        let mut members = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            let member = member_index
+                .find(name)
+                .ok_or_else(|| not_member(path.index(index), name))?;
+            members.push(member);
+        }
+        members.sort_unstable();
+        resolved.push(Some(members));
+    }
+    Ok(resolved)
 }
 
 /// The contributions checked and indexed: the parts of [`Prepared`] that

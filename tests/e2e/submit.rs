@@ -367,6 +367,20 @@ const ENVELOPE_REFUSALS: &[RefusalCase<Coop>] = &[
         code: Code::InvalidArgument,
         message: "policy_json",
     },
+    RefusalCase {
+        name: "a policy with both max_flags and flag_rule weighted_majority",
+        build: |c| {
+            let body = Body::AdoptPolicy(pb::AdoptPolicy {
+                policy_json: br#"{"validation": {"min_approvals": 1, "max_flags": 0,
+                    "flag_rule": "weighted_majority"}, "buckets": []}"#
+                    .to_vec(),
+            });
+            sign(&c.alice, body)
+        },
+        code: Code::InvalidArgument,
+        // Both fields named, as the scoring core's reader words it.
+        message: "max_flags and flag_rule weighted_majority exclude each other",
+    },
     // The author.
     RefusalCase {
         name: "mallory, who is not a member",

@@ -65,6 +65,7 @@ proptest! {
                     buckets: vec![Bucket::Allocation {
                         percent_ppm: 1_000_000,
                         mechanism: Mechanism::Impartial,
+                        participants: None,
                     }],
                     ..PolicyDocument::default()
                 },

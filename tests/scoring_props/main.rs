@@ -8,7 +8,9 @@
 //! One test binary: the random cooperatives ([`Shape`], [`build`]) and the
 //! independent references are here; the tests by topic are in [`money`]
 //! (conservation, repayment, order, scaling), [`impartial`] (the impartial
-//! division) and [`refusals`] (scenario refusals, each naming its field).
+//! division), [`fairness`] (the trust rule, the allocation gate and the
+//! signals of the fairness revision) and [`refusals`] (scenario refusals,
+//! each naming its field).
 
 #![allow(
     clippy::unwrap_used,
@@ -25,8 +27,8 @@ use coopledger::scoring::input::{
     Verdict,
 };
 use coopledger::scoring::policy::{
-    Bucket, Decay, EvaluatorWeights, Mechanism, Mode, Policy, PolicyDocument, RatingRule,
-    SharesMethod, ValidationRule,
+    Bucket, Decay, EvaluatorWeights, FlagRule, Mechanism, Mode, Policy, PolicyDocument, RatingRule,
+    SharesMethod, SignalThresholds, ValidationRule,
 };
 use coopledger::scoring::scenario::Scenario;
 use coopledger::scoring::{ScoringError, score};
@@ -34,6 +36,7 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 
+mod fairness;
 mod impartial;
 mod money;
 mod refusals;
@@ -70,6 +73,8 @@ struct Shape {
     validation: (u64, Option<u64>),
     rating: (u64, u8),
     eigentrust: bool,
+    /// `flag_rule: weighted_majority` (only when no max_flags is set).
+    weighted_majority: bool,
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -117,6 +122,7 @@ fn shape() -> impl Strategy<Value = Shape> {
         (0u64..2, option::of(0u64..2)),
         (0u64..3, 0u8..=100),
         any::<bool>(),
+        any::<bool>(),
     );
     (structure, rules).prop_map(
         |(
@@ -131,7 +137,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                 prior_repayments,
                 prior_payouts,
             ),
-            (rates, multipliers, decay, validation, rating, eigentrust),
+            (rates, multipliers, decay, validation, rating, eigentrust, weighted_majority),
         )| Shape {
             members,
             contributions,
@@ -148,6 +154,7 @@ fn shape() -> impl Strategy<Value = Shape> {
             validation,
             rating,
             eigentrust,
+            weighted_majority,
         },
     )
 }
@@ -277,6 +284,10 @@ fn build(shape: &Shape) -> ScoringInput {
                 } else {
                     Mechanism::Impartial
                 },
+                // Sometimes a team: the first 3 + who % (n - 2) members
+                // (at least three, for an impartial split).
+                participants: (who % 3 == 0)
+                    .then(|| members[..3 + usize::from(who) % (n - 2)].to_vec()),
             },
         })
         .collect();
@@ -373,14 +384,28 @@ fn build(shape: &Shape) -> ScoringInput {
     policy.validation = ValidationRule {
         min_approvals: shape.validation.0,
         max_flags: shape.validation.1,
+        flag_rule: if shape.weighted_majority && shape.validation.1.is_none() {
+            FlagRule::WeightedMajority
+        } else {
+            FlagRule::Count
+        },
+        ..ValidationRule::default()
     };
     policy.rating = RatingRule {
         min_ratings: shape.rating.0,
         default: shape.rating.1,
     };
     if shape.eigentrust {
+        // With an impartial bucket, every member is pre-trusted so that
+        // every member has trust > 0 and the bucket keeps n ≥ 3
+        // participants (the allocation gate leaves out those of trust 0).
+        let pretrusted = if impartial {
+            members.clone()
+        } else {
+            vec![members[0].clone()]
+        };
         policy.evaluator_weights = EvaluatorWeights::EigenTrust {
-            pretrusted: vec![members[0].clone()],
+            pretrusted,
             damping_ppm: 150_000,
         };
     }

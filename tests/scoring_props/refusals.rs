@@ -154,9 +154,9 @@ fn allocation_to_a_non_member_is_refused() {
 fn fewer_than_three_impartial_participants_are_refused() {
     let text = variant(
         r#"{"type": "shares", "percent_ppm": 1000000, "kinds": ["work"]}"#,
-        r#"{"type": "allocation", "percent_ppm": 1000000, "mechanism": "impartial"}"#,
-    )
-    .replace(r#""to": {"b": 60, "c": 40}"#, r#""to": {"b": 100}"#);
+        r#"{"type": "allocation", "percent_ppm": 1000000, "mechanism": "impartial",
+            "participants": ["a", "b"]}"#,
+    );
     assert_refused(
         &text,
         "distribution.buckets[1].mechanism",
@@ -242,4 +242,140 @@ fn a_missing_rate_is_a_warning_not_a_refusal() {
     // Nothing earns points, so the shares bucket pays nothing: the rest is
     // the reserve, on its own line.
     assert_eq!(report.reserve, 95_000);
+}
+
+#[test]
+fn max_flags_with_weighted_majority_is_refused_naming_both() {
+    let text = variant(
+        r#""default_rates": {"work": 3000}}"#,
+        r#""default_rates": {"work": 3000},
+            "validation": {"max_flags": 1, "flag_rule": "weighted_majority"}}"#,
+    );
+    let err = refusal(&text);
+    assert_eq!(err.field(), Some("policy.validation"), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("max_flags") && message.contains("flag_rule weighted_majority"),
+        "{message}"
+    );
+    // The same policy as an adopted document is refused the same way.
+    let document = br#"{"validation": {"max_flags": 0, "flag_rule": "weighted_majority"},
+        "buckets": []}"#;
+    let err = PolicyDocument::from_json(document).unwrap_err();
+    assert_eq!(err.field(), Some("validation"), "{err}");
+    assert!(err.to_string().contains("exclude each other"), "{err}");
+}
+
+#[test]
+fn new_policy_fields_out_of_range_are_refused() {
+    let with = |rules: &str| {
+        variant(
+            r#""default_rates": {"work": 3000}}"#,
+            &format!(r#""default_rates": {{"work": 3000}}, {rules}}}"#),
+        )
+    };
+    assert_refused(
+        &with(r#""validation": {"flag_rule": "majority"}"#),
+        "policy.validation.flag_rule",
+        "majority",
+    );
+    assert_refused(
+        &with(r#""validation": {"min_approver_trust_ppm": 1000000001}"#),
+        "policy.validation.min_approver_trust_ppm",
+        "at most 1000000000",
+    );
+    assert_refused(
+        &with(r#""signals": {"reciprocity_margin": 101}"#),
+        "policy.signals.reciprocity_margin",
+        "at most 100",
+    );
+    assert_refused(
+        &with(r#""signals": {"reciprocity_solo_min": 101}"#),
+        "policy.signals.reciprocity_solo_min",
+        "at most 100",
+    );
+    assert_refused(
+        &with(r#""signals": {"give_reciprocity_min": 0}"#),
+        "policy.signals.give_reciprocity_min",
+        "1..=100",
+    );
+    assert_refused(
+        &with(r#""signals": {"give_reciprocity_min": 101}"#),
+        "policy.signals.give_reciprocity_min",
+        "at most 100",
+    );
+    assert_refused(
+        &with(r#""signals": {"reciprocity": 5}"#),
+        "policy.signals.reciprocity",
+        "",
+    );
+    // At the limits, accepted.
+    let accepted = with(
+        r#""validation": {"min_approver_trust_ppm": 1000000000, "flag_rule": "count"},
+           "signals": {"reciprocity_margin": 0, "reciprocity_solo_min": 100,
+                       "give_reciprocity_min": 1}"#,
+    );
+    Scenario::from_json(accepted.as_bytes())
+        .unwrap()
+        .score()
+        .unwrap();
+}
+
+#[test]
+fn bucket_participants_must_be_distinct_members() {
+    let bucket = |participants: &str| {
+        variant(
+            r#"{"type": "shares", "percent_ppm": 1000000, "kinds": ["work"]}"#,
+            &format!(
+                r#"{{"type": "allocation", "percent_ppm": 1000000, "mechanism": "give",
+                    "participants": {participants}}}"#
+            ),
+        )
+    };
+    assert_refused(
+        &bucket(r#"["a", "zed"]"#),
+        "distribution.buckets[1].participants[1]",
+        "not a member",
+    );
+    assert_refused(
+        &bucket(r#"["a", "b", "a"]"#),
+        "distribution.buckets[1].participants",
+        "twice",
+    );
+}
+
+#[test]
+fn the_policy_writer_round_trips_the_new_fields() {
+    let document = br#"{"validation": {"min_approvals": 1, "flag_rule": "weighted_majority",
+        "min_approver_trust_ppm": 25000},
+        "signals": {"reciprocity_margin": 10, "reciprocity_solo_min": 95,
+                    "give_reciprocity_min": 40},
+        "buckets": [{"type": "allocation", "percent_ppm": 1000000, "mechanism": "impartial",
+                     "participants": ["b", "a", "c"]}]}"#;
+    let read = PolicyDocument::from_json(document).unwrap();
+    assert_eq!(read.policy.validation.flag_rule, FlagRule::WeightedMajority);
+    assert_eq!(read.policy.validation.min_approver_trust_ppm, 25_000);
+    assert_eq!(
+        read.policy.signals,
+        SignalThresholds {
+            reciprocity_margin: 10,
+            reciprocity_solo_min: 95,
+            give_reciprocity_min: 40,
+        }
+    );
+    let written = serde_json::to_vec(&read.to_json()).unwrap();
+    assert_eq!(PolicyDocument::from_json(&written).unwrap(), read);
+    // Defaults when absent.
+    let plain = PolicyDocument::from_json(br#"{"buckets": []}"#).unwrap();
+    assert_eq!(plain.policy.validation.flag_rule, FlagRule::Count);
+    assert_eq!(plain.policy.validation.min_approver_trust_ppm, 10_000);
+    assert_eq!(plain.policy.signals, SignalThresholds::default());
+    assert_eq!(
+        SignalThresholds::default(),
+        SignalThresholds {
+            reciprocity_margin: 20,
+            reciprocity_solo_min: 90,
+            give_reciprocity_min: 30,
+        }
+    );
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Bucket, DEFAULT_DAMPING_PPM, Decay, DocumentPaths, EvaluatorWeights, Mechanism, Mode, Policy,
-    PolicyDocument, SharesMethod,
+    Bucket, DEFAULT_DAMPING_PPM, Decay, DocumentPaths, EvaluatorWeights, FlagRule, Mechanism, Mode,
+    Policy, PolicyDocument, SharesMethod,
 };
 use crate::scoring::error::Result;
 use crate::scoring::json::{self, Json, ObjectReader, Path};
@@ -14,7 +14,7 @@ use crate::scoring::kind::Kind;
 use crate::scoring::limits::MAX_DECIMALS;
 
 const RULE_KEYS: &str = "currency, decimals, default_rates, rates, kind_multiplier_ppm, \
-                         tag_multiplier_ppm, decay, validation, rating, evaluator_weights";
+                         tag_multiplier_ppm, decay, validation, rating, evaluator_weights, signals";
 
 impl PolicyDocument {
     /// Reads and validates a policy document (the `adopt policy` payload):
@@ -116,7 +116,26 @@ pub(crate) fn read_rules(
                 "",
             )?);
         }
-        validation.finish("min_approvals, max_flags")?;
+        if let Some(v) = validation.optional("flag_rule") {
+            policy.validation.flag_rule = json::word(
+                v,
+                &validation_path.key("flag_rule"),
+                &[
+                    ("count", FlagRule::Count),
+                    ("weighted_majority", FlagRule::WeightedMajority),
+                ],
+                "flag rule",
+            )?;
+        }
+        if let Some(v) = validation.optional("min_approver_trust_ppm") {
+            policy.validation.min_approver_trust_ppm = json::uint(
+                v,
+                &validation_path.key("min_approver_trust_ppm"),
+                u64::MAX,
+                "",
+            )?;
+        }
+        validation.finish("min_approvals, max_flags, flag_rule, min_approver_trust_ppm")?;
     }
     if let Some(value) = reader.optional("rating") {
         let rating_path = path.key("rating");
@@ -160,6 +179,21 @@ pub(crate) fn read_rules(
         } else {
             weights.finish("method (equal takes no other field)")?;
         }
+    }
+    if let Some(value) = reader.optional("signals") {
+        let signals_path = path.key("signals");
+        let mut signals = ObjectReader::new(value, signals_path)?;
+        let thresholds = &mut policy.signals;
+        for (key, slot) in [
+            ("reciprocity_margin", &mut thresholds.reciprocity_margin),
+            ("reciprocity_solo_min", &mut thresholds.reciprocity_solo_min),
+            ("give_reciprocity_min", &mut thresholds.give_reciprocity_min),
+        ] {
+            if let Some(v) = signals.optional(key) {
+                *slot = json::uint(v, &signals_path.key(key), u64::MAX, "")?;
+            }
+        }
+        signals.finish("reciprocity_margin, reciprocity_solo_min, give_reciprocity_min")?;
     }
     Ok((currency, decimals, policy))
 }
@@ -294,10 +328,24 @@ pub(crate) fn read_buckets(value: &Json, path: &Path<'_>) -> Result<Vec<Bucket>>
                     ],
                     "allocation mechanism",
                 )?;
-                reader.finish("type, percent_ppm, mechanism")?;
+                let participants = match reader.optional("participants") {
+                    Some(v) => {
+                        let list_path = bucket_path.key("participants");
+                        let items = json::array(v, &list_path)?;
+                        let mut participants = Vec::with_capacity(items.len());
+                        for (index, item) in items.iter().enumerate() {
+                            participants
+                                .push(json::string(item, &list_path.index(index))?.to_owned());
+                        }
+                        Some(participants)
+                    }
+                    None => None,
+                };
+                reader.finish("type, percent_ppm, mechanism, participants")?;
                 Bucket::Allocation {
                     percent_ppm,
                     mechanism,
+                    participants,
                 }
             }
         };

@@ -58,6 +58,14 @@ impl PolicyDocument {
         if let Some(max_flags) = policy.validation.max_flags {
             validation.insert("max_flags".into(), json!(max_flags));
         }
+        validation.insert(
+            "flag_rule".into(),
+            json!(policy.validation.flag_rule.as_str()),
+        );
+        validation.insert(
+            "min_approver_trust_ppm".into(),
+            json!(policy.validation.min_approver_trust_ppm),
+        );
         object.insert("validation".into(), Value::Object(validation));
         object.insert(
             "rating".into(),
@@ -73,6 +81,13 @@ impl PolicyDocument {
             }
         };
         object.insert("evaluator_weights".into(), weights);
+        let signals = policy.signals;
+        object.insert(
+            "signals".into(),
+            json!({"reciprocity_margin": signals.reciprocity_margin,
+                   "reciprocity_solo_min": signals.reciprocity_solo_min,
+                   "give_reciprocity_min": signals.give_reciprocity_min}),
+        );
         object
     }
 }
@@ -100,8 +115,15 @@ pub(crate) fn buckets_json(buckets: &[Bucket]) -> Value {
                 Bucket::Allocation {
                     percent_ppm,
                     mechanism,
-                } => json!({"type": "allocation", "percent_ppm": percent_ppm,
-                            "mechanism": mechanism.as_str()}),
+                    participants,
+                } => {
+                    let mut object = json!({"type": "allocation", "percent_ppm": percent_ppm,
+                                            "mechanism": mechanism.as_str()});
+                    if let (Some(participants), Some(map)) = (participants, object.as_object_mut()) {
+                        map.insert("participants".into(), json!(participants));
+                    }
+                    object
+                }
             })
             .collect(),
     )
