@@ -115,7 +115,8 @@ async fn the_shipped_examples_adopt_show_and_preview() {
             "3. 100% — reimburse: pays back valid expense and money claims",
             "4. 60% — shares: split by points among work and use",
             "5. 50% — allocation (give)",
-            "6. 100% — shares (balanced, back-pay)",
+            "6. 50% — allocation (impartial)",
+            "7. 100% — shares (balanced, back-pay)",
             "What the last bucket leaves is the reserve.",
         ],
     );
@@ -137,7 +138,9 @@ async fn the_shipped_examples_adopt_show_and_preview() {
         .collect();
     assert_eq!(
         percents,
-        [50_000, 25_000, 1_000_000, 600_000, 500_000, 1_000_000]
+        [
+            50_000, 25_000, 1_000_000, 600_000, 500_000, 500_000, 1_000_000
+        ]
     );
 
     let listed = ok(&run_cli(h, &url, &["policy", "list"]).await);
