@@ -24,8 +24,10 @@ use super::snapshot::{PolicyChoice, PreviewSource, preview_source, scoring_input
 use crate::ledger::Refusal;
 use crate::ledger::{BucketPaid, LedgerState, Settle, Settlement};
 use crate::pb;
+use crate::scoring::explain::Explanation;
 use crate::scoring::input::{Kind, ScoringInput};
 use crate::scoring::report::{BucketReport, Report, Unvalidated};
+use crate::scoring::signals::Signal;
 use crate::verify::EntryId;
 
 /// A computed distribution, ready to show or record.
@@ -409,6 +411,7 @@ struct SummaryJson<'r> {
     payouts: &'r BTreeMap<String, u64>,
     buckets: &'r [BucketReport],
     points: &'r BTreeMap<String, u128>,
+    signals: &'r [Signal],
     warnings: &'r [String],
     period: &'r crate::scoring::report::PeriodReport,
     mode: &'r str,
@@ -426,12 +429,41 @@ pub fn summary_json(report: &Report) -> Result<String, serde_json::Error> {
         payouts: &report.payouts,
         buckets: &report.buckets,
         points: &report.points,
+        signals: &report.signals,
         warnings: &report.warnings,
         period: &report.period,
         mode: &report.mode,
         repayments: &report.repayments,
         review: report.explanations.unvalidated(&claim_kinds(report)),
     })
+}
+
+/// One member's breakdown as `Explain` sends it: the scoring core's
+/// explanation plus the report's signals that name the member
+/// (informational, like every signal: they changed no figure of it).
+#[derive(Serialize)]
+struct ExplanationJson<'r> {
+    #[serde(flatten)]
+    explanation: Explanation<'r>,
+    signals: Vec<&'r Signal>,
+}
+
+/// The explanation JSON of `member` (see [`ExplanationJson`]), or `None`
+/// when the report has no explanation for them.
+pub fn explanation_json(
+    report: &Report,
+    member: &str,
+) -> Option<Result<String, serde_json::Error>> {
+    let explanation = report.explain(member)?;
+    let signals = report
+        .signals
+        .iter()
+        .filter(|s| s.members.iter().any(|m| m == member))
+        .collect();
+    Some(serde_json::to_string_pretty(&ExplanationJson {
+        explanation,
+        signals,
+    }))
 }
 
 /// The body a treasurer signs to record `preview`.
@@ -498,4 +530,93 @@ pub fn audit_replayer(
     watch: Option<u64>,
 ) -> crate::ledger::Replayer {
     crate::ledger::Replayer::new(log_public_key, watch, Box::new(Recompute))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scoring::scenario::Scenario;
+
+    /// A GIVE circle where ann and bo give each other 80 and 50 (and ann
+    /// gives cy too little): one `give_reciprocity` signal.
+    const GIVE_CIRCLE: &str = r#"{
+        "policy": {"currency": "EUR", "decimals": 2},
+        "members": ["ann", "bo", "cy"],
+        "contributions": [],
+        "allocations": [
+            {"from": "ann", "to": {"bo": 80, "cy": 20}},
+            {"from": "bo", "to": {"ann": 50, "cy": 50}},
+            {"from": "cy", "to": {"ann": 100}}
+        ],
+        "distribution": {
+            "period": {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
+            "income": 100000,
+            "buckets": [{"type": "allocation", "percent_ppm": 1000000, "mechanism": "give"}]
+        }
+    }"#;
+
+    fn give_circle() -> Report {
+        Scenario::from_json(GIVE_CIRCLE.as_bytes())
+            .expect("the scenario reads")
+            .score()
+            .expect("the scenario scores")
+    }
+
+    #[test]
+    fn signals_never_enter_the_digest() {
+        let report = give_circle();
+        assert_eq!(report.signals.len(), 1, "{:?}", report.signals);
+        let period = (1_790_000_000_000, 1_800_000_000_000);
+        let with = canonical_json(&report, period, 100_000, 3, 17);
+        let mut without_signals = report.clone();
+        without_signals.signals.clear();
+        let without = canonical_json(&without_signals, period, 100_000, 3, 17);
+        assert_eq!(with, without);
+        assert_eq!(digest_of(&with), digest_of(&without));
+        assert!(!with.contains("signals"), "{with}");
+        assert!(!with.contains("give_reciprocity"), "{with}");
+    }
+
+    #[test]
+    fn the_preview_carries_the_signals_after_the_points() {
+        let report = give_circle();
+        let json = summary_json(&report).expect("serialises");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(
+            value["signals"],
+            serde_json::json!([{"kind": "give_reciprocity", "members": ["ann", "bo"],
+                "detail": {"a_gives_b": 80, "b_gives_a": 50}}])
+        );
+        // The spec's report order: points, signals, warnings.
+        let at = |key: &str| json.find(&format!("\"{key}\"")).expect(key);
+        assert!(at("points") < at("signals") && at("signals") < at("warnings"));
+
+        let mut quiet = report;
+        quiet.signals.clear();
+        let value: serde_json::Value =
+            serde_json::from_str(&summary_json(&quiet).expect("serialises")).expect("JSON");
+        assert_eq!(value["signals"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn an_explanation_carries_the_signals_naming_its_member() {
+        let report = give_circle();
+        let of = |member: &str| -> serde_json::Value {
+            let json = explanation_json(&report, member)
+                .expect("explained")
+                .expect("serialises");
+            serde_json::from_str(&json).expect("JSON")
+        };
+        assert_eq!(
+            of("ann")["signals"][0]["members"],
+            serde_json::json!(["ann", "bo"])
+        );
+        assert_eq!(of("bo")["signals"].as_array().map(Vec::len), Some(1));
+        assert_eq!(of("cy")["signals"], serde_json::json!([]));
+        assert!(
+            of("ann")["payout"].as_u64().is_some(),
+            "the explanation is still there"
+        );
+        assert!(explanation_json(&report, "nobody").is_none());
+    }
 }

@@ -14,7 +14,8 @@ use crate::log::Ledger;
 use crate::log::LedgerError;
 use crate::payout::PolicyChoice;
 use crate::payout::{
-    Preview, Priors, input_for, record_body, score_input, source_for, summary_json,
+    Preview, Priors, explanation_json, input_for, record_body, score_input, source_for,
+    summary_json,
 };
 use crate::pb;
 use crate::scoring::time::format_rfc3339;
@@ -231,14 +232,15 @@ pub fn explanation_parts(
     computed: &Computed,
     member: &str,
 ) -> Result<Vec<pb::ExplanationPart>, LedgerError> {
-    let explanation = computed.preview.report.explain(member).ok_or_else(|| {
-        Refusal::NotFound(format!(
-            "member: {member:?} is neither a member nor a recipient in this period"
-        ))
-    })?;
-    let json = serde_json::to_string_pretty(&explanation).map_err(|e| {
-        Refusal::InvalidArgument(format!("the explanation does not serialise: {e}"))
-    })?;
+    let json = explanation_json(&computed.preview.report, member)
+        .ok_or_else(|| {
+            Refusal::NotFound(format!(
+                "member: {member:?} is neither a member nor a recipient in this period"
+            ))
+        })?
+        .map_err(|e| {
+            Refusal::InvalidArgument(format!("the explanation does not serialise: {e}"))
+        })?;
     let mut parts: Vec<pb::ExplanationPart> = pieces(json.as_bytes())
         .map(|explanation_json| pb::ExplanationPart {
             member: String::new(),
