@@ -45,6 +45,7 @@ pub mod policy;
 pub mod progress;
 pub mod receipts;
 pub mod score;
+pub mod signals;
 pub mod todo;
 pub mod transport;
 pub mod treasurer;

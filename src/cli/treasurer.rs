@@ -63,6 +63,8 @@ struct Computed {
     preview: FetchedPreview,
     report: Value,
     period: (i64, i64),
+    /// The `--period` as given, for the commands the signal lines name.
+    period_arg: String,
     decimals: u32,
     currency: String,
 }
@@ -119,6 +121,7 @@ async fn compute(
         preview,
         report,
         period,
+        period_arg: args.period.clone(),
         decimals,
         currency: session.info.currency.clone(),
     })
@@ -241,6 +244,9 @@ impl Computed {
             &["#", "TYPE", "AMOUNT", "PAID", "RECIPIENTS", "LEFT"],
             &buckets,
         );
+        for line in super::signals::signal_lines(&self.report["signals"], None, &self.period_arg) {
+            println!("{line}");
+        }
         let review = &self.report["review"];
         for (label, key) in [
             ("not yet approved", "pending"),
@@ -484,6 +490,14 @@ pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<()> {
             b["type"].as_str().unwrap_or("?"),
             money(&b["paid"])
         );
+    }
+    let signals =
+        super::signals::signal_lines(&e["signals"], Some(&args.member), &args.share.period);
+    if !signals.is_empty() {
+        println!();
+    }
+    for line in signals {
+        println!("{line}");
     }
     Ok(())
 }
