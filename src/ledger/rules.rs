@@ -275,6 +275,12 @@ impl LedgerState {
                         )?;
                     }
                 }
+                // What scoring would refuse for every preview of it, judged
+                // when the policy arrives (never on replay, so a log that
+                // adopted such a policy before this check still opens).
+                if cx.now_ms.is_some() {
+                    self.check_allocation_buckets(&doc)?;
+                }
                 Ok(())
             }
             Body::LogContribution(l) => {
@@ -518,6 +524,70 @@ impl LedgerState {
                 author.handle
             )))
         }
+    }
+
+    /// Refuses a policy whose allocation buckets every preview would
+    /// refuse: `participants` naming a non-member (NotFound, like
+    /// `pretrusted`, with a "did you mean"), or an impartial bucket whose
+    /// participant count is already outside 3..=500 whatever the
+    /// evaluations say. That is when it names fewer than 3 participants
+    /// (trust can only drop some); or, with equal weights (every
+    /// participant counts), names more than 500, or names none in a
+    /// cooperative of more than 500 members (members are never removed).
+    fn check_allocation_buckets(
+        &self,
+        doc: &crate::scoring::PolicyDocument,
+    ) -> Result<(), Refusal> {
+        use crate::scoring::limits::MAX_IMPARTIAL_PARTICIPANTS;
+        use crate::scoring::policy::{EvaluatorWeights, Mechanism};
+        let trust_on = matches!(
+            doc.policy.evaluator_weights,
+            EvaluatorWeights::EigenTrust { .. }
+        );
+        for (b, bucket) in doc.buckets.iter().enumerate() {
+            let crate::scoring::Bucket::Allocation {
+                mechanism,
+                participants,
+                ..
+            } = bucket
+            else {
+                continue;
+            };
+            let field = format!("adopt_policy.policy_json: buckets[{b}].participants");
+            for (i, m) in participants.iter().flatten().enumerate() {
+                self.existing_member(m, &format!("{field}[{i}]"))?;
+            }
+            if *mechanism != Mechanism::Impartial {
+                continue;
+            }
+            let refuse = |what: String| {
+                Err(Refusal::InvalidArgument(format!(
+                    "{field}: {what}; every preview of this policy would be refused"
+                )))
+            };
+            match participants {
+                Some(listed) if listed.len() < 3 => {
+                    return refuse(format!(
+                        "impartial division needs at least three participants; it names {}",
+                        listed.len()
+                    ));
+                }
+                Some(listed) if !trust_on && listed.len() > MAX_IMPARTIAL_PARTICIPANTS => {
+                    return refuse(format!(
+                        "impartial division takes at most {MAX_IMPARTIAL_PARTICIPANTS} participants; it names {}",
+                        listed.len()
+                    ));
+                }
+                None if !trust_on && self.members.len() > MAX_IMPARTIAL_PARTICIPANTS => {
+                    return refuse(format!(
+                        "impartial division takes at most {MAX_IMPARTIAL_PARTICIPANTS} participants, and without participants every one of the {} members takes part: name the team in participants",
+                        self.members.len()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn existing_member(&self, handle: &str, field: &str) -> Result<&MemberState, Refusal> {

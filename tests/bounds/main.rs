@@ -46,6 +46,7 @@ use proptest::prelude::*;
 use serde_json::json;
 use tonic::Code;
 
+mod adoption;
 mod fold;
 mod ingestion;
 

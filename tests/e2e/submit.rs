@@ -381,6 +381,33 @@ const ENVELOPE_REFUSALS: &[RefusalCase<Coop>] = &[
         // Both fields named, as the scoring core's reader words it.
         message: "max_flags and flag_rule weighted_majority exclude each other",
     },
+    RefusalCase {
+        name: "a policy whose allocation bucket names a non-member participant",
+        build: |c| {
+            let body = Body::AdoptPolicy(pb::AdoptPolicy {
+                policy_json: br#"{"buckets": [{"type": "allocation", "percent_ppm": 1000000,
+                    "mechanism": "give", "participants": ["alice", "bob", "carl"]}]}"#
+                    .to_vec(),
+            });
+            sign(&c.alice, body)
+        },
+        // As pretrusted is refused: the field, the name, the closest member.
+        code: Code::NotFound,
+        message: "adopt_policy.policy_json: buckets[0].participants[2]: \"carl\" is not a member (did you mean carol?)",
+    },
+    RefusalCase {
+        name: "a policy with an impartial bucket for two participants",
+        build: |c| {
+            let body = Body::AdoptPolicy(pb::AdoptPolicy {
+                policy_json: br#"{"buckets": [{"type": "allocation", "percent_ppm": 1000000,
+                    "mechanism": "impartial", "participants": ["alice", "bob"]}]}"#
+                    .to_vec(),
+            });
+            sign(&c.alice, body)
+        },
+        code: Code::InvalidArgument,
+        message: "adopt_policy.policy_json: buckets[0].participants: impartial division needs at least three participants; it names 2",
+    },
     // The author.
     RefusalCase {
         name: "mallory, who is not a member",
