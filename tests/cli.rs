@@ -14,21 +14,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use coopledger::server::{RunningServer, ServerConfig, start};
-
-async fn server(dir: &Path) -> RunningServer {
-    start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        limits: Default::default(),
-        clock: Default::default(),
-        checkpoint_copy: None,
-        public_read: false,
-        tls: None,
-    })
-    .await
-    .expect("server starts")
-}
+use common::members_only_server as server;
 
 async fn cli(home: &Path, server: &str, args: &[&str]) -> Output {
     common::run_cli(home, server, args).await

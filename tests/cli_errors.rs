@@ -17,25 +17,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use coopledger::server::{RunningServer, ServerConfig, start};
-
-async fn server(dir: &Path) -> RunningServer {
-    start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        limits: Default::default(),
-        clock: Default::default(),
-        checkpoint_copy: None,
-        public_read: false,
-        tls: None,
-    })
-    .await
-    .expect("server starts")
-}
+use common::members_only_server as server;
 
 fn text(out: &Output) -> (String, String) {
     (

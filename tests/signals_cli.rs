@@ -14,10 +14,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 
-use coopledger::server::{RunningServer, ServerConfig, start};
+use coopledger::server::RunningServer;
 use serde_json::{Value, json};
 
 /// Work at 30.00 EUR an hour, one approval needed, all to work points.
@@ -25,19 +24,7 @@ const POLICY: &str = r#"{"default_rates":{"work":3000},
   "validation":{"min_approvals":1},"mode":"remaining","buckets":[
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-async fn server(dir: &Path) -> RunningServer {
-    start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        limits: Default::default(),
-        clock: Default::default(),
-        checkpoint_copy: None,
-        public_read: false,
-        tls: None,
-    })
-    .await
-    .expect("server starts")
-}
+use common::members_only_server as server;
 
 struct Cli {
     home: tempfile::TempDir,

@@ -14,10 +14,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Output;
 
-use coopledger::server::{RunningServer, ServerConfig, start};
+use coopledger::server::RunningServer;
 use serde_json::Value;
 
 /// 1 of each kind needed, flags invalidate (max_flags 0), 30.00 EUR an
@@ -35,19 +34,7 @@ const HISTORY_POLICY: &str = r#"{"default_rates":{"work":3000},
   {"type":"reimburse","percent_ppm":1000000,"kinds":["expense"]},
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-async fn server(dir: &Path) -> RunningServer {
-    start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        limits: Default::default(),
-        clock: Default::default(),
-        checkpoint_copy: None,
-        public_read: false,
-        tls: None,
-    })
-    .await
-    .expect("server starts")
-}
+use common::members_only_server as server;
 
 /// The CLI, with its config folder and server.
 struct Cli {

@@ -242,6 +242,23 @@ pub async fn connect(url: &str) -> Channel {
         .expect("connect to the test server")
 }
 
+/// A members-only server (every read signed, as `coopledger serve` runs by
+/// default) on 127.0.0.1:0 over `dir`, with default limits and the real
+/// clock: what the CLI tests talk to.
+pub async fn members_only_server(dir: &Path) -> RunningServer {
+    start(ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        limits: Default::default(),
+        clock: Default::default(),
+        checkpoint_copy: None,
+        public_read: false,
+        tls: None,
+    })
+    .await
+    .expect("server starts")
+}
+
 /// Runs the `coopledger` binary with its own config folder and server, off
 /// the async runtime, and returns what it printed.
 pub async fn run_cli(home: &Path, server: &str, args: &[&str]) -> std::process::Output {
