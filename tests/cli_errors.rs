@@ -119,13 +119,16 @@ async fn every_message_says_what_to_do() {
     let logged = ok(&cli(&["--json", "log", "work", "1h", "--at", "2026-10-03"]).await);
     let id: serde_json::Value = serde_json::from_str(&logged).unwrap();
     let id = id["id"].as_str().unwrap().to_string();
-    // The prefix with its 4th and 5th digits swapped: one typo away.
-    let mut swapped: Vec<char> = id[..6].chars().collect();
-    swapped.swap(3, 4);
-    let swapped: String = swapped.into_iter().collect();
-    // A prefix that is no typo of any id: sure to exist only if the swap
-    // made a real difference.
-    assert_ne!(swapped, id[..6], "the id's digits 4 and 5 differ");
+    // The 6-digit prefix with one typo: the first two neighbouring digits
+    // that differ swapped (or, in the rare id whose first six digits are
+    // all the same, its last digit changed), so no id starts with it.
+    let mut typo: Vec<char> = id[..6].chars().collect();
+    match (0..5).find(|&i| typo[i] != typo[i + 1]) {
+        Some(i) => typo.swap(i, i + 1),
+        None => typo[5] = if typo[5] == '0' { '1' } else { '0' },
+    }
+    let swapped: String = typo.into_iter().collect();
+    assert_ne!(swapped, id[..6], "the typo changes the prefix");
 
     let mut cases = vec![
         case(
