@@ -26,7 +26,6 @@ use clap::Args;
 use coopledger::client;
 use coopledger::ledger::{Limits, check_contribution, check_handle};
 use coopledger::pb;
-use tokio_stream::StreamExt;
 
 use super::contribute::{kind_name, parse_kind, parse_quantity};
 use super::input::{format_minutes, format_money, format_time, parse_money, parse_time, plural};
@@ -381,38 +380,15 @@ fn nonces(network_id: &[u8], rows: &[Row]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The nonces of every attested contribution already in the log.
+/// The nonces of every attested contribution already in the log (each
+/// envelope's signature checked, its nonce read from the signed bytes).
 async fn landed_nonces(session: &mut Session) -> Result<HashSet<Vec<u8>>> {
-    let end = session.info.log_size;
-    let page = session.page();
-    let mut from = 0;
     let mut found = HashSet::new();
-    while from < end {
-        let mut stream = session
-            .client
-            .list_entries(pb::ListEntriesRequest {
-                from_sequence: from,
-                to_sequence: end,
-                kinds: vec![pb::EntryKind::AttestContribution as i32],
-                limit: page,
-                ..Default::default()
-            })
-            .await
-            .map_err(status)?
-            .into_inner();
-        let mut received = 0u64;
-        while let Some(e) = stream.next().await {
-            let e = e.map_err(status)?;
-            if let Some(entry) = e.entry {
-                found.insert(entry.nonce);
-            }
-            from = e.sequence + 1;
-            received += 1;
-        }
-        if received < page {
-            break;
-        }
-    }
+    super::for_each_entry(session, &[pb::EntryKind::AttestContribution], |_, v| {
+        found.insert(v.entry.nonce);
+        Ok(())
+    })
+    .await?;
     Ok(found)
 }
 
