@@ -14,46 +14,17 @@
 
 mod common;
 
-use std::process::Output;
-
 use coopledger::server::RunningServer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Work at 30.00 EUR an hour, one approval needed, all to work points.
 const POLICY: &str = r#"{"default_rates":{"work":3000},
   "validation":{"min_approvals":1},"mode":"remaining","buckets":[
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-use common::members_only_server as server;
-
-struct Cli {
-    home: tempfile::TempDir,
-    url: String,
-}
+use common::{Cli, members_only_server as server};
 
 impl Cli {
-    async fn run(&self, args: &[&str]) -> Output {
-        common::run_cli(self.home.path(), &self.url, args).await
-    }
-
-    /// Runs as `who`, expecting success; returns stdout.
-    async fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(&[&["--as", who], args].concat()).await;
-        assert!(
-            out.status.success(),
-            "{who} {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Runs as `who` with `--json`, expecting success.
-    async fn json(&self, who: &str, args: &[&str]) -> Value {
-        let text = self.ok(who, &[&["--json"], args].concat()).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
     /// `who` logs two hours of work on `day` of March 2020; returns its id.
     async fn work(&self, who: &str, day: &str) -> String {
         let at = format!("2020-03-{day}");
@@ -77,10 +48,7 @@ impl Cli {
 async fn coop() -> (RunningServer, tempfile::TempDir, Cli) {
     let data = tempfile::tempdir().unwrap();
     let srv = server(data.path()).await;
-    let cli = Cli {
-        home: tempfile::tempdir().unwrap(),
-        url: srv.url(),
-    };
+    let cli = Cli::new(srv.url());
     cli.ok("ana", &["keygen", "ana"]).await;
     let mut keys = Vec::new();
     for who in ["ben", "cai"] {

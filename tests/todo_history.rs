@@ -14,8 +14,6 @@
 
 mod common;
 
-use std::process::Output;
-
 use coopledger::server::RunningServer;
 use serde_json::Value;
 
@@ -34,37 +32,9 @@ const HISTORY_POLICY: &str = r#"{"default_rates":{"work":3000},
   {"type":"reimburse","percent_ppm":1000000,"kinds":["expense"]},
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-use common::members_only_server as server;
-
-/// The CLI, with its config folder and server.
-struct Cli {
-    home: tempfile::TempDir,
-    url: String,
-}
+use common::{Cli, members_only_server as server};
 
 impl Cli {
-    async fn run(&self, args: &[&str]) -> Output {
-        common::run_cli(self.home.path(), &self.url, args).await
-    }
-
-    /// Runs as `who`, expecting success; returns stdout.
-    async fn ok(&self, who: &str, args: &[&str]) -> String {
-        let out = self.run(&[&["--as", who], args].concat()).await;
-        assert!(
-            out.status.success(),
-            "{who} {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Runs as `who` with `--json`, expecting success.
-    async fn json(&self, who: &str, args: &[&str]) -> Value {
-        let text = self.ok(who, &[&["--json"], args].concat()).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
     /// Logs a contribution as `who`; returns its id.
     async fn log(&self, who: &str, kind: &str, amount: &str, at: &str, note: &str) -> String {
         let v = self
@@ -83,10 +53,7 @@ impl Cli {
 async fn coop(policy: &str) -> (RunningServer, tempfile::TempDir, Cli) {
     let data = tempfile::tempdir().unwrap();
     let srv = server(data.path()).await;
-    let cli = Cli {
-        home: tempfile::tempdir().unwrap(),
-        url: srv.url(),
-    };
+    let cli = Cli::new(srv.url());
     cli.ok("ana", &["keygen", "ana"]).await;
     let mut keys = Vec::new();
     for who in ["ben", "cai"] {

@@ -303,3 +303,46 @@ pub fn cli_refused(out: &std::process::Output, needles: &[&str]) {
         assert!(err.contains(needle), "expected {needle:?} in: {err}");
     }
 }
+
+/// The CLI with a config folder of its own, pointed at one server: runs
+/// commands as a member (`--as`), expecting success. Test files add their
+/// own steps to it (`impl Cli` in the test file).
+pub struct Cli {
+    /// The config folder (keys, pins).
+    pub home: TempDir,
+    /// The server.
+    pub url: String,
+}
+
+impl Cli {
+    /// A fresh config folder for the server at `url`.
+    pub fn new(url: String) -> Cli {
+        Cli {
+            home: tempfile::tempdir().expect("a config folder"),
+            url,
+        }
+    }
+
+    /// Runs the CLI with `args`, whatever the outcome.
+    pub async fn run(&self, args: &[&str]) -> std::process::Output {
+        run_cli(self.home.path(), &self.url, args).await
+    }
+
+    /// Runs as `who`, expecting success; returns stdout.
+    pub async fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.run(&[&["--as", who], args].concat()).await;
+        assert!(
+            out.status.success(),
+            "{who} {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs as `who` with `--json`, expecting success.
+    pub async fn json(&self, who: &str, args: &[&str]) -> serde_json::Value {
+        let text = self.ok(who, &[&["--json"], args].concat()).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+    }
+}
