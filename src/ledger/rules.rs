@@ -590,12 +590,6 @@ impl LedgerState {
         Ok(())
     }
 
-    fn existing_member(&self, handle: &str, field: &str) -> Result<&MemberState, Refusal> {
-        self.members
-            .get(handle)
-            .ok_or_else(|| self.not_a_member(handle, field))
-    }
-
     fn check_key_unused(&self, key: &[u8], field: &str) -> Result<(), Refusal> {
         if let Ok(k) = <[u8; 32]>::try_from(key)
             && let Some(owner) = self.keys.get(&k)

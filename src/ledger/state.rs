@@ -272,9 +272,17 @@ impl LedgerState {
         self.members.get(handle)
     }
 
+    /// The member `handle` names (in `field`), or NotFound with the closest
+    /// member's handle as a suggestion when one is close enough.
+    pub fn existing_member(&self, handle: &str, field: &str) -> Result<&MemberState, Refusal> {
+        self.members
+            .get(handle)
+            .ok_or_else(|| self.not_a_member(handle, field))
+    }
+
     /// The refusal of `handle` in `field` when it names no member, with the
     /// closest member's handle as a suggestion when one is close enough.
-    pub fn not_a_member(&self, handle: &str, field: &str) -> Refusal {
+    fn not_a_member(&self, handle: &str, field: &str) -> Refusal {
         let hint = closest_handle(handle, &self.members)
             .map(|h| format!(" (did you mean {h}?)"))
             .unwrap_or_default();

@@ -363,10 +363,9 @@ impl pb::ledger_server::Ledger for LedgerService {
             crate::ledger::check_handle(&req.member, "member")?;
             // A filter naming nobody would print an empty list, as if the
             // member had done nothing: say it names no member instead.
-            let state = self.ledger.state()?;
-            if state.member(&req.member).is_none() {
-                return Err(state.not_a_member(&req.member, "member").into());
-            }
+            self.ledger
+                .state()?
+                .existing_member(&req.member, "member")?;
         }
         let filter = std::sync::Arc::new(ListFilter {
             kinds,
@@ -458,9 +457,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let handle = request.into_inner().handle;
         crate::ledger::check_handle(&handle, "handle")?;
         let state = self.ledger.state()?;
-        let m = state
-            .member(&handle)
-            .ok_or_else(|| state.not_a_member(&handle, "handle"))?;
+        let m = state.existing_member(&handle, "handle")?;
         Ok(Response::new(member(m)))
     }
 
@@ -651,12 +648,9 @@ impl pb::ledger_server::Ledger for LedgerService {
         }
         let req = request.into_inner();
         crate::ledger::check_handle(&req.member, "member")?;
-        {
-            let state = self.ledger.state()?;
-            if state.member(&req.member).is_none() {
-                return Err(state.not_a_member(&req.member, "member").into());
-            }
-        }
+        self.ledger
+            .state()?
+            .existing_member(&req.member, "member")?;
         let period = crate::ledger::check_period(req.period.as_ref(), "period")?;
         let slot = self.preview_slot()?;
         let parts = self
