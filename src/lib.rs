@@ -25,6 +25,7 @@ pub mod log;
 pub mod payout;
 pub mod scoring;
 pub mod server;
+pub mod simulate;
 pub mod verify;
 
 /// Generated protobuf and gRPC types of `coopledger.v1`.

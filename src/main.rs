@@ -82,6 +82,8 @@ enum Command {
     Tail(cli::entries::TailArgs),
     /// Offline what-if: score a scenario file (spec/SCORING.md §7).
     Score(cli::score::ScoreArgs),
+    /// What scripted attacks (sybils, collusion rings, flagging coalitions...) take under a policy, on a scenario file.
+    Simulate(cli::simulate::SimulateArgs),
     /// Preview each member's points and share of an income for a period.
     Shares(cli::treasurer::ShareArgs),
     /// Split an income for a period by the adopted policy; `--record` signs it into the log (treasurers).
@@ -332,6 +334,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Demo => cli::demo::run().await,
         Command::Score(args) => cli::score::run(args),
+        Command::Simulate(args) => cli::simulate::run(args),
         Command::Keygen { handle } => cli::member::keygen(&ctx()?, handle),
         Command::Init(args) => cli::member::init(&ctx()?, args).await,
         Command::Info => cli::member::info(&ctx()?).await,

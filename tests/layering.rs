@@ -48,9 +48,10 @@ struct Rule {
 /// The layering of the crate (ARCHITECTURE.md draws it), lowest first.
 /// `verify` is what an auditor needs alone (with the generated `pb`
 /// types); `scoring` is the pure core and depends on nothing else in the
-/// crate; the ledger's rules use both; `payout` bridges the ledger and the
-/// scoring core; `log` is the only code that touches disk; `server` is the
-/// gRPC edge on top.
+/// crate; `simulate` (the attack simulator) is as pure and drives only
+/// it; the ledger's rules use `verify` and `scoring`; `payout` bridges
+/// the ledger and the scoring core; `log` is the only code that touches
+/// disk; `server` is the gRPC edge on top.
 const RULES: &[Rule] = &[
     Rule {
         folder: "verify",
@@ -59,6 +60,10 @@ const RULES: &[Rule] = &[
     Rule {
         folder: "scoring",
         may_use: &[],
+    },
+    Rule {
+        folder: "simulate",
+        may_use: &["scoring"],
     },
     Rule {
         folder: "ledger",

@@ -46,6 +46,7 @@ pub mod progress;
 pub mod receipts;
 pub mod score;
 pub mod signals;
+pub mod simulate;
 pub mod todo;
 pub mod transport;
 pub mod treasurer;
