@@ -287,7 +287,17 @@ async fn the_demo_runs_a_month_end_to_end() {
         "commons",
         "records the distribution",
         "refused a late entry into the closed month: FailedPrecondition",
+        // The month under scripted attacks (`coopledger simulate`).
+        "Could someone game this policy?",
+        "Summary (whole payout)",
     ] {
         assert!(text.contains(step), "demo output lacks {step:?}:\n{text}");
     }
+    // The demo's policy counts every approval: two sybils take a share.
+    let sybils = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("sybil-ring "))
+        .expect("a summary line for the sybil ring");
+    assert_ne!(sybils.split_whitespace().nth(1), Some("0.00%"), "{sybils}");
 }

@@ -247,6 +247,26 @@ fn the_readme_walkthrough_runs_as_written() {
             "{member} was paid: {csv}"
         );
     }
+    // The policy comparison the README draws: two made-up members take a
+    // share of the month under the adopted policy and nothing under the
+    // EigenTrust draft.
+    let sybil_take = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--scenario",
+            "october.json",
+            "--json",
+            "--attack",
+            "sybil-ring",
+        ];
+        args.extend_from_slice(extra);
+        let report: serde_json::Value = serde_json::from_str(&run(&args)).unwrap();
+        report["simulation"]["outcomes"][0]["total"]["captured"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(sybil_take(&[]) > 0);
+    assert_eq!(sybil_take(&["--policy", "examples/trusted-policy.json"]), 0);
     run(&["verify"]);
     drop(server);
 }

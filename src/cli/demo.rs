@@ -65,6 +65,23 @@ impl Demo {
         .await
         .map_err(|e| anyhow::anyhow!("preview: {e}"))
     }
+
+    /// The log of `[start, end)` as a scenario file (what `export
+    /// --scenario` writes).
+    async fn scenario(&mut self, start: i64, end: i64, income: u64) -> Result<String> {
+        let preview = client::fetch_preview(
+            &mut self.client,
+            pb::ComputeSharesRequest {
+                period: Some(pb::Period { start, end }),
+                income: Some(income),
+                include_scenario: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("scenario: {e}"))?;
+        Ok(preview.scenario_json)
+    }
 }
 
 fn signer(handle: &str) -> Result<Signer> {
@@ -465,6 +482,21 @@ pub async fn run() -> Result<()> {
                 .as_ref()
                 .map_or("stands".to_string(), |v| format!("voided: {}", v.reason))
         );
+    }
+
+    println!(
+        "\n10. Could someone game this policy? `coopledger simulate` replays the month under scripted attacks"
+    );
+    let scenario = demo.scenario(start, end, 120_000).await?;
+    let table = super::simulate::simulate_scenario(
+        scenario.as_bytes(),
+        "the month",
+        None,
+        &coopledger::simulate::Settings::default(),
+        false,
+    )?;
+    for line in table.lines() {
+        println!("  {line}");
     }
 
     let mut stream = demo

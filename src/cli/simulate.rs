@@ -97,46 +97,53 @@ fn settings(args: &SimulateArgs) -> anyhow::Result<Settings> {
     })
 }
 
-/// Reads the scenario (and the policy that replaces its own), runs the
-/// simulation and renders it.
+/// Reads the scenario file and renders its simulation.
 fn render(args: &SimulateArgs) -> anyhow::Result<String> {
     let settings = settings(args)?;
-    let shown = args.scenario.display();
+    let shown = args.scenario.display().to_string();
     let bytes =
         std::fs::read(&args.scenario).with_context(|| format!("cannot read scenario {shown}"))?;
+    simulate_scenario(&bytes, &shown, args.policy.as_deref(), &settings, args.json)
+}
+
+/// Runs the simulation of a scenario's bytes (named `shown` in messages),
+/// under its own policy or the one in `policy`, and renders it: the table,
+/// or JSON. The demo calls it on the month it has just recorded.
+pub fn simulate_scenario(
+    bytes: &[u8],
+    shown: &str,
+    policy: Option<&std::path::Path>,
+    settings: &Settings,
+    json: bool,
+) -> anyhow::Result<String> {
     let bytes =
-        prepare_scenario(&bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
+        prepare_scenario(bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
     let mut scenario =
         Scenario::from_json(&bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
-    let policy_source = match &args.policy {
+    let policy_source = match policy {
         None => "its own policy".to_owned(),
         Some(file) => {
             replace_policy(&mut scenario, file)?;
             format!("the policy in {}", file.display())
         }
     };
-    let simulation = simulate::simulate(&scenario.input, &settings)
+    let simulation = simulate::simulate(&scenario.input, settings)
         .map_err(|err| anyhow!("scenario {shown}: {err}"))?;
     let units = Units {
         currency: scenario.input.policy.currency.clone().unwrap_or_default(),
         decimals: scenario.input.policy.decimals.unwrap_or(0),
     };
-    if args.json {
+    if json {
         let json = serde_json::json!({
-            "scenario": shown.to_string(),
-            "policy": args.policy.as_ref().map(|p| p.display().to_string()),
+            "scenario": shown,
+            "policy": policy.map(|p| p.display().to_string()),
             "currency": scenario.input.policy.currency,
             "decimals": scenario.input.policy.decimals,
             "simulation": simulation,
         });
         return Ok(format!("{}\n", serde_json::to_string_pretty(&json)?));
     }
-    Ok(table(
-        &shown.to_string(),
-        &policy_source,
-        &simulation,
-        &units,
-    ))
+    Ok(table(shown, &policy_source, &simulation, &units))
 }
 
 /// Puts the policy of `file` (the `policy adopt` format, friendly units

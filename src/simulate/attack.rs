@@ -338,7 +338,8 @@ pub fn plan(
                 )));
             }
             let story = format!(
-                "{} members ({}) flag all {claims} claim(s) of {rival} in the period",
+                "{} members ({}) flag all {claims} claim(s) of {rival} in the period (a flag \
+                 replaces the flagger's own earlier evaluation of the claim)",
                 coalition.len(),
                 abbreviate(&coalition)
             );

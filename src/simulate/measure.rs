@@ -73,11 +73,14 @@ pub fn measure(
     let mut attackers_sorted: Vec<&str> = attackers.iter().map(String::as_str).collect();
     attackers_sorted.sort_unstable();
     let is_attacker = |m: &str| attackers_sorted.binary_search(&m).is_ok();
-    let honest_members: Vec<&str> = members
+    // Sorted, so a tie for the largest loss goes to the smaller handle
+    // whatever the order of the scenario's member list.
+    let mut honest_members: Vec<&str> = members
         .iter()
         .map(String::as_str)
         .filter(|m| !is_attacker(m))
         .collect();
+    honest_members.sort_unstable();
     let per_bucket = attacked
         .buckets
         .iter()
