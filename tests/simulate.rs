@@ -442,6 +442,18 @@ fn write(dir: &std::path::Path, name: &str, value: &Value) -> String {
     path.display().to_string()
 }
 
+/// The cooperative under equal weights and `buckets`, in a file of a
+/// temporary folder (kept alive by the returned guard).
+fn month_file(buckets: Value) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "month.json",
+        &scenario_json(rules(json!({})), buckets),
+    );
+    (dir, path)
+}
+
 fn cli(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_coopledger"))
         .args(args)
@@ -451,12 +463,7 @@ fn cli(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_cli_prints_the_table_and_compares_two_policies() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write(
-        dir.path(),
-        "month.json",
-        &scenario_json(rules(json!({})), shares_only()),
-    );
+    let (dir, scenario) = month_file(shares_only());
     // The draft in the treasurer's units, as `policy adopt` reads it.
     let draft = write(
         dir.path(),
@@ -496,12 +503,7 @@ fn the_cli_prints_the_table_and_compares_two_policies() {
 
 #[test]
 fn the_cli_json_carries_every_figure() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write(
-        dir.path(),
-        "month.json",
-        &scenario_json(rules(json!({})), allocation_buckets()),
-    );
+    let (_dir, scenario) = month_file(allocation_buckets());
     let out = cli(&[
         "simulate",
         "--scenario",
@@ -539,12 +541,7 @@ fn the_cli_json_carries_every_figure() {
 
 #[test]
 fn the_cli_refuses_bad_arguments_and_prints_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write(
-        dir.path(),
-        "month.json",
-        &scenario_json(rules(json!({})), shares_only()),
-    );
+    let (dir, scenario) = month_file(shares_only());
     let missing = dir.path().join("nope.json").display().to_string();
     let cases: Vec<(Vec<&str>, &[&str])> = vec![
         (
