@@ -139,3 +139,33 @@ async fn shares_and_explain_show_a_reciprocal_rating_pair() {
         .await;
     assert_eq!(explained["signals"], report["signals"]);
 }
+
+/// `explain` says which rule of peer review leaves a claim unpaid: cai's
+/// work has no approval yet (the policy needs one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_why_a_claim_earns_nothing() {
+    let (_srv, _data, cli) = coop().await;
+    let ana_work = cli.work("ana", "05").await;
+    cli.work("cai", "07").await;
+    cli.rate("ben", &ana_work, 90).await;
+    let args = [
+        "explain", "cai", "--period", "2020-03", "--income", "100.00",
+    ];
+    let text = cli.ok("cai", &args).await;
+    assert!(
+        text.contains("NOT valid: not enough approvals yet, earns nothing"),
+        "{text}"
+    );
+    let ana = cli
+        .ok(
+            "ana",
+            &[
+                "explain", "ana", "--period", "2020-03", "--income", "100.00",
+            ],
+        )
+        .await;
+    assert!(ana.contains(": valid;"), "{ana}");
+    let json = cli.json("cai", &args).await;
+    let line = &json["contributions"][0];
+    assert_eq!(line["invalid"], "too_few_approvals", "{json}");
+}

@@ -448,11 +448,7 @@ pub async fn explain(ctx: &Context, args: &ExplainArgs) -> Result<()> {
             money(&l["value"]),
             l["approvals"],
             l["flags"],
-            if l["valid"].as_bool() == Some(true) {
-                "valid"
-            } else {
-                "NOT valid, earns nothing"
-            },
+            validity(l),
             l["quality"]
         );
         println!("      {} points", l["points"]);
@@ -532,4 +528,25 @@ pub async fn export_scenario(
         file.display()
     );
     Ok(())
+}
+
+/// A contribution line's validity in words, saying which rule of peer
+/// review it fails when it is not valid.
+pub fn validity(line: &serde_json::Value) -> &'static str {
+    if line["valid"].as_bool() == Some(true) {
+        return "valid";
+    }
+    match line["invalid"].as_str() {
+        Some("too_few_approvals") => "NOT valid: not enough approvals yet, earns nothing",
+        Some("too_many_flags") => {
+            "NOT valid: more flags than the policy's max_flags, earns nothing"
+        }
+        Some("flags_outweigh_approvals") => {
+            "NOT valid: its flaggers outweigh its approvers, earns nothing"
+        }
+        Some("untrusted_approvers") => {
+            "NOT valid: its approvers hold too little trust (min_approver_trust), earns nothing"
+        }
+        _ => "NOT valid, earns nothing",
+    }
 }

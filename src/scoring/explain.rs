@@ -23,6 +23,7 @@ use super::ids::IdArena;
 use super::kind::Kind;
 use super::rate::RateFrom;
 use super::review::ContributionReview;
+pub use super::review::Invalidity;
 use super::tags::PolicyTags;
 use super::time::format_rfc3339;
 use super::validate::Row;
@@ -230,6 +231,7 @@ impl Explanations {
             approvals: review.approvals,
             flags: review.flags,
             valid: review.valid,
+            invalid: review.invalid,
             ratings: review.ratings,
             quality: review.quality,
             quality_source: if review.from_median {
@@ -392,6 +394,9 @@ pub struct ContributionLine<'r> {
     /// Validated by peers; an invalid contribution earns no points and is
     /// not reimbursed.
     pub valid: bool,
+    /// When not valid, why: the first rule of §2 it fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<Invalidity>,
     /// Ratings by evaluators of positive weight.
     pub ratings: u32,
     /// Quality in percent.

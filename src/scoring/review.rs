@@ -23,6 +23,22 @@ pub(crate) struct Standing {
     pub rating: Option<u8>,
 }
 
+/// Which rule of §2 left a contribution invalid (the first that fails, in
+/// the spec's order), so an explanation can say why it earns nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invalidity {
+    /// Fewer standing approvals than `validation.min_approvals`.
+    TooFewApprovals,
+    /// More flags than `validation.max_flags` (the count rule).
+    TooManyFlags,
+    /// The flaggers' weight is above the approvers' (weighted majority).
+    FlagsOutweighApprovals,
+    /// Enough approvals, but the approvers hold less trust than
+    /// `validation.min_approver_trust_ppm` asks (the trust rule).
+    UntrustedApprovers,
+}
+
 /// The outcome of peer review for one contribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ContributionReview {
@@ -35,6 +51,8 @@ pub(crate) struct ContributionReview {
     /// Whether peers validated it (enough approvals, the flag rule, and with
     /// trust on the trust rule).
     pub valid: bool,
+    /// When not valid, the first rule that failed.
+    pub invalid: Option<Invalidity>,
     /// Trust on and min_approvals ≥ 1: it has enough approvals but its
     /// approvers hold too little trust (the trust rule of §2 fails), the
     /// `untrusted_approvals` signal.
@@ -206,6 +224,18 @@ pub(crate) fn review(prepared: &Prepared<'_>) -> Result<Reviewed> {
         };
         let trusted = trust_rule.passes(approving);
         review.valid = approved && flags_pass && trusted;
+        review.invalid = if !approved {
+            Some(Invalidity::TooFewApprovals)
+        } else if !flags_pass {
+            Some(match rule.flag_rule {
+                FlagRule::Count => Invalidity::TooManyFlags,
+                FlagRule::WeightedMajority => Invalidity::FlagsOutweighApprovals,
+            })
+        } else if !trusted {
+            Some(Invalidity::UntrustedApprovers)
+        } else {
+            None
+        };
         review.untrusted = approved && !trusted;
         review.ratings = ratings.len() as u32;
         match weighted_lower_median(&mut ratings) {

@@ -203,3 +203,60 @@ fn a_ring_entered_from_outside_is_not_closed() {
     );
     assert_eq!(closed.payouts, entered.payouts);
 }
+
+/// Every invalid contribution says which rule of §2 it fails, and only
+/// invalid ones do: across scenarios that fail each rule (too few
+/// approvals in `peer-review-median`, and a veto flag (`max_flags: 0`) once
+/// dee flags k1 there too, flags outweighing
+/// approvals in `flags-weighted-majority`, approvals from members nobody
+/// trusts in `trust-validation`), each reason is named at least once.
+#[test]
+fn an_invalid_contribution_names_the_rule_it_fails() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance");
+    let mut seen = std::collections::BTreeSet::new();
+    for file in [
+        "peer-review-median.json",
+        "next/flags-weighted-majority.json",
+        "next/trust-validation.json",
+    ] {
+        let mut bytes = std::fs::read(root.join(file)).unwrap();
+        if file == "peer-review-median.json" {
+            let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            value["evaluations"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!(
+                    {"contribution": "k1", "evaluator": "dee", "verdict": "flag"}
+                ));
+            bytes = serde_json::to_vec(&value).unwrap();
+        }
+        let scenario = coopledger::scoring::scenario::Scenario::from_json(&bytes).unwrap();
+        let report = score(&scenario.input).unwrap();
+        let json = serde_json::to_value(&report.explanations).unwrap();
+        for (member, explanation) in json.as_object().unwrap() {
+            for line in explanation["contributions"].as_array().unwrap() {
+                let valid = line["valid"].as_bool().unwrap();
+                match line.get("invalid") {
+                    None => assert!(valid, "{file} {member}: invalid without a reason: {line}"),
+                    Some(reason) => {
+                        assert!(
+                            !valid,
+                            "{file} {member}: a valid line with a reason: {line}"
+                        );
+                        assert_eq!(line["points"], 0, "{file}: {line}");
+                        seen.insert(reason.as_str().unwrap().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        [
+            "flags_outweigh_approvals",
+            "too_few_approvals",
+            "too_many_flags",
+            "untrusted_approvers"
+        ]
+    );
+}
