@@ -100,13 +100,6 @@ fn the_readme_walkthrough_runs_as_written() {
         bin.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server_addr = format!("127.0.0.1:{port}");
-
     let (serve, rest): (Vec<&String>, Vec<&String>) = blocks
         .iter()
         .partition(|b| b.trim_start().starts_with("coopledger serve"));
@@ -119,16 +112,36 @@ fn the_readme_walkthrough_runs_as_written() {
         .split_whitespace()
         .skip(1)
         .collect();
-    let server = Server(
-        Command::new(bin)
-            .args(&serve_args)
-            .args(["--listen", &server_addr])
-            .current_dir(work.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    // Port 0: the server picks a free port and names it on stderr, so no
+    // other test can take the port between a probe and the bind.
+    let mut child = Command::new(bin)
+        .args(&serve_args)
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(work.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        // Read every line (the pipe must not fill), sending the first one
+        // that names the address.
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split(" on http://").nth(1)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(rest.split(' ').next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let server_addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server named its address");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(&server_addr).is_err() {
         assert!(Instant::now() < deadline, "the server did not start");
