@@ -17,7 +17,9 @@
 //! the same scenario and settings give the same table on every machine.
 
 pub mod attack;
+pub mod catalogue;
 pub mod measure;
+pub mod settings;
 
 use std::collections::BTreeMap;
 
@@ -25,8 +27,9 @@ use serde::Serialize;
 
 use crate::scoring::{self, Report, ScoringError, ScoringInput};
 
-pub use attack::AttackKind;
+pub use catalogue::AttackKind;
 pub use measure::{BucketMeasure, Loss, Measure};
+pub use settings::{MAX_GROUP, MAX_INFLATE_PPM, Settings, choose, default_group};
 
 /// Why a simulation cannot run at all (one attack that cannot run is an
 /// [`Outcome`] saying why, not an error).
@@ -38,52 +41,6 @@ pub enum SimulateError {
     /// A setting is out of range or names someone who is not a member.
     #[error("{0}")]
     Setting(String),
-}
-
-/// The largest ring or sybil group a simulation builds (each added member
-/// multiplies the evaluations an attack appends).
-pub const MAX_GROUP: usize = 500;
-
-/// The largest inflation factor, in ppm (×100).
-pub const MAX_INFLATE_PPM: u64 = 100_000_000;
-
-/// What to simulate, and with whom. `Default` is every attack with the
-/// documented choices.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// The attacks to run, in catalogue order; empty: all of them.
-    pub attacks: Vec<AttackKind>,
-    /// How many sybils join the sybil ring (default: [`default_group`]).
-    pub sybils: Option<usize>,
-    /// How many real members form a ring, coalition or clique (default:
-    /// [`default_group`]); ignored when `attackers` is given.
-    pub ring: Option<usize>,
-    /// The real members who attack, instead of the rule of [`choose`]; a
-    /// single-attacker attack takes the first.
-    pub attackers: Option<Vec<String>>,
-    /// The member a coalition flags, instead of the best-paid outsider.
-    pub rival: Option<String>,
-    /// How much inflated claims are multiplied by, in ppm (2×: 2,000,000),
-    /// above 1× and at most [`MAX_INFLATE_PPM`].
-    pub inflate_ppm: u64,
-    /// The most evaluations one attack may append; an attack that would
-    /// append more is skipped with the reason (a ring rating every claim of
-    /// a million-claim period would otherwise need gigabytes).
-    pub max_added_evaluations: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            attacks: Vec::new(),
-            sybils: None,
-            ring: None,
-            attackers: None,
-            rival: None,
-            inflate_ppm: 2_000_000,
-            max_added_evaluations: 2_000_000,
-        }
-    }
 }
 
 /// One attack's result.
@@ -137,12 +94,6 @@ pub struct Simulation {
     pub honest_payouts: BTreeMap<String, u64>,
     /// Each attack, in catalogue order.
     pub outcomes: Vec<Outcome>,
-}
-
-/// The ring and sybil size when none is given: a tenth of the members,
-/// rounded up, at least 2 and at most 20 (the study behind #12 used 10%).
-pub fn default_group(members: usize) -> usize {
-    members.div_ceil(10).clamp(2, 20)
 }
 
 /// Runs the honest scenario and every chosen attack.
@@ -239,16 +190,6 @@ fn rank_by_payout(members: &[String], honest: &Report) -> Vec<String> {
         .collect();
     ranked.sort();
     ranked.into_iter().map(|(_, m)| m.clone()).collect()
-}
-
-/// The documented rule for who attacks: the `k` members in the middle of
-/// the honest ranking (positions ⌊(n − k) / 2⌋ onwards, least paid first),
-/// typical members rather than the best or the least paid. A single
-/// attacker is the middle member.
-pub fn choose(ranking: &[String], k: usize) -> Vec<String> {
-    let k = k.min(ranking.len());
-    let start = (ranking.len() - k) / 2;
-    ranking[start..start + k].to_vec()
 }
 
 /// Refuses settings that name non-members or sizes out of range, before
