@@ -24,9 +24,9 @@ mod cooperative;
 use std::hint::black_box;
 use std::time::Duration;
 
+use cooperative::{Rng, cooperative};
 use coopledger::scoring::allocation::impartial_shares;
 use coopledger::scoring::score;
-use cooperative::{Rng, cooperative};
 use coopledger::scoring::trust::eigentrust;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 

@@ -18,9 +18,9 @@ mod cooperative;
 
 use std::hint::black_box;
 
+use cooperative::cooperative;
 use coopledger::scoring::score;
 use coopledger::simulate::{OutcomeResult, Settings, simulate};
-use cooperative::cooperative;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn simulate_1000(c: &mut Criterion) {

@@ -206,4 +206,3 @@ pub fn cooperative(members: usize, contributions: usize, evaluations: usize) -> 
         income: 250_000_000,
     }
 }
-

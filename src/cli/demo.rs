@@ -111,17 +111,36 @@ fn month_name(start: i64) -> String {
     format_time(start)[..7].to_string()
 }
 
+/// `coopledger demo` options.
+#[derive(clap::Args, Debug, Default)]
+pub struct DemoArgs {
+    /// Leave the demo's cooperative running after the month (the web app
+    /// and the API on --listen) until Ctrl-C.
+    #[arg(long)]
+    pub keep_serving: bool,
+    /// Where the kept server listens (with --keep-serving; default
+    /// 127.0.0.1:7070). Without --keep-serving the demo takes any free port.
+    #[arg(long, requires = "keep_serving")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// Runs the demo.
-pub async fn run() -> Result<()> {
+pub async fn run(args: &DemoArgs) -> Result<()> {
     let data = tempfile::tempdir().context("creating a temporary data folder")?;
+    let listen = match (args.keep_serving, args.listen) {
+        (_, Some(addr)) => addr,
+        (true, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 7070)),
+        (false, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
     let server = start(ServerConfig {
         data_dir: data.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse()?,
+        listen,
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
         // Members-only, as `coopledger serve`: the demo's reads are signed.
         public_read: false,
+        web: true,
         tls: None,
     })
     .await?;
@@ -510,7 +529,18 @@ pub async fn run() -> Result<()> {
         e.map_err(super::status)?;
         n += 1;
     }
-    println!("\nThe log holds {n} signed entries. Stopping the server.");
+    if args.keep_serving {
+        println!(
+            "\nThe log holds {n} signed entries. The cooperative keeps running: open {}/ in a browser (the web app); Ctrl-C to stop.",
+            server.url()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        println!("Stopping the server.");
+    } else {
+        println!("\nThe log holds {n} signed entries. Stopping the server.");
+    }
     server.stop().await?;
     Ok(())
 }
