@@ -474,6 +474,7 @@ function keyScreen(): HTMLElement {
 // ---- routing ------------------------------------------------------------------
 
 function route(): void {
+  say("");
   const hash = location.hash || (me ? "#review" : "#join");
   let screen: HTMLElement;
   const admit = /^#admit\/([^/]+)\/([0-9a-fA-F]{64})$/.exec(hash);

@@ -1,0 +1,184 @@
+// The app in a real browser (Debian's chromium, driven by playwright-core)
+// against a real `coopledger serve` on 127.0.0.1 with a free port and a
+// temporary data folder. ana founds the cooperative with the CLI and brings
+// her CLI key into the browser; ben joins in another browser context (his
+// own key, made there) and ana admits him from his invitation link; both
+// log, and review each other; a refused action shows the server's message;
+// the ids the browser computed are the ids the server's log holds.
+// Screenshots of each screen go to web/screenshots/ (linked from the README).
+//
+// Needs target/debug/coopledger (or COOPLEDGER_BIN) and /usr/bin/chromium
+// (or CHROMIUM); `npm run e2e`.
+
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+const repo = resolve(import.meta.dirname, "..", "..");
+const bin = process.env.COOPLEDGER_BIN ? resolve(process.env.COOPLEDGER_BIN) : join(repo, "target", "debug", "coopledger");
+const shots = join(repo, "web", "screenshots");
+const tmp = mkdtempSync(join(tmpdir(), "coopledger-web-"));
+const home = join(tmp, "home");
+let server: ChildProcess;
+let url = "";
+let browser: Browser;
+
+function cli(...args: string[]): string {
+  return execFileSync(bin, ["--server", url, "--home", home, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  server = spawn(bin, ["serve", "--data", join(tmp, "data"), "--listen", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+  url = await new Promise<string>((ok, fail) => {
+    let seen = "";
+    const timer = setTimeout(() => fail(new Error(`the server did not start: ${seen}`)), 30_000);
+    server.stderr!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      const m = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+    server.on("exit", (code) => fail(new Error(`the server exited (${code}): ${seen}`)));
+  });
+  cli("keygen", "ana");
+  cli("init", "--name", "Riverside Makers", "--currency", "EUR", "--decimals", "2");
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function newMember(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 420, height: 860 }, locale: "en-GB" });
+  const page = await context.newPage();
+  const outside: string[] = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(url)) outside.push(r.url());
+  });
+  page.on("close", () => assert.deepEqual(outside, [], "the app fetches nothing from elsewhere"));
+  return page;
+}
+
+async function status(page: Page, expect: RegExp): Promise<string> {
+  const el = page.locator("#status");
+  await el.filter({ hasText: expect }).waitFor({ timeout: 15_000 }).catch(async () => {
+    throw new Error(`status ${JSON.stringify(await el.textContent())} does not match ${expect}`);
+  });
+  return (await el.textContent()) ?? "";
+}
+
+async function lastId(page: Page): Promise<string> {
+  return ((await page.locator("#last-id").textContent()) ?? "").trim();
+}
+
+test("two members join, log and review each other in the browser", async () => {
+  const ana = await newMember();
+  const ben = await newMember();
+
+  // ana brings her CLI key file into the browser.
+  await ana.goto(`${url}/#join`);
+  await ana.locator("body[data-ready]").waitFor();
+  await ana.fill("input[name=import-handle]", "ana");
+  await ana.fill("textarea[name=keyfile]", readFileSync(join(home, "keys", "ana.key"), "utf8"));
+  await ana.click("#import-key button[type=submit]");
+  await status(ana, /Using ana's key/);
+
+  // ben makes a key in his browser and gets an invitation link.
+  await ben.goto(`${url}/`);
+  await ben.locator("body[data-ready]").waitFor();
+  await ben.fill("input[name=handle]", "ben");
+  await ben.click("#make-key button[type=submit]");
+  await status(ben, /A key for ben is made/);
+  const link = await ben.inputValue("#invite-link");
+  assert.match(link, /#admit\/ben\/[0-9a-f]{64}$/);
+  await ben.screenshot({ path: join(shots, "join.png"), fullPage: true });
+
+  // ana opens the link and admits him.
+  await ana.goto(link);
+  await ana.screenshot({ path: join(shots, "admit.png"), fullPage: true });
+  await ana.click("#admit button[type=submit]");
+  await status(ana, /Admitted ben: entry [0-9a-f]{64}.*checked/);
+  const admitId = await lastId(ana);
+
+  // Both log.
+  await ben.goto(`${url}/#log`);
+  await ben.fill("input[name=quantity]", "1h30m");
+  await ben.fill("input[name=tags]", "design");
+  await ben.fill("input[name=note]", "enclosure CAD");
+  await ben.screenshot({ path: join(shots, "log.png"), fullPage: true });
+  await ben.click("#log button[type=submit]");
+  await status(ben, /Logged work: entry [0-9a-f]{64}.*checked/);
+  const workId = await lastId(ben);
+
+  await ana.goto(`${url}/#log`);
+  await ana.selectOption("select[name=kind]", { label: "expense" });
+  await ana.fill("input[name=quantity]", "25.00");
+  await ana.fill("input[name=note]", "filament");
+  await ana.fill("input[name=evidence]", "https://example.org/r/4411");
+  await ana.click("#log button[type=submit]");
+  await status(ana, /Logged expense: entry [0-9a-f]{64}.*checked/);
+  const expenseId = await lastId(ana);
+
+  // A duration nobody can read is refused before anything is signed.
+  await ben.fill("input[name=quantity]", "soon");
+  await ben.click("#log button[type=submit]");
+  await status(ben, /Refused: "soon" is not a duration/);
+
+  // The ids the browsers computed are the server's.
+  const entries = JSON.parse(cli("--as", "ana", "--json", "entries")) as { id: string; author: string }[] | { entries: { id: string }[] };
+  const ids = (Array.isArray(entries) ? entries : entries.entries).map((e) => e.id);
+  for (const id of [admitId, workId, expenseId]) assert.ok(ids.includes(id), `${id} is in the server's log`);
+
+  // ben reviews ana's expense; ana flags ben's work with a note.
+  await ben.goto(`${url}/#review`);
+  const toReview = ben.locator("#to-review li").filter({ hasText: "filament" });
+  await toReview.waitFor();
+  assert.match((await toReview.textContent()) ?? "", /25\.00 EUR/);
+  await toReview.locator("input[name=rating]").fill("80");
+  await ben.screenshot({ path: join(shots, "review.png"), fullPage: true });
+  await toReview.locator("button.approve").click();
+  await status(ben, /Approved ana's expense: entry [0-9a-f]{64}/);
+
+  await ana.goto(`${url}/#review`);
+  const bens = ana.locator("#to-review li").filter({ hasText: "enclosure CAD" });
+  await bens.waitFor();
+  await bens.locator("input[name=note]").fill("no drawing attached");
+  await bens.locator("button.flag").click();
+  await status(ana, /Flagged ben's work/);
+  await ana.locator("#my-claims li").filter({ hasText: "approved by 1" }).waitFor();
+
+  // ben sees his claim flagged.
+  await ben.goto(`${url}/#log`);
+  await ben.goto(`${url}/#review`);
+  await ben.locator("#my-claims li").filter({ hasText: "flagged by ana" }).waitFor();
+  await ben.screenshot({ path: join(shots, "my-claims.png"), fullPage: true });
+
+  // A refused action shows the server's own message: ben is no admin.
+  await ben.goto(`${url}/#admit`);
+  await ben.fill("#admit input[name=handle]", "eve");
+  await ben.fill("#admit input[name=key]", "11".repeat(32));
+  await ben.click("#admit button[type=submit]");
+  const refused = await status(ben, /^Refused: /);
+  assert.doesNotMatch(refused, /PermissionDenied|permission_denied|\[\w+\]/, "the message, not a code");
+  await ben.screenshot({ path: join(shots, "refused.png"), fullPage: true });
+  const members = cli("--as", "ana", "member", "list");
+  assert.match(members, /ben/);
+  assert.doesNotMatch(members, /eve/);
+
+  await ana.close();
+  await ben.close();
+});
