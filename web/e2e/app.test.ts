@@ -3,7 +3,7 @@
 // temporary data folder. ana founds the cooperative with the CLI and brings
 // her CLI key into the browser; ben joins in another browser context (his
 // own key, made there) and ana admits him from his invitation link; both
-// log, and review each other; a refused action shows the server's message;
+// log, review each other, allocate, retract and audit; a refused action shows the server's message;
 // the ids the browser computed are the ids the server's log holds.
 // Screenshots of each screen go to web/screenshots/ (linked from the README).
 //
@@ -79,6 +79,14 @@ async function status(page: Page, expect: RegExp): Promise<string> {
     throw new Error(`status ${JSON.stringify(await el.textContent())} does not match ${expect}`);
   });
   return (await el.textContent()) ?? "";
+}
+
+/** Waits for `selector` to say `expect`; fails with what it says instead. */
+async function shows(page: Page, selector: string, expect: RegExp): Promise<void> {
+  const el = page.locator(selector);
+  await el.filter({ hasText: expect }).first().waitFor({ timeout: 15_000 }).catch(async () => {
+    throw new Error(`${selector} says ${JSON.stringify(await el.allTextContents())}, not ${expect}`);
+  });
 }
 
 async function lastId(page: Page): Promise<string> {
@@ -178,6 +186,30 @@ test("two members join, log and review each other in the browser", async () => {
   const members = cli("--as", "ana", "member", "list");
   assert.match(members, /ben/);
   assert.doesNotMatch(members, /eve/);
+
+  // ana audits: the first visit pins the checkpoint, the next one proves
+  // the log only grew since.
+  await ana.goto(`${url}/#audit`);
+  await shows(ana, "#audit-verdict", /first checkpoint/);
+
+  // ana splits her 100 points for this month; ben retracts his flagged work.
+  await ana.goto(`${url}/#allocate`);
+  await ana.locator("input[name=share-ben]").fill("100");
+  await ana.locator("#total").filter({ hasText: "100 of 100" }).waitFor();
+  await ana.screenshot({ path: join(shots, "allocate.png"), fullPage: true });
+  await ana.click("#allocate button[type=submit]");
+  await status(ana, /Allocated your points for \d{4}-\d{2}: entry [0-9a-f]{64}/);
+
+  await ben.goto(`${url}/#review`);
+  const mine = ben.locator("#my-claims li").filter({ hasText: "enclosure CAD" });
+  await mine.locator("input[name=reason]").fill("logged twice");
+  await mine.locator("button.flag").click();
+  await status(ben, /Retracted your work: entry [0-9a-f]{64}/);
+  await ben.locator("#my-claims li").filter({ hasText: "enclosure CAD" }).waitFor({ state: "detached" });
+
+  await ana.goto(`${url}/#audit`);
+  await shows(ana, "#audit-verdict", /Consistent: the log grew from \d+ to \d+ entries/);
+  await ana.screenshot({ path: join(shots, "audit.png"), fullPage: true });
 
   await ana.close();
   await ben.close();

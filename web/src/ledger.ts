@@ -229,3 +229,63 @@ export function formatMinutes(minutes: bigint | number): string {
   const m = n % 60;
   return h > 0 ? (m > 0 ? `${h}h${m}m` : `${h}h`) : `${m}m`;
 }
+
+/**
+ * RFC 9162 §2.1.4.2: whether the tree of `newSize` leaves with `newRoot`
+ * extends the one of `oldSize` leaves with `oldRoot` (nothing rewritten,
+ * only appended). Throws saying what does not hold.
+ */
+export function verifyConsistency(
+  oldSize: bigint,
+  newSize: bigint,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+  proof: Uint8Array[],
+): void {
+  if (oldSize > newSize) throw new Error(`the log shrank from ${oldSize} to ${newSize} entries`);
+  if (oldSize === 0n) return;
+  if (oldSize === newSize) {
+    if (proof.length !== 0 || !equalBytes(oldRoot, newRoot)) throw new Error(`two different roots for the same size ${oldSize}`);
+    return;
+  }
+  if (proof.length === 0) throw new Error("an empty consistency proof");
+  const powerOfTwo = (oldSize & (oldSize - 1n)) === 0n;
+  const seed = powerOfTwo ? oldRoot : proof[0];
+  const path = powerOfTwo ? proof : proof.slice(1);
+  let fn = oldSize - 1n;
+  let sn = newSize - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = seed;
+  let sr = seed;
+  for (const c of path) {
+    if (sn === 0n) throw new Error("the consistency proof is too long");
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) throw new Error("the consistency proof is too short");
+  if (!equalBytes(fr, oldRoot)) throw new Error(`the log's first ${oldSize} entries are not the ones this browser saw`);
+  if (!equalBytes(sr, newRoot)) throw new Error("the consistency proof does not lead to the latest checkpoint's root");
+}
+
+/** `[start, end)` in seconds of the calendar month `YYYY-MM` (UTC). */
+export function monthPeriod(month: string): { start: bigint; end: bigint } {
+  const m = /^(\d{4})-(\d{2})$/.exec(month.trim());
+  if (!m) throw new Error(`"${month}" is not a month: type it like 2026-10`);
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  if (mo < 1 || mo > 12) throw new Error(`"${month}" is not a month`);
+  return { start: BigInt(Date.UTC(y, mo - 1, 1) / 1000), end: BigInt(Date.UTC(y, mo, 1) / 1000) };
+}

@@ -8,7 +8,8 @@ import { ContributionKind, EntrySchema, Verdict, type Contribution, type Entry }
 import { Ledger, type LoggedEntry, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
 import { Session, ledgerClient, refusalText, type Landed } from "./api";
 import { type Identity, fromSeed, keyFileText, load, newKey, parseKeyFile, remove, save } from "./keys";
-import { entryId, equalBytes, formatAmount, formatMinutes, fromHex, parseAmount, parseDuration, toHex } from "./ledger";
+import { entryId, equalBytes, formatAmount, formatMinutes, fromHex, monthPeriod, parseAmount, parseDuration, toHex, verifyCheckpoint, verifyConsistency } from "./ledger";
+import { verify } from "./keys";
 
 // ---- tiny DOM helpers -------------------------------------------------------
 
@@ -143,7 +144,7 @@ function joinScreen(): HTMLElement {
   return h(
     "div",
     {},
-    h("h2", {}, "Join"),
+    h("h2", { tabindex: "-1" }, "Join"),
     h("p", {}, info?.networkName ? `You are joining ${info.networkName}.` : "This server has no cooperative yet: a founder runs `coopledger init` first."),
     h(
       "form",
@@ -179,6 +180,7 @@ function joinScreen(): HTMLElement {
             await save("identity", me);
             keyText.value = "";
             say(`Using ${me.handle}'s key from the key file (kept in this browser, not readable back).`);
+            keepStatus = true;
             location.hash = "#review";
           });
         },
@@ -241,7 +243,7 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
         });
       },
     },
-    h("h2", {}, "Admit a member"),
+    h("h2", { tabindex: "-1" }, "Admit a member"),
     h("p", {}, "Admins only: from an invitation link a new member sent you."),
     field("Handle", who),
     field("Public key (or the whole invitation link)", code),
@@ -317,7 +319,7 @@ function logScreen(): HTMLElement {
         });
       },
     },
-    h("h2", {}, "Log a contribution"),
+    h("h2", { tabindex: "-1" }, "Log a contribution"),
     field("What", kind),
     h("label", { class: "field" }, quantityLabel, amount),
     rateField,
@@ -426,8 +428,97 @@ function reviewForm(c: Claim, refresh: () => void): HTMLElement {
   return h("li", { class: "card to-review" }, claimRow(c), field("Rating (0–100, optional)", rating), field("Note", note), h("div", { class: "buttons" }, approve, flag));
 }
 
+function retractForm(c: Claim, refresh: () => void): HTMLElement {
+  const reason = h("input", { name: "reason", "aria-label": "Why retract it" , placeholder: "why (optional)" }) as HTMLInputElement;
+  const retract = h("button", { type: "button", class: "flag" }, "Retract") as HTMLButtonElement;
+  retract.addEventListener("click", () =>
+    act(retract, async () => {
+      const l = await session().submit({ case: "retractContribution", value: { contributionId: c.id, reason: reason.value.trim() } });
+      landed(`Retracted your ${kindNames[c.contribution.kind]}`, l);
+      refresh();
+    }),
+  );
+  return h("div", { class: "buttons" }, reason, retract);
+}
+
+function allocateScreen(): HTMLElement {
+  const month = h("input", { name: "month", type: "month", value: new Date().toISOString().slice(0, 7), required: true }) as HTMLInputElement;
+  const rows = h("div", { id: "shares" }, h("p", { "aria-busy": "true" }, "Reading the members…"));
+  const total = h("p", { id: "total", role: "status" });
+  const send = h("button", { type: "submit" }, "Allocate") as HTMLButtonElement;
+  const inputs: HTMLInputElement[] = [];
+  const sum = (): number => inputs.reduce((n, i) => n + (Number(i.value) || 0), 0);
+  const showTotal = (): void => {
+    total.textContent = `${sum()} of 100 points given`;
+  };
+  (async () => {
+    const s = session();
+    const members = (await s.read(Ledger.method.listMembers, {})).members.filter((m) => m.handle !== s.me.handle && m.suspendedAt === undefined);
+    rows.replaceChildren(
+      ...members.map((m) => {
+        const input = h("input", { name: `share-${m.handle}`, type: "number", min: "0", max: "100", inputmode: "numeric", value: "0", "data-member": m.handle }) as HTMLInputElement;
+        input.addEventListener("input", showTotal);
+        inputs.push(input);
+        return field(m.handle, input);
+      }),
+    );
+    showTotal();
+  })().catch((e) => rows.replaceChildren(h("p", { class: "error" }, refusalText(e))));
+  return h(
+    "form",
+    {
+      id: "allocate",
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        act(send, async () => {
+          const shares = inputs
+            .filter((i) => Number(i.value) > 0)
+            .map((i) => ({ member: i.dataset.member ?? "", percent: Number(i.value) }));
+          const l = await session().submit({ case: "allocate", value: { period: monthPeriod(month.value), shares } });
+          landed(`Allocated your points for ${month.value}`, l);
+        });
+      },
+    },
+    h("h2", { tabindex: "-1" }, "Allocate 100 points"),
+    h("p", {}, "Split 100 points among the others for the month: who made the month work?"),
+    field("Month", month),
+    rows,
+    total,
+    send,
+  );
+}
+
+/**
+ * The log's latest checkpoint, checked against the log key this browser
+ * pinned, and proven to extend the last checkpoint this browser saw.
+ */
+function auditScreen(): HTMLElement {
+  const box = h("div", {}, h("h2", { tabindex: "-1" }, "Audit"), h("p", { "aria-busy": "true" }, "Checking…"));
+  (async () => {
+    const s = session();
+    const latest = await s.client.getCheckpoint({});
+    const cp = await verifyCheckpoint(latest.note, s.info.logPublicKey, verify);
+    const seen = await load<{ size: string; root: string }>("checkpoint");
+    let verdict = "This is the first checkpoint this browser has seen; later visits check that the log only grew from here.";
+    if (seen) {
+      const old = BigInt(seen.size);
+      const proof = old === 0n || old === cp.size ? { hashes: [] as Uint8Array[] } : await s.read(Ledger.method.getConsistencyProof, { oldSize: old, newSize: cp.size });
+      verifyConsistency(old, cp.size, fromHex(seen.root), cp.root, proof.hashes);
+      verdict = `Consistent: the log grew from ${seen.size} to ${cp.size} entries and rewrote nothing this browser saw.`;
+    }
+    await save("checkpoint", { size: cp.size.toString(), root: toHex(cp.root) });
+    box.replaceChildren(
+      h("h2", { tabindex: "-1" }, "Audit"),
+      h("p", { id: "audit-verdict" }, verdict),
+      h("p", {}, `Latest checkpoint: ${cp.size} entries, signed by the log key `, h("span", { class: "mono" }, toHex(s.info.logPublicKey))),
+      h("pre", { class: "mono" }, latest.note),
+    );
+  })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "Audit"), h("p", { class: "error", id: "audit-verdict" }, `Not consistent or not checked: ${refusalText(e)}`)));
+  return box;
+}
+
 function reviewScreen(): HTMLElement {
-  const box = h("div", {}, h("h2", {}, "Review"), h("p", { "aria-busy": "true" }, "Reading the log…"));
+  const box = h("div", {}, h("h2", { tabindex: "-1" }, "Review"), h("p", { "aria-busy": "true" }, "Reading the log…"));
   const refresh = (): void => {
     (async () => {
       const s = session();
@@ -435,15 +526,15 @@ function reviewScreen(): HTMLElement {
       const mine = claims.filter((c) => c.author === s.me.handle);
       const todo = claims.filter((c) => c.author !== s.me.handle && !c.reviews.has(s.me.handle));
       box.replaceChildren(
-        h("h2", {}, "Review"),
+        h("h2", { tabindex: "-1" }, "Review"),
         h("h3", {}, `To review (${todo.length}): others' claims in open periods you have not evaluated`),
         todo.length ? h("ul", { id: "to-review" }, ...todo.map((c) => reviewForm(c, refresh))) : h("p", {}, "Nothing to review."),
         h("h3", {}, `My claims (${mine.length})`),
         mine.length
-          ? h("ul", { id: "my-claims" }, ...mine.map((c) => h("li", { class: "card" }, claimRow(c), h("p", { class: "status" }, status(c)))))
+          ? h("ul", { id: "my-claims" }, ...mine.map((c) => h("li", { class: "card" }, claimRow(c), h("p", { class: "status" }, status(c)), retractForm(c, refresh))))
           : h("p", {}, "You have logged nothing in the open periods."),
       );
-    })().catch((e) => box.replaceChildren(h("h2", {}, "Review"), h("p", { class: "error" }, refusalText(e))));
+    })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "Review"), h("p", { class: "error" }, refusalText(e))));
   };
   refresh();
   return box;
@@ -463,7 +554,7 @@ function keyScreen(): HTMLElement {
   return h(
     "div",
     {},
-    h("h2", {}, "My key"),
+    h("h2", { tabindex: "-1" }, "My key"),
     me ? h("p", {}, `Signed in as ${me.handle}, key `, h("span", { class: "mono" }, toHex(me.publicKey))) : h("p", {}, "No key in this browser."),
     h("p", {}, "The key is kept in this browser and cannot be read back, not even by this page. Save a key file when you make the key (Join), or import the CLI's."),
     me ? invitationBox(me) : null,
@@ -473,8 +564,13 @@ function keyScreen(): HTMLElement {
 
 // ---- routing ------------------------------------------------------------------
 
+/** Set by an action that moves to another screen and keeps its message. */
+let keepStatus = false;
+
 function route(): void {
-  say("");
+  // A new screen starts with no message from the last one's actions.
+  if (!keepStatus) say("");
+  keepStatus = false;
   const hash = location.hash || (me ? "#review" : "#join");
   let screen: HTMLElement;
   const admit = /^#admit\/([^/]+)\/([0-9a-fA-F]{64})$/.exec(hash);
@@ -483,6 +579,8 @@ function route(): void {
   else if (hash === "#log") screen = logScreen();
   else if (hash === "#admit") screen = admitScreen();
   else if (hash === "#key") screen = keyScreen();
+  else if (hash === "#allocate") screen = allocateScreen();
+  else if (hash === "#audit") screen = auditScreen();
   else screen = reviewScreen();
   main().replaceChildren(screen);
   document.getElementById("who")!.textContent = me ? `${me.handle} · ${info?.networkName ?? ""}` : (info?.networkName ?? "");

@@ -79,3 +79,25 @@ test("durations and amounts as people type them", () => {
   assert.equal(formatAmount(123450n, 2, "EUR", "de-DE"), "1.234,50 EUR");
   assert.deepEqual(fromHex("0aFF"), new Uint8Array([10, 255]));
 });
+
+test("consistency proofs: a tree of 3 extends to 4 and 7, and a rewrite is caught", async () => {
+  const { verifyConsistency } = await import("../src/ledger");
+  const l = [1, 2, 3, 4, 5, 6, 7].map((i) => new Uint8Array(32).fill(i));
+  const n = nodeHash;
+  const root3 = n(n(l[0], l[1]), l[2]);
+  const root4 = n(n(l[0], l[1]), n(l[2], l[3]));
+  // RFC 9162 PROOF(3, D[4]) = [l2, l3, n(l0,l1)].
+  verifyConsistency(3n, 4n, root3, root4, [l[2], l[3], n(l[0], l[1])]);
+  const root7 = n(root4, n(n(l[4], l[5]), l[6]));
+  // PROOF(4, D[7]) = [MTH(4..7)] (old tree perfect).
+  verifyConsistency(4n, 7n, root4, root7, [n(n(l[4], l[5]), l[6])]);
+  assert.throws(() => verifyConsistency(3n, 4n, n(n(l[0], l[1]), l[4]), root4, [l[2], l[3], n(l[0], l[1])]));
+  assert.throws(() => verifyConsistency(4n, 3n, root4, root3, []), /shrank/);
+});
+
+test("months as periods", async () => {
+  const { monthPeriod } = await import("../src/ledger");
+  assert.deepEqual(monthPeriod("2026-10"), { start: 1790812800n, end: 1793491200n });
+  assert.deepEqual(monthPeriod("2026-12").end, BigInt(Date.UTC(2027, 0, 1) / 1000));
+  assert.throws(() => monthPeriod("2026-13"));
+});
