@@ -5,7 +5,7 @@
 import { create, toBinary, type DescMethodUnary, type DescMethodServerStreaming, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
-import { EntrySchema, EnvelopeSchema, type Entry } from "./gen/coopledger/v1/entry_pb";
+import { EntrySchema, EnvelopeSchema } from "./gen/coopledger/v1/entry_pb";
 import { Ledger, type LoggedEntry, type Receipt, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
 import { type Identity, sign, verify } from "./keys";
 import { PAYLOAD_TYPE, entryId, equalBytes, leafHash, pae, readMessage, rootFromInclusion, toHex, verifyCheckpoint } from "./ledger";
@@ -93,7 +93,7 @@ export class Session {
    * that checkpoint's root. Throws the server's message on a refusal, and
    * says which check failed otherwise.
    */
-  async submit(body: Entry["body"]): Promise<Landed> {
+  async submit(body: MessageInitShape<typeof EntrySchema>["body"]): Promise<Landed> {
     const entry = create(EntrySchema, {
       networkId: this.info.networkId,
       author: this.me.handle,
