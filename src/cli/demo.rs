@@ -84,8 +84,15 @@ impl Demo {
     }
 }
 
-fn signer(handle: &str) -> Result<Signer> {
-    Ok(Signer::new(handle, super::member::new_key()?, &[]))
+/// A new member key; with `keys`, also written there as the CLI's key file
+/// (`HANDLE.key`), so a kept demo's members can sign in to the web app.
+fn signer(handle: &str, keys: Option<&std::path::Path>) -> Result<Signer> {
+    let key = super::member::new_key()?;
+    if let Some(dir) = keys {
+        coopledger::log::keyfile::write_key(&dir.join(format!("{handle}.key")), &key)
+            .with_context(|| format!("writing {handle}'s key file"))?;
+    }
+    Ok(Signer::new(handle, key, &[]))
 }
 
 fn work(minutes: u64, at: i64, tags: &[&str], note: &str) -> Body {
@@ -165,11 +172,18 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         hex::encode(&info.log_public_key)
     );
 
+    // A kept demo writes its members' key files, to use them in the app.
+    let key_dir = if args.keep_serving {
+        Some(tempfile::tempdir().context("creating a folder for the members' keys")?)
+    } else {
+        None
+    };
+    let keys = key_dir.as_ref().map(|d| d.path());
     let (mut ana, mut ben, mut cai, mut dee) = (
-        signer("ana")?,
-        signer("ben")?,
-        signer("cai")?,
-        signer("dee")?,
+        signer("ana", keys)?,
+        signer("ben", keys)?,
+        signer("cai", keys)?,
+        signer("dee", keys)?,
     );
     println!("1. ana founds the Riverside Makers cooperative (EUR, cents)");
     let genesis = client::genesis_body(
@@ -344,7 +358,7 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         ),
         (
             &dee,
-            client::admit_body("eve", &signer("eve")?.public_key()),
+            client::admit_body("eve", &signer("eve", None)?.public_key()),
             "dee (not an admin) admits eve",
         ),
         (
@@ -534,6 +548,12 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
             "\nThe log holds {n} signed entries. The cooperative keeps running: open {}/ in a browser (the web app); Ctrl-C to stop.",
             server.url()
         );
+        if let Some(dir) = keys {
+            println!(
+                "The members' key files are in {}: in the app, Join, then \"I already use the command line\" with e.g. ben.key (ana is the admin, ben the treasurer).",
+                dir.display()
+            );
+        }
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
