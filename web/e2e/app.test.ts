@@ -3,7 +3,7 @@
 // temporary data folder. ana founds the cooperative with the CLI and brings
 // her CLI key into the browser; ben joins in another browser context (his
 // own key, made there) and ana admits him from his invitation link; both
-// log, review each other, allocate, retract and audit; a refused action shows the server's message;
+// log, review each other, allocate, amend, retract and audit; a refused action shows the server's message;
 // the ids the browser computed are the ids the server's log holds.
 // Screenshots of each screen go to web/screenshots/ (linked from the README).
 //
@@ -206,6 +206,17 @@ test("two members join, log and review each other in the browser", async () => {
   await mine.locator("button.flag").click();
   await status(ben, /Retracted your work: entry [0-9a-f]{64}/);
   await ben.locator("#my-claims li").filter({ hasText: "enclosure CAD" }).waitFor({ state: "detached" });
+
+  // ana corrects her expense: the amendment clears ben's approval.
+  await ana.goto(`${url}/#review`);
+  await ana.locator("#my-claims li").filter({ hasText: "filament" }).locator("button.amend").click();
+  assert.equal(await ana.inputValue("input[name=quantity]"), "25.00");
+  await ana.fill("input[name=quantity]", "27.50");
+  await ana.fill("input[name=note]", "filament, corrected");
+  await ana.click("#log button[type=submit]");
+  await status(ana, /Amended expense: entry [0-9a-f]{64}.*checked/);
+  await ana.goto(`${url}/#review`);
+  await shows(ana, "#my-claims li", /27\.50 EUR[\s\S]*pending: no review yet/);
 
   await ana.goto(`${url}/#audit`);
   await shows(ana, "#audit-verdict", /Consistent: the log grew from \d+ to \d+ entries/);

@@ -45,6 +45,8 @@ function say(text: string, kind: "ok" | "error" = "ok"): void {
 const client = ledgerClient(location.origin);
 let info: ServerInfo | undefined;
 let me: Identity | undefined;
+/** The claim the Log screen amends, when opened from "Amend" on a claim. */
+let amending: Claim | undefined;
 /** Seed of a key made in this page session, for its one-time key file. */
 let freshSeed: Uint8Array | undefined;
 
@@ -281,8 +283,26 @@ function logScreen(): HTMLElement {
     rateField.hidden = !(k === ContributionKind.RESOURCE || k === ContributionKind.USE);
   };
   kind.addEventListener("change", update);
+  // Amending: the form starts from the claim as it stands; what is sent
+  // replaces it whole (and clears its reviews, as the log's rules say).
+  const target = amending;
+  amending = undefined;
+  if (target) {
+    const c = target.contribution;
+    kind.value = String(c.kind);
+    kind.disabled = true;
+    const decimals = info?.decimals ?? 2;
+    const plain = (u: bigint): string => (decimals > 0 ? `${u / 10n ** BigInt(decimals)}.${(u % 10n ** BigInt(decimals)).toString().padStart(decimals, "0")}` : String(u));
+    amount.value =
+      c.kind === ContributionKind.WORK ? formatMinutes(c.quantity) : c.kind === ContributionKind.MONEY || c.kind === ContributionKind.EXPENSE ? plain(c.quantity) : String(c.quantity);
+    if (c.rate !== undefined) rate.value = plain(c.rate);
+    date.value = new Date(Number(c.at) * 1000).toISOString().slice(0, 10);
+    tags.value = c.tags.join(", ");
+    note.value = c.note;
+    evidence.value = c.evidenceUrl;
+  }
   update();
-  const send = h("button", { type: "submit" }, "Log it") as HTMLButtonElement;
+  const send = h("button", { type: "submit" }, target ? "Amend it" : "Log it") as HTMLButtonElement;
   return h(
     "form",
     {
@@ -299,27 +319,28 @@ function logScreen(): HTMLElement {
                 ? parseAmount(amount.value, decimals)
                 : units(amount.value);
           const at = BigInt(Date.parse(`${date.value}T00:00:00Z`) / 1000);
-          const l = await session().submit({
-            case: "logContribution",
-            value: {
-              contribution: {
-                kind: k,
-                quantity: qty,
-                rate: rate.value.trim() && !rateField.hidden ? parseAmount(rate.value, decimals) : undefined,
-                tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
-                at,
-                note: note.value.trim(),
-                evidenceUrl: evidence.value.trim(),
-              },
-            },
-          });
-          landed(`Logged ${kindNames[k]}`, l);
+          const contribution = {
+            kind: k,
+            quantity: qty,
+            rate: rate.value.trim() && !rateField.hidden ? parseAmount(rate.value, decimals) : undefined,
+            tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
+            at,
+            note: note.value.trim(),
+            evidenceUrl: evidence.value.trim(),
+            evidenceHash: target?.contribution.evidenceHash,
+            project: target?.contribution.project,
+          };
+          const l = target
+            ? await session().submit({ case: "amendContribution", value: { contributionId: target.id, contribution } })
+            : await session().submit({ case: "logContribution", value: { contribution } });
+          landed(`${target ? "Amended" : "Logged"} ${kindNames[k]}`, l);
           amount.value = "";
           note.value = "";
         });
       },
     },
-    h("h2", { tabindex: "-1" }, "Log a contribution"),
+    h("h2", { tabindex: "-1" }, target ? `Amend your ${kindNames[target.contribution.kind]} of ${day(target.contribution.at)}` : "Log a contribution"),
+    target ? h("p", {}, "An amendment replaces the claim and clears its reviews: reviewers approve what is there now.") : null,
     field("What", kind),
     h("label", { class: "field" }, quantityLabel, amount),
     rateField,
@@ -438,7 +459,12 @@ function retractForm(c: Claim, refresh: () => void): HTMLElement {
       refresh();
     }),
   );
-  return h("div", { class: "buttons" }, reason, retract);
+  const amend = h("button", { type: "button", class: "amend" }, "Amend") as HTMLButtonElement;
+  amend.addEventListener("click", () => {
+    amending = c;
+    location.hash = "#log";
+  });
+  return h("div", { class: "buttons" }, amend, reason, retract);
 }
 
 function allocateScreen(): HTMLElement {
