@@ -160,6 +160,7 @@ function joinScreen(): HTMLElement {
             freshSeed = key.seed;
             await save("identity", me);
             invite.replaceChildren(invitationBox(me));
+            showWho();
             say(`A key for ${me.handle} is made and kept in this browser.`);
           });
         },
@@ -590,6 +591,12 @@ function keyScreen(): HTMLElement {
 
 // ---- routing ------------------------------------------------------------------
 
+/** Who is signed in, on which cooperative, in the header. */
+function showWho(): void {
+  const who = document.getElementById("who");
+  if (who) who.textContent = me ? `${me.handle} · ${info?.networkName ?? ""}` : (info?.networkName ?? "");
+}
+
 /** Set by an action that moves to another screen and keeps its message. */
 let keepStatus = false;
 
@@ -609,7 +616,7 @@ function route(): void {
   else if (hash === "#audit") screen = auditScreen();
   else screen = reviewScreen();
   main().replaceChildren(screen);
-  document.getElementById("who")!.textContent = me ? `${me.handle} · ${info?.networkName ?? ""}` : (info?.networkName ?? "");
+  showWho();
   for (const a of document.querySelectorAll<HTMLAnchorElement>("nav a")) {
     if (a.getAttribute("href") === hash.split("/")[0]) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
