@@ -221,3 +221,45 @@ async fn no_web_turns_the_app_off_but_not_grpc_web() {
     assert!(frames(&info.body).1.contains("grpc-status:0"));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_signed_read_over_grpc_web_passes_the_gate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = members_only_server(dir.path()).await;
+    let mut client =
+        pb::ledger_client::LedgerClient::new(crate::common::connect(&server.url()).await);
+    let network = crate::common::found_network(&mut client, &["ana"]).await;
+    let ana = &network.founders[0];
+    let request = pb::ListMembersRequest {}.encode_to_vec();
+    let method = "/coopledger.v1.Ledger/ListMembers";
+    let headers = coopledger::verify::sign_read(
+        &ana.key,
+        &network.id.as_slice().try_into().unwrap(),
+        method,
+        coopledger::ledger::now_ms(),
+        &[7u8; coopledger::verify::READ_NONCE_BYTES],
+        &request,
+    );
+    let head = headers
+        .iter()
+        .map(|(name, value)| format!("\r\n{name}: {value}"))
+        .collect::<String>();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(request.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&request);
+    let call = format!("POST {method} HTTP/1.1\r\nContent-Type: application/grpc-web+proto{head}");
+    let answer = exchange(server.addr, &call, &framed).await;
+    let (messages, trailers) = frames(&answer.body);
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    let members = pb::ListMembersResponse::decode(messages[0].as_slice()).unwrap();
+    assert_eq!(members.members[0].handle, "ana");
+
+    // The same signed read again is a replay, refused as over gRPC.
+    let again = exchange(server.addr, &call, &framed).await;
+    let status = again
+        .header("grpc-status")
+        .map(str::to_string)
+        .unwrap_or_else(|| frames(&again.body).1);
+    assert!(status.contains("16"), "Unauthenticated, got {status:?}");
+    server.stop().await.unwrap();
+}
