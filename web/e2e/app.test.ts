@@ -49,6 +49,10 @@ before(async () => {
   });
   cli("keygen", "ana");
   cli("init", "--name", "Riverside Makers", "--currency", "EUR", "--decimals", "2");
+  cli("policy", "adopt", join(repo, "examples", "policy.json"), "--yes");
+  // A third member (the policy's impartial bucket needs three), via the CLI.
+  const caiKey = cli("keygen", "cai", "--print-id").trim();
+  cli("--as", "ana", "member", "admit", "cai", caiKey);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -85,7 +89,8 @@ async function status(page: Page, expect: RegExp): Promise<string> {
 async function shows(page: Page, selector: string, expect: RegExp): Promise<void> {
   const el = page.locator(selector);
   await el.filter({ hasText: expect }).first().waitFor({ timeout: 15_000 }).catch(async () => {
-    throw new Error(`${selector} says ${JSON.stringify(await el.allTextContents())}, not ${expect}`);
+    const said = JSON.stringify(await el.allTextContents());
+    throw new Error(`${selector} says ${said}, not ${expect} (status: ${await page.locator("#status").textContent()})`);
   });
 }
 
@@ -217,6 +222,13 @@ test("two members join, log and review each other in the browser", async () => {
   await status(ana, /Amended expense: entry [0-9a-f]{64}.*checked/);
   await ana.goto(`${url}/#review`);
   await shows(ana, "#my-claims li", /27\.50 EUR[\s\S]*pending: no review yet/);
+
+  // The month's preview at an income of 1,000.00: the payouts by member.
+  await ana.goto(`${url}/#month`);
+  await ana.fill("input[name=income]", "1000.00");
+  await ana.click("#month button[type=submit]");
+  await shows(ana, "#payouts", /ana/);
+  await ana.screenshot({ path: join(shots, "month.png"), fullPage: true });
 
   await ana.goto(`${url}/#audit`);
   await shows(ana, "#audit-verdict", /Consistent: the log grew from \d+ to \d+ entries/);

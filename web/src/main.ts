@@ -544,6 +544,93 @@ function auditScreen(): HTMLElement {
   return box;
 }
 
+/** The report JSON of a preview (SCORING.md §7, the fields shown here). */
+interface Report {
+  income: number;
+  reserve?: number;
+  payouts: Record<string, number>;
+  buckets: { type: string; amount: number; paid: Record<string, number> }[];
+  warnings: unknown[];
+}
+
+/**
+ * The month: the preview of a period's distribution at a given income,
+ * payouts by member (a bar each) and by bucket, the reserve and warnings.
+ */
+function monthScreen(): HTMLElement {
+  const month = h("input", { name: "month", type: "month", value: new Date().toISOString().slice(0, 7), required: true }) as HTMLInputElement;
+  const income = h("input", { name: "income", inputmode: "decimal", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const go = h("button", { type: "submit" }, "Preview") as HTMLButtonElement;
+  const out = h("section", { id: "preview", "aria-live": "polite" });
+  const amount = (n: number): string => money(BigInt(n));
+  return h(
+    "div",
+    {},
+    h("h2", { tabindex: "-1" }, "The month"),
+    h(
+      "form",
+      {
+        id: "month",
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          act(go, async () => {
+            const s = session();
+            const parts = await s.readAll(Ledger.method.computeShares, {
+              period: monthPeriod(month.value),
+              income: parseAmount(income.value, info?.decimals ?? 2),
+            });
+            const header = parts.find((p) => p.header)?.header;
+            const json = parts.map((p) => new TextDecoder().decode(p.reportJson)).join("");
+            const report = JSON.parse(json) as Report;
+            const total = Math.max(1, report.income);
+            out.replaceChildren(h("div", {},
+              h("h3", {}, `${month.value}: ${amount(report.income)} by policy version ${header?.policyVersion ?? "?"}`),
+              header?.recorded ? h("p", {}, "This period is recorded: these are the recorded figures.") : null,
+              header?.notRecordable ? h("p", { class: "note" }, `Not recordable as it stands: ${header.notRecordable}`) : null,
+              h("h4", {}, "By member"),
+              h(
+                "table",
+                { id: "payouts" },
+                h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Member"), h("th", { scope: "col" }, "Paid"), h("th", { scope: "col" }, "Share"))),
+                h(
+                  "tbody",
+                  {},
+                  ...Object.entries(report.payouts)
+                    .sort((a, b) => b[1] - a[1])
+                    .map(([who, paid]) =>
+                      h(
+                        "tr",
+                        {},
+                        h("th", { scope: "row" }, who),
+                        h("td", { class: "num" }, amount(paid)),
+                        h("td", {}, h("meter", { min: "0", max: String(total), value: String(paid), "aria-label": `${who}'s share` })),
+                      ),
+                    ),
+                ),
+              ),
+              h("h4", {}, "By bucket"),
+              h(
+                "ol",
+                { id: "buckets" },
+                ...report.buckets.map((b) =>
+                  h("li", {}, `${b.type}: ${amount(Object.values(b.paid).reduce((n, x) => n + x, 0))} paid of ${amount(b.amount)}`),
+                ),
+              ),
+              h("p", {}, `Reserve (not paid out): ${amount(report.reserve ?? 0)}`),
+              report.warnings.length ? h("h4", {}, "Warnings") : null,
+              report.warnings.length ? h("ul", { id: "warnings" }, ...report.warnings.map((w) => h("li", {}, typeof w === "string" ? w : JSON.stringify(w)))) : null,
+            ));
+          });
+        },
+      },
+      field("Month", month),
+      field(`Income (${info?.currency ?? ""})`, income),
+      go,
+    ),
+    out,
+  );
+}
+
 function reviewScreen(): HTMLElement {
   const box = h("div", {}, h("h2", { tabindex: "-1" }, "Review"), h("p", { "aria-busy": "true" }, "Reading the log…"));
   const refresh = (): void => {
@@ -614,6 +701,7 @@ function route(): void {
   else if (hash === "#key") screen = keyScreen();
   else if (hash === "#allocate") screen = allocateScreen();
   else if (hash === "#audit") screen = auditScreen();
+  else if (hash === "#month") screen = monthScreen();
   else screen = reviewScreen();
   main().replaceChildren(screen);
   showWho();
