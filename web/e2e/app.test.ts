@@ -230,6 +230,26 @@ test("two members join, log and review each other in the browser", async () => {
   await shows(ana, "#payouts", /ana/);
   await ana.screenshot({ path: join(shots, "month.png"), fullPage: true });
 
+  // ben, made treasurer, records last month after the confirmation.
+  cli("--as", "ana", "member", "grant", "ben", "treasurer");
+  const now = new Date();
+  const last = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+  await ben.goto(`${url}/#month`);
+  await ben.fill("input[name=month]", last);
+  await ben.fill("input[name=income]", "500.00");
+  await ben.click("#month button[type=submit]");
+  let asked = "";
+  ben.once("dialog", (d) => {
+    asked = d.message();
+    void d.accept();
+  });
+  await ben.click("#record");
+  await status(ben, new RegExp(`Recorded ${last}: entry [0-9a-f]{64}.*checked`));
+  await ben.screenshot({ path: join(shots, "record.png"), fullPage: true });
+  assert.match(asked, new RegExp(`Record ${last}: income 500\\.00 EUR, policy version 1`));
+  const recorded = cli("--as", "ana", "distribution", "list");
+  assert.match(recorded, new RegExp(last));
+
   await ana.goto(`${url}/#audit`);
   await shows(ana, "#audit-verdict", /Consistent: the log grew from \d+ to \d+ entries/);
   await ana.screenshot({ path: join(shots, "audit.png"), fullPage: true });

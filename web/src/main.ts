@@ -4,7 +4,7 @@
 // read is signed as the member.
 
 import { fromBinary } from "@bufbuild/protobuf";
-import { ContributionKind, EntrySchema, Verdict, type Contribution, type Entry } from "./gen/coopledger/v1/entry_pb";
+import { ContributionKind, EntrySchema, Verdict, type Contribution, type Entry, type RecordDistribution } from "./gen/coopledger/v1/entry_pb";
 import { Ledger, type LoggedEntry, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
 import { Session, ledgerClient, refusalText, type Landed } from "./api";
 import { type Identity, fromSeed, keyFileText, load, newKey, parseKeyFile, remove, save } from "./keys";
@@ -551,6 +551,29 @@ interface Report {
   payouts: Record<string, number>;
   buckets: { type: string; amount: number; paid: Record<string, number> }[];
   warnings: unknown[];
+  review?: { pending: { count: number; value: number }; flagged: { count: number; value: number } };
+}
+
+/**
+ * Treasurers: record the previewed distribution exactly as previewed (the
+ * server's record body names the log size and the report's digest), after
+ * a confirmation that says what goes unpaid.
+ */
+function recordButton(month: string, report: Report, record: RecordDistribution): HTMLElement {
+  const button = h("button", { type: "button", id: "record" }, `Record ${month}`) as HTMLButtonElement;
+  button.addEventListener("click", () =>
+    act(button, async () => {
+      const r = report.review;
+      const unpaid = r
+        ? `${r.pending.count} pending claim(s) worth ${money(BigInt(r.pending.value))} and ${r.flagged.count} flagged claim(s) worth ${money(BigInt(r.flagged.value))} would go unpaid.`
+        : "";
+      const question = `Record ${month}: income ${money(BigInt(report.income))}, policy version ${record.policyVersion}, the log at ${record.logSize} entries. ${unpaid} Recording closes the period.`;
+      if (!confirm(question)) return;
+      const l = await session().submit({ case: "recordDistribution", value: record });
+      landed(`Recorded ${month}`, l);
+    }),
+  );
+  return h("div", {}, h("p", {}, "Treasurers: record it as previewed (this closes the period)."), button);
 }
 
 /**
@@ -619,6 +642,7 @@ function monthScreen(): HTMLElement {
               h("p", {}, `Reserve (not paid out): ${amount(report.reserve ?? 0)}`),
               report.warnings.length ? h("h4", {}, "Warnings") : null,
               report.warnings.length ? h("ul", { id: "warnings" }, ...report.warnings.map((w) => h("li", {}, typeof w === "string" ? w : JSON.stringify(w)))) : null,
+              header?.record ? recordButton(month.value, report, header.record) : null,
             ));
           });
         },
