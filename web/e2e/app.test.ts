@@ -229,6 +229,20 @@ test("two members join, log and review each other in the browser", async () => {
   await ana.click("#month button[type=submit]");
   await shows(ana, "#payouts", /ana/);
   await ana.screenshot({ path: join(shots, "month.png"), fullPage: true });
+  // What the browser shows is `coopledger score` on the exported scenario,
+  // to the cent.
+  const shown: Record<string, bigint> = {};
+  for (const row of await ana.locator("#payouts tbody tr").all()) {
+    const who = ((await row.locator("th").textContent()) ?? "").trim();
+    const paid = ((await row.locator("td.num").textContent()) ?? "").replace(/[^0-9]/g, "");
+    shown[who] = BigInt(paid);
+  }
+  const month = await ana.inputValue("input[name=month]");
+  const scenario = join(tmp, "month.json");
+  cli("--as", "ana", "export", "--scenario", scenario, "--period", month, "--income", "1000.00");
+  const scored = JSON.parse(execFileSync(bin, ["score", "--scenario", scenario, "--json"], { encoding: "utf8" })) as { payouts: Record<string, number> };
+  assert.deepEqual(shown, Object.fromEntries(Object.entries(scored.payouts).map(([k, v]) => [k, BigInt(v)])));
+  assert.ok(Object.keys(shown).length >= 3, "several members are paid");
 
   // ben, made treasurer, records last month after the confirmation.
   cli("--as", "ana", "member", "grant", "ben", "treasurer");
