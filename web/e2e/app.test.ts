@@ -243,6 +243,8 @@ test("two members join, log and review each other in the browser", async () => {
   const scored = JSON.parse(execFileSync(bin, ["score", "--scenario", scenario, "--json"], { encoding: "utf8" })) as { payouts: Record<string, number> };
   assert.deepEqual(shown, Object.fromEntries(Object.entries(scored.payouts).map(([k, v]) => [k, BigInt(v)])));
   assert.ok(Object.keys(shown).length >= 3, "several members are paid");
+  await shows(ana, "#why h4", new RegExp(`Why you get ${(Number(shown.ana) / 100).toFixed(2)} EUR`));
+  await shows(ana, "#why-contributions", /expense 27\.50 EUR .*not validated yet/);
 
   // ben, made treasurer, records last month after the confirmation.
   cli("--as", "ana", "member", "grant", "ben", "treasurer");

@@ -554,6 +554,63 @@ interface Report {
   review?: { pending: { count: number; value: number }; flagged: { count: number; value: number } };
 }
 
+/** A member's breakdown (Explain), the fields shown in words here. */
+interface Explanation {
+  payout: number;
+  points: number;
+  contributions: {
+    id: string;
+    kind: string;
+    at: string;
+    in_period: boolean;
+    quantity: number;
+    value: number;
+    approvals: number;
+    flags: number;
+    valid: boolean;
+    quality: number;
+    points: number;
+    repaid: number;
+  }[];
+  buckets: { index: number; type: string; paid: number; points?: number; total_points?: number; weight?: number; total_weight?: number }[];
+}
+
+/** "Why did I get this": the signed-in member's own breakdown, in words and numbers. */
+async function explainMine(box: HTMLElement, period: { start: bigint; end: bigint }, income: bigint): Promise<void> {
+  const s = session();
+  const parts = await s.readAll(Ledger.method.explain, { member: s.me.handle, period, income });
+  const e = JSON.parse(parts.map((p) => new TextDecoder().decode(p.explanationJson)).join("")) as Explanation;
+  const amount = (n: number): string => money(BigInt(n));
+  const pct = (a: number, b: number): string => new Intl.NumberFormat(navigator.language, { style: "percent", maximumFractionDigits: 1 }).format(b > 0 ? a / b : 0);
+  const bucketWords = (b: Explanation["buckets"][number]): string => {
+    if (b.points !== undefined && b.total_points !== undefined) return `${b.type}: ${amount(b.paid)}, for your ${b.points} points of ${b.total_points} (${pct(b.points, b.total_points)})`;
+    if (b.weight !== undefined && b.total_weight !== undefined) return `${b.type}: ${amount(b.paid)}, for the points others gave you, weight ${b.weight} of ${b.total_weight} (${pct(b.weight, b.total_weight)})`;
+    return `${b.type}: ${amount(b.paid)}`;
+  };
+  const kindWords = (k: string, q: number): string => (k === "work" ? formatMinutes(q) : k === "expense" || k === "money" ? amount(q) : `${q} units`);
+  box.replaceChildren(h("div", {},
+    h("h4", {}, `Why you get ${amount(e.payout)}`),
+    e.buckets.length ? h("ul", { id: "why-buckets" }, ...e.buckets.map((b) => h("li", {}, bucketWords(b)))) : h("p", {}, "No bucket pays you this month."),
+    e.contributions.length ? h("p", {}, "Your contributions up to the period's end:") : null,
+    e.contributions.length
+      ? h(
+          "ul",
+          { id: "why-contributions" },
+          ...e.contributions.map((c) =>
+            h(
+              "li",
+              {},
+              `${c.kind} ${kindWords(c.kind, c.quantity)} on ${c.at.slice(0, 10)}: ` +
+                (c.valid
+                  ? `valid (${c.approvals} approval(s)), worth ${amount(c.value)}, quality ${c.quality}%, ${c.points} points${c.repaid ? `, ${amount(c.repaid)} repaid now` : ""}`
+                  : `not validated yet (${c.approvals} approval(s), ${c.flags} flag(s)): it earns nothing until peers approve it`),
+            ),
+          ),
+        )
+      : null,
+  ));
+}
+
 /**
  * Treasurers: record the previewed distribution exactly as previewed (the
  * server's record body names the log size and the report's digest), after
@@ -643,7 +700,9 @@ function monthScreen(): HTMLElement {
               report.warnings.length ? h("h4", {}, "Warnings") : null,
               report.warnings.length ? h("ul", { id: "warnings" }, ...report.warnings.map((w) => h("li", {}, typeof w === "string" ? w : JSON.stringify(w)))) : null,
               header?.record ? recordButton(month.value, report, header.record) : null,
+              h("section", { id: "why" }),
             ));
+            await explainMine(out.querySelector("#why") as HTMLElement, monthPeriod(month.value), parseAmount(income.value, info?.decimals ?? 2));
           });
         },
       },
