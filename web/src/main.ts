@@ -1,5 +1,5 @@
 // The coopledger web app: plain TypeScript and DOM, hash-routed screens
-// (#join, #log, #review, #admit, #key). The member's key never leaves the
+// (#join, #log, #review, #allocate, #month, #admit, #audit, #key). The member's key never leaves the
 // browser: every entry is built, signed and checked here (api.ts), and every
 // read is signed as the member.
 
@@ -7,9 +7,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ContributionKind, EntrySchema, Verdict, type Contribution, type Entry, type RecordDistribution } from "./gen/coopledger/v1/entry_pb";
 import { Ledger, type LoggedEntry, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
 import { Session, ledgerClient, refusalText, type Landed } from "./api";
-import { type Identity, fromSeed, keyFileText, load, newKey, parseKeyFile, remove, save } from "./keys";
+import { type Identity, fromSeed, keyFileText, load, newKey, parseKeyFile, remove, save, verify } from "./keys";
 import { entryId, equalBytes, formatAmount, formatMinutes, fromHex, monthPeriod, parseAmount, parseDuration, toHex, verifyCheckpoint, verifyConsistency } from "./ledger";
-import { verify } from "./keys";
 
 // ---- tiny DOM helpers -------------------------------------------------------
 
@@ -807,5 +806,4 @@ async function start(): Promise<void> {
   document.body.dataset.ready = "true";
 }
 
-void Ledger;
 start();
