@@ -26,6 +26,8 @@ const home = join(tmp, "home");
 let server: ChildProcess;
 let url = "";
 let browser: Browser;
+/** Every request a page made anywhere but the server: there must be none. */
+const outside: string[] = [];
 
 function cli(...args: string[]): string {
   return execFileSync(bin, ["--server", url, "--home", home, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
@@ -69,11 +71,9 @@ after(async () => {
 async function newMember(): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 420, height: 860 }, locale: "en-GB" });
   const page = await context.newPage();
-  const outside: string[] = [];
   page.on("request", (r) => {
-    if (!r.url().startsWith(url)) outside.push(r.url());
+    if (!r.url().startsWith(`${url}/`)) outside.push(r.url());
   });
-  page.on("close", () => assert.deepEqual(outside, [], "the app fetches nothing from elsewhere"));
   return page;
 }
 
@@ -272,4 +272,5 @@ test("two members join, log and review each other in the browser", async () => {
 
   await ana.close();
   await ben.close();
+  assert.deepEqual(outside, [], "the app fetches nothing from elsewhere");
 });
