@@ -265,6 +265,13 @@ test("two members join, log and review each other in the browser", async () => {
   assert.match(asked, new RegExp(`Record ${last}: income 500\\.00 EUR, policy version 1`));
   const recorded = cli("--as", "ana", "distribution", "list");
   assert.match(recorded, new RegExp(last));
+  await ben.goto(`${url}/#paid`);
+  await shows(ben, "#distributions", new RegExp(`500\\.00 EUR[\\s\\S]*recorded, by ben`));
+  await shows(ben, "#my-total", /You were paid [\d.,]+ EUR in total by 1 recorded distribution/);
+  const [csv] = await Promise.all([ben.waitForEvent("download"), ben.click("#csv")]);
+  const csvText = readFileSync((await csv.path())!, "utf8");
+  assert.match(csvText, /^period_start,period_end,sequence,status,recipient,amount,currency\r\n/);
+  await ben.screenshot({ path: join(shots, "paid.png"), fullPage: true });
 
   await ana.goto(`${url}/#audit`);
   await shows(ana, "#audit-verdict", /Consistent: the log grew from \d+ to \d+ entries/);

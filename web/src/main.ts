@@ -713,6 +713,67 @@ function monthScreen(): HTMLElement {
   );
 }
 
+/** A CSV cell (RFC 4180), neutralised against spreadsheet formulas. */
+function csvCell(text: string): string {
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** Minor units as a plain decimal for CSV (no locale, no currency). */
+function plainAmount(units: bigint): string {
+  const d = info?.decimals ?? 2;
+  if (d === 0) return units.toString();
+  const scale = 10n ** BigInt(d);
+  return `${units / scale}.${(units % scale).toString().padStart(d, "0")}`;
+}
+
+/**
+ * Recorded distributions: what each paid whom, voided ones marked (never
+ * counted), my total, and a CSV of every row.
+ */
+function paidScreen(): HTMLElement {
+  const box = h("div", {}, h("h2", { tabindex: "-1" }, "Distributions"), h("p", { "aria-busy": "true" }, "Reading…"));
+  (async () => {
+    const s = session();
+    const list = (await s.read(Ledger.method.listDistributions, {})).distributions;
+    const rows: string[][] = [["period_start", "period_end", "sequence", "status", "recipient", "amount", "currency"]];
+    let mine = 0n;
+    const items: HTMLElement[] = [];
+    for (const d of list) {
+      const full = await s.read(Ledger.method.getDistribution, { key: { case: "sequence", value: d.sequence } });
+      const start = new Date(Number(d.period?.start ?? 0n) * 1000).toISOString().slice(0, 10);
+      const end = new Date(Number(d.period?.end ?? 0n) * 1000).toISOString().slice(0, 10);
+      const status = d.voided ? `voided: ${d.voided.reason}` : "recorded";
+      for (const p of full.payouts) {
+        rows.push([start, end, String(d.sequence), d.voided ? "voided" : "recorded", p.recipient, plainAmount(p.amount), info?.currency ?? ""]);
+        if (!d.voided && p.recipient === s.me.handle) mine += p.amount;
+      }
+      items.push(
+        h(
+          "li",
+          { class: "card" },
+          h("strong", {}, `${day(d.period?.start ?? 0n)} – ${day((d.period?.end ?? 1n) - 1n)}: ${money(d.income)}`),
+          h("p", {}, `${status}, by ${d.treasurer}; paid ${money(d.paid)} to ${d.recipients} recipient(s), reserve ${money(d.reserve)}`),
+          h("ul", {}, ...full.payouts.map((p) => h("li", {}, `${p.recipient}: ${money(p.amount)}`))),
+        ),
+      );
+    }
+    const csv = rows.map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+    const download = h(
+      "a",
+      { href: URL.createObjectURL(new Blob([csv], { type: "text/csv" })), download: "distributions.csv", id: "csv", class: "button" },
+      "Download CSV",
+    );
+    box.replaceChildren(
+      h("h2", { tabindex: "-1" }, "Distributions"),
+      h("p", { id: "my-total" }, `You were paid ${money(mine)} in total by ${list.filter((d) => !d.voided).length} recorded distribution(s) (voided ones not counted).`),
+      list.length ? h("ul", { id: "distributions" }, ...items) : h("p", {}, "Nothing recorded yet."),
+      ...(list.length ? [download] : []),
+    );
+  })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "Distributions"), h("p", { class: "error" }, refusalText(e))));
+  return box;
+}
+
 function reviewScreen(): HTMLElement {
   const box = h("div", {}, h("h2", { tabindex: "-1" }, "Review"), h("p", { "aria-busy": "true" }, "Reading the log…"));
   const refresh = (): void => {
@@ -784,6 +845,7 @@ function route(): void {
   else if (hash === "#allocate") screen = allocateScreen();
   else if (hash === "#audit") screen = auditScreen();
   else if (hash === "#month") screen = monthScreen();
+  else if (hash === "#paid") screen = paidScreen();
   else screen = reviewScreen();
   main().replaceChildren(screen);
   showWho();
