@@ -147,14 +147,21 @@ async fn the_app_is_served_at_the_root_with_a_strict_policy() {
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
     // The page is the committed bundle, byte for byte.
-    assert_eq!(page.body, include_bytes!("../../web/dist/index.html"));
+    let embedded: &[u8] = include_bytes!("../../web/dist/index.html");
+    assert!(page.body == embedded, "/ is not web/dist/index.html");
     let script = exchange(server.addr, "GET /app.js HTTP/1.1", b"").await;
     assert_eq!(script.status, 200);
     assert_eq!(
         script.header("content-type"),
         Some("text/javascript; charset=utf-8")
     );
-    assert_eq!(script.body, include_bytes!("../../web/dist/app.js"));
+    let embedded: &[u8] = include_bytes!("../../web/dist/app.js");
+    assert!(
+        script.body == embedded,
+        "/app.js ({} bytes) is not web/dist/app.js ({} bytes)",
+        script.body.len(),
+        embedded.len()
+    );
     // Nothing else is served, and nothing from elsewhere is referenced.
     let missing = exchange(server.addr, "GET /../Cargo.toml HTTP/1.1", b"").await;
     assert_eq!(missing.status, 404);
