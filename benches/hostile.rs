@@ -465,6 +465,7 @@ fn main() {
             clock: Default::default(),
             checkpoint_copy: None,
             public_read: false,
+            web: true,
             tls: None,
         }))
         .expect("server");

@@ -58,6 +58,7 @@ impl Bench {
                 clock: Default::default(),
                 checkpoint_copy: None,
                 public_read: true,
+                web: true,
                 tls: None,
             })
             .await

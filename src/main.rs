@@ -48,7 +48,7 @@ enum Command {
     /// Run the server over a sled data folder.
     Serve(Box<ServeArgs>),
     /// Run a short cooperative month end to end against an in-process server.
-    Demo,
+    Demo(cli::demo::DemoArgs),
     /// Create a signing key for a member handle (0600, in the config folder).
     Keygen {
         /// The handle the key is for; becomes the default identity if there is none.
@@ -126,6 +126,10 @@ struct ServeArgs {
     /// By default every read must be signed by a member (README: Signed reads).
     #[arg(long)]
     public_read: bool,
+    /// Do not serve the browser app at / (gRPC and gRPC-web are served
+    /// either way).
+    #[arg(long)]
+    no_web: bool,
     /// Serve over TLS with this PEM certificate chain, the server's own
     /// certificate first (e.g. Let's Encrypt's fullchain.pem); needs
     /// --tls-key.
@@ -332,7 +336,7 @@ async fn run(cli: Cli) -> Result<()> {
     };
     match &cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Demo => cli::demo::run().await,
+        Command::Demo(a) => cli::demo::run(a).await,
         Command::Score(args) => cli::score::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Keygen { handle } => cli::member::keygen(&ctx()?, handle),
@@ -370,6 +374,7 @@ async fn serve(args: &ServeArgs) -> Result<()> {
         checkpoint_copy: args.checkpoint_copy(),
         public_read: args.public_read,
         tls: args.tls()?,
+        web: !args.no_web,
     })
     .await?;
     eprintln!(
@@ -378,6 +383,9 @@ async fn serve(args: &ServeArgs) -> Result<()> {
         server.url(),
         args.data.display()
     );
+    if !args.no_web {
+        eprintln!("the web app: open {}/ in a browser", server.url());
+    }
     // SIGINT (Ctrl-C) and SIGTERM (what systemd and container runtimes
     // send) both stop it cleanly: stop accepting, finish the groups in
     // flight, flush, sign, exit 0.

@@ -109,6 +109,7 @@ async fn server(data: &Path, tls: Option<TlsIdentity>) -> RunningServer {
         // Members-only, as `coopledger serve`: the tonic client below reads
         // unsigned only what is open; the CLI signs its reads.
         public_read: false,
+        web: true,
         tls,
     };
     tokio::time::timeout(STEP_TIMEOUT, start(config))

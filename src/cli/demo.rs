@@ -84,8 +84,15 @@ impl Demo {
     }
 }
 
-fn signer(handle: &str) -> Result<Signer> {
-    Ok(Signer::new(handle, super::member::new_key()?, &[]))
+/// A new member key; with `keys`, also written there as the CLI's key file
+/// (`HANDLE.key`), so a kept demo's members can sign in to the web app.
+fn signer(handle: &str, keys: Option<&std::path::Path>) -> Result<Signer> {
+    let key = super::member::new_key()?;
+    if let Some(dir) = keys {
+        coopledger::log::keyfile::write_key(&dir.join(format!("{handle}.key")), &key)
+            .with_context(|| format!("writing {handle}'s key file"))?;
+    }
+    Ok(Signer::new(handle, key, &[]))
 }
 
 fn work(minutes: u64, at: i64, tags: &[&str], note: &str) -> Body {
@@ -111,17 +118,36 @@ fn month_name(start: i64) -> String {
     format_time(start)[..7].to_string()
 }
 
+/// `coopledger demo` options.
+#[derive(clap::Args, Debug, Default)]
+pub struct DemoArgs {
+    /// Leave the demo's cooperative running after the month (the web app
+    /// and the API on --listen) until Ctrl-C.
+    #[arg(long)]
+    pub keep_serving: bool,
+    /// Where the kept server listens (with --keep-serving; default
+    /// 127.0.0.1:7070). Without --keep-serving the demo takes any free port.
+    #[arg(long, requires = "keep_serving")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 /// Runs the demo.
-pub async fn run() -> Result<()> {
+pub async fn run(args: &DemoArgs) -> Result<()> {
     let data = tempfile::tempdir().context("creating a temporary data folder")?;
+    let listen = match (args.keep_serving, args.listen) {
+        (_, Some(addr)) => addr,
+        (true, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 7070)),
+        (false, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
     let server = start(ServerConfig {
         data_dir: data.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse()?,
+        listen,
         limits: Default::default(),
         clock: Default::default(),
         checkpoint_copy: None,
         // Members-only, as `coopledger serve`: the demo's reads are signed.
         public_read: false,
+        web: true,
         tls: None,
     })
     .await?;
@@ -146,11 +172,18 @@ pub async fn run() -> Result<()> {
         hex::encode(&info.log_public_key)
     );
 
+    // A kept demo writes its members' key files, to use them in the app.
+    let key_dir = if args.keep_serving {
+        Some(tempfile::tempdir().context("creating a folder for the members' keys")?)
+    } else {
+        None
+    };
+    let keys = key_dir.as_ref().map(|d| d.path());
     let (mut ana, mut ben, mut cai, mut dee) = (
-        signer("ana")?,
-        signer("ben")?,
-        signer("cai")?,
-        signer("dee")?,
+        signer("ana", keys)?,
+        signer("ben", keys)?,
+        signer("cai", keys)?,
+        signer("dee", keys)?,
     );
     println!("1. ana founds the Riverside Makers cooperative (EUR, cents)");
     let genesis = client::genesis_body(
@@ -325,7 +358,7 @@ pub async fn run() -> Result<()> {
         ),
         (
             &dee,
-            client::admit_body("eve", &signer("eve")?.public_key()),
+            client::admit_body("eve", &signer("eve", None)?.public_key()),
             "dee (not an admin) admits eve",
         ),
         (
@@ -510,7 +543,24 @@ pub async fn run() -> Result<()> {
         e.map_err(super::status)?;
         n += 1;
     }
-    println!("\nThe log holds {n} signed entries. Stopping the server.");
+    if args.keep_serving {
+        println!(
+            "\nThe log holds {n} signed entries. The cooperative keeps running: open {}/ in a browser (the web app); Ctrl-C to stop.",
+            server.url()
+        );
+        if let Some(dir) = keys {
+            println!(
+                "The members' key files are in {}: in the app, Join, then \"I already use the command line\" with e.g. ben.key (ana is the admin, ben the treasurer).",
+                dir.display()
+            );
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        println!("Stopping the server.");
+    } else {
+        println!("\nThe log holds {n} signed entries. Stopping the server.");
+    }
     server.stop().await?;
     Ok(())
 }

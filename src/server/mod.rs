@@ -1,7 +1,8 @@
 //! Starting and stopping a coopledger server: the ledger, the gRPC service,
 //! standard health checking and server reflection (so `grpcurl` works with no
 //! .proto files), on a listener the caller chooses (port 0 in tests), in
-//! plaintext or over TLS ([`TlsIdentity`], `tls.rs`).
+//! plaintext or over TLS ([`TlsIdentity`], `tls.rs`). The same port serves
+//! the browser app and gRPC-web (`web.rs`), over HTTP/1.1 or HTTP/2.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ mod payout;
 mod service;
 pub mod status;
 mod tls;
+pub mod web;
 
 pub use error::ServerError;
 pub use tls::TlsIdentity;
@@ -47,6 +49,9 @@ pub struct ServerConfig {
     /// Serve over TLS with this identity; `None` serves plaintext HTTP/2
     /// (for loopback, or behind a reverse proxy that terminates TLS).
     pub tls: Option<TlsIdentity>,
+    /// Serve the browser app at `/` (`serve --no-web` turns it off;
+    /// gRPC-web calls are answered either way).
+    pub web: bool,
 }
 
 /// A server running on a background task.
@@ -158,7 +163,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .http2_keepalive_timeout(Some(keepalive))
         .tcp_keepalive(Some(keepalive))
         .concurrency_limit_per_connection(256)
+        // Browsers speak HTTP/1.1 to a plaintext port (gRPC-web and the
+        // app's pages); gRPC clients keep HTTP/2.
+        .accept_http1(true)
         .layer(tower::layer::layer_fn(connections::track_requests))
+        // Pages first (a plain GET never reaches the services), then
+        // gRPC-web turned into gRPC, so the gate and the handlers below see
+        // one protocol.
+        .layer(web::WebLayer {
+            enabled: config.web,
+        })
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower::util::MapResponseLayer::new(map_size_limit_status))
         .layer(tower::util::MapResponseLayer::new(
             map_undecodable_request_status,

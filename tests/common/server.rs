@@ -78,6 +78,7 @@ impl TestServer {
             clock: clock(&self.ahead_ms),
             checkpoint_copy: None,
             public_read: true,
+            web: true,
             tls: None,
         }
     }
@@ -217,6 +218,7 @@ async fn start_on(dir: &Path, limits: &Limits, clock: Clock) -> RunningServer {
         clock,
         checkpoint_copy: None,
         public_read: true,
+        web: true,
         tls: None,
     };
     let server = tokio::time::timeout(STEP_TIMEOUT, start(config))
@@ -253,6 +255,7 @@ pub async fn members_only_server(dir: &Path) -> RunningServer {
         clock: Default::default(),
         checkpoint_copy: None,
         public_read: false,
+        web: true,
         tls: None,
     })
     .await

@@ -82,6 +82,7 @@ fn config(data: &Path, limits: Limits) -> ServerConfig {
         clock: Default::default(),
         checkpoint_copy: None,
         public_read: true,
+        web: true,
         tls: None,
     }
 }

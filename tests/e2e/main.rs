@@ -27,6 +27,7 @@
 //! | [`stolen_key`]    | admins suspend, reset a key, reinstate                |
 //! | [`subscribe`]     | Subscribe follows the log                             |
 //! | [`service`]       | health checking and reflection                        |
+//! | [`web`]           | the browser app's pages and gRPC-web on the same port |
 //!
 //! [`scenario`] builds the log with every entry type the read and restart
 //! tests share.
@@ -67,3 +68,4 @@ mod stolen_key;
 mod storage;
 mod submit;
 mod subscribe;
+mod web;

@@ -254,6 +254,7 @@ async fn sigterm_stops_the_server_cleanly() {
         clock: Default::default(),
         checkpoint_copy: None,
         public_read: true,
+        web: true,
         tls: None,
     })
     .await

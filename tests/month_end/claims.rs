@@ -167,6 +167,7 @@ async fn verify_and_serve_refuse_a_log_that_repaid_a_claim_twice_naming_it() {
         clock: Default::default(),
         checkpoint_copy: None,
         public_read: true,
+        web: true,
         tls: None,
     })
     .await;
