@@ -318,6 +318,38 @@ impl VerifiedEnvelope {
     }
 }
 
+/// How many decompressed keys each thread keeps (a few hundred bytes
+/// each): more than a cooperative has members, so an audit decompresses
+/// each member's key about once per thread instead of once per entry.
+const KEY_CACHE: usize = 4096;
+
+std::thread_local! {
+    /// The keys this thread decompressed lately, by their bytes.
+    static KEYS: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `VerifyingKey::from_bytes`, remembered per thread: decompressing the
+/// point is a tenth of a signature check, and a log's entries are signed by
+/// few keys. The key is a pure function of its bytes, so a remembered one
+/// verifies exactly as a fresh one would; a bad key is never remembered.
+fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, ed25519_dalek::SignatureError> {
+    KEYS.with(|keys| {
+        let Ok(mut keys) = keys.try_borrow_mut() else {
+            return VerifyingKey::from_bytes(bytes);
+        };
+        if let Some(key) = keys.get(bytes) {
+            return Ok(*key);
+        }
+        let key = VerifyingKey::from_bytes(bytes)?;
+        if keys.len() >= KEY_CACHE {
+            keys.clear();
+        }
+        keys.insert(*bytes, key);
+        Ok(key)
+    })
+}
+
 /// `verify_strict` over the PAE bytes: rejects small-order keys and
 /// non-canonical signatures, which plain `verify` would let through.
 fn verify_signature(
@@ -325,7 +357,7 @@ fn verify_signature(
     public_key: &[u8; 32],
     signature: &[u8; 64],
 ) -> Result<(), EnvelopeError> {
-    let key = VerifyingKey::from_bytes(public_key).map_err(|_| {
+    let key = verifying_key(public_key).map_err(|_| {
         EnvelopeError::Forged("envelope.public_key: not a valid ed25519 point".into())
     })?;
     key.verify_strict(pae, &Signature::from_bytes(signature))
