@@ -204,7 +204,7 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
             state.policies().len()
         );
         println!(
-            "  {checkpoints} signed checkpoints checked; {} entries in {seconds:.1} s ({:.0} entries/s)",
+            "  signed checkpoints checked: {checkpoints}; {} entries in {seconds:.1} s ({:.0} entries/s)",
             cp.size,
             cp.size as f64 / seconds.max(1e-9)
         );

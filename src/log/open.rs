@@ -99,6 +99,11 @@ pub struct AuditedFolder {
     pub note: String,
 }
 
+/// sled's page cache during an audit: each page is read once, in log
+/// order, so a small cache costs nothing and keeps the audit's memory to
+/// the folded state.
+const AUDIT_CACHE_BYTES: u64 = 64 << 20;
+
 /// Audits a stopped server's data folder (`coopledger verify --data`): the
 /// same reads and checks as the server's start (the log key beside the log,
 /// every stored node, the root against the checkpoint signed in sled and in
@@ -124,7 +129,7 @@ pub fn audit_folder_with_progress(
             detail: "the folder is missing".into(),
         });
     }
-    let store = Store::open(dir)?;
+    let store = Store::open_for_one_pass(dir, AUDIT_CACHE_BYTES)?;
     if !holds_entries(&store)? {
         // An empty store is only fine if no checkpoint says otherwise.
         let public_key = match super::keyfile::read_key(&dir.join(LOG_KEY_FILE)) {
@@ -299,6 +304,67 @@ fn check_nodes(store: &Store, nodes: &[crate::verify::Node]) -> Result<()> {
 /// (a few chunks of entries) whatever the log's length.
 const AHEAD: usize = 2;
 
+/// A level's stored nodes from some index on, read as the replay needs them.
+type NodeCursor = std::iter::Peekable<Box<dyn Iterator<Item = Result<(u64, sled::IVec)>>>>;
+
+/// The stored Merkle nodes a replay compares with the ones it completes,
+/// read level by level in index order (nodes of a level complete in that
+/// order): one sequential read per level instead of one lookup per node.
+/// Anything but a plain match goes to [`check_nodes`], so a damaged or
+/// missing node is reported exactly as a lookup would report it.
+struct StoredNodes<'a> {
+    store: &'a Store,
+    /// The stored head's size: a level's nodes end at `size >> level`.
+    size: u64,
+    /// A cursor per level, opened at the first node the replay completes.
+    levels: Vec<Option<NodeCursor>>,
+}
+
+impl<'a> StoredNodes<'a> {
+    fn new(store: &'a Store, size: u64) -> Self {
+        StoredNodes {
+            store,
+            size,
+            levels: (0..=64).map(|_| None).collect(),
+        }
+    }
+
+    /// Compares `nodes` (as `Frontier::append` gives them) with the stored
+    /// ones.
+    fn check(&mut self, nodes: &[crate::verify::Node]) -> Result<()> {
+        for &(level, index, hash) in nodes {
+            if level == 0 {
+                continue;
+            }
+            let (store, size) = (self.store, self.size);
+            let Some(slot) = self.levels.get_mut(usize::from(level)) else {
+                check_nodes(store, &[(level, index, hash)])?;
+                continue;
+            };
+            let cursor = slot.get_or_insert_with(|| {
+                let nodes: Box<dyn Iterator<Item = _>> =
+                    Box::new(store.nodes_between(level, index, size >> level));
+                nodes.peekable()
+            });
+            while cursor
+                .peek()
+                .is_some_and(|n| n.as_ref().is_ok_and(|(i, _)| *i < index))
+            {
+                cursor.next();
+            }
+            let stored_matches = cursor
+                .peek()
+                .is_some_and(|n| n.as_ref().is_ok_and(|(i, h)| *i == index && h[..] == hash));
+            if stored_matches {
+                cursor.next();
+            } else {
+                check_nodes(store, &[(level, index, hash)])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Replays the stored entries after `replayer.size()` up to the stored head
 /// into `replayer`: each decoded (and its signature checked, with
 /// [`Signatures::Verify`]), checked against the rules and folded, each
@@ -337,6 +403,7 @@ pub fn replay_into(
                 let _ = chunks.send(Err(e));
             }
         });
+        let mut stored = StoredNodes::new(store, head.size);
         for chunk in decoded {
             progress(replayer.size(), head.size);
             for (sequence, verified) in chunk? {
@@ -345,7 +412,7 @@ pub fn replay_into(
                     detail: e.to_string(),
                 })?;
                 let nodes = replayer.push(sequence, v).map_err(corrupt)?;
-                check_nodes(store, &nodes)?;
+                stored.check(&nodes)?;
             }
         }
         Ok(())
