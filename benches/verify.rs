@@ -139,7 +139,7 @@ fn contribution(i: u64, period: (i64, i64)) -> Body {
         pb::Contribution {
             kind: pb::ContributionKind::Work as i32,
             quantity: 15 + x % 466,
-            tags: if i % 7 == 0 {
+            tags: if i.is_multiple_of(7) {
                 vec!["lead".into()]
             } else {
                 vec!["ops".into()]
