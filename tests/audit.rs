@@ -215,6 +215,75 @@ async fn verify_passes_on_a_live_log_and_catches_a_forked_history() {
     assert!(err.contains("entry 1234"), "{err}");
 }
 
+/// Flips one bit in the signature of the stored entry at `sequence`.
+fn flip_signature_bit(dir: &Path, sequence: u64) {
+    let store = coopledger::log::Store::open(dir).unwrap();
+    let mut key = vec![b'e'];
+    key.extend_from_slice(&sequence.to_be_bytes());
+    let mut v = store.tree().get(&key).unwrap().unwrap().to_vec();
+    let i = v.len() - 10;
+    v[i] ^= 0x04;
+    store.tree().insert(key, v).unwrap();
+    store.tree().flush().unwrap();
+}
+
+/// The audit reads, checks and folds a log longer than one of its chunks
+/// (4,096 entries) in overlapping stages; the summary says what it checked,
+/// and with entries damaged in two chunks `verify --data` names the first
+/// in log order, though the later chunk was read and checked while the
+/// earlier one was being folded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streamed_audit_names_the_first_damage_in_log_order() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    let network = found_network(&mut client, &["alice"]).await;
+    append(&mut client, &network, 9_000, 30).await;
+    let size = client
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .size;
+    assert!(size > 2 * 4096, "{size}");
+    let live = stdout_ok(&cli(home.path(), &server.url(), &["verify"]).await);
+    assert!(
+        live.contains(&format!("{size} entries: every signature")),
+        "{live}"
+    );
+    assert!(
+        live.contains("signed checkpoints checked: 1;") && live.contains("entries/s"),
+        "{live}"
+    );
+    server.stop().await;
+    let data = server.data_dir().to_str().unwrap().to_string();
+    let offline = tempfile::tempdir().unwrap();
+    let out = stdout_ok(
+        &cli(
+            offline.path(),
+            "http://127.0.0.1:1",
+            &["verify", "--data", &data],
+        )
+        .await,
+    );
+    assert!(
+        out.contains(&format!("{size} entries: every signature")),
+        "{out}"
+    );
+
+    flip_signature_bit(server.data_dir(), 8_000);
+    flip_signature_bit(server.data_dir(), 3_000);
+    let err = stderr_failed(
+        &cli(
+            offline.path(),
+            "http://127.0.0.1:1",
+            &["verify", "--data", &data],
+        )
+        .await,
+    );
+    assert!(err.contains("entry 3000") && !err.contains("8000"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_members_exported_record_verifies_offline_and_tampering_fails() {
     let home = tempfile::tempdir().unwrap();

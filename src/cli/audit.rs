@@ -110,7 +110,14 @@ fn write_witness(home: &Path, log_public_key: &[u8; 32], note: &str) -> Result<(
 
 /// `coopledger verify`.
 pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
-    let (replayed, note, source, log_key) = match &args.data {
+    let started = std::time::Instant::now();
+    let Audited {
+        replayed,
+        note,
+        source,
+        log_key,
+        checkpoint_files,
+    } = match &args.data {
         Some(dir) => verify_data(ctx, dir, args.checkpoint_copy.as_deref())?,
         None => verify_server(ctx).await?,
     };
@@ -153,6 +160,10 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
         .count();
     write_witness(&ctx.home, &log_key, &note)?;
     let state = &replayed.state;
+    // The log's own signed checkpoint, the folder's checkpoint files (with
+    // --data) and this config's witness.
+    let checkpoints = 1 + checkpoint_files + usize::from(witness.is_some());
+    let seconds = started.elapsed().as_secs_f64();
     if ctx.json {
         println!(
             "{}",
@@ -160,7 +171,8 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
                 "source": source, "size": cp.size, "root": hex::encode(cp.root),
                 "log_public_key": hex::encode(log_key), "members": state.members().count(),
                 "consistent_with": witness.as_ref().map(|w| w.size), "distributions": distributions,
-                "voided_distributions": voided,
+                "voided_distributions": voided, "checkpoints_checked": checkpoints,
+                "seconds": (seconds * 1000.0).round() / 1000.0,
             })
         );
     } else {
@@ -191,11 +203,28 @@ pub async fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
             state.members().count(),
             state.policies().len()
         );
+        println!(
+            "  signed checkpoints checked: {checkpoints}; {} entries in {seconds:.1} s ({:.0} entries/s)",
+            cp.size,
+            cp.size as f64 / seconds.max(1e-9)
+        );
     }
     Ok(())
 }
 
-type Audited = (Replayed, String, String, [u8; 32]);
+/// What an audit read, before the checks common to both sources.
+struct Audited {
+    /// The replayed log.
+    replayed: Replayed,
+    /// The log's last signed checkpoint note.
+    note: String,
+    /// Where the log came from, for the summary.
+    source: String,
+    /// The log key.
+    log_key: [u8; 32],
+    /// Checkpoint files of a data folder found and checked (0 live).
+    checkpoint_files: usize,
+}
 
 fn verify_data(ctx: &Context, dir: &Path, copy: Option<&Path>) -> Result<Audited> {
     // The checkpoint this config saw last of that log, if any: the replay
@@ -223,47 +252,142 @@ fn verify_data(ctx: &Context, dir: &Path, copy: Option<&Path>) -> Result<Audited
         .replayed
         .log_public_key
         .context("the log is empty")?;
-    Ok((
-        audited.replayed,
-        audited.note,
-        format!("the data folder {}", dir.display()),
-        key,
-    ))
+    // audit_folder compared the newest of the folder's checkpoint files
+    // with the entries; say whether there was one.
+    let checkpoint_files =
+        usize::from(coopledger::log::read_checkpoint_file(dir, copy.as_deref(), &key)?.is_some());
+    Ok(Audited {
+        replayed: audited.replayed,
+        note: audited.note,
+        source: format!("the data folder {}", dir.display()),
+        log_key: key,
+        checkpoint_files,
+    })
+}
+
+/// How many served entries are checked together on every core.
+const CHUNK: usize = 4096;
+
+/// How many chunks may wait ahead of the fold (fetched, or checked): the
+/// network, the checks and the fold overlap, and memory stays bounded.
+const AHEAD: usize = 2;
+
+/// Served entries, as they came, for the checks.
+type Served = Vec<pb::LoggedEntry>;
+
+/// Checked entries by sequence number, in log order, for the fold.
+type Checked = Vec<(u64, Result<VerifiedEnvelope>)>;
+
+/// Ends a spawned task when dropped: a replay that stops at a bad entry
+/// stops fetching the rest of the log.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Reads the server's log up to `size` into `replayer` (every signature and
-/// rule checked), handing each entry to `keep` first.
+/// rule checked), handing each entry to `keep` first, in log order.
+///
+/// Three stages overlap, at most [`AHEAD`] chunks of [`CHUNK`] entries
+/// apart, so the whole log is never held: a task fetches pages from the
+/// server; a thread checks each chunk on every core (`verify_strict`, the
+/// decode, the id the server gave); this task folds the checked entries in
+/// order. The first bad entry in log order is the one reported, as when one
+/// entry was checked at a time, and a failed fetch is reported only once
+/// every entry served before it was folded.
 pub(crate) async fn replay_server(
     session: &mut super::Session,
     size: u64,
     mut replayer: coopledger::ledger::Replayer,
     mut keep: impl FnMut(&VerifiedEnvelope) -> Result<()>,
 ) -> Result<coopledger::ledger::Replayer> {
-    let page = session.page();
-    while replayer.size() < size {
-        let from = replayer.size();
-        let mut stream = session
-            .client
-            .list_entries(pb::ListEntriesRequest {
-                from_sequence: from,
-                to_sequence: size,
-                limit: page,
-                ..Default::default()
-            })
-            .await
-            .map_err(status)?
-            .into_inner();
-        while let Some(e) = stream.next().await {
-            let e = e.map_err(status)?;
-            let v = verified(&e)?;
-            keep(&v)?;
-            replayer.push(e.sequence, v)?;
+    let (served_tx, mut served_rx) = tokio::sync::mpsc::channel::<Served>(AHEAD);
+    let (checked_tx, mut checked_rx) = tokio::sync::mpsc::channel::<Checked>(AHEAD);
+    let mut fetch = AbortOnDrop(tokio::spawn(fetch_entries(
+        session.client.clone(),
+        session.page(),
+        (replayer.size(), size),
+        served_tx,
+    )));
+    // A thread of its own, not the runtime's: it blocks while the cores
+    // check a chunk, and ends when either channel closes.
+    let checker = std::thread::spawn(move || {
+        while let Some(chunk) = served_rx.blocking_recv() {
+            let checked = coopledger::verify::map_in_order(&chunk, |e| (e.sequence, verified(e)));
+            if checked_tx.blocking_send(checked).is_err() {
+                break;
+            }
         }
-        if replayer.size() == from {
-            bail!("the server stopped serving entries at {from} of {size}");
+    });
+    while let Some(chunk) = checked_rx.recv().await {
+        for (sequence, v) in chunk {
+            let v = v?;
+            keep(&v)?;
+            replayer.push(sequence, v)?;
         }
     }
+    // Both channels are closed, so the checker has ended (a panic there
+    // lost entries, which the size check below reports).
+    let _ = checker.join();
+    match (&mut fetch.0).await {
+        Ok(fetched) => fetched?,
+        Err(e) => bail!("fetching the log failed: {e}"),
+    }
+    if replayer.size() < size {
+        bail!(
+            "the server stopped serving entries at {} of {size}",
+            replayer.size()
+        );
+    }
     Ok(replayer)
+}
+
+/// Fetches entries `[from, to)` page by page and hands them on in chunks
+/// of [`CHUNK`], in the order served; the chunk in hand is handed on before
+/// a failure is reported, so the entries before it are still checked first.
+async fn fetch_entries(
+    mut client: coopledger::client::MemberClient,
+    page: u64,
+    (from, to): (u64, u64),
+    out: tokio::sync::mpsc::Sender<Served>,
+) -> Result<()> {
+    let mut next = from;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let fetched: Result<()> = async {
+        while next < to {
+            let asked = next;
+            let mut stream = client
+                .list_entries(pb::ListEntriesRequest {
+                    from_sequence: next,
+                    to_sequence: to,
+                    limit: page,
+                    ..Default::default()
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            while let Some(e) = stream.next().await {
+                chunk.push(e.map_err(status)?);
+                next += 1;
+                if chunk.len() == CHUNK && out.send(std::mem::take(&mut chunk)).await.is_err() {
+                    // The fold stopped at a bad entry: nothing more to do.
+                    return Ok(());
+                }
+            }
+            if next == asked {
+                bail!("the server stopped serving entries at {next} of {to}");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if !chunk.is_empty() {
+        let _ = out.send(chunk).await;
+    }
+    fetched
 }
 
 async fn verify_server(ctx: &Context) -> Result<Audited> {
@@ -326,12 +450,13 @@ async fn verify_server(ctx: &Context) -> Result<Audited> {
             hex::encode(log_key)
         );
     }
-    Ok((
+    Ok(Audited {
         replayed,
-        cp.note,
-        format!("the server at {}", ctx.server),
+        note: cp.note,
+        source: format!("the server at {}", ctx.server),
         log_key,
-    ))
+        checkpoint_files: 0,
+    })
 }
 
 fn to_hashes(raw: &[Vec<u8>]) -> Result<Vec<[u8; 32]>> {

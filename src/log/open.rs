@@ -99,6 +99,11 @@ pub struct AuditedFolder {
     pub note: String,
 }
 
+/// sled's page cache during an audit: each page is read once, in log
+/// order, so a small cache costs nothing and keeps the audit's memory to
+/// the folded state.
+const AUDIT_CACHE_BYTES: u64 = 64 << 20;
+
 /// Audits a stopped server's data folder (`coopledger verify --data`): the
 /// same reads and checks as the server's start (the log key beside the log,
 /// every stored node, the root against the checkpoint signed in sled and in
@@ -124,7 +129,7 @@ pub fn audit_folder_with_progress(
             detail: "the folder is missing".into(),
         });
     }
-    let store = Store::open(dir)?;
+    let store = Store::open_for_one_pass(dir, AUDIT_CACHE_BYTES)?;
     if !holds_entries(&store)? {
         // An empty store is only fine if no checkpoint says otherwise.
         let public_key = match super::keyfile::read_key(&dir.join(LOG_KEY_FILE)) {
@@ -294,6 +299,72 @@ fn check_nodes(store: &Store, nodes: &[crate::verify::Node]) -> Result<()> {
     Ok(())
 }
 
+/// How many decoded chunks may wait for the fold: the reads and the
+/// checks run this far ahead of it and no further, so memory stays bounded
+/// (a few chunks of entries) whatever the log's length.
+const AHEAD: usize = 2;
+
+/// A level's stored nodes from some index on, read as the replay needs them.
+type NodeCursor = std::iter::Peekable<Box<dyn Iterator<Item = Result<(u64, sled::IVec)>>>>;
+
+/// The stored Merkle nodes a replay compares with the ones it completes,
+/// read level by level in index order (nodes of a level complete in that
+/// order): one sequential read per level instead of one lookup per node.
+/// Anything but a plain match goes to [`check_nodes`], so a damaged or
+/// missing node is reported exactly as a lookup would report it.
+struct StoredNodes<'a> {
+    store: &'a Store,
+    /// The stored head's size: a level's nodes end at `size >> level`.
+    size: u64,
+    /// A cursor per level, opened at the first node the replay completes.
+    levels: Vec<Option<NodeCursor>>,
+}
+
+impl<'a> StoredNodes<'a> {
+    fn new(store: &'a Store, size: u64) -> Self {
+        StoredNodes {
+            store,
+            size,
+            levels: (0..=64).map(|_| None).collect(),
+        }
+    }
+
+    /// Compares `nodes` (as `Frontier::append` gives them) with the stored
+    /// ones.
+    fn check(&mut self, nodes: &[crate::verify::Node]) -> Result<()> {
+        for &(level, index, hash) in nodes {
+            if level == 0 {
+                continue;
+            }
+            let (store, size) = (self.store, self.size);
+            let Some(slot) = self.levels.get_mut(usize::from(level)) else {
+                check_nodes(store, &[(level, index, hash)])?;
+                continue;
+            };
+            let cursor = slot.get_or_insert_with(|| {
+                let nodes: Box<dyn Iterator<Item = _>> =
+                    Box::new(store.nodes_between(level, index, size >> level));
+                nodes.peekable()
+            });
+            while cursor
+                .peek()
+                .is_some_and(|n| n.as_ref().is_ok_and(|(i, _)| *i < index))
+            {
+                cursor.next();
+            }
+            let stored_matches = cursor
+                .peek()
+                .is_some_and(|n| n.as_ref().is_ok_and(|(i, h)| *i == index && h[..] == hash));
+            if stored_matches {
+                cursor.next();
+            } else {
+                check_nodes(store, &[(level, index, hash)])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Replays the stored entries after `replayer.size()` up to the stored head
 /// into `replayer`: each decoded (and its signature checked, with
 /// [`Signatures::Verify`]), checked against the rules and folded, each
@@ -301,6 +372,13 @@ fn check_nodes(store: &Store, nodes: &[crate::verify::Node]) -> Result<()> {
 /// root against the stored head. Clock rules and size limits do not apply
 /// on replay: they judged entries as they arrived. The auditor
 /// (`coopledger verify --data`) and the server's start both use it.
+///
+/// One pass, streamed: a thread reads chunks of entries in log order and
+/// decodes each on every core (`verify::map_in_order`), at most [`AHEAD`]
+/// chunks ahead, while this thread folds the chunk before. Chunks are
+/// folded in order and a chunk that could not be read is reported in its
+/// place, so the first damage in log order is the one reported, as when
+/// nothing overlapped.
 ///
 /// `progress` hears (entries replayed, entries in the log) after each chunk.
 pub fn replay_into(
@@ -310,15 +388,32 @@ pub fn replay_into(
     progress: &dyn Fn(u64, u64),
 ) -> Result<()> {
     let head = store.head()?;
-    for_chunks(store, replayer.size(), head.size, |chunk| {
-        progress(replayer.size(), head.size);
-        for (sequence, verified) in decode_chunk(chunk, signatures) {
-            let v = verified.map_err(|e| LedgerError::Corrupt {
-                sequence,
-                detail: e.to_string(),
-            })?;
-            let nodes = replayer.push(sequence, v).map_err(corrupt)?;
-            check_nodes(store, &nodes)?;
+    let from = replayer.size();
+    std::thread::scope(|s| -> Result<()> {
+        let (chunks, decoded) = std::sync::mpsc::sync_channel::<Result<Decoded>>(AHEAD);
+        s.spawn(move || {
+            let read = for_chunks(store, from, head.size, |chunk| {
+                // A closed channel: the fold stopped at a bad entry; stop
+                // reading (the error is the fold's, not this one).
+                chunks
+                    .send(Ok(decode_chunk(chunk, signatures)))
+                    .map_err(|_| LedgerError::Internal("the replay stopped".into()))
+            });
+            if let Err(e) = read {
+                let _ = chunks.send(Err(e));
+            }
+        });
+        let mut stored = StoredNodes::new(store, head.size);
+        for chunk in decoded {
+            progress(replayer.size(), head.size);
+            for (sequence, verified) in chunk? {
+                let v = verified.map_err(|e| LedgerError::Corrupt {
+                    sequence,
+                    detail: e.to_string(),
+                })?;
+                let nodes = replayer.push(sequence, v).map_err(corrupt)?;
+                stored.check(&nodes)?;
+            }
         }
         Ok(())
     })?;
@@ -495,38 +590,19 @@ fn compare_nodes(store: &Store, computed: &Levels, stored: &Levels) -> Result<()
     Ok(())
 }
 
+/// A chunk of stored entries decoded (signatures checked or not), by
+/// sequence number, in log order.
+type Decoded = Vec<(u64, std::result::Result<VerifiedEnvelope, EnvelopeError>)>;
+
 /// Runs `f` over a chunk's entries on all cores, results in order. A part
 /// whose thread panicked yields nothing; the caller then finds an entry
 /// missing rather than serving unchecked data.
 fn par_map<T: Send>(chunk: &[(u64, sled::IVec)], f: impl Fn(&[u8]) -> T + Sync) -> Vec<(u64, T)> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let per = chunk.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|s| {
-        let parts: Vec<_> = chunk
-            .chunks(per)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(seq, leaf)| (*seq, f(leaf)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().unwrap_or_default())
-            .collect()
-    })
+    crate::verify::map_in_order(chunk, |(seq, leaf)| (*seq, f(leaf)))
 }
 
 /// Decodes a chunk of stored entries (checking signatures or not).
-fn decode_chunk(
-    chunk: &[(u64, sled::IVec)],
-    signatures: Signatures,
-) -> Vec<(u64, std::result::Result<VerifiedEnvelope, EnvelopeError>)> {
+fn decode_chunk(chunk: &[(u64, sled::IVec)], signatures: Signatures) -> Decoded {
     par_map(chunk, |leaf| match signatures {
         Signatures::Verify => VerifiedEnvelope::from_leaf_bytes(leaf),
         Signatures::Trust => VerifiedEnvelope::decode_stored(leaf),

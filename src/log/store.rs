@@ -217,10 +217,22 @@ fn entry_key(sequence: u64) -> [u8; 9] {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
+        Self::open_with(dir, sled::Config::new())
+    }
+
+    /// Opens the store in `dir` for one pass over it (an audit): sled's
+    /// page cache held to `cache_bytes`, since a page read once is not read
+    /// again (sled's default, 1 GiB, would otherwise fill with the whole
+    /// log's pages as the audit goes).
+    pub fn open_for_one_pass(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        Self::open_with(dir, sled::Config::new().cache_capacity(cache_bytes))
+    }
+
+    fn open_with(dir: &Path, config: sled::Config) -> Result<Store> {
         quiet_panics_in_sled();
         let folder = dir.join("sled");
         let path: Arc<str> = folder.display().to_string().into();
-        let db = guard(&path, || sled::Config::new().path(&folder).open())?;
+        let db = guard(&path, || config.path(&folder).open())?;
         let tree = guard(&path, || db.open_tree("log"))?;
         Ok(Store { db, tree, path })
     }
@@ -298,6 +310,18 @@ impl Store {
         level: u8,
         count: u64,
     ) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
+        self.nodes_between(level, 0, count)
+    }
+
+    /// The stored Merkle nodes of one level with `first <= index < end`,
+    /// in index order: a replay from `first` compares the nodes it
+    /// completes with these as it goes.
+    pub fn nodes_between(
+        &self,
+        level: u8,
+        first: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec)>> + use<> {
         let key = |index: u64| {
             let mut k = [0u8; 10];
             k[0] = NODE;
@@ -305,7 +329,7 @@ impl Store {
             k
         };
         let path = self.path.clone();
-        let mut range = self.tree.range(key(0)..key(count));
+        let mut range = self.tree.range(key(first)..key(end.max(first)));
         std::iter::from_fn(move || guard(&path, || range.next().transpose()).transpose()).map(|r| {
             let (k, v) = r?;
             let index = k
