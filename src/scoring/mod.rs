@@ -46,6 +46,7 @@ pub(crate) mod rate;
 pub mod report;
 pub(crate) mod review;
 pub mod scenario;
+pub(crate) mod scenario_stream;
 pub mod signals;
 pub(crate) mod tags;
 pub mod time;
