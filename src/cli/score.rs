@@ -116,22 +116,26 @@ fn score(args: &ScoreArgs, phases: &mut Phases) -> anyhow::Result<Report> {
         std::fs::read(&args.scenario).with_context(|| format!("cannot read scenario {shown}"))?;
     phases.done("load");
     // One pass, with percents and amounts in the treasurer's units made
-    // canonical in the small `policy` and `distribution` parts only.
-    let fast = Scenario::from_json_prepared(&bytes, &mut super::policy::prepare_scenario_part);
-    let scenario = match fast {
-        Some(read) => read.map_err(|e| refused(&e))?,
+    // canonical in the small `policy` and `distribution` parts only. The
+    // input is validated by scoring (same checks, same refusal), once.
+    let fast =
+        Scenario::input_from_json_prepared(&bytes, &mut super::policy::prepare_scenario_part);
+    let input = match fast {
+        Some(input) => input,
         // Not accepted as it is: the whole-file path says what is wrong
         // (or, for what the one-pass reader leaves to it, reads it).
         None => {
             let prepared = super::policy::prepare_scenario(&bytes).map_err(|e| refused(&e))?;
-            Scenario::from_json(&prepared).map_err(|e| refused(&e))?
+            Scenario::from_json(&prepared)
+                .map_err(|e| refused(&e))?
+                .input
         }
     };
     drop(bytes);
     phases.done("read");
-    let report = scenario.score().map_err(|e| refused(&e))?;
+    let report = coopledger::scoring::score(&input).map_err(|e| refused(&e))?;
     phases.done("score");
-    drop(scenario);
+    drop(input);
     phases.done("free");
     Ok(report)
 }

@@ -266,6 +266,19 @@ impl Scenario {
         bytes: &'a [u8],
         prepare: &mut dyn FnMut(Part, &'a str) -> Option<Cow<'a, str>>,
     ) -> Option<Result<Scenario>> {
+        let input = Scenario::input_from_json_prepared(bytes, prepare)?;
+        Some(input.validate().map(|()| Scenario { input }))
+    }
+
+    /// [`Scenario::from_json_prepared`] without the validation, for a
+    /// caller that scores the input at once: [`crate::scoring::score`] runs
+    /// the same checks first and refuses with the same error, so a large
+    /// scenario is not validated twice (a million contributions' ids
+    /// indexed and checked once, not twice). `None`: as there.
+    pub fn input_from_json_prepared<'a>(
+        bytes: &'a [u8],
+        prepare: &mut dyn FnMut(Part, &'a str) -> Option<Cow<'a, str>>,
+    ) -> Option<ScoringInput> {
         let parts = scenario_stream::read(bytes)?;
         let policy_tree = match parts.policy {
             Some(raw) => Some(Json::parse(prepare(Part::Policy, raw)?.as_bytes()).ok()?),
@@ -301,7 +314,7 @@ impl Scenario {
             period: distribution.period,
             income: distribution.income,
         };
-        Some(input.validate().map(|()| Scenario { input }))
+        Some(input)
     }
 
     /// The reference reader: the whole file as a [`Json`] tree, walked
