@@ -22,7 +22,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::input::{Contribution, Evaluation, Verdict};
+use super::input::{Contribution, Evaluation, PriorPayout, PriorRepayment, Verdict};
 use super::json::Json;
 use super::kind::Kind;
 use super::limits::MAX_AMOUNT;
@@ -46,11 +46,11 @@ pub(crate) struct Parts<'a> {
     pub(crate) members: Vec<String>,
     pub(crate) contributions: Vec<Contribution>,
     pub(crate) evaluations: Vec<Evaluation>,
-    /// `allocations`, `prior_repayments`, `prior_payouts`: small, read as
-    /// trees by the reference code (`Json::Null` when absent).
+    /// `allocations`: small maps, read as a tree by the reference code
+    /// (`Json::Null` when absent).
     pub(crate) allocations: Json,
-    pub(crate) prior_repayments: Json,
-    pub(crate) prior_payouts: Json,
+    pub(crate) prior_repayments: Vec<PriorRepayment>,
+    pub(crate) prior_payouts: Vec<PriorPayout>,
     /// `distribution`, raw.
     pub(crate) distribution: &'a str,
 }
@@ -137,8 +137,8 @@ impl<'de> Visitor<'de> for RootVisitor {
         let mut contributions = Vec::new();
         let mut evaluations = Vec::new();
         let mut allocations = Json::Null;
-        let mut prior_repayments = Json::Null;
-        let mut prior_payouts = Json::Null;
+        let mut prior_repayments = Vec::new();
+        let mut prior_payouts = Vec::new();
         let mut distribution = None;
         while let Some(key) = map.next_key_seed(KeySeed(ROOT_KEYS))? {
             first_time(&mut seen, key)?;
@@ -151,8 +151,23 @@ impl<'de> Visitor<'de> for RootVisitor {
                 2 => contributions = map.next_value_seed(ListSeed(ContributionSeed))?,
                 3 => evaluations = map.next_value_seed(ListSeed(EvaluationSeed))?,
                 4 => allocations = map.next_value()?,
-                5 => prior_repayments = map.next_value()?,
-                6 => prior_payouts = map.next_value()?,
+                5 => {
+                    prior_repayments = map
+                        .next_value_seed(ListSeed(PriorSeed(&["contribution", "amount"])))?
+                        .into_iter()
+                        .map(|(contribution, amount)| PriorRepayment {
+                            contribution,
+                            amount,
+                        })
+                        .collect();
+                }
+                6 => {
+                    prior_payouts = map
+                        .next_value_seed(ListSeed(PriorSeed(&["recipient", "amount"])))?
+                        .into_iter()
+                        .map(|(recipient, amount)| PriorPayout { recipient, amount })
+                        .collect();
+                }
                 7 => {
                     let raw: &'de RawValue = map.next_value()?;
                     distribution = Some(raw.get());
@@ -363,5 +378,39 @@ impl<'de> Visitor<'de> for EvaluationSeed {
             verdict,
             rating,
         })
+    }
+}
+
+/// One element of `prior_repayments` or `prior_payouts`: an id under the
+/// first key and an amount under the second (`amount`).
+#[derive(Clone, Copy)]
+struct PriorSeed(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for PriorSeed {
+    type Value = (String, u64);
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(String, u64), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PriorSeed {
+    type Value = (String, u64);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a prior amount")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(String, u64), A::Error> {
+        let mut seen = 0u32;
+        let (mut id, mut amount) = (None, None);
+        while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
+            first_time(&mut seen, key)?;
+            match key {
+                0 => id = Some(map.next_value::<String>()?),
+                _ => amount = Some(bounded(&mut map, MAX_AMOUNT)?),
+            }
+        }
+        match (id, amount) {
+            (Some(id), Some(amount)) => Ok((id, amount)),
+            _ => Err(de::Error::custom(GiveUp)),
+        }
     }
 }
