@@ -69,7 +69,10 @@ impl fmt::Display for GiveUp {
 /// Reads the top level of a scenario, or `None` when the reference reader
 /// must look at it.
 pub(crate) fn read(bytes: &[u8]) -> Option<Parts<'_>> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    // UTF-8 checked once for the whole file (fast, in bulk), so serde_json
+    // reads from a `str` and skips the check string by string.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let parts = deserializer.deserialize_map(RootVisitor).ok()?;
     // Trailing garbage after the document is a syntax error.
     deserializer.end().ok()?;
