@@ -59,12 +59,15 @@ def times(name):
 peer_wall, peer_rss = times("numpy")
 pw, pr = statistics.median(peer_wall), statistics.median(peer_rss)
 print()
-print(f"{'program':<12} {'wall s (median)':>16} {'runs':>24} {'max RSS MB':>11} {'wall/peer':>10} {'RSS/peer':>9}")
+print(f"{'program':<12} {'wall s (median)':>16} {'runs':>24} {'max RSS MB':>11} {'wall/peer':>10} {'RSS/peer':>9} {'wall/peer per round':>22}")
 for name in names:
     wall, rss = times(name)
     w, r = statistics.median(wall), statistics.median(rss)
     runs = " ".join(f"{x:.2f}" for x in wall)
-    print(f"{name:<12} {w:>16.2f} {runs:>24} {r/1024:>11.0f} {w/pw:>10.3f} {r/pr:>9.3f}")
+    # Each round's ratio to the peer's run next to it: steadier than the
+    # medians when the machine's load changes between rounds.
+    rounds = " ".join(f"{a / b:.3f}" for a, b in zip(wall, peer_wall))
+    print(f"{name:<12} {w:>16.2f} {runs:>24} {r/1024:>11.0f} {w/pw:>10.3f} {r/pr:>9.3f} {rounds:>22}")
 
 ours = json.load(open(f"{work}/coopledger.json"))
 theirs = json.load(open(f"{work}/numpy.json"))
