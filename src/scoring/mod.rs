@@ -25,7 +25,8 @@
 //!    per-member breakdowns).
 //!
 //! Beside the pipeline: what is scored ([`input`], [`kind`], [`policy`];
-//! [`scenario`] reads it all from a file, with the `json` reader), the
+//! [`scenario`] reads it all from a file, in one pass with typed visitors
+//! (`scenario_stream`) and the `json` tree reader for the rest), the
 //! [`limits`] (the spec's, and the per-kind bounds the ledger enforces),
 //! [`time`], [`units`] (ppm read as percents and factors) and [`error`].
 //! The modules' imports form no cycle and reach
