@@ -9,7 +9,11 @@
 //!   evaluations, EigenTrust on (target: under 1 s on one core);
 //! - `eigentrust`: EigenTrust alone on the same 10,000 members' trust;
 //! - `impartial`: impartial division alone at 10, 50 and 200 participants
-//!   (target: under 1 s at 200).
+//!   (target: under 1 s at 200);
+//! - `scenario_read`: reading a scenario file of 1,000 members, 100,000
+//!   contributions and 100,000 evaluations (about 20 MB of JSON) with the
+//!   one-pass reader (`from_json`) and with the reference tree reader
+//!   (`from_json_tree`), from bytes in memory.
 
 #![allow(
     clippy::unwrap_used,
@@ -26,9 +30,10 @@ use std::time::Duration;
 
 use cooperative::{Rng, cooperative};
 use coopledger::scoring::allocation::impartial_shares;
+use coopledger::scoring::scenario::Scenario;
 use coopledger::scoring::score;
 use coopledger::scoring::trust::eigentrust;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Random local trust (i, j, ±1) among `members`, `count` triples.
 pub fn local_trust(members: usize, count: usize) -> Vec<(u32, u32, i64)> {
@@ -115,11 +120,32 @@ fn impartial(c: &mut Criterion) {
     group.finish();
 }
 
+fn scenario_read(c: &mut Criterion) {
+    let scenario = Scenario {
+        input: cooperative(1_000, 100_000, 100_000),
+    };
+    let bytes = serde_json::to_vec(&scenario.to_json()).unwrap();
+    // Both readers read it back to the same scenario.
+    assert_eq!(Scenario::from_json(&bytes).unwrap(), scenario);
+    let mut group = c.benchmark_group("scenario_read");
+    group
+        .sample_size(10)
+        .throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("one_pass_100k", |b| {
+        b.iter(|| Scenario::from_json(black_box(&bytes)).map(|s| s.input.income))
+    });
+    group.bench_function("tree_100k", |b| {
+        b.iter(|| Scenario::from_json_tree(black_box(&bytes)).map(|s| s.input.income))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     score_members,
     score_1m,
     eigentrust_alone,
-    impartial
+    impartial,
+    scenario_read
 );
 criterion_main!(benches);

@@ -1,5 +1,8 @@
 //! The scenario reader (`Scenario::from_json`, what `coopledger score
-//! --scenario FILE` reads): any bytes are read without panicking. A
+//! --scenario FILE` reads): any bytes are read without panicking, and the
+//! one-pass reader with its fallback gives exactly what the reference tree
+//! reader (`Scenario::from_json_tree`) gives: the same scenario or the
+//! same refusal, field and rule. A
 //! scenario it accepts must be written back (`to_json`, what `export
 //! --scenario` writes) to JSON that reads back to an equal scenario; both
 //! are scored, to the same report or refusal (the core is deterministic).
@@ -71,7 +74,13 @@ fn ledger_could_hold(input: &ScoringInput) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(scenario) = Scenario::from_json(data) else {
+    let read = Scenario::from_json(data);
+    assert_eq!(
+        read,
+        Scenario::from_json_tree(data),
+        "the one-pass reader agrees with the reference reader"
+    );
+    let Ok(scenario) = read else {
         return;
     };
     let written = serde_json::to_vec(&scenario.to_json()).expect("a JSON value serializes");

@@ -34,6 +34,7 @@ use coopledger::scoring::limits::{
 use coopledger::scoring::policy::{
     Bucket, EvaluatorWeights, FlagRule, Mechanism, Mode, PolicyDocument, SharesMethod,
 };
+use coopledger::scoring::scenario::Part;
 use coopledger::scoring::units::{ppm_as_factor, ppm_as_percent};
 use coopledger::scoring::{ScoringError, check_unique_keys};
 use serde_json::{Map, Value};
@@ -175,8 +176,10 @@ pub fn prepare(bytes: &[u8], units: &Units, max_tags: Option<usize>) -> Result<P
 /// treasurer's units to the canonical form, with the scenario's own
 /// `policy.decimals` (0 when it names none). Only those two small objects
 /// are read first; a scenario that needs no conversion (the canonical
-/// form, as every exported one) is handed on as it is, so a large scenario
-/// is not parsed twice. Other fields are left to the scenario reader.
+/// form, as every exported one) is handed on as it is. Other fields are
+/// left to the scenario reader. `score` calls it only when the one-pass
+/// reader with [`prepare_scenario_part`] did not accept the file, so that
+/// its refusals stay exactly what they were.
 pub fn prepare_scenario(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
     #[derive(serde::Deserialize)]
     struct Head {
@@ -190,27 +193,12 @@ pub fn prepare_scenario(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
         return Ok(Cow::Borrowed(bytes));
     };
     let mut policy = head.policy.clone();
-    if let Some(Value::Object(rules)) = &mut policy {
-        let units = Units {
-            currency: rules
-                .get("currency")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            decimals: rules
-                .get("decimals")
-                .and_then(Value::as_u64)
-                .and_then(|d| u32::try_from(d).ok())
-                .filter(|d| u64::from(*d) <= MAX_DECIMALS)
-                .unwrap_or(0),
-        };
-        convert_rules(rules, SCENARIO.rules, &units)?;
+    if let Some(policy) = &mut policy {
+        convert_scenario_part(Part::Policy, policy)?;
     }
     let mut distribution = head.distribution.clone();
-    if let Some(Value::Object(d)) = &mut distribution
-        && let Some(buckets) = d.get_mut("buckets")
-    {
-        convert_buckets(buckets, SCENARIO.buckets)?;
+    if let Some(distribution) = &mut distribution {
+        convert_scenario_part(Part::Distribution, distribution)?;
     }
     if policy == head.policy && distribution == head.distribution {
         return Ok(Cow::Borrowed(bytes));
@@ -225,6 +213,53 @@ pub fn prepare_scenario(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
         }
     }
     Ok(Cow::Owned(serde_json::to_vec(&scenario)?))
+}
+
+/// [`prepare_scenario`] for one part of a scenario, given as its raw JSON
+/// text by the one-pass reader (`Scenario::from_json_prepared`): the text
+/// as it is when nothing needs converting, the canonical text when
+/// something did, `None` when the part cannot be converted (the reader
+/// then falls back to [`prepare_scenario`] on the whole file, which says
+/// why). The result is what [`prepare_scenario`] would put in its place.
+pub fn prepare_scenario_part(part: Part, raw: &str) -> Option<Cow<'_, str>> {
+    let friendly: Value = serde_json::from_str(raw).ok()?;
+    let mut canonical = friendly.clone();
+    convert_scenario_part(part, &mut canonical).ok()?;
+    if canonical == friendly {
+        return Some(Cow::Borrowed(raw));
+    }
+    // A repeated key the conversion would silently resolve: refused by the
+    // whole-file path.
+    check_unique_keys(raw.as_bytes()).ok()?;
+    serde_json::to_string(&canonical).ok().map(Cow::Owned)
+}
+
+/// Converts a scenario's `policy` (rates, with its own decimals) or
+/// `distribution` (bucket percents) in place.
+fn convert_scenario_part(part: Part, value: &mut Value) -> Result<()> {
+    match (part, value) {
+        (Part::Policy, Value::Object(rules)) => {
+            let units = Units {
+                currency: rules
+                    .get("currency")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+                decimals: rules
+                    .get("decimals")
+                    .and_then(Value::as_u64)
+                    .and_then(|d| u32::try_from(d).ok())
+                    .filter(|d| u64::from(*d) <= MAX_DECIMALS)
+                    .unwrap_or(0),
+            };
+            convert_rules(rules, SCENARIO.rules, &units)
+        }
+        (Part::Distribution, Value::Object(d)) => match d.get_mut("buckets") {
+            Some(buckets) => convert_buckets(buckets, SCENARIO.buckets),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// Converts the amounts in `default_rates` and `rates` to minor units.

@@ -3,16 +3,23 @@
 //! A treasurer runs a scenario (SCORING.md §7) through the scoring core
 //! before adopting a policy. The default output is a table with amounts in
 //! the currency's units; `--json` prints the report in the §7 shape (plus
-//! repayments and explanations); `--explain MEMBER` shows one member's
-//! breakdown. A malformed scenario is refused with the field and the rule,
-//! and nothing else is printed: the whole output is built before any of it
-//! is written.
+//! `decimals`, `period`, `mode` and `repayments`); `--full` adds every
+//! member's per-contribution explanations to it; `--explain MEMBER` shows
+//! one member's breakdown. A malformed scenario is refused with the field
+//! and the rule, and nothing else is printed: the scenario is read and
+//! scored in full before the first byte is written, and only the writing
+//! streams (a million contributions' explanations are hundreds of MB).
+//!
+//! `COOPLEDGER_SCORE_TIMING=1` writes how long reading, scoring and
+//! writing took to standard error, for profiling large scenarios.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{Context, anyhow};
+use coopledger::scoring::ScoringInput;
 use coopledger::scoring::input::Kind;
 use coopledger::scoring::report::{Explanation, Report};
 use coopledger::scoring::scenario::Scenario;
@@ -27,50 +34,119 @@ pub struct ScoreArgs {
     /// Print the report (or, with --explain, the breakdown) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// With --json: also print every member's breakdown, contribution by
+    /// contribution, under "explanations" (large: about 700 bytes per
+    /// contribution).
+    #[arg(long, requires = "json", conflicts_with = "explain")]
+    pub full: bool,
     /// Show why this member (or fund) got what they got.
     #[arg(long, value_name = "MEMBER")]
     pub explain: Option<String>,
 }
 
+/// Writes how long a phase took to standard error when
+/// `COOPLEDGER_SCORE_TIMING` is set (profiling; off by default).
+struct Phases {
+    on: bool,
+    last: Instant,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases {
+            on: std::env::var_os("COOPLEDGER_SCORE_TIMING").is_some(),
+            last: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, phase: &str) {
+        if self.on {
+            eprintln!("{phase:<8} {:>8.3} s", self.last.elapsed().as_secs_f64());
+        }
+        self.last = Instant::now();
+    }
+}
+
 /// Runs `coopledger score`: prints the report, or fails with the refusal
 /// and prints nothing on standard output.
 pub fn run(args: &ScoreArgs) -> anyhow::Result<()> {
-    let output = render(args)?;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(output.as_bytes())?;
-    stdout.flush()?;
+    let mut phases = Phases::start();
+    let report = score(args, &mut phases)?;
+    // Everything that can be refused is refused by now; an unknown
+    // --explain name too, before the first byte.
+    let explained = match &args.explain {
+        Some(name) => Some((
+            name,
+            report.explain(name).ok_or_else(|| {
+                anyhow!(
+                    "{name:?} is neither a member of scenario {} nor a recipient in its report",
+                    args.scenario.display()
+                )
+            })?,
+        )),
+        None => None,
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match explained {
+        None if args.json => {
+            report.write_json(&mut out, args.full)?;
+            out.write_all(b"\n")?;
+        }
+        None => out.write_all(table(&report).as_bytes())?,
+        Some((_, explanation)) if args.json => {
+            serde_json::to_writer_pretty(&mut out, &explanation)?;
+            out.write_all(b"\n")?;
+        }
+        Some((name, explanation)) => {
+            out.write_all(explain(&report, name, &explanation).as_bytes())?
+        }
+    }
+    out.flush()?;
+    phases.done("write");
     Ok(())
 }
 
-/// Builds the whole output of `score` as a string.
-fn render(args: &ScoreArgs) -> anyhow::Result<String> {
-    let bytes = std::fs::read(&args.scenario)
-        .with_context(|| format!("cannot read scenario {}", args.scenario.display()))?;
-    let shown = args.scenario.display();
-    // Percents and amounts in the treasurer's units, made canonical.
-    let bytes = super::policy::prepare_scenario(&bytes)
-        .map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
-    let scenario =
-        Scenario::from_json(&bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
-    let report = scenario
-        .score()
-        .map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
-    match (&args.explain, args.json) {
-        (None, true) => Ok(format!("{}\n", report.to_json()?)),
-        (None, false) => Ok(table(&report)),
-        (Some(name), json) => {
-            let explanation = report.explain(name).ok_or_else(|| {
-                anyhow!(
-                    "{name:?} is neither a member of scenario {shown} nor a recipient in its report"
-                )
-            })?;
-            if json {
-                Ok(format!("{}\n", serde_json::to_string_pretty(&explanation)?))
-            } else {
-                Ok(explain(&report, name, &explanation))
-            }
+/// Reads the scenario (friendly units converted, SCORING.md §7) and scores
+/// it. The file's bytes and the scenario are let go of as soon as they are
+/// no longer needed, so the peak memory is the larger of reading and
+/// scoring, not their sum.
+/// Reads a scenario file's bytes into the scoring input, not yet
+/// validated (scoring validates it, with the same refusals): one pass,
+/// percents and amounts in the treasurer's units made canonical in the
+/// small `policy` and `distribution` parts only; what that pass does not
+/// accept goes through the whole-file path, which says what is wrong.
+/// `shown` names the file in refusals. `simulate` reads scenarios the same
+/// way.
+pub fn scenario_input(bytes: &[u8], shown: &str) -> anyhow::Result<ScoringInput> {
+    let refused = |err: &dyn std::fmt::Display| anyhow!("scenario {shown} refused: {err}");
+    match Scenario::input_from_json_prepared(bytes, &mut super::policy::prepare_scenario_part) {
+        Some(input) => Ok(input),
+        None => {
+            let prepared = super::policy::prepare_scenario(bytes).map_err(|e| refused(&e))?;
+            Ok(Scenario::from_json(&prepared)
+                .map_err(|e| refused(&e))?
+                .input)
         }
     }
+}
+
+fn score(args: &ScoreArgs, phases: &mut Phases) -> anyhow::Result<Report> {
+    let shown = args.scenario.display();
+    let refused = |err: &dyn std::fmt::Display| anyhow!("scenario {shown} refused: {err}");
+    let bytes =
+        std::fs::read(&args.scenario).with_context(|| format!("cannot read scenario {shown}"))?;
+    phases.done("load");
+    let input = scenario_input(&bytes, &shown.to_string())?;
+    drop(bytes);
+    phases.done("read");
+    let report = coopledger::scoring::score(&input).map_err(|e| refused(&e))?;
+    phases.done("score");
+    // Millions of small strings take a noticeable time to free one by one
+    // (0.2 s for a million contributions), and the process ends right
+    // after writing the report: the operating system takes the memory
+    // back at once. The peak is not raised: scoring is over.
+    std::mem::forget(input);
+    Ok(report)
 }
 
 /// Formats minor units in the currency's units: `33684` → `336.84 USD`.
@@ -293,11 +369,7 @@ fn explain(report: &Report, name: &str, explanation: &Explanation) -> String {
             "      peers: {} approval(s), {} flag(s) → {}; quality {}% ({}, {} rating(s))",
             line.approvals,
             line.flags,
-            if line.valid {
-                "valid"
-            } else {
-                "NOT valid: earns nothing"
-            },
+            super::treasurer::validity_words(line.valid, line.invalid.map(|i| i.as_str())),
             line.quality,
             line.quality_source,
             line.ratings

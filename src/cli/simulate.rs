@@ -15,11 +15,11 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
-use coopledger::scoring::scenario::Scenario;
+use coopledger::scoring::ScoringInput;
 use coopledger::simulate::{self, AttackKind, BucketMeasure, OutcomeResult, Settings, Simulation};
 
 use super::input::{format_money, parse_decimal};
-use super::policy::{Units, prepare, prepare_scenario};
+use super::policy::{Units, prepare};
 
 /// Arguments of `coopledger simulate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -116,29 +116,26 @@ pub fn simulate_scenario(
     settings: &Settings,
     json: bool,
 ) -> anyhow::Result<String> {
-    let bytes =
-        prepare_scenario(bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
-    let mut scenario =
-        Scenario::from_json(&bytes).map_err(|err| anyhow!("scenario {shown} refused: {err}"))?;
+    let mut input = super::score::scenario_input(bytes, shown)?;
     let policy_source = match policy {
         None => "its own policy".to_owned(),
         Some(file) => {
-            replace_policy(&mut scenario, file)?;
+            replace_policy(&mut input, file)?;
             format!("the policy in {}", file.display())
         }
     };
-    let simulation = simulate::simulate(&scenario.input, settings)
-        .map_err(|err| anyhow!("scenario {shown}: {err}"))?;
+    let simulation =
+        simulate::simulate(&input, settings).map_err(|err| anyhow!("scenario {shown}: {err}"))?;
     let units = Units {
-        currency: scenario.input.policy.currency.clone().unwrap_or_default(),
-        decimals: scenario.input.policy.decimals.unwrap_or(0),
+        currency: input.policy.currency.clone().unwrap_or_default(),
+        decimals: input.policy.decimals.unwrap_or(0),
     };
     if json {
         let json = serde_json::json!({
             "scenario": shown,
             "policy": policy.map(|p| p.display().to_string()),
-            "currency": scenario.input.policy.currency,
-            "decimals": scenario.input.policy.decimals,
+            "currency": input.policy.currency,
+            "decimals": input.policy.decimals,
             "simulation": simulation,
         });
         return Ok(format!("{}\n", serde_json::to_string_pretty(&json)?));
@@ -148,10 +145,10 @@ pub fn simulate_scenario(
 
 /// Puts the policy of `file` (the `policy adopt` format, friendly units
 /// allowed) in place of the scenario's own, keeping its currency.
-fn replace_policy(scenario: &mut Scenario, file: &std::path::Path) -> anyhow::Result<()> {
+fn replace_policy(input: &mut ScoringInput, file: &std::path::Path) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(file).with_context(|| format!("cannot read policy {}", file.display()))?;
-    let own = &scenario.input.policy;
+    let own = &input.policy;
     let units = Units {
         currency: own.currency.clone().unwrap_or_default(),
         decimals: own.decimals.unwrap_or(0),
@@ -161,7 +158,7 @@ fn replace_policy(scenario: &mut Scenario, file: &std::path::Path) -> anyhow::Re
     let mut document = prepared.document;
     document.currency = document.currency.or_else(|| own.currency.clone());
     document.decimals = document.decimals.or(own.decimals);
-    scenario.input.policy = document;
+    input.policy = document;
     Ok(())
 }
 

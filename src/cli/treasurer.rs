@@ -530,13 +530,22 @@ pub async fn export_scenario(
     Ok(())
 }
 
-/// A contribution line's validity in words, saying which rule of peer
-/// review it fails when it is not valid.
+/// A contribution line's validity in words (from its JSON), saying which
+/// rule of peer review it fails when it is not valid.
 pub fn validity(line: &serde_json::Value) -> &'static str {
-    if line["valid"].as_bool() == Some(true) {
+    validity_words(
+        line["valid"].as_bool() == Some(true),
+        line["invalid"].as_str(),
+    )
+}
+
+/// Validity in words from `valid` and the reason's word (`invalid` of an
+/// explanation line): `score --explain` and `explain` say it alike.
+pub fn validity_words(valid: bool, invalid: Option<&str>) -> &'static str {
+    if valid {
         return "valid";
     }
-    match line["invalid"].as_str() {
+    match invalid {
         Some("too_few_approvals") => "NOT valid: not enough approvals yet, earns nothing",
         Some("too_many_flags") => {
             "NOT valid: more flags than the policy's max_flags, earns nothing"

@@ -8,6 +8,10 @@
 //! name only when something is wrong. The tree keeps objects as ordered
 //! lists of entries, so a duplicate key (which serde_json would silently
 //! resolve to the last one) is refused too.
+//!
+//! A large scenario's big arrays skip the tree (`scenario_stream` reads them
+//! typed); whatever that reader does not accept comes back here, so every
+//! refusal is still worded by this reader.
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -25,7 +25,8 @@
 //!    per-member breakdowns).
 //!
 //! Beside the pipeline: what is scored ([`input`], [`kind`], [`policy`];
-//! [`scenario`] reads it all from a file, with the `json` reader), the
+//! [`scenario`] reads it all from a file, in one pass with typed visitors
+//! (`scenario_stream`) and the `json` tree reader for the rest), the
 //! [`limits`] (the spec's, and the per-kind bounds the ledger enforces),
 //! [`time`], [`units`] (ppm read as percents and factors) and [`error`].
 //! The modules' imports form no cycle and reach
@@ -46,6 +47,7 @@ pub(crate) mod rate;
 pub mod report;
 pub(crate) mod review;
 pub mod scenario;
+pub(crate) mod scenario_stream;
 pub mod signals;
 pub(crate) mod tags;
 pub mod time;

@@ -131,6 +131,58 @@ impl Report {
         serde_json::to_string_pretty(self)
             .map_err(|e| ScoringError::invariant(format!("report does not serialise: {e}")))
     }
+
+    /// Writes the report as [`Report::to_json`] does, to `out` as it goes
+    /// (a million contributions' explanations are hundreds of megabytes:
+    /// they are never held as one string). With `explanations` false the
+    /// `explanations` key is left out: the report of §7 plus `decimals`,
+    /// `period`, `mode` and `repayments`, byte for byte the same keys and
+    /// layout otherwise. I/O errors are the writer's, returned as they are.
+    pub fn write_json<W: std::io::Write>(&self, out: W, explanations: bool) -> std::io::Result<()> {
+        let written = if explanations {
+            serde_json::to_writer_pretty(out, self)
+        } else {
+            serde_json::to_writer_pretty(out, &Summary::of(self))
+        };
+        written.map_err(std::io::Error::from)
+    }
+}
+
+/// A [`Report`] without its explanations, borrowed, serialised with the
+/// same keys in the same order (see [`Report::write_json`]).
+#[derive(Serialize)]
+struct Summary<'r> {
+    currency: &'r Option<String>,
+    income: u64,
+    reserve: u64,
+    payouts: &'r BTreeMap<String, u64>,
+    buckets: &'r [BucketReport],
+    points: &'r BTreeMap<String, u128>,
+    signals: &'r [Signal],
+    warnings: &'r [String],
+    decimals: Option<u32>,
+    period: &'r PeriodReport,
+    mode: &'r str,
+    repayments: &'r BTreeMap<String, u64>,
+}
+
+impl<'r> Summary<'r> {
+    fn of(report: &'r Report) -> Summary<'r> {
+        Summary {
+            currency: &report.currency,
+            income: report.income,
+            reserve: report.reserve,
+            payouts: &report.payouts,
+            buckets: &report.buckets,
+            points: &report.points,
+            signals: &report.signals,
+            warnings: &report.warnings,
+            decimals: report.decimals,
+            period: &report.period,
+            mode: &report.mode,
+            repayments: &report.repayments,
+        }
+    }
 }
 
 /// "a, b, c and 4 more": the first items of a list of `total` (at most

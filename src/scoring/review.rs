@@ -39,6 +39,18 @@ pub enum Invalidity {
     UntrustedApprovers,
 }
 
+impl Invalidity {
+    /// The reason's word in JSON (`too_few_approvals`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Invalidity::TooFewApprovals => "too_few_approvals",
+            Invalidity::TooManyFlags => "too_many_flags",
+            Invalidity::FlagsOutweighApprovals => "flags_outweigh_approvals",
+            Invalidity::UntrustedApprovers => "untrusted_approvers",
+        }
+    }
+}
+
 /// The outcome of peer review for one contribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ContributionReview {

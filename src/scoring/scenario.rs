@@ -8,6 +8,7 @@
 //! a typo cannot silently change a result; after reading, the whole input
 //! goes through the same validation as [`crate::scoring::score`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -22,6 +23,8 @@ use crate::scoring::kind::Kind;
 use crate::scoring::limits::MAX_AMOUNT;
 use crate::scoring::policy::{self, PolicyDocument};
 use crate::scoring::report::Report;
+use crate::scoring::scenario_stream;
+pub use crate::scoring::scenario_stream::Part;
 use crate::scoring::time::{format_rfc3339, parse_rfc3339};
 
 /// A parsed and validated scenario.
@@ -161,27 +164,164 @@ fn read_prior_payout(value: &Json, path: &Path<'_>) -> Result<PriorPayout> {
     Ok(PriorPayout { recipient, amount })
 }
 
+/// Reads `policy` (null or absent: the default rules).
+fn read_policy(value: Option<&Json>) -> Result<(Option<String>, Option<u32>, policy::Policy)> {
+    match value {
+        Some(value) => {
+            let mut policy_reader = ObjectReader::new(value, Path::Root("policy"))?;
+            let read = policy::read_rules(&mut policy_reader)?;
+            policy_reader.finish(policy::rule_keys())?;
+            Ok(read)
+        }
+        None => Ok((None, None, policy::Policy::default())),
+    }
+}
+
+/// What `distribution` says: the period, the income, the mode and the
+/// buckets.
+struct DistributionRead {
+    period: Period,
+    income: u64,
+    mode: policy::Mode,
+    buckets: Vec<policy::Bucket>,
+}
+
+fn read_distribution(value: &Json) -> Result<DistributionRead> {
+    let distribution_path = Path::Root("distribution");
+    let mut distribution = ObjectReader::new(value, distribution_path)?;
+    let period_path = distribution_path.key("period");
+    let mut period = ObjectReader::new(distribution.required("period")?, period_path)?;
+    let start = time(period.required("start")?, &period_path.key("start"))?;
+    let end = time(period.required("end")?, &period_path.key("end"))?;
+    period.finish("start, end")?;
+    let income = amount(
+        distribution.required("income")?,
+        &distribution_path.key("income"),
+    )?;
+    let mode_path = distribution_path.key("mode");
+    let mode = match distribution.optional("mode") {
+        Some(value) => policy::read_mode(value, &mode_path)?,
+        None => policy::Mode::default(),
+    };
+    let buckets = policy::read_buckets(
+        distribution.required("buckets")?,
+        &distribution_path.key("buckets"),
+    )?;
+    distribution.finish("period, income, mode, buckets")?;
+    Ok(DistributionRead {
+        period: Period { start, end },
+        income,
+        mode,
+        buckets,
+    })
+}
+
+/// Reads a top-level array given as a tree (null: empty), each element with
+/// `read`, as [`list`] does inside the reference reader.
+fn tree_list<T>(
+    value: &Json,
+    key: &str,
+    read: impl Fn(&Json, &Path<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let path = Path::Root(key);
+    match value {
+        Json::Null => Ok(Vec::new()),
+        value => json::array(value, &path)?
+            .iter()
+            .enumerate()
+            .map(|(index, item)| read(item, &path.index(index)))
+            .collect(),
+    }
+}
+
 impl Scenario {
     /// Reads and validates a scenario file. Refuses anything the spec
     /// refuses, with the field path and the rule; `about` and `expected` are
     /// ignored.
+    ///
+    /// The one-pass reader ([`Scenario::from_json_prepared`]) reads what it
+    /// can accept; anything else goes to the reference reader
+    /// ([`Scenario::from_json_tree`]), which says exactly what is wrong.
     pub fn from_json(bytes: &[u8]) -> Result<Scenario> {
+        match Scenario::from_json_prepared(bytes, &mut |_, raw| Some(Cow::Borrowed(raw))) {
+            Some(read) => read,
+            None => Scenario::from_json_tree(bytes),
+        }
+    }
+
+    /// The one-pass reader: the big arrays go straight into the scoring
+    /// input with no JSON tree, so a scenario of a million contributions
+    /// reads in a fraction of the time and memory of the reference reader.
+    ///
+    /// `prepare` is handed the raw text of `policy` (when present) and of
+    /// `distribution` and returns the text to read instead (the CLI
+    /// converts friendly units there), or `None` to give up.
+    ///
+    /// Returns `None` when this reader does not accept the file as it is
+    /// (any syntax or field error, or `prepare` gave up): the caller then
+    /// runs the reference reader, whose refusal names the field. Otherwise
+    /// it returns what the reference reader returns on the same (prepared)
+    /// file: the scenario, or the validation's refusal.
+    pub fn from_json_prepared<'a>(
+        bytes: &'a [u8],
+        prepare: &mut dyn FnMut(Part, &'a str) -> Option<Cow<'a, str>>,
+    ) -> Option<Result<Scenario>> {
+        let input = Scenario::input_from_json_prepared(bytes, prepare)?;
+        Some(input.validate().map(|()| Scenario { input }))
+    }
+
+    /// [`Scenario::from_json_prepared`] without the validation, for a
+    /// caller that scores the input at once: [`crate::scoring::score`] runs
+    /// the same checks first and refuses with the same error, so a large
+    /// scenario is not validated twice (a million contributions' ids
+    /// indexed and checked once, not twice). `None`: as there.
+    pub fn input_from_json_prepared<'a>(
+        bytes: &'a [u8],
+        prepare: &mut dyn FnMut(Part, &'a str) -> Option<Cow<'a, str>>,
+    ) -> Option<ScoringInput> {
+        let parts = scenario_stream::read(bytes)?;
+        let policy_tree = match parts.policy {
+            Some(raw) => Some(Json::parse(prepare(Part::Policy, raw)?.as_bytes()).ok()?),
+            None => None,
+        };
+        let distribution_tree =
+            Json::parse(prepare(Part::Distribution, parts.distribution)?.as_bytes()).ok()?;
+        let (currency, decimals, rules) = read_policy(policy_tree.as_ref()).ok()?;
+        let allocations = tree_list(&parts.allocations, "allocations", read_allocation).ok()?;
+        let distribution = read_distribution(&distribution_tree).ok()?;
+        let input = ScoringInput {
+            policy: PolicyDocument {
+                currency,
+                decimals,
+                policy: rules,
+                mode: distribution.mode,
+                buckets: distribution.buckets,
+            },
+            members: parts.members,
+            contributions: parts.contributions,
+            evaluations: parts.evaluations,
+            allocations,
+            prior_repayments: parts.prior_repayments,
+            prior_payouts: parts.prior_payouts,
+            period: distribution.period,
+            income: distribution.income,
+        };
+        Some(input)
+    }
+
+    /// The reference reader: the whole file as a [`Json`] tree, walked
+    /// field by field in a fixed order, so every refusal names the first
+    /// field at fault. Slow and memory-hungry on large files; used for
+    /// whatever [`Scenario::from_json_prepared`] does not accept, and by
+    /// the fuzz target to check the two agree.
+    pub fn from_json_tree(bytes: &[u8]) -> Result<Scenario> {
         let doc = Json::parse(bytes)?;
         let root = Path::Root("");
         let mut reader = ObjectReader::new(&doc, root)?;
         reader.ignore("about");
         reader.ignore("expected");
 
-        let policy_path = Path::Root("policy");
-        let (currency, decimals, rules) = match reader.optional("policy") {
-            Some(value) => {
-                let mut policy_reader = ObjectReader::new(value, policy_path)?;
-                let read = policy::read_rules(&mut policy_reader)?;
-                policy_reader.finish(policy::rule_keys())?;
-                read
-            }
-            None => (None, None, policy::Policy::default()),
-        };
+        let (currency, decimals, rules) = read_policy(reader.optional("policy"))?;
 
         let members_path = Path::Root("members");
         let members = json::array(reader.required("members")?, &members_path)?
@@ -195,28 +335,7 @@ impl Scenario {
         let prior_repayments = list(&mut reader, "prior_repayments", read_prior_repayment)?;
         let prior_payouts = list(&mut reader, "prior_payouts", read_prior_payout)?;
 
-        let distribution_path = Path::Root("distribution");
-        let mut distribution =
-            ObjectReader::new(reader.required("distribution")?, distribution_path)?;
-        let period_path = distribution_path.key("period");
-        let mut period = ObjectReader::new(distribution.required("period")?, period_path)?;
-        let start = time(period.required("start")?, &period_path.key("start"))?;
-        let end = time(period.required("end")?, &period_path.key("end"))?;
-        period.finish("start, end")?;
-        let income = amount(
-            distribution.required("income")?,
-            &distribution_path.key("income"),
-        )?;
-        let mode_path = distribution_path.key("mode");
-        let mode = match distribution.optional("mode") {
-            Some(value) => policy::read_mode(value, &mode_path)?,
-            None => policy::Mode::default(),
-        };
-        let buckets = policy::read_buckets(
-            distribution.required("buckets")?,
-            &distribution_path.key("buckets"),
-        )?;
-        distribution.finish("period, income, mode, buckets")?;
+        let distribution = read_distribution(reader.required("distribution")?)?;
         reader.finish(TOP_KEYS)?;
 
         let input = ScoringInput {
@@ -224,8 +343,8 @@ impl Scenario {
                 currency,
                 decimals,
                 policy: rules,
-                mode,
-                buckets,
+                mode: distribution.mode,
+                buckets: distribution.buckets,
             },
             members,
             contributions,
@@ -233,8 +352,8 @@ impl Scenario {
             allocations,
             prior_repayments,
             prior_payouts,
-            period: Period { start, end },
-            income,
+            period: distribution.period,
+            income: distribution.income,
         };
         input.validate()?;
         Ok(Scenario { input })
@@ -372,6 +491,135 @@ mod tests {
         assert_eq!(input.income, 100_000);
         let written = serde_json::to_vec(&scenario.to_json()).unwrap();
         assert_eq!(Scenario::from_json(&written).unwrap(), scenario);
+    }
+
+    #[test]
+    fn the_one_pass_reader_reads_what_the_reference_reads() {
+        let fast = Scenario::from_json_prepared(EXAMPLE.as_bytes(), &mut |_, raw| {
+            Some(Cow::Borrowed(raw))
+        });
+        assert_eq!(fast, Some(Scenario::from_json_tree(EXAMPLE.as_bytes())));
+        assert!(matches!(fast, Some(Ok(_))));
+        // Escaped keys and strings, nulls for optional fields, absent lists.
+        let escaped = EXAMPLE
+            .replace("\"id\": \"c1\"", "\"\\u0069d\": \"c\\u0031\"")
+            .replace("\"rating\": 80", "\"rating\": null")
+            .replace("\"tags\": [\"design\"]", "\"tags\": null")
+            .replace("\"prior_payouts\"", "\"about2\"");
+        let without = escaped.replace("\"about2\"", "\"prior_payouts\"");
+        let fast = Scenario::from_json_prepared(without.as_bytes(), &mut |_, raw| {
+            Some(Cow::Borrowed(raw))
+        });
+        assert!(matches!(fast, Some(Ok(_))), "{fast:?}");
+        assert_eq!(fast, Some(Scenario::from_json_tree(without.as_bytes())));
+        assert_eq!(
+            Scenario::from_json(escaped.as_bytes()),
+            Scenario::from_json_tree(escaped.as_bytes())
+        );
+    }
+
+    #[test]
+    fn what_the_one_pass_reader_leaves_is_refused_as_the_reference_refuses_it() {
+        let cases = [
+            (
+                "\"quantity\": 600",
+                "\"quantity\": -600",
+                "contributions[0].quantity",
+            ),
+            (
+                "\"quantity\": 600",
+                "\"quantity\": 6e2",
+                "contributions[0].quantity",
+            ),
+            (
+                "\"quantity\": 600",
+                "\"quantity\": 1000000000000001",
+                "contributions[0].quantity",
+            ),
+            (
+                "\"quantity\": 600",
+                "\"quantity\": 600, \"quantity\": 1",
+                "contributions[0]",
+            ),
+            (
+                "\"quantity\": 600",
+                "\"quantity\": 600, \"qty\": 1",
+                "contributions[0].qty",
+            ),
+            (
+                "\"kind\": \"work\"",
+                "\"kind\": \"wrok\"",
+                "contributions[0].kind",
+            ),
+            (
+                "\"kind\": \"work\"",
+                "\"kind\": null",
+                "contributions[0].kind",
+            ),
+            ("\"id\": \"c1\"", "\"id\": 1", "contributions[0].id"),
+            ("10:00:00Z", "10:00:00", "contributions[0].at"),
+            ("\"rating\": 80", "\"rating\": 101", "evaluations[0].rating"),
+            (
+                "\"verdict\": \"approve\"",
+                "\"verdict\": \"ok\"",
+                "evaluations[0].verdict",
+            ),
+            (
+                "\"evaluator\": \"bob\"",
+                "\"evaluator\": \"zed\"",
+                "evaluations[0].evaluator",
+            ),
+            ("\"members\": [", "\"members\": null, \"x\": [", "members"),
+            ("\"about\"", "\"policy\": {}, \"about\"", "(document)"),
+            ("\"about\"", "\"abut\"", "abut"),
+            (
+                "\"income\": 100000",
+                "\"income\": \"100000\"",
+                "distribution.income",
+            ),
+            (
+                "\"min_approvals\": 1",
+                "\"min_aprovals\": 1",
+                "policy.validation.min_aprovals",
+            ),
+            (
+                "{\"bob\": 60",
+                "{\"bob\": 60, \"bob\": 60",
+                "allocations[0].to",
+            ),
+            (
+                "\"amount\": 5000",
+                "\"amount\": -5000",
+                "prior_repayments[0].amount",
+            ),
+            (
+                "\"recipient\": \"alice\"",
+                "\"recipient\": \"alice\", \"to\": 1",
+                "prior_payouts[0].to",
+            ),
+        ];
+        for (from, to, field) in cases {
+            assert!(EXAMPLE.contains(from), "{from}");
+            let text = EXAMPLE.replacen(from, to, 1);
+            let reference = Scenario::from_json_tree(text.as_bytes());
+            let err = reference.clone().unwrap_err();
+            assert_eq!(err.field(), Some(field), "{to}: {err}");
+            assert_eq!(Scenario::from_json(text.as_bytes()), reference, "{to}");
+            // Left to the reference reader, or (validation) refused alike.
+            match Scenario::from_json_prepared(text.as_bytes(), &mut |_, raw| {
+                Some(Cow::Borrowed(raw))
+            }) {
+                None => {}
+                Some(read) => assert_eq!(read, reference, "{to}"),
+            }
+        }
+        for broken in [&EXAMPLE[..EXAMPLE.len() - 2], "[]", "", "{} {}"] {
+            assert_eq!(
+                Scenario::from_json(broken.as_bytes()),
+                Scenario::from_json_tree(broken.as_bytes()),
+                "{broken}"
+            );
+        }
     }
 
     #[test]
