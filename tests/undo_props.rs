@@ -411,6 +411,15 @@ proptest! {
         income in 0u64..1_000_000,
     ) {
         let mut world = World::new();
+        // Rates by tag, a multiplier, review and a reimburse bucket, so
+        // every part of the numbered input counts.
+        let policy = r#"{"default_rates":{"work":3000,"resource":200,"use":100},
+            "rates":{"t1":4000},"tag_multiplier_ppm":{"t2":1100000},
+            "validation":{"min_approvals":1,"max_flags":1},"mode":"remaining",
+            "buckets":[{"type":"reimburse","percent_ppm":400000,"kinds":["expense"]},
+            {"type":"shares","percent_ppm":1000000,"kinds":["work","money","resource","use"]}]}"#;
+        let adopt = sign(&world.signers["alice"], adopt_body(policy));
+        world.fold.push(&adopt).expect("the policy is adopted");
         for (op, pick) in prefix {
             world.step(op, pick);
         }

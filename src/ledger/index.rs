@@ -116,6 +116,7 @@ impl<T: Clone> Chunked<T> {
 mod flat {
     use std::sync::Arc;
 
+    use serde::ser::SerializeSeq;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::CHUNK;
@@ -124,7 +125,13 @@ mod flat {
         chunks: &[Arc<Vec<T>>],
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        s.collect_seq(chunks.iter().flat_map(|c| c.iter()))
+        // The length first: postcard writes it ahead of the rows and
+        // cannot take a sequence of unknown length.
+        let mut seq = s.serialize_seq(Some(chunks.iter().map(|c| c.len()).sum()))?;
+        for row in chunks.iter().flat_map(|c| c.iter()) {
+            seq.serialize_element(row)?;
+        }
+        seq.end()
     }
 
     pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
@@ -401,5 +408,39 @@ impl ScoringIndex {
         if let Some(e) = self.evaluations.get_mut(row as usize) {
             e.standing = standing;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_lists_round_trip_and_undo_to_equal_lists() {
+        let mut rows: Chunked<u32> = Chunked::default();
+        for i in 0..(2 * CHUNK as u32 + 5) {
+            rows.push(i);
+        }
+        let shared = rows.clone();
+        let bytes = postcard::to_stdvec(&rows).expect("serialises");
+        let back: Chunked<u32> = postcard::from_bytes(&bytes).expect("deserialises");
+        assert_eq!(back, rows);
+        assert_eq!(back.get(CHUNK + 1), Some(&(CHUNK as u32 + 1)));
+
+        // A row changed while a preview shares the list: the preview keeps
+        // what it took.
+        if let Some(r) = rows.get_mut(3) {
+            *r = 99;
+        }
+        assert_eq!(shared.get(3), Some(&3));
+        assert_eq!(rows.get(3), Some(&99));
+
+        let before = rows.clone();
+        for i in 0..(CHUNK as u32) {
+            rows.push(i);
+        }
+        rows.truncate(before.len());
+        assert_eq!(rows, before);
+        assert_eq!(rows.iter().count(), rows.len());
     }
 }

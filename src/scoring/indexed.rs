@@ -91,13 +91,20 @@ pub struct IndexedInput<'a> {
 
 /// The lowercase hex of a raw id.
 pub fn hex_id(id: &[u8; 32]) -> String {
+    let mut buffer = [0u8; 64];
+    hex_into(id, &mut buffer).to_string()
+}
+
+/// Writes the lowercase hex of `id` into `buffer` and returns it (no
+/// allocation: a preview spells a million ids).
+fn hex_into<'b>(id: &[u8; 32], buffer: &'b mut [u8; 64]) -> &'b str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(64);
-    for byte in id {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 15)]));
+    for (pair, byte) in buffer.chunks_exact_mut(2).zip(id) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 15)];
     }
-    text
+    // Hex digits are ASCII.
+    std::str::from_utf8(buffer).unwrap_or_default()
 }
 
 impl IndexedInput<'_> {
@@ -243,8 +250,9 @@ fn prepare<'a>(input: &IndexedInput<'a>) -> Option<Prepared<'a>> {
     let mut contribution_member = Vec::with_capacity(contributions.len());
     let mut multiplied = Vec::new();
     let mut ids = IdArena::with_capacity(contributions.len(), 64 * contributions.len());
+    let mut hex = [0u8; 64];
     for c in contributions {
-        ids.push(&hex_id(&c.id));
+        ids.push(hex_into(&c.id, &mut hex));
         contribution_member.push(*rank_of.get(c.member as usize)?);
         if c.quantity > MAX_AMOUNT || c.rate.is_some_and(|r| r > MAX_AMOUNT) {
             return None;
