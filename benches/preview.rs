@@ -16,11 +16,13 @@
 //! (the signature is not verified again: that is ingestion's cost, measured
 //! by `benches/ingest.rs`).
 //!
-//! Groups, one per size (`10k`, `100k`, `1M`), each with two benches:
-//! - `preview`: `distribution::input_for` (the server holds the state lock
-//!   for this step only), `distribution::score_input` (scoring, canonical
-//!   report and its digest) and `distribution::summary_json` (the report
-//!   JSON `ComputeShares` streams), as `service::payout` runs them;
+//! Groups, one per size (`10k`, `100k`, `1M`), each with these benches:
+//! - `preview`: `payout::indexed_source_for` (the server holds the state
+//!   lock for this step only: reference counts to the fold's scoring
+//!   index), `IndexedSource::into_parts` and `payout::score_parts`
+//!   (scoring, canonical report and its digest) and `payout::summary_json`
+//!   (the report JSON `ComputeShares` streams), as `server::payout` runs
+//!   them;
 //! - `settle`: `distribution::settle` of the record body that preview gives
 //!   (recompute, compare the digest, check no claim is overpaid, derive the
 //!   settlement), which the sequencer runs when a treasurer records.
@@ -30,9 +32,21 @@
 //! streamed report JSON and of the canonical report, and the process's
 //! resident memory (with the state built, and at its peak so far).
 //!
+//! Each size also has `string-preview`: the same preview with the scoring
+//! input built with strings (`input_for`, `score_input`), as the server did
+//! before the fold kept a scoring index; building a size prints both
+//! paths' steps and checks they give the same digest.
+//!
+//! `live` (only when selected, `-- live/`): a real server on loopback
+//! holding 1,000,000 contributions and as many evaluations in one period,
+//! built through `SubmitBatch`; measures `ComputeShares` from request to
+//! last byte, the process's peak extra resident memory during previews,
+//! and a writer's `Submit` p50/p99 alone and while previews run.
+//!
 //! Run: `cargo bench --bench preview` (a few minutes on 2 cores; most of it
 //! is signing and folding the 1M log), or one size: `cargo bench --bench
-//! preview -- 1M/`.
+//! preview -- 1M/`; the live server: `cargo bench --bench preview --
+//! live/` (about 6 minutes, 5 of them building the log).
 
 #![allow(
     clippy::unwrap_used,
