@@ -39,7 +39,10 @@ pub const NO_MEMBER: u32 = u32::MAX;
     deserialize = "T: Deserialize<'de> + Clone"
 ))]
 pub struct Chunked<T> {
-    #[serde(with = "flat")]
+    #[serde(
+        serialize_with = "flat_serialize",
+        deserialize_with = "flat_deserialize"
+    )]
     chunks: Vec<Arc<Vec<T>>>,
     len: usize,
 }
@@ -111,40 +114,32 @@ impl<T: Clone> Chunked<T> {
     }
 }
 
-/// (De)serialises the chunks as one flat list (the chunking is not part of
-/// the snapshot's format).
-mod flat {
-    use std::sync::Arc;
-
+/// Serialises the chunks as one flat list (the chunking is not part of the
+/// snapshot's format), its length first: postcard writes it ahead of the
+/// rows and cannot take a sequence of unknown length.
+fn flat_serialize<T: Serialize, S: serde::Serializer>(
+    chunks: &[Arc<Vec<T>>],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeSeq;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use super::CHUNK;
-
-    pub fn serialize<T: Serialize, S: Serializer>(
-        chunks: &[Arc<Vec<T>>],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        // The length first: postcard writes it ahead of the rows and
-        // cannot take a sequence of unknown length.
-        let mut seq = s.serialize_seq(Some(chunks.iter().map(|c| c.len()).sum()))?;
-        for row in chunks.iter().flat_map(|c| c.iter()) {
-            seq.serialize_element(row)?;
-        }
-        seq.end()
+    let mut seq = s.serialize_seq(Some(chunks.iter().map(|c| c.len()).sum()))?;
+    for row in chunks.iter().flat_map(|c| c.iter()) {
+        seq.serialize_element(row)?;
     }
+    seq.end()
+}
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<Arc<Vec<T>>>, D::Error> {
-        let rows: Vec<T> = Vec::deserialize(d)?;
-        let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK));
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            chunks.push(Arc::new(rows.by_ref().take(CHUNK).collect()));
-        }
-        Ok(chunks)
+/// Reads the flat list [`flat_serialize`] wrote back into chunks.
+fn flat_deserialize<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Arc<Vec<T>>>, D::Error> {
+    let rows: Vec<T> = Vec::deserialize(d)?;
+    let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(Arc::new(rows.by_ref().take(CHUNK).collect()));
     }
+    Ok(chunks)
 }
 
 /// One contribution as the index holds it (its fields as last logged or
