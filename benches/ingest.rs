@@ -1,7 +1,8 @@
 //! Ingestion benchmarks: signed entries per second landing durably (group
 //! commit, flushed) through the real server over loopback gRPC, with
 //! `Submit` and `SubmitBatch`, from 1 and 32 clients; then the p50/p99
-//! latency of a single `Submit`. Envelopes are signed before the clock
+//! latency of a single `Submit`, from one client alone and from each of 32
+//! clients submitting at once. Envelopes are signed before the clock
 //! starts: signing is the client's work, verifying is the server's.
 //!
 //! Run: `cargo bench --bench ingest`
@@ -192,6 +193,7 @@ fn ingest(c: &mut Criterion) {
     }
     g.finish();
     latency(&bench);
+    latency_32(&bench);
     let mut bench = bench;
     if let Some(server) = bench.server.take() {
         bench.rt.block_on(server.stop()).expect("stop");
@@ -223,6 +225,55 @@ fn latency(bench: &Bench) {
         pct(50),
         pct(99),
         samples[N - 1]
+    );
+}
+
+/// p50/p99 of `Submit` from 32 clients at once, each on its own
+/// connection submitting one entry after another (durable receipts).
+fn latency_32(bench: &Bench) {
+    const PER_CLIENT: usize = 100;
+    let work = bench.sign(CLIENTS, PER_CLIENT);
+    let mut samples = bench.rt.block_on(async {
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            clients.push(
+                LedgerClient::connect(bench.url.clone())
+                    .await
+                    .expect("connect"),
+            );
+        }
+        let tasks: Vec<_> = work
+            .into_iter()
+            .zip(clients)
+            .map(|(envelopes, mut c)| {
+                tokio::spawn(async move {
+                    let mut samples = Vec::with_capacity(envelopes.len());
+                    for e in envelopes {
+                        let t = Instant::now();
+                        c.submit(pb::SubmitRequest { envelope: Some(e) })
+                            .await
+                            .expect("submit");
+                        samples.push(t.elapsed());
+                    }
+                    samples
+                })
+            })
+            .collect();
+        let mut samples = Vec::new();
+        for t in tasks {
+            samples.extend(t.await.expect("task"));
+        }
+        samples
+    });
+    samples.sort();
+    let n = samples.len();
+    let pct = |p: usize| samples[(n * p / 100).min(n - 1)];
+    println!(
+        "ingest/submit-latency-32 ({CLIENTS} clients x {PER_CLIENT} sequential Submits): \
+         p50 {:?}  p99 {:?}  max {:?}",
+        pct(50),
+        pct(99),
+        samples[n - 1]
     );
 }
 

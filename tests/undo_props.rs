@@ -33,9 +33,10 @@ use common::{
 };
 use coopledger::client::{Signer, allocate_body, attest_body, contribution_body, evaluate_body};
 use coopledger::ledger::{
-    AllocationState, ContributionState, DistributionState, LedgerState, MemberState, Network,
-    PolicyVersion,
+    AllocationState, ContributionRow, ContributionState, DistributionState, EvaluationRow,
+    LedgerState, MemberState, Network, PolicyVersion,
 };
+use coopledger::payout::{PolicyChoice, Priors, indexed_source_for, summary_json};
 use coopledger::pb::{self, ContributionKind as K};
 use coopledger::verify::EntryId;
 use proptest::prelude::*;
@@ -53,7 +54,18 @@ struct Shown {
     allocations: BTreeMap<(i64, i64, String), AllocationState>,
     distributions: Vec<DistributionState>,
     sequences: Vec<(EntryId, Option<u64>)>,
+    /// The scoring index the fold keeps for previews.
+    index: ShownIndex,
 }
+
+/// The scoring index's lists, flattened.
+type ShownIndex = (
+    Vec<String>,
+    Vec<String>,
+    Vec<u32>,
+    Vec<ContributionRow>,
+    Vec<EvaluationRow>,
+);
 
 fn shown(state: &LedgerState, ids: &[EntryId]) -> Shown {
     let mut contributions: Vec<ContributionState> = state.contributions().cloned().collect();
@@ -67,6 +79,16 @@ fn shown(state: &LedgerState, ids: &[EntryId]) -> Shown {
         allocations: state.allocations().clone(),
         distributions: state.distributions().to_vec(),
         sequences: ids.iter().map(|id| (*id, state.sequence_of(id))).collect(),
+        index: {
+            let index = state.scoring_index();
+            (
+                index.members.to_vec(),
+                index.tag_names.to_vec(),
+                index.tag_refs.iter().copied().collect(),
+                index.contributions.iter().copied().collect(),
+                index.evaluations.iter().copied().collect(),
+            )
+        },
     }
 }
 
@@ -376,5 +398,58 @@ proptest! {
         for (kind, pick) in KINDS.into_iter().zip(picks) {
             world.apply_and_undo(kind, pick)?;
         }
+    }
+
+    /// A preview cut from the fold's scoring index is the preview built
+    /// with strings, byte for byte (digest and report JSON), after any mix
+    /// of logs, amendments, retractions, evaluations that replace earlier
+    /// ones, and undone entries.
+    #[test]
+    fn the_indexed_preview_is_the_string_preview(
+        prefix in proptest::collection::vec((any::<u8>(), any::<u64>()), 0..32),
+        picks in proptest::collection::vec(any::<u64>(), KINDS.len()),
+        income in 0u64..1_000_000,
+    ) {
+        let mut world = World::new();
+        // Rates by tag, a multiplier, review and a reimburse bucket, so
+        // every part of the numbered input counts.
+        let policy = r#"{"default_rates":{"work":3000,"resource":200,"use":100},
+            "rates":{"t1":4000},"tag_multiplier_ppm":{"t2":1100000},
+            "validation":{"min_approvals":1,"max_flags":1},"mode":"remaining",
+            "buckets":[{"type":"reimburse","percent_ppm":400000,"kinds":["expense"]},
+            {"type":"shares","percent_ppm":1000000,"kinds":["work","money","resource","use"]}]}"#;
+        let adopt = sign(&world.signers["alice"], adopt_body(policy));
+        world.fold.push(&adopt).expect("the policy is adopted");
+        for (op, pick) in prefix {
+            world.step(op, pick);
+        }
+        for (kind, pick) in KINDS.into_iter().zip(picks).take(4) {
+            world.apply_and_undo(kind, pick)?;
+        }
+        let state = &world.fold.state;
+        let strings = world.fold.preview(JAN_2020, income);
+        let (parts, version) = indexed_source_for(state, PolicyChoice::Latest, JAN_2020, Priors::All)
+            .expect("a source")
+            .into_parts(income)
+            .expect("the parts");
+        let indexed = coopledger::payout::score_parts(parts, version, state.size(), JAN_2020, income)
+            .expect("scored");
+        prop_assert_eq!(&indexed.canonical, &strings.canonical);
+        prop_assert_eq!(indexed.digest, strings.digest);
+        prop_assert_eq!(
+            summary_json(&indexed.report).expect("JSON"),
+            summary_json(&strings.report).expect("JSON")
+        );
+        prop_assert_eq!(&indexed.report, &strings.report);
+        // The same input but for the members' order (the index numbers
+        // them by admission; the core sorts them).
+        let sorted = |mut input: coopledger::scoring::ScoringInput| {
+            input.members.sort();
+            input
+        };
+        prop_assert_eq!(
+            sorted(indexed.input.to_scoring_input()),
+            sorted(strings.input.to_scoring_input())
+        );
     }
 }

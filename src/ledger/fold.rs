@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::entry::CheckedEntry;
+use super::index::{ContributionRow, Mark};
 use super::rules::Admitted;
 use super::state::{
     AllocationState, ContributionState, DistributionState, EvaluationState, KeyOwner, LedgerState,
@@ -18,7 +19,22 @@ use crate::verify::EntryId;
 /// [`LedgerState::apply`], given back to [`LedgerState::undo`]. Opaque, so
 /// only the fold that made it can read it.
 #[derive(Debug)]
-pub struct Undo(Step);
+pub struct Undo(Step, Mark, IndexChange);
+
+/// What an [`Undo`] restores in the scoring index besides cutting it back
+/// to its [`Mark`] (appended rows go with the cut).
+#[derive(Debug)]
+enum IndexChange {
+    /// Only appended rows.
+    Appended,
+    /// A contribution row changed in place (amended or retracted): its
+    /// previous fields, and the evaluation rows the amendment cleared.
+    Row {
+        row: u32,
+        previous: ContributionRow,
+        cleared: Vec<u32>,
+    },
+}
 
 /// What an [`Undo`] restores.
 #[derive(Debug)]
@@ -82,7 +98,9 @@ impl LedgerState {
         sequence: u64,
         settlement: Option<Settlement>,
     ) -> Undo {
-        Undo(self.fold(admitted.entry, sequence, settlement))
+        let mark = self.index.mark();
+        let (step, change) = self.fold(admitted.entry, sequence, settlement);
+        Undo(step, mark, change)
     }
 
     /// Folds an entry of a log its server already checked, without checking
@@ -90,10 +108,29 @@ impl LedgerState {
     /// they show (so the rules could not be checked). The stateless checks
     /// still ran ([`CheckedEntry`]).
     pub fn apply_trusted(&mut self, entry: &CheckedEntry, sequence: u64) -> Undo {
-        Undo(self.fold(entry, sequence, None))
+        let mark = self.index.mark();
+        let (step, change) = self.fold(entry, sequence, None);
+        Undo(step, mark, change)
     }
 
-    fn fold(&mut self, v: &CheckedEntry, sequence: u64, settlement: Option<Settlement>) -> Step {
+    fn fold(
+        &mut self,
+        v: &CheckedEntry,
+        sequence: u64,
+        settlement: Option<Settlement>,
+    ) -> (Step, IndexChange) {
+        let mut change = IndexChange::Appended;
+        let step = self.fold_step(v, sequence, settlement, &mut change);
+        (step, change)
+    }
+
+    fn fold_step(
+        &mut self,
+        v: &CheckedEntry,
+        sequence: u64,
+        settlement: Option<Settlement>,
+        change: &mut IndexChange,
+    ) -> Step {
         self.ids.insert(v.id, sequence);
         self.size = sequence + 1;
         let author = v.entry.author.clone();
@@ -202,6 +239,16 @@ impl LedgerState {
                 c.touched = sequence;
                 c.fields = a.contribution.clone().unwrap_or_default();
                 c.earliest_at = c.earliest_at.min(c.fields.at);
+                let cleared: Vec<u32> = c.evaluations.values().map(|e| e.row).collect();
+                if let Some(row) = self.index.contribution(c.row) {
+                    *change = IndexChange::Row {
+                        row: c.row,
+                        previous: row,
+                        cleared: cleared.clone(),
+                    };
+                }
+                self.index
+                    .amend(c.row, c.id.0, &c.member, &c.fields, cleared.into_iter());
                 // Reviewers approve what is there now (spec/DECISIONS.md).
                 c.evaluations.clear();
                 self.standing_evaluations = self
@@ -218,6 +265,14 @@ impl LedgerState {
                 let c = Arc::make_mut(c);
                 c.touched = sequence;
                 c.retracted = true;
+                if let Some(row) = self.index.contribution(c.row) {
+                    *change = IndexChange::Row {
+                        row: c.row,
+                        previous: row,
+                        cleared: Vec::new(),
+                    };
+                }
+                self.index.set_live(c.row, false);
                 // The contribution's member, not the author: the admin who
                 // attested a contribution may retract it too.
                 if let Some(m) = self.members.get_mut(&previous.member) {
@@ -234,17 +289,23 @@ impl LedgerState {
                 let verdict = pb::Verdict::try_from(e.verdict).unwrap_or(pb::Verdict::Unspecified);
                 let mut touched = 0;
                 let mut added = false;
+                let index = &mut self.index;
                 let previous = self.contributions.get_mut(&id).and_then(|c| {
                     let c = Arc::make_mut(c);
                     touched = std::mem::replace(&mut c.touched, sequence);
+                    let row = index.add_evaluation(c.row, &author, verdict, e.rating);
                     let previous = c.evaluations.insert(
                         author.clone(),
                         EvaluationState {
                             verdict,
                             rating: e.rating,
                             sequence,
+                            row,
                         },
                     );
+                    if let Some(p) = &previous {
+                        index.set_standing(p.row, false);
+                    }
                     added = previous.is_none() && !c.retracted;
                     previous
                 });
@@ -315,7 +376,17 @@ impl LedgerState {
     pub fn undo(&mut self, v: &CheckedEntry, undo: Undo) {
         self.ids.remove(&v.id);
         self.size = self.size.saturating_sub(1);
-        match undo.0 {
+        let Undo(step, mark, change) = undo;
+        if let IndexChange::Row {
+            row,
+            previous,
+            cleared,
+        } = change
+        {
+            self.index.restore(row, previous, cleared.into_iter());
+        }
+        self.index.cut(mark);
+        match step {
             Step::Nothing => {}
             Step::Genesis => {
                 self.network = None;
@@ -394,6 +465,7 @@ impl LedgerState {
                     c.touched = touched;
                     match previous {
                         Some(p) => {
+                            self.index.set_standing(p.row, true);
                             c.evaluations.insert(evaluator, p);
                         }
                         None => {
@@ -437,6 +509,12 @@ impl LedgerState {
         if let Some(m) = self.members.get_mut(&member) {
             m.contributions += 1;
         }
+        let row = match fields {
+            Some(fields) => self.index.add_contribution(id.0, &member, fields),
+            None => self
+                .index
+                .add_contribution(id.0, &member, &pb::Contribution::default()),
+        };
         self.contributions.insert(
             id,
             Arc::new(ContributionState {
@@ -449,6 +527,7 @@ impl LedgerState {
                 evaluations: BTreeMap::new(),
                 touched: sequence,
                 earliest_at: fields.map_or(0, |c| c.at),
+                row,
             }),
         );
         self.live_contributions += 1;
@@ -493,6 +572,7 @@ impl LedgerState {
         sequence: u64,
         roles: BTreeSet<pb::Role>,
     ) {
+        self.index.add_member(handle);
         self.members.insert(
             handle.to_string(),
             MemberState {

@@ -5,6 +5,7 @@
 
 mod entry;
 mod fold;
+mod index;
 mod limits;
 mod persist;
 mod refusal;
@@ -15,6 +16,7 @@ pub mod suggest;
 
 pub use entry::*;
 pub use fold::Undo;
+pub use index::{CHUNK, Chunked, ContributionRow, EvaluationRow, NO_MEMBER, SharedIndex};
 pub use limits::*;
 pub use persist::SnapshotError;
 pub use refusal::*;

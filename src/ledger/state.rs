@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::entry::body_name;
+use super::index::{ScoringIndex, SharedIndex};
 use super::refusal::Refusal;
 use super::suggest::closest_handle;
 use crate::pb::{self, entry::Body};
@@ -62,6 +63,9 @@ pub struct EvaluationState {
     pub rating: Option<u32>,
     /// Sequence number of the evaluation entry.
     pub sequence: u64,
+    /// Its row in the scoring index (`LedgerState::scoring_index`).
+    #[serde(default)]
+    pub row: u32,
 }
 
 /// A contribution with its current fields and standing evaluations.
@@ -92,6 +96,9 @@ pub struct ContributionState {
     /// The earliest `at` it ever had (amendments can move it): a preview of
     /// a period ending after that time read it.
     pub earliest_at: i64,
+    /// Its row in the scoring index (`LedgerState::scoring_index`).
+    #[serde(default)]
+    pub row: u32,
 }
 
 /// What a recorded distribution paid, derived from the log by recomputing
@@ -218,6 +225,9 @@ pub struct LedgerState {
     /// Standing evaluations of live contributions, bounded by
     /// `limits::MAX_STANDING_EVALUATIONS`.
     pub(super) standing_evaluations: u64,
+    /// Members, contributions and evaluations by number, as the scoring
+    /// core takes them, kept up to date by the fold (`index.rs`).
+    pub(super) index: ScoringIndex,
 }
 
 impl LedgerState {
@@ -313,6 +323,12 @@ impl LedgerState {
             .filter(|c| !c.retracted && c.fields.at < end)
             .cloned()
             .collect()
+    }
+
+    /// The scoring index shared with a preview: a few reference counts,
+    /// taken under the state lock and read after it (`index.rs`).
+    pub fn scoring_index(&self) -> SharedIndex {
+        self.index.share()
     }
 
     /// The adopted policy versions, oldest first.

@@ -20,7 +20,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use super::snapshot::{PolicyChoice, PreviewSource, preview_source, scoring_input_with};
+use super::snapshot::{
+    IndexedParts, IndexedSource, PolicyChoice, PreviewSource, indexed_source, preview_source,
+    scoring_input_with,
+};
 use crate::ledger::Refusal;
 use crate::ledger::{BucketPaid, LedgerState, Settle, Settlement};
 use crate::pb;
@@ -48,7 +51,28 @@ pub struct Preview {
     /// The income.
     pub income: u64,
     /// What was scored (for `export --scenario`).
-    pub input: ScoringInput,
+    pub input: PreviewInput,
+}
+
+/// What a preview scored, in the form it was scored from.
+#[derive(Debug, Clone)]
+pub enum PreviewInput {
+    /// The scoring input with strings ([`crate::scoring::score`]).
+    Strings(ScoringInput),
+    /// Numbers cut from the fold's scoring index
+    /// ([`crate::scoring::indexed::score_indexed`]).
+    Indexed(IndexedParts),
+}
+
+impl PreviewInput {
+    /// The scoring input with strings (spelled out for a numbered one):
+    /// what a scenario file of the preview holds.
+    pub fn to_scoring_input(&self) -> ScoringInput {
+        match self {
+            PreviewInput::Strings(input) => input.clone(),
+            PreviewInput::Indexed(parts) => parts.input().to_scoring_input(),
+        }
+    }
 }
 
 /// The canonical JSON of a report (sorted keys, no whitespace, integers).
@@ -200,9 +224,40 @@ pub fn score_input(
     income: u64,
 ) -> Result<Preview, PayoutError> {
     let report = crate::scoring::score(&input)?;
+    Ok(preview_of(
+        report,
+        PreviewInput::Strings(input),
+        (policy_version, log_size, period, income),
+    ))
+}
+
+/// Scores a numbered input cut from the fold's scoring index (no state
+/// needed: run it off the state lock); the same preview as [`score_input`]
+/// of the same input with strings.
+pub fn score_parts(
+    parts: IndexedParts,
+    policy_version: u32,
+    log_size: u64,
+    period: (i64, i64),
+    income: u64,
+) -> Result<Preview, PayoutError> {
+    let report = crate::scoring::indexed::score_indexed(&parts.input())?;
+    Ok(preview_of(
+        report,
+        PreviewInput::Indexed(parts),
+        (policy_version, log_size, period, income),
+    ))
+}
+
+/// A scored report with its canonical JSON and digest.
+fn preview_of(
+    report: Report,
+    input: PreviewInput,
+    (policy_version, log_size, period, income): (u32, u64, (i64, i64), u64),
+) -> Preview {
     let canonical = canonical_json(&report, period, income, policy_version, log_size);
     let digest = digest_of(&canonical);
-    Ok(Preview {
+    Preview {
         report,
         canonical,
         digest,
@@ -211,7 +266,21 @@ pub fn score_input(
         period,
         income,
         input,
-    })
+    }
+}
+
+/// What a preview reads from the state through the fold's scoring index
+/// (hold the state lock only for this: reference counts and the period's
+/// small lists); cut the numbered input with
+/// [`IndexedSource::into_parts`] and score it with [`score_parts`] after
+/// the lock is released.
+pub fn indexed_source_for(
+    state: &LedgerState,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    priors: Priors,
+) -> Result<IndexedSource, Refusal> {
+    indexed_source(state, choice, period, priors.before())
 }
 
 /// Scores `[start, end)` for `income` over `state`, stated as computed at

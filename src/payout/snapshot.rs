@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::ledger::Refusal;
 use crate::ledger::kind_of;
-use crate::ledger::{ContributionState, LedgerState, Settlement};
+use crate::ledger::{ContributionState, LedgerState, Settlement, SharedIndex};
 use crate::pb;
+use crate::scoring::indexed::{IndexedContribution, IndexedEvaluation, IndexedInput};
 use crate::scoring::input::{
     Allocation, Contribution, Evaluation, Period, PriorPayout, PriorRepayment, ScoringInput,
     Verdict,
@@ -81,6 +82,18 @@ pub fn preview_source(
     period: (i64, i64),
     priors_before: u64,
 ) -> Result<PreviewSource, Refusal> {
+    source_parts(state, choice, period, priors_before, true)
+}
+
+/// [`preview_source`], with the period's contributions only if
+/// `with_contributions` (the indexed path takes them from the index).
+fn source_parts(
+    state: &LedgerState,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    priors_before: u64,
+    with_contributions: bool,
+) -> Result<PreviewSource, Refusal> {
     let network = state
         .network()
         .ok_or_else(|| Refusal::FailedPrecondition("the log has no network yet".into()))?;
@@ -108,7 +121,11 @@ pub fn preview_source(
     // §6), the signals (in-period only, §6.1) — so a contribution dated at
     // or after the end, and its evaluations, change no number of this
     // report and are left out (so are prior repayments naming them, below).
-    let contributions = state.live_contributions_before(period.1);
+    let contributions = if with_contributions {
+        state.live_contributions_before(period.1)
+    } else {
+        Vec::new()
+    };
     let allocations = state
         .allocations()
         .iter()
@@ -146,6 +163,19 @@ pub fn preview_source(
     })
 }
 
+/// The policy document of `json`, checked against the network's currency
+/// and stated in it.
+fn parse_policy(json: &[u8], currency: String, decimals: u32) -> Result<PolicyDocument, Refusal> {
+    let mut policy = PolicyDocument::from_json(json)
+        .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
+    policy
+        .check_currency(&currency, decimals)
+        .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
+    policy.currency = Some(currency);
+    policy.decimals = Some(decimals);
+    Ok(policy)
+}
+
 impl PreviewSource {
     /// The scoring input for `income`, with the policy version it uses:
     /// the policy parsed and checked against the network's currency, the
@@ -153,13 +183,7 @@ impl PreviewSource {
     /// evaluations in log order, the allocations, and what prior
     /// distributions repaid and paid.
     pub fn into_input(self, income: u64) -> Result<(ScoringInput, u32), Refusal> {
-        let mut policy = PolicyDocument::from_json(&self.policy_json)
-            .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
-        policy
-            .check_currency(&self.currency, self.decimals)
-            .map_err(|e| Refusal::InvalidArgument(format!("policy: {e}")))?;
-        policy.currency = Some(self.currency);
-        policy.decimals = Some(self.decimals);
+        let policy = parse_policy(&self.policy_json, self.currency, self.decimals)?;
 
         let mut live = self.contributions;
         live.sort_by_key(|c| c.sequence);
@@ -244,5 +268,176 @@ impl PreviewSource {
             income,
         };
         Ok((input, self.version))
+    }
+}
+
+/// What a preview reads from the live state through the fold's scoring
+/// index (`LedgerState::scoring_index`): under the state lock only
+/// reference counts and the period's few small lists are taken; the
+/// scoring core's numbered input is cut from the index after the lock is
+/// released ([`IndexedSource::into_parts`]), with no id or handle spelled
+/// out as a string.
+pub struct IndexedSource {
+    currency: String,
+    decimals: u32,
+    policy_json: Vec<u8>,
+    version: u32,
+    period: (i64, i64),
+    index: SharedIndex,
+    allocations: Vec<(u64, Allocation)>,
+    settlements: Vec<Arc<Settlement>>,
+}
+
+/// Takes what a preview of `period` with `choice` reads from `state`
+/// through its scoring index, counting as already paid only the standing
+/// distributions recorded before `priors_before`.
+pub fn indexed_source(
+    state: &LedgerState,
+    choice: PolicyChoice<'_>,
+    period: (i64, i64),
+    priors_before: u64,
+) -> Result<IndexedSource, Refusal> {
+    // The string path's source without its walk over every contribution.
+    let small = source_parts(state, choice, period, priors_before, false)?;
+    Ok(IndexedSource {
+        currency: small.currency,
+        decimals: small.decimals,
+        policy_json: small.policy_json,
+        version: small.version,
+        period,
+        index: state.scoring_index(),
+        allocations: small.allocations,
+        settlements: small.settlements,
+    })
+}
+
+/// The scoring core's numbered input, owned (`scoring::indexed`), with the
+/// policy version it uses.
+#[derive(Debug, Clone)]
+pub struct IndexedParts {
+    frame: ScoringInput,
+    members: Arc<Vec<String>>,
+    tag_names: Arc<Vec<String>>,
+    tag_refs: Vec<u32>,
+    contributions: Vec<IndexedContribution>,
+    evaluations: Vec<IndexedEvaluation>,
+    prior_repayments: Vec<([u8; 32], u64)>,
+}
+
+impl IndexedParts {
+    /// The input as the core takes it (borrowed).
+    pub fn input(&self) -> IndexedInput<'_> {
+        IndexedInput {
+            frame: &self.frame,
+            members: &self.members,
+            tag_names: &self.tag_names,
+            tag_refs: &self.tag_refs,
+            contributions: &self.contributions,
+            evaluations: &self.evaluations,
+            prior_repayments: &self.prior_repayments,
+        }
+    }
+}
+
+impl IndexedSource {
+    /// The policy parsed and checked against the network's currency, and
+    /// the period's contributions, their standing evaluations (log order),
+    /// the allocations and the prior amounts cut from the index: the same
+    /// input [`PreviewSource::into_input`] builds with strings. (A
+    /// contributor or evaluator the index could not number, which only a
+    /// client's partial fold makes, reaches the core as [`crate::ledger::NO_MEMBER`],
+    /// and the core refuses it as not a member.)
+    pub fn into_parts(self, income: u64) -> Result<(IndexedParts, u32), Refusal> {
+        let policy = parse_policy(&self.policy_json, self.currency, self.decimals)?;
+        let index = &self.index;
+        let end = self.period.1;
+        let mut included = vec![u32::MAX; index.contributions.len()];
+        let mut contributions = Vec::with_capacity(index.contributions.len());
+        let mut tag_refs = Vec::new();
+        for (r, row) in index.contributions.iter().enumerate() {
+            if !row.live || row.at >= end {
+                continue;
+            }
+            let Some(kind) = kind_of(row.kind) else {
+                continue;
+            };
+            included[r] = contributions.len() as u32;
+            let tags_start = tag_refs.len() as u32;
+            for t in row.tags_start..row.tags_start + u64::from(row.tags_len) {
+                if let Some(&tag) = usize::try_from(t).ok().and_then(|t| index.tag_refs.get(t)) {
+                    tag_refs.push(tag);
+                }
+            }
+            contributions.push(IndexedContribution {
+                id: row.id,
+                member: row.member,
+                kind,
+                quantity: row.quantity,
+                rate: row.rate,
+                at: row.at,
+                tags_start,
+                tags_len: tag_refs.len() as u32 - tags_start,
+            });
+        }
+        let mut evaluations = Vec::new();
+        for e in index.evaluations.iter().filter(|e| e.standing) {
+            let Some(&contribution) = included
+                .get(e.contribution as usize)
+                .filter(|&&c| c != u32::MAX)
+            else {
+                continue;
+            };
+            evaluations.push(IndexedEvaluation {
+                contribution,
+                evaluator: e.evaluator,
+                verdict: if e.flag {
+                    Verdict::Flag
+                } else {
+                    Verdict::Approve
+                },
+                rating: e.rating.and_then(|r| u8::try_from(r).ok()),
+            });
+        }
+        drop(included);
+        let mut allocations = self.allocations;
+        allocations.sort_by_key(|(seq, _)| *seq);
+        let mut prior_repayments = Vec::new();
+        let mut prior_payouts = Vec::new();
+        for settlement in &self.settlements {
+            prior_repayments.extend(settlement.repayments.iter().map(|(id, a)| (id.0, *a)));
+            prior_payouts.extend(
+                settlement
+                    .shares_payouts
+                    .iter()
+                    .map(|(m, amount)| PriorPayout {
+                        recipient: m.clone(),
+                        amount: *amount,
+                    }),
+            );
+        }
+        let frame = ScoringInput {
+            policy,
+            members: Vec::new(),
+            contributions: Vec::new(),
+            evaluations: Vec::new(),
+            allocations: allocations.into_iter().map(|(_, a)| a).collect(),
+            prior_repayments: Vec::new(),
+            prior_payouts,
+            period: Period {
+                start: self.period.0,
+                end: self.period.1,
+            },
+            income,
+        };
+        let parts = IndexedParts {
+            frame,
+            members: index.members.clone(),
+            tag_names: index.tag_names.clone(),
+            tag_refs,
+            contributions,
+            evaluations,
+            prior_repayments,
+        };
+        Ok((parts, self.version))
     }
 }

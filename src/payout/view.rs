@@ -433,12 +433,14 @@ mod tests {
                             verdict: *v,
                             rating: None,
                             sequence: 10 + i as u64,
+                            row: i as u32,
                         },
                     )
                 })
                 .collect(),
             touched: 3,
             earliest_at: 0,
+            row: 0,
         }
     }
 

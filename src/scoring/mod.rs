@@ -14,6 +14,7 @@
 //! 1. `validate` — refuse bad input naming the field; index members and
 //!    contributions by id (the id index is `ids`), resolve each
 //!    contribution's rate and value (`rate`) and its tags (`tags`).
+//!    ([`indexed`] prepares the same from input already held as numbers.)
 //! 2. `value` — a contribution's points.
 //! 3. `review` — standing evaluations, validity, quality (weighted median),
 //!    with evaluator weights from [`trust`] (EigenTrust) when asked.
@@ -38,6 +39,7 @@ pub mod distribution;
 pub mod error;
 pub mod explain;
 pub(crate) mod ids;
+pub mod indexed;
 pub mod input;
 pub(crate) mod json;
 pub mod kind;
@@ -72,7 +74,12 @@ pub use signals::{Signal, SignalKind};
 /// buckets, and returns the report. Deterministic: the same input gives a
 /// byte-identical report.
 pub fn score(input: &ScoringInput) -> Result<Report, ScoringError> {
-    let prepared = validate::Prepared::new(input)?;
+    run(validate::Prepared::new(input)?)
+}
+
+/// The pipeline after validation, shared by [`score`] and
+/// [`indexed::score_indexed`] (which prepares the same input from numbers).
+fn run(prepared: validate::Prepared<'_>) -> Result<Report, ScoringError> {
     let reviewed = review::review(&prepared)?;
     let scored = value::score_contributions(&prepared, &reviewed)?;
     let distributed = distribution::distribute(&prepared, &reviewed, &scored)?;

@@ -110,7 +110,7 @@ pub(crate) struct Prepared<'a> {
 }
 
 /// The paths under which a scenario file holds the parts of the input.
-const INPUT_PATHS: DocumentPaths<'static> = DocumentPaths {
+pub(super) const INPUT_PATHS: DocumentPaths<'static> = DocumentPaths {
     rules: Path::Root("policy"),
     buckets: Path::Root("distribution.buckets"),
 };
@@ -229,7 +229,7 @@ impl<'a> Prepared<'a> {
 }
 
 /// The period (valid times, start before end) and the income.
-fn check_period_and_income(input: &ScoringInput) -> Result<()> {
+pub(super) fn check_period_and_income(input: &ScoringInput) -> Result<()> {
     let distribution = Path::Root("distribution");
     let period = distribution.key("period");
     check_time(&period.key("start"), input.period.start)?;
@@ -271,7 +271,10 @@ fn sorted_members(input: &ScoringInput) -> Result<Vec<&str>> {
 }
 
 /// EigenTrust's pre-trusted members (who must be members), sorted.
-fn pretrusted_members(input: &ScoringInput, member_index: &MemberIndex<'_>) -> Result<Vec<u32>> {
+pub(super) fn pretrusted_members(
+    input: &ScoringInput,
+    member_index: &MemberIndex<'_>,
+) -> Result<Vec<u32>> {
     let mut pretrusted = Vec::new();
     if let EvaluatorWeights::EigenTrust {
         pretrusted: names, ..
@@ -290,7 +293,7 @@ fn pretrusted_members(input: &ScoringInput, member_index: &MemberIndex<'_>) -> R
 }
 
 /// Each allocation bucket's `participants` (who must be members), sorted.
-fn bucket_participants(
+pub(super) fn bucket_participants(
     input: &ScoringInput,
     member_index: &MemberIndex<'_>,
 ) -> Result<Vec<Option<Vec<u32>>>> {
@@ -515,7 +518,7 @@ fn resolve_evaluations<'s>(
 
 /// The allocations in input order, each as (from, [(to, percent)] in id
 /// order, zero entries dropped), the percents checked to sum to 100.
-fn resolve_allocations(
+pub(super) fn resolve_allocations(
     input: &ScoringInput,
     member_index: &MemberIndex<'_>,
 ) -> Result<Vec<ResolvedAllocation>> {
@@ -610,8 +613,18 @@ fn total_prior_repayments<'s>(
 /// Per member, what earlier shares buckets paid (see
 /// [`total_prior_repayments`] on why their number is not limited).
 fn total_prior_payouts(input: &ScoringInput, member_index: &MemberIndex<'_>) -> Result<Vec<u128>> {
+    total_prior_payouts_of(input, member_index, input.members.len())
+}
+
+/// [`total_prior_payouts`] for `members` members (the indexed path's
+/// input carries its members outside the `ScoringInput`).
+pub(super) fn total_prior_payouts_of(
+    input: &ScoringInput,
+    member_index: &MemberIndex<'_>,
+    members: usize,
+) -> Result<Vec<u128>> {
     let payouts_path = Path::Root("prior_payouts");
-    let mut prior_paid = vec![0u128; input.members.len()];
+    let mut prior_paid = vec![0u128; members];
     for (index, payout) in input.prior_payouts.iter().enumerate() {
         let path = payouts_path.index(index);
         let member = member_index

@@ -172,7 +172,7 @@ pub(crate) fn score_contributions(prepared: &Prepared<'_>, reviewed: &Reviewed) 
                     format!(
                         "points of contribution {:?} must be at most {MAX_POINTS} \
                          (its value times its multipliers is larger)",
-                        input.contributions[index].id
+                        prepared.ids.get(index)
                     ),
                 )
             };

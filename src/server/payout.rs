@@ -14,8 +14,8 @@ use crate::log::Ledger;
 use crate::log::LedgerError;
 use crate::payout::PolicyChoice;
 use crate::payout::{
-    Preview, Priors, explanation_json, input_for, record_body, score_input, source_for,
-    summary_json,
+    Preview, Priors, explanation_json, indexed_source_for, input_for, record_body, score_input,
+    score_parts, summary_json,
 };
 use crate::pb;
 use crate::scoring::time::format_rfc3339;
@@ -95,7 +95,7 @@ pub fn compute(
     let (source, log_size, overlap) = {
         let state = ledger.state()?;
         (
-            source_for(&state, choice, req.period, Priors::All)?,
+            indexed_source_for(&state, choice, req.period, Priors::All)?,
             state.size(),
             state.refuse_overlap(start, end),
         )
@@ -103,8 +103,8 @@ pub fn compute(
     // The lock is released: the writer goes on while the input is built
     // and scored.
     before_scoring();
-    let (input, version) = source.into_input(income)?;
-    let preview = score_input(input, version, log_size, req.period, income)?;
+    let (parts, version) = source.into_parts(income)?;
+    let preview = score_parts(parts, version, log_size, req.period, income)?;
     let not_recordable = if req.draft.is_empty() {
         overlap
             .and_then(|()| refuse_unended(end, ledger.clock().now_ms()))
@@ -213,7 +213,7 @@ pub fn shares_parts(
     );
     if include_scenario {
         let scenario = crate::scoring::scenario::Scenario {
-            input: p.input.clone(),
+            input: p.input.to_scoring_input(),
         }
         .to_json()
         .to_string();

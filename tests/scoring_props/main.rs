@@ -9,7 +9,8 @@
 //! independent references are here; the tests by topic are in [`money`]
 //! (conservation, repayment, order, scaling), [`impartial`] (the impartial
 //! division), [`fairness`] (the trust rule, the allocation gate and the
-//! signals of the fairness revision) and [`refusals`] (scenario refusals,
+//! signals of the fairness revision), [`indexed`] (the numbered entry
+//! scores what the string one does) and [`refusals`] (scenario refusals,
 //! each naming its field).
 
 #![allow(
@@ -38,6 +39,7 @@ use proptest::prelude::*;
 
 mod fairness;
 mod impartial;
+mod indexed;
 mod money;
 mod refusals;
 
