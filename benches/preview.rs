@@ -670,6 +670,7 @@ impl Live {
                     checkpoint_copy: None,
                     public_read: true,
                     tls: None,
+                    web: false,
                 },
             ))
             .expect("server");
