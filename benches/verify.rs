@@ -1,5 +1,5 @@
 //! The audit at a million (issue 13, part 3): how long `coopledger verify`
-//! takes, and how much memory it holds, on a log of 100,000 and 1,000,000
+//! takes, and how much memory it holds, on a log of 10,000, 100,000 and 1,000,000
 //! entries, both offline (`verify --data FOLDER`) and live (against
 //! `coopledger serve` on the same folder, as a member).
 //!
@@ -533,7 +533,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
-    for (name, size) in [("100k", 100_000u64), ("1M", 1_000_000)] {
+    for (name, size) in [("10k", 10_000u64), ("100k", 100_000), ("1M", 1_000_000)] {
         if !wanted.is_empty() && !wanted.iter().any(|w| name.contains(w.as_str())) {
             continue;
         }
