@@ -22,7 +22,7 @@ const POLICY: &str = r#"{"default_rates":{"work":3000},
   "validation":{"min_approvals":1},"mode":"remaining","buckets":[
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-use common::{Cli, members_only_server as server};
+use common::Cli;
 
 impl Cli {
     /// `who` logs two hours of work on `day` of March 2020; returns its id.
@@ -46,29 +46,7 @@ impl Cli {
 
 /// ana (admin), ben (treasurer) and cai, under [`POLICY`].
 async fn coop() -> (RunningServer, tempfile::TempDir, Cli) {
-    let data = tempfile::tempdir().unwrap();
-    let srv = server(data.path()).await;
-    let cli = Cli::new(srv.url());
-    cli.ok("ana", &["keygen", "ana"]).await;
-    let mut keys = Vec::new();
-    for who in ["ben", "cai"] {
-        let v = cli.json(who, &["keygen", who]).await;
-        keys.push(v["public_key"].as_str().unwrap().to_string());
-    }
-    cli.ok(
-        "ana",
-        &["init", "--name", "Riverside Makers", "--currency", "EUR"],
-    )
-    .await;
-    cli.ok("ana", &["member", "admit", "ben", &keys[0]]).await;
-    cli.ok("ana", &["member", "admit", "cai", &keys[1]]).await;
-    cli.ok("ana", &["member", "grant", "ben", "treasurer"])
-        .await;
-    let file = cli.home.path().join("policy.json");
-    std::fs::write(&file, POLICY).unwrap();
-    cli.ok("ana", &["policy", "adopt", file.to_str().unwrap(), "--yes"])
-        .await;
-    (srv, data, cli)
+    common::riverside(POLICY).await
 }
 
 const LINE: &str = "signal: ana and ben rate each other well above what others give them: ana gave ben 1 rating of 100, ben gave ana 1 rating of 100; others rate ana 40 (1 rating), ben 40 (1 rating) — informational, it changes no payout; the rated work: `coopledger entries --member ana --period 2020-03` and `coopledger entries --member ben --period 2020-03`";

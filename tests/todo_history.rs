@@ -32,7 +32,7 @@ const HISTORY_POLICY: &str = r#"{"default_rates":{"work":3000},
   {"type":"reimburse","percent_ppm":1000000,"kinds":["expense"]},
   {"type":"shares","percent_ppm":1000000,"kinds":["work"]}]}"#;
 
-use common::{Cli, members_only_server as server};
+use common::Cli;
 
 impl Cli {
     /// Logs a contribution as `who`; returns its id.
@@ -51,29 +51,7 @@ impl Cli {
 /// A cooperative: ana founds it (admin), ben (treasurer) and cai (member)
 /// are admitted, and `policy` is adopted.
 async fn coop(policy: &str) -> (RunningServer, tempfile::TempDir, Cli) {
-    let data = tempfile::tempdir().unwrap();
-    let srv = server(data.path()).await;
-    let cli = Cli::new(srv.url());
-    cli.ok("ana", &["keygen", "ana"]).await;
-    let mut keys = Vec::new();
-    for who in ["ben", "cai"] {
-        let v = cli.json(who, &["keygen", who]).await;
-        keys.push(v["public_key"].as_str().unwrap().to_string());
-    }
-    cli.ok(
-        "ana",
-        &["init", "--name", "Riverside Makers", "--currency", "EUR"],
-    )
-    .await;
-    cli.ok("ana", &["member", "admit", "ben", &keys[0]]).await;
-    cli.ok("ana", &["member", "admit", "cai", &keys[1]]).await;
-    cli.ok("ana", &["member", "grant", "ben", "treasurer"])
-        .await;
-    let file = cli.home.path().join("policy.json");
-    std::fs::write(&file, policy).unwrap();
-    cli.ok("ana", &["policy", "adopt", file.to_str().unwrap(), "--yes"])
-        .await;
-    (srv, data, cli)
+    common::riverside(policy).await
 }
 
 /// The `field` of each item of a to-do list.

@@ -349,3 +349,41 @@ impl Cli {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
     }
 }
+
+/// A cooperative through the CLI on a members-only server: ana founds it
+/// ("Riverside Makers", EUR; admin), ben (treasurer) and cai (member) are
+/// admitted, and `policy` (the `policy adopt` JSON) is adopted. Returns the
+/// server, its data folder and the CLI (keys for all three in its home).
+pub async fn riverside(policy: &str) -> (RunningServer, TempDir, Cli) {
+    let data = tempfile::tempdir().expect("a data folder");
+    let srv = members_only_server(data.path()).await;
+    let cli = Cli::new(srv.url());
+    cli.ok("ana", &["keygen", "ana"]).await;
+    let mut keys = Vec::new();
+    for who in ["ben", "cai"] {
+        let v = cli.json(who, &["keygen", who]).await;
+        keys.push(v["public_key"].as_str().expect("a public key").to_string());
+    }
+    cli.ok(
+        "ana",
+        &["init", "--name", "Riverside Makers", "--currency", "EUR"],
+    )
+    .await;
+    cli.ok("ana", &["member", "admit", "ben", &keys[0]]).await;
+    cli.ok("ana", &["member", "admit", "cai", &keys[1]]).await;
+    cli.ok("ana", &["member", "grant", "ben", "treasurer"])
+        .await;
+    let file = cli.home.path().join("policy.json");
+    std::fs::write(&file, policy).expect("the policy file");
+    cli.ok(
+        "ana",
+        &[
+            "policy",
+            "adopt",
+            file.to_str().expect("a UTF-8 path"),
+            "--yes",
+        ],
+    )
+    .await;
+    (srv, data, cli)
+}
