@@ -185,7 +185,7 @@ impl Money<'_> {
 }
 
 /// Lays out rows in columns; `right[i]` right-aligns column i.
-fn columns(rows: &[Vec<String>], right: &[bool], indent: &str) -> String {
+pub(super) fn columns(rows: &[Vec<String>], right: &[bool], indent: &str) -> String {
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..count)
         .map(|i| {

@@ -206,7 +206,7 @@ fn table(scenario: &str, policy: &str, simulation: &Simulation, units: &Units) -
                 for bucket in measure.buckets.iter().chain([&measure.total]) {
                     rows.push(row(bucket, &money, &signed));
                 }
-                out.push_str(&aligned(&rows, "  "));
+                out.push_str(&aligned(&rows));
                 let total = &measure.total;
                 summary.push(vec![
                     name.to_owned(),
@@ -225,7 +225,7 @@ fn table(scenario: &str, policy: &str, simulation: &Simulation, units: &Units) -
         "largest honest loss".to_owned(),
     ]];
     rows.extend(summary);
-    out.push_str(&aligned(&rows, "  "));
+    out.push_str(&aligned(&rows));
     out
 }
 
@@ -296,31 +296,10 @@ fn money(amount: u64, units: &Units) -> String {
     }
 }
 
-/// Rows in columns, the first left-aligned and the others right-aligned.
-fn aligned(rows: &[Vec<String>], indent: &str) -> String {
-    let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            let w = cell.chars().count();
-            match widths.get_mut(i) {
-                Some(width) => *width = (*width).max(w),
-                None => widths.push(w),
-            }
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        out.push_str(indent);
-        for (i, cell) in row.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(out, "{cell:<w$}", w = widths[0]);
-            } else {
-                let _ = write!(out, "  {cell:>w$}", w = widths[i]);
-            }
-        }
-        let trimmed = out.trim_end().len();
-        out.truncate(trimmed);
-        out.push('\n');
-    }
-    out
+/// Rows in columns, the first left-aligned and the others (figures)
+/// right-aligned, indented by two spaces.
+fn aligned(rows: &[Vec<String>]) -> String {
+    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let right: Vec<bool> = (0..width).map(|i| i > 0).collect();
+    super::score::columns(rows, &right, "  ")
 }
