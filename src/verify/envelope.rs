@@ -10,7 +10,7 @@
 //! (`u32be(len(pae)) ‖ pae ‖ public_key ‖ signature`), from which the
 //! envelope is recovered exactly.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use prost::Message;
 
 use crate::pb;
@@ -318,53 +318,24 @@ impl VerifiedEnvelope {
     }
 }
 
-/// How many decompressed keys are kept (about 200 bytes each): more than a
-/// cooperative has members, so an audit decompresses each member's key
-/// once instead of once per entry.
-const KEY_CACHE: usize = 4096;
-
-/// The keys decompressed lately, by their bytes, shared by every thread
-/// (an audit checks each chunk on short-lived threads, so a per-thread
-/// cache would start empty for every chunk).
-static KEYS: std::sync::LazyLock<
-    std::sync::RwLock<std::collections::HashMap<[u8; 32], VerifyingKey>>,
-> = std::sync::LazyLock::new(Default::default);
-
-/// `VerifyingKey::from_bytes`, remembered: decompressing the point costs
-/// about a seventh of a signature check (12 of 87 µs, `benches/verify.rs`
-/// phases), and a log's entries are signed by few keys. The key is a pure function of its bytes, so a remembered one
-/// verifies exactly as a fresh one would; a bad key is never remembered.
-fn verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, ed25519_dalek::SignatureError> {
-    if let Some(key) = KEYS.read().ok().and_then(|keys| keys.get(bytes).copied()) {
-        return Ok(key);
-    }
-    let key = VerifyingKey::from_bytes(bytes)?;
-    // A poisoned lock only loses the cache, never a check.
-    if let Ok(mut keys) = KEYS.write() {
-        if keys.len() >= KEY_CACHE {
-            keys.clear();
-        }
-        keys.insert(*bytes, key);
-    }
-    Ok(key)
-}
-
-/// `verify_strict` over the PAE bytes: rejects small-order keys and
-/// non-canonical signatures, which plain `verify` would let through.
+/// `verify_strict` over the PAE bytes (`strict.rs`: the same answer as
+/// `ed25519-dalek`'s): rejects small-order keys and non-canonical
+/// signatures, which plain `verify` would let through.
 fn verify_signature(
     pae: &[u8],
     public_key: &[u8; 32],
     signature: &[u8; 64],
 ) -> Result<(), EnvelopeError> {
-    let key = verifying_key(public_key).map_err(|_| {
+    let key = super::strict::strict_key(public_key).ok_or_else(|| {
         EnvelopeError::Forged("envelope.public_key: not a valid ed25519 point".into())
     })?;
-    key.verify_strict(pae, &Signature::from_bytes(signature))
-        .map_err(|_| {
-            EnvelopeError::Forged(
-                "envelope.signature: does not verify over PAE(payload_type, payload) with envelope.public_key".into(),
-            )
-        })
+    if key.verify_strict(pae, signature) {
+        Ok(())
+    } else {
+        Err(EnvelopeError::Forged(
+            "envelope.signature: does not verify over PAE(payload_type, payload) with envelope.public_key".into(),
+        ))
+    }
 }
 
 /// Checks a key a member will sign with: 32 bytes, a valid point, and not of

@@ -15,6 +15,7 @@ mod envelope;
 mod parallel;
 mod proof;
 mod read;
+mod strict;
 mod tree;
 
 pub use checkpoint::*;
@@ -22,4 +23,5 @@ pub use envelope::*;
 pub use parallel::*;
 pub use proof::*;
 pub use read::*;
+pub use strict::*;
 pub use tree::*;
