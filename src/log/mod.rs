@@ -181,8 +181,8 @@ impl Ledger {
                     let state = ledger.state().ok()?;
                     (crate::payout::settle_input(&state, &r), state.size())
                 };
-                let outcome = input.and_then(|(input, version)| {
-                    crate::payout::settle_scored(input, version, &r)
+                let outcome = input.and_then(|source| {
+                    crate::payout::settle_scored(source, &r)
                         .map_err(crate::payout::PayoutError::into_refusal)
                 });
                 Some(Presettled { at_size, outcome })

@@ -356,37 +356,36 @@ fn short_form(preview: &Preview) -> String {
 /// returns what it pays. The sequencer and every replay call this, so the
 /// server and its auditors settle each distribution the same way.
 pub fn settle(state: &LedgerState, r: &pb::RecordDistribution) -> Result<Settlement, PayoutError> {
-    let (input, version) = settle_input(state, r)?;
-    settle_scored(input, version, r)
+    settle_scored(settle_input(state, r)?, r)
 }
 
-/// The first half of [`settle`]: the scoring input a record is settled
-/// from, taken from the state (the only part that needs the state lock).
+/// The first half of [`settle`]: what the record is settled from, taken
+/// from the state through the fold's scoring index (the only part that
+/// needs the state lock: reference counts and the period's small lists).
 pub fn settle_input(
     state: &LedgerState,
     r: &pb::RecordDistribution,
-) -> Result<(ScoringInput, u32), Refusal> {
-    let period = record_period(r);
-    input_for(
+) -> Result<IndexedSource, Refusal> {
+    indexed_source_for(
         state,
         PolicyChoice::Version(r.policy_version),
-        period,
-        r.income.unwrap_or_default(),
+        record_period(r),
         Priors::All,
     )
 }
 
-/// The second half of [`settle`]: scores the input, checks the digest the
-/// treasurer signed and that no claim is repaid beyond its value. Needs no
-/// state, so it runs off the state lock and off the sequencer.
+/// The second half of [`settle`]: cuts the numbered input, scores it (the
+/// same report as the string path, `scoring::indexed`), checks the digest
+/// the treasurer signed and that no claim is repaid beyond its value.
+/// Needs no state, so it runs off the state lock and off the sequencer.
 pub fn settle_scored(
-    input: ScoringInput,
-    version: u32,
+    source: IndexedSource,
     r: &pb::RecordDistribution,
 ) -> Result<Settlement, PayoutError> {
     let period = record_period(r);
     let income = r.income.unwrap_or_default();
-    let preview = score_input(input, version, r.log_size, period, income)?;
+    let (parts, version) = source.into_parts(income)?;
+    let preview = score_parts(parts, version, r.log_size, period, income)?;
     if r.digest != preview.digest {
         return Err(PayoutError::Refused(Refusal::FailedPrecondition(format!(
             "record_distribution.digest: {} is not the digest of the report the rules give over this log ({}: {}); preview again",
