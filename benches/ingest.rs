@@ -22,6 +22,11 @@ use coopledger::server::{RunningServer, ServerConfig, start};
 use coopledger::verify::generate_key;
 use criterion::{Criterion, Throughput, criterion_group};
 
+/// The binary's allocator (`src/main.rs`), so the server in this process
+/// allocates as `coopledger serve` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CLIENTS: usize = 32;
 const BATCH: usize = 500;
 
