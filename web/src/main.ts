@@ -605,7 +605,7 @@ async function explainMine(box: HTMLElement, period: { start: bigint; end: bigin
               `${c.kind} ${kindWords(c.kind, c.quantity)} on ${c.at.slice(0, 10)}: ` +
                 (c.valid
                   ? `valid (${c.approvals} approval(s)), worth ${amount(c.value)}, quality ${c.quality}%, ${c.points} points${c.repaid ? `, ${amount(c.repaid)} repaid now` : ""}`
-                  : `not validated yet (${c.approvals} approval(s), ${c.flags} flag(s)): it earns nothing until peers approve it`),
+                  : `not validated yet (${c.approvals} approval(s), ${c.flags} flag(s)): ${policyWords(c)[1]}`),
             ),
           ),
         )
@@ -1137,7 +1137,7 @@ function memberActions(m: Member, me: string, refresh: () => void): HTMLElement 
   const reason = h("input", { name: "reason", autocomplete: "off" }) as HTMLInputElement;
   const buttons: HTMLElement[] = [];
   const add = (label: string, cls: string, question: string, body: () => Parameters<Session["submit"]>[0], done: string): void => {
-    const b = h("button", { type: "button", class: cls, "data-action": label }, label) as HTMLButtonElement;
+    const b = h("button", { type: "button", class: cls, "aria-label": `${label}: ${m.handle}` }, label) as HTMLButtonElement;
     b.addEventListener("click", () =>
       act(b, async () => {
         if (!confirm(question)) return;
