@@ -6,7 +6,8 @@
 // invitation links (cai's by keyboard only); the three log, review each
 // other, allocate, amend, retract and audit; ana makes ben treasurer on the
 // Members screen, ben records three months and voids the last; everyone
-// reads the policy in words, ana adopts a new one and rotates her key. A
+// reads the policy in words, ana adopts a new one, rotates her key, and
+// suspends and reinstates cai. A
 // refused action shows the server's message; the ids the browser computed
 // are the ids the server's log holds; the payouts, the claims' statuses
 // and the earnings the browser shows are the CLI's.
@@ -437,7 +438,6 @@ test("three members join, log, review each other, and run the month in the brows
   const csvText = readFileSync((await csv.path())!, "utf8");
   assert.match(csvText, /^period_start,period_end,sequence,status,recipient,amount,currency\r\n/);
   assert.match(csvText, /,voided,/);
-  await ben.screenshot({ path: join(shots, "paid.png"), fullPage: true });
 
   // ana's earnings over the months: the chart's numbers and its table are
   // what `coopledger history` says she was paid per standing distribution.
@@ -453,6 +453,11 @@ test("three members join, log, review each other, and run the month in the brows
   assert.equal(await ana.locator("#earnings-chart svg rect").count(), 2);
   await shows(ana, "#my-total", new RegExp(`You were paid ${(Number(earned[0] + earned[1]) / 100).toFixed(2)} EUR in total by 2`));
   await ana.locator("#earnings-chart").screenshot({ path: join(shots, "earnings.png") });
+  // cai, no treasurer, reads the same list without the void buttons.
+  await open(cai, "#paid");
+  await cai.locator("#earnings tbody tr").first().waitFor();
+  assert.equal(await cai.locator("form.void").count(), 0);
+  await cai.screenshot({ path: join(shots, "paid.png"), fullPage: true });
 
   // ben flags cai's work, which ana approved: one flag, valid by the
   // policy of version 1 (up to one flag tolerated)...
@@ -525,6 +530,24 @@ test("three members join, log, review each other, and run the month in the brows
   const anaNow = (JSON.parse(cli("--as", "ana", "--json", "member", "list")) as { handle: string; public_key: string; retired_keys: string[] }[]).find((m) => m.handle === "ana");
   assert.equal(anaNow?.public_key, after.trim());
   assert.deepEqual(anaNow?.retired_keys, [before.trim()]);
+
+  // ana suspends cai (his key then signs nothing) and reinstates him.
+  await ana.goto(`${url}/#admin`);
+  const caiActions = ana.locator("#member-actions li[data-member=cai]");
+  await caiActions.locator("input[name=reason]").fill("laptop stolen");
+  await caiActions.locator("button", { hasText: "Suspend" }).click();
+  await status(ana, /Suspended cai: entry [0-9a-f]{64}.*checked/);
+  assert.match(lastAsked(ana), /Suspend cai\?/);
+  await shows(ana, "#members tbody tr[data-member=cai] .state", /suspended/);
+  await cai.goto(`${url}/#log`);
+  await cai.fill("input[name=quantity]", "1h");
+  await cai.click("#log button[type=submit]");
+  await status(cai, /^Refused: .*cai is suspended/);
+  await ana.locator("#member-actions li[data-member=cai] button", { hasText: "Reinstate" }).click();
+  await status(ana, /Reinstated cai: entry [0-9a-f]{64}.*checked/);
+  await shows(ana, "#members tbody tr[data-member=cai] .state", /active/);
+  await cai.click("#log button[type=submit]");
+  await status(cai, /Logged work: entry [0-9a-f]{64}.*checked/);
 
   await ana.close();
   await ben.close();
