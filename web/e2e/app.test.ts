@@ -115,7 +115,7 @@ async function lastId(page: Page): Promise<string> {
 
 /** Opens a screen afresh (by way of another, so it re-reads the log). */
 async function open(page: Page, hash: string): Promise<void> {
-  await page.goto(`${url}/#key`);
+  await page.goto(`${url}/${hash === "#join" ? "#key" : "#join"}`);
   await page.goto(`${url}/${hash}`);
 }
 
@@ -548,6 +548,28 @@ test("three members join, log, review each other, and run the month in the brows
   await shows(ana, "#members tbody tr[data-member=cai] .state", /active/);
   await cai.click("#log button[type=submit]");
   await status(cai, /Logged work: entry [0-9a-f]{64}.*checked/);
+
+  // ben rotates his key, and the connection drops with the server's
+  // receipt: the server took the rotation, the browser never heard. It
+  // kept the new key aside, and finishing the rotation signs in with it.
+  await ben.goto(`${url}/#key`);
+  const benBefore = ((await ben.locator("#my-key").textContent()) ?? "").trim();
+  await ben.route("**/coopledger.v1.Ledger/Submit", async (r) => {
+    await r.fetch();
+    await r.abort("connectionreset");
+  });
+  await ben.click("#rotate");
+  await status(ben, /^No answer from the server/);
+  await ben.unroute("**/coopledger.v1.Ledger/Submit");
+  const benServer = () => (JSON.parse(cli("--as", "ana", "--json", "member", "list")) as { handle: string; public_key: string }[]).find((m) => m.handle === "ben")?.public_key;
+  assert.notEqual(benServer(), benBefore, "the server took the rotation");
+  await open(ben, "#key");
+  await ben.locator("button", { hasText: "Use the new key" }).click();
+  await shows(ben, "#my-key", new RegExp(benServer() ?? "no key"));
+  await ben.goto(`${url}/#log`);
+  await ben.fill("input[name=quantity]", "20m");
+  await ben.click("#log button[type=submit]");
+  await status(ben, /Logged work: entry [0-9a-f]{64}.*checked/);
 
   await ana.close();
   await ben.close();

@@ -5,6 +5,7 @@
 // read is signed as the member.
 
 import { fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ContributionKind, EntrySchema, Role, Verdict, type Contribution, type Entry, type RecordDistribution } from "./gen/coopledger/v1/entry_pb";
 import { EntryKind, Ledger, type LoggedEntry, type Member, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
 import { Session, ledgerClient, refusalText, type Landed } from "./api";
@@ -115,7 +116,9 @@ async function act(button: HTMLButtonElement, work: () => Promise<void>): Promis
   try {
     await work();
   } catch (e) {
-    say(`Refused: ${refusalText(e)}`, "error");
+    // A lost connection is no refusal: the server may have taken the entry.
+    const lost = e instanceof ConnectError && [Code.Unavailable, Code.Unknown, Code.Canceled, Code.DeadlineExceeded].includes(e.code);
+    say(lost ? `No answer from the server (what was sent may or may not have landed: look again before repeating it): ${refusalText(e)}` : `Refused: ${refusalText(e)}`, "error");
   } finally {
     button.disabled = false;
   }
@@ -780,7 +783,7 @@ function earningsChart(bars: { label: string; amount: bigint }[]): HTMLElement {
   return h(
     "figure",
     { id: "earnings-chart" },
-    chart as unknown as HTMLElement,
+    chart,
     h(
       "table",
       { id: "earnings" },
@@ -990,12 +993,10 @@ async function rotateKey(): Promise<void> {
   const key = await newKey();
   const next: Identity = { handle: s.me.handle, publicKey: key.publicKey, privateKey: key.privateKey };
   await save("identity-next", next);
-  let accepted = false;
   try {
     const l = await s.submit(
       { case: "rotateKey", value: { newPublicKey: key.publicKey } },
       async () => {
-        accepted = true;
         me = next;
         freshSeed = key.seed;
         await save("identity", next);
@@ -1004,11 +1005,25 @@ async function rotateKey(): Promise<void> {
       next,
     );
     landed(`Rotated ${next.handle}'s key: the old one signs nothing from now on`, l);
-  } finally {
-    // A refusal leaves the current key in place; nothing to finish.
-    if (!accepted) await remove("identity-next").catch(() => undefined);
+  } catch (e) {
+    // The server's refusal leaves the current key in place: nothing to
+    // finish. A lost connection may have lost the receipt of an accepted
+    // rotation: the new key stays, for "Use the new key".
+    if (e instanceof ConnectError && refusalCodes.has(e.code)) await remove("identity-next");
+    throw e;
   }
 }
+
+/** gRPC codes by which the server refuses an entry (DECISIONS.md "Status codes"). */
+const refusalCodes = new Set([
+  Code.InvalidArgument,
+  Code.Unauthenticated,
+  Code.PermissionDenied,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.FailedPrecondition,
+  Code.ResourceExhausted,
+]);
 
 function keyScreen(): HTMLElement {
   const forget = h("button", { type: "button", class: "flag" }, "Forget this key in this browser") as HTMLButtonElement;
@@ -1047,7 +1062,18 @@ function keyScreen(): HTMLElement {
         route();
       }),
     );
-    interrupted.replaceChildren(h("p", { class: "note" }, "A key rotation was interrupted before this browser heard back."), finish);
+    const discard = h("button", { type: "button", class: "flag" }, "Discard the new key") as HTMLButtonElement;
+    discard.addEventListener("click", () =>
+      act(discard, async () => {
+        if (!confirm("Discard the new key? If the rotation did land, only an admin can reset your key then.")) return;
+        await remove("identity-next");
+        interrupted.replaceChildren();
+      }),
+    );
+    interrupted.replaceChildren(
+      h("p", { class: "note" }, "A key rotation was interrupted before this browser heard back: if the server took it, only the new key signs for you now."),
+      h("div", { class: "buttons" }, finish, discard),
+    );
   }, () => undefined);
   return h(
     "div",
