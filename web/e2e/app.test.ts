@@ -566,6 +566,11 @@ test("three members join, log, review each other, and run the month in the brows
   await open(ben, "#key");
   await ben.locator("button", { hasText: "Use the new key" }).click();
   await shows(ben, "#my-key", new RegExp(benServer() ?? "no key"));
+  // The key file offered now is the new key's (this page made it).
+  const [benFile] = await Promise.all([ben.waitForEvent("download"), ben.click("#save-key")]);
+  const benSeed = readFileSync((await benFile.path())!, "utf8").trim();
+  writeFileSync(join(home, "keys", "ben.key"), `${benSeed}\n`, { mode: 0o600 });
+  assert.match(cli("--as", "ben", "member", "list"), /ben/, "the CLI reads with ben's new key file");
   await ben.goto(`${url}/#log`);
   await ben.fill("input[name=quantity]", "20m");
   await ben.click("#log button[type=submit]");

@@ -51,6 +51,8 @@ let me: Identity | undefined;
 let amending: Claim | undefined;
 /** Seed of a key made in this page session, for its one-time key file. */
 let freshSeed: Uint8Array | undefined;
+/** Seed of the new key of a rotation not yet confirmed, in this page session. */
+let pendingSeed: Uint8Array | undefined;
 
 function session(): Session {
   if (!info || !me) throw new Error("make or import a key first (Join)");
@@ -993,12 +995,14 @@ async function rotateKey(): Promise<void> {
   const key = await newKey();
   const next: Identity = { handle: s.me.handle, publicKey: key.publicKey, privateKey: key.privateKey };
   await save("identity-next", next);
+  pendingSeed = key.seed;
   try {
     const l = await s.submit(
       { case: "rotateKey", value: { newPublicKey: key.publicKey } },
       async () => {
         me = next;
         freshSeed = key.seed;
+        pendingSeed = undefined;
         await save("identity", next);
         await remove("identity-next");
       },
@@ -1009,7 +1013,10 @@ async function rotateKey(): Promise<void> {
     // The server's refusal leaves the current key in place: nothing to
     // finish. A lost connection may have lost the receipt of an accepted
     // rotation: the new key stays, for "Use the new key".
-    if (e instanceof ConnectError && refusalCodes.has(e.code)) await remove("identity-next");
+    if (e instanceof ConnectError && refusalCodes.has(e.code)) {
+      pendingSeed = undefined;
+      await remove("identity-next");
+    }
     throw e;
   }
 }
@@ -1057,6 +1064,10 @@ function keyScreen(): HTMLElement {
         const m = await check.read(Ledger.method.getMember, { handle: next.handle });
         if (!equalBytes(m.publicKey, next.publicKey)) throw new Error("the rotation did not land: the log still names your old key");
         me = next;
+        // The old key's file is worthless now; the new one's only if this
+        // page session made it.
+        freshSeed = pendingSeed;
+        pendingSeed = undefined;
         await save("identity", next);
         await remove("identity-next");
         route();
@@ -1067,6 +1078,7 @@ function keyScreen(): HTMLElement {
       act(discard, async () => {
         if (!confirm("Discard the new key? If the rotation did land, only an admin can reset your key then.")) return;
         await remove("identity-next");
+        pendingSeed = undefined;
         interrupted.replaceChildren();
       }),
     );
