@@ -7,7 +7,8 @@
 // other, allocate, amend, retract and audit; ana makes ben treasurer on the
 // Members screen, ben records three months and voids the last; everyone
 // reads the policy in words, ana adopts a new one, rotates her key, and
-// suspends and reinstates cai. A
+// suspends and reinstates cai; ben's rotation loses its receipt and is
+// finished from the key kept aside. A
 // refused action shows the server's message; the ids the browser computed
 // are the ids the server's log holds; the payouts, the claims' statuses
 // and the earnings the browser shows are the CLI's.
@@ -71,6 +72,9 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** What the browser refused to run or apply under the page's CSP: nothing, or the app breaks it. */
+const cspViolations: string[] = [];
+
 /** What each page's confirmation dialogs asked (every one is accepted). */
 const asked = new Map<Page, string[]>();
 
@@ -79,6 +83,9 @@ async function newMember(): Promise<Page> {
   const page = await context.newPage();
   page.on("request", (r) => {
     if (!r.url().startsWith(`${url}/`)) outside.push(r.url());
+  });
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
   });
   asked.set(page, []);
   page.on("dialog", (d) => {
@@ -580,4 +587,5 @@ test("three members join, log, review each other, and run the month in the brows
   await ben.close();
   await cai.close();
   assert.deepEqual(outside, [], "the app fetches nothing from elsewhere");
+  assert.deepEqual(cspViolations, [], "nothing the app does breaks its Content-Security-Policy");
 });
