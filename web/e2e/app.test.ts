@@ -8,7 +8,7 @@
 // Members screen, ben records three months and voids the last; everyone
 // reads the policy in words, ana adopts a new one, rotates her key, and
 // suspends and reinstates cai; ben's rotation loses its receipt and is
-// finished from the key kept aside. A
+// finished from the key kept aside; cai loses his key and ana resets it. A
 // refused action shows the server's message; the ids the browser computed
 // are the ids the server's log holds; the payouts, the claims' statuses
 // and the earnings the browser shows are the CLI's.
@@ -582,6 +582,30 @@ test("three members join, log, review each other, and run the month in the brows
   await ben.fill("input[name=quantity]", "20m");
   await ben.click("#log button[type=submit]");
   await status(ben, /Logged work: entry [0-9a-f]{64}.*checked/);
+
+  // cai loses his key (the browser forgets it), makes a new one and sends
+  // its link; admitting him again is refused in the server's words, and ana
+  // resets his key to the new one instead.
+  await cai.goto(`${url}/#key`);
+  await cai.locator("button", { hasText: "Forget this key" }).click();
+  await cai.locator("#make-key").waitFor();
+  await cai.fill("input[name=handle]", "cai");
+  await cai.click("#make-key button[type=submit]");
+  await status(cai, /A key for cai is made/);
+  const caiAgain = await cai.inputValue("#invite-link");
+  await ana.goto(caiAgain);
+  await ana.click("#admit button[type=submit]");
+  await status(ana, /^Refused: .*cai.*already a member/);
+  await ana.locator("#admit summary").click();
+  await ana.fill("input[name=reset-reason]", "browser storage wiped");
+  await ana.click("#reset-key");
+  await status(ana, /Reset cai's key: entry [0-9a-f]{64}.*checked/);
+  assert.match(lastAsked(ana), /Reset cai's key to [0-9a-f]{12}…\?/);
+  await ana.screenshot({ path: join(shots, "reset-key.png"), fullPage: true });
+  await cai.goto(`${url}/#log`);
+  await cai.fill("input[name=quantity]", "15m");
+  await cai.click("#log button[type=submit]");
+  await status(cai, /Logged work: entry [0-9a-f]{64}.*checked/);
 
   await ana.close();
   await ben.close();

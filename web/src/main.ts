@@ -236,6 +236,23 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
   const who = h("input", { name: "handle", value: handle }) as HTMLInputElement;
   const code = h("input", { name: "key", value: keyHex, spellcheck: "false" }) as HTMLInputElement;
   const admit = h("button", { type: "submit" }, "Admit") as HTMLButtonElement;
+  const reason = h("input", { name: "reset-reason", autocomplete: "off" }) as HTMLInputElement;
+  const reset = h("button", { type: "button", id: "reset-key", class: "flag" }, "Reset their key to this one") as HTMLButtonElement;
+  /** The handle and key, from the fields or a whole invitation link pasted in the key field. */
+  const invited = (): { name: string; key: Uint8Array } => {
+    const m = /#admit\/([^/]+)\/([0-9a-fA-F]{64})/.exec(code.value);
+    return { name: m ? decodeURIComponent(m[1]) : who.value.trim(), key: fromHex(m ? m[2] : code.value.trim()) };
+  };
+  // A member who lost their key (a wiped browser, a stolen laptop) makes a
+  // new one at Join and sends its link: an admin binds it to them.
+  reset.addEventListener("click", () =>
+    act(reset, async () => {
+      const { name, key } = invited();
+      if (!confirm(`Reset ${name}'s key to ${toHex(key).slice(0, 12)}…? Their current key signs nothing from then on. Do it only if ${name} asked you in person or by a channel you trust.`)) return;
+      const l = await session().submit({ case: "resetKey", value: { member: name, newPublicKey: key, reason: reason.value.trim() } });
+      landed(`Reset ${name}'s key`, l);
+    }),
+  );
   return h(
     "form",
     {
@@ -243,10 +260,7 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
       onsubmit: (e: Event) => {
         e.preventDefault();
         act(admit, async () => {
-          // Accept the whole invitation link pasted in the key field too.
-          const m = /#admit\/([^/]+)\/([0-9a-fA-F]{64})/.exec(code.value);
-          const name = m ? decodeURIComponent(m[1]) : who.value.trim();
-          const key = fromHex(m ? m[2] : code.value.trim());
+          const { name, key } = invited();
           const l = await session().submit({ case: "admitMember", value: { handle: name, publicKey: key } });
           landed(`Admitted ${name}`, l);
         });
@@ -257,6 +271,14 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
     field("Handle", who),
     field("Public key (or the whole invitation link)", code),
     admit,
+    h(
+      "details",
+      {},
+      h("summary", {}, "Already a member who lost their key?"),
+      h("p", {}, "If the link comes from a member who lost their key and made a new one, reset their key to it instead of admitting them."),
+      field("Why (for the log)", reason),
+      reset,
+    ),
   );
 }
 
