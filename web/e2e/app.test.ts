@@ -489,6 +489,25 @@ test("three members join, log, review each other, and run the month in the brows
   await ana.click("#show-draft");
   await shows(ana, "#draft-policy", /work: 32\.00 EUR per hour of work/);
   await shows(ana, "#draft-policy", /A single flag makes it invalid/);
+  // A what-if of the draft on this month, nothing signed: what `coopledger
+  // shares --draft` says, to the cent.
+  await ana.locator("#adopt-policy summary", { hasText: "Try it on a month" }).click();
+  await ana.fill("input[name=draft-income]", "1000.00");
+  await ana.click("#try-draft");
+  await ana.locator("#draft-payouts tbody tr").first().waitFor();
+  const draftFile = join(tmp, "draft.json");
+  writeFileSync(draftFile, JSON.stringify(adopted));
+  const draftScored = JSON.parse(cli("--as", "ana", "--json", "shares", "--period", monthsAgo(0), "--income", "1000.00", "--draft", draftFile)) as
+    | { payouts: Record<string, number> }
+    | { report: { payouts: Record<string, number> } };
+  const draftPayouts = "payouts" in draftScored ? draftScored.payouts : draftScored.report.payouts;
+  const draftShown: Record<string, bigint> = {};
+  for (const row of await ana.locator("#draft-payouts tbody tr[data-member]").all()) {
+    const paid = minor(await row.locator("td.draft").textContent());
+    if (paid > 0n) draftShown[(await row.getAttribute("data-member")) ?? ""] = paid;
+  }
+  assert.deepEqual(draftShown, Object.fromEntries(Object.entries(draftPayouts).map(([k, v]) => [k, BigInt(v)])));
+  assert.ok(Object.keys(draftShown).length >= 3, "the draft pays several members");
   await ana.screenshot({ path: join(shots, "policy-adopt.png"), fullPage: true });
   await ana.click("#adopt");
   await status(ana, /Adopted the new policy: entry [0-9a-f]{64}.*checked/);

@@ -1298,6 +1298,44 @@ function adoptForm(start: string): HTMLElement {
       render();
     }),
   );
+  // What-if: the draft over the log as it is now, beside the adopted policy.
+  const month = h("input", { name: "draft-month", type: "month", value: new Date().toISOString().slice(0, 7) }) as HTMLInputElement;
+  const income = h("input", { name: "draft-income", inputmode: "decimal", autocomplete: "off" }) as HTMLInputElement;
+  const tryIt = h("button", { type: "button", id: "try-draft" }, "Preview a month with it") as HTMLButtonElement;
+  const preview = h("section", { id: "draft-preview", "aria-live": "polite" });
+  tryIt.addEventListener("click", () =>
+    act(tryIt, async () => {
+      preview.replaceChildren();
+      const doc = render();
+      const s = session();
+      const request = { period: monthPeriod(month.value), income: parseAmount(income.value, info?.decimals ?? 2) };
+      const report = async (draft?: Uint8Array): Promise<Report> => {
+        const parts = await s.readAll(Ledger.method.computeShares, { ...request, draftPolicyJson: draft });
+        return JSON.parse(parts.map((p) => new TextDecoder().decode(p.reportJson)).join("")) as Report;
+      };
+      const withDraft = await report(new TextEncoder().encode(JSON.stringify(doc)));
+      // No adopted policy yet, or one that cannot score this month: the draft alone.
+      const adopted = await report().catch(() => undefined);
+      const who = [...new Set([...Object.keys(withDraft.payouts), ...Object.keys(adopted?.payouts ?? {})])].sort();
+      const amount = (n: number | undefined): string => money(BigInt(n ?? 0));
+      preview.replaceChildren(
+        h(
+          "table",
+          { id: "draft-payouts" },
+          h("caption", {}, `${month.value} at ${money(request.income)}: what each would be paid (a what-if; nothing is signed)`),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Member"), h("th", { scope: "col" }, "With this draft"), adopted ? h("th", { scope: "col" }, "With the adopted policy") : null)),
+          h(
+            "tbody",
+            {},
+            ...who.map((m) =>
+              h("tr", { "data-member": m }, h("th", { scope: "row" }, m), h("td", { class: "num draft" }, amount(withDraft.payouts[m])), adopted ? h("td", { class: "num" }, amount(adopted.payouts[m])) : null),
+            ),
+            h("tr", {}, h("th", { scope: "row" }, "Reserve"), h("td", { class: "num" }, amount(withDraft.reserve)), adopted ? h("td", { class: "num" }, amount(adopted.reserve)) : null),
+          ),
+        ),
+      );
+    }),
+  );
   return h(
     "form",
     {
@@ -1321,6 +1359,15 @@ function adoptForm(start: string): HTMLElement {
     field("…or a policy file", file),
     h("div", { class: "buttons" }, show, adopt),
     words,
+    h(
+      "details",
+      {},
+      h("summary", {}, "Try it on a month first"),
+      field("Month", month),
+      field(`Income (${info?.currency ?? ""})`, income),
+      tryIt,
+      preview,
+    ),
   );
 }
 
