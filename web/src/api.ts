@@ -91,9 +91,16 @@ export class Session {
    * is the one computed here, its checkpoint is signed by the pinned log
    * key, and the log's inclusion proof for this exact envelope leads to
    * that checkpoint's root. Throws the server's message on a refusal, and
-   * says which check failed otherwise.
+   * says which check failed otherwise. `landed`, when given, runs as soon
+   * as the server accepted the entry, before the checks (a key rotation
+   * keeps its new key then, whatever the checks say); `checkAs` signs the
+   * checks' reads (after a rotation the old key can no longer read).
    */
-  async submit(body: MessageInitShape<typeof EntrySchema>["body"]): Promise<Landed> {
+  async submit(
+    body: MessageInitShape<typeof EntrySchema>["body"],
+    landed?: (receipt: Receipt) => Promise<void>,
+    checkAs?: Identity,
+  ): Promise<Landed> {
     const entry = create(EntrySchema, {
       networkId: this.info.networkId,
       author: this.me.handle,
@@ -111,7 +118,9 @@ export class Session {
     });
     const id = entryId(payload);
     const receipt = await this.client.submit({ envelope });
-    await checkReceipt(this, id, leafHash(payload, this.me.publicKey, signature), receipt);
+    if (landed) await landed(receipt);
+    const checker = checkAs ? new Session(this.client, this.info, checkAs) : this;
+    await checkReceipt(checker, id, leafHash(payload, this.me.publicKey, signature), receipt);
     return { id, receipt };
   }
 }

@@ -1,13 +1,16 @@
 // The coopledger web app: plain TypeScript and DOM, hash-routed screens
-// (#join, #log, #review, #allocate, #month, #admit, #audit, #key). The member's key never leaves the
+// (#join, #log, #review, #allocate, #month, #paid, #admin, #policy, #admit,
+// #audit, #key). The member's key never leaves the
 // browser: every entry is built, signed and checked here (api.ts), and every
 // read is signed as the member.
 
 import { fromBinary } from "@bufbuild/protobuf";
-import { ContributionKind, EntrySchema, Verdict, type Contribution, type Entry, type RecordDistribution } from "./gen/coopledger/v1/entry_pb";
-import { Ledger, type LoggedEntry, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ContributionKind, EntrySchema, Role, Verdict, type Contribution, type Entry, type RecordDistribution } from "./gen/coopledger/v1/entry_pb";
+import { EntryKind, Ledger, type LoggedEntry, type Member, type ServerInfo } from "./gen/coopledger/v1/ledger_pb";
 import { Session, ledgerClient, refusalText, type Landed } from "./api";
 import { type Identity, fromSeed, keyFileText, load, newKey, parseKeyFile, remove, save, verify } from "./keys";
+import { canonicalPolicy, describePolicy, type Section, type Units } from "./policy";
 import { entryId, equalBytes, formatAmount, formatMinutes, fromHex, monthPeriod, parseAmount, parseDuration, toHex, verifyCheckpoint, verifyConsistency } from "./ledger";
 
 // ---- tiny DOM helpers -------------------------------------------------------
@@ -48,6 +51,8 @@ let me: Identity | undefined;
 let amending: Claim | undefined;
 /** Seed of a key made in this page session, for its one-time key file. */
 let freshSeed: Uint8Array | undefined;
+/** Seed of the new key of a rotation not yet confirmed, in this page session. */
+let pendingSeed: Uint8Array | undefined;
 
 function session(): Session {
   if (!info || !me) throw new Error("make or import a key first (Join)");
@@ -113,7 +118,9 @@ async function act(button: HTMLButtonElement, work: () => Promise<void>): Promis
   try {
     await work();
   } catch (e) {
-    say(`Refused: ${refusalText(e)}`, "error");
+    // A lost connection is no refusal: the server may have taken the entry.
+    const lost = e instanceof ConnectError && [Code.Unavailable, Code.Unknown, Code.Canceled, Code.DeadlineExceeded].includes(e.code);
+    say(lost ? `No answer from the server (what was sent may or may not have landed: look again before repeating it): ${refusalText(e)}` : `Refused: ${refusalText(e)}`, "error");
   } finally {
     button.disabled = false;
   }
@@ -229,6 +236,23 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
   const who = h("input", { name: "handle", value: handle }) as HTMLInputElement;
   const code = h("input", { name: "key", value: keyHex, spellcheck: "false" }) as HTMLInputElement;
   const admit = h("button", { type: "submit" }, "Admit") as HTMLButtonElement;
+  const reason = h("input", { name: "reset-reason", autocomplete: "off" }) as HTMLInputElement;
+  const reset = h("button", { type: "button", id: "reset-key", class: "flag" }, "Reset their key to this one") as HTMLButtonElement;
+  /** The handle and key, from the fields or a whole invitation link pasted in the key field. */
+  const invited = (): { name: string; key: Uint8Array } => {
+    const m = /#admit\/([^/]+)\/([0-9a-fA-F]{64})/.exec(code.value);
+    return { name: m ? decodeURIComponent(m[1]) : who.value.trim(), key: fromHex(m ? m[2] : code.value.trim()) };
+  };
+  // A member who lost their key (a wiped browser, a stolen laptop) makes a
+  // new one at Join and sends its link: an admin binds it to them.
+  reset.addEventListener("click", () =>
+    act(reset, async () => {
+      const { name, key } = invited();
+      if (!confirm(`Reset ${name}'s key to ${toHex(key).slice(0, 12)}…? Their current key signs nothing from then on. Do it only if ${name} asked you in person or by a channel you trust.`)) return;
+      const l = await session().submit({ case: "resetKey", value: { member: name, newPublicKey: key, reason: reason.value.trim() } });
+      landed(`Reset ${name}'s key`, l);
+    }),
+  );
   return h(
     "form",
     {
@@ -236,10 +260,7 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
       onsubmit: (e: Event) => {
         e.preventDefault();
         act(admit, async () => {
-          // Accept the whole invitation link pasted in the key field too.
-          const m = /#admit\/([^/]+)\/([0-9a-fA-F]{64})/.exec(code.value);
-          const name = m ? decodeURIComponent(m[1]) : who.value.trim();
-          const key = fromHex(m ? m[2] : code.value.trim());
+          const { name, key } = invited();
           const l = await session().submit({ case: "admitMember", value: { handle: name, publicKey: key } });
           landed(`Admitted ${name}`, l);
         });
@@ -250,6 +271,14 @@ function admitScreen(handle = "", keyHex = ""): HTMLElement {
     field("Handle", who),
     field("Public key (or the whole invitation link)", code),
     admit,
+    h(
+      "details",
+      {},
+      h("summary", {}, "Already a member who lost their key?"),
+      h("p", {}, "If the link comes from a member who lost their key and made a new one, reset their key to it instead of admitting them."),
+      field("Why (for the log)", reason),
+      reset,
+    ),
   );
 }
 
@@ -567,6 +596,7 @@ interface Explanation {
     approvals: number;
     flags: number;
     valid: boolean;
+    invalid?: string | null;
     quality: number;
     points: number;
     repaid: number;
@@ -602,7 +632,7 @@ async function explainMine(box: HTMLElement, period: { start: bigint; end: bigin
               `${c.kind} ${kindWords(c.kind, c.quantity)} on ${c.at.slice(0, 10)}: ` +
                 (c.valid
                   ? `valid (${c.approvals} approval(s)), worth ${amount(c.value)}, quality ${c.quality}%, ${c.points} points${c.repaid ? `, ${amount(c.repaid)} repaid now` : ""}`
-                  : `not validated yet (${c.approvals} approval(s), ${c.flags} flag(s)): it earns nothing until peers approve it`),
+                  : `not validated yet (${c.approvals} approval(s), ${c.flags} flag(s)): ${policyWords(c)[1]}`),
             ),
           ),
         )
@@ -727,34 +757,106 @@ function plainAmount(units: bigint): string {
   return `${units / scale}.${(units % scale).toString().padStart(d, "0")}`;
 }
 
+/** A period's name: its month (`Oct 2026`) when it is one, else its days. */
+function periodName(start: bigint, end: bigint): string {
+  const a = new Date(Number(start) * 1000);
+  const monthEnd = Date.UTC(a.getUTCFullYear(), a.getUTCMonth() + 1, 1) / 1000;
+  if (a.getUTCDate() === 1 && a.getUTCHours() === 0 && BigInt(monthEnd) === end) {
+    return new Intl.DateTimeFormat(navigator.language, { month: "short", year: "numeric", timeZone: "UTC" }).format(a);
+  }
+  return `${day(start)} – ${day(end - 1n)}`;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag: string, attrs: Record<string, string>, text?: string): SVGElement {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/**
+ * The member's earnings per recorded period as a bar chart (inline SVG,
+ * drawn with attributes only: the page's CSP allows no inline style), with
+ * the same numbers in a table beside it for screen readers and copying.
+ */
+function earningsChart(bars: { label: string; amount: bigint }[]): HTMLElement {
+  // A narrow drawing, so that its labels stay readable when a phone
+  // scales it down to the screen's width.
+  const width = 400;
+  const height = 220;
+  const top = 30;
+  const bottom = 34;
+  const max = bars.reduce((m, b) => (b.amount > m ? b.amount : m), 1n);
+  const slot = width / Math.max(1, bars.length);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-labelledby": "earnings-title" });
+  chart.append(svg("title", { id: "earnings-title" }, `Your earnings per recorded period, ${bars.length} period(s)`));
+  chart.append(svg("line", { x1: "0", x2: String(width), y1: String(height - bottom), y2: String(height - bottom), class: "axis" }));
+  bars.forEach((b, i) => {
+    // Bar heights are proportional; the exact amounts are in the labels.
+    const barHeight = Math.round(((height - top - bottom) * Number((b.amount * 1000n) / max)) / 1000);
+    const x = i * slot + slot * 0.2;
+    const y = height - bottom - barHeight;
+    const g = svg("g", { class: "bar" });
+    g.append(svg("rect", { x: x.toFixed(1), y: String(y), width: (slot * 0.6).toFixed(1), height: String(barHeight) }));
+    g.append(svg("text", { x: (x + slot * 0.3).toFixed(1), y: String(y - 6), "text-anchor": "middle", class: "amount" }, money(b.amount)));
+    g.append(svg("text", { x: (x + slot * 0.3).toFixed(1), y: String(height - bottom + 22), "text-anchor": "middle" }, b.label));
+    chart.append(g);
+  });
+  return h(
+    "figure",
+    { id: "earnings-chart" },
+    chart,
+    h(
+      "table",
+      { id: "earnings" },
+      h("caption", {}, "Your earnings per recorded period (voided distributions not counted)"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Period"), h("th", { scope: "col" }, "You were paid"))),
+      h("tbody", {}, ...bars.map((b) => h("tr", {}, h("th", { scope: "row" }, b.label), h("td", { class: "num" }, money(b.amount))))),
+    ),
+  );
+}
+
 /**
  * Recorded distributions: what each paid whom, voided ones marked (never
- * counted), my total, and a CSV of every row.
+ * counted), my earnings over the periods as a chart, my total, a CSV of
+ * every row, and for treasurers a way to void one.
  */
 function paidScreen(): HTMLElement {
   const box = h("div", {}, h("h2", { tabindex: "-1" }, "Distributions"), h("p", { "aria-busy": "true" }, "Reading…"));
   (async () => {
     const s = session();
-    const list = (await s.read(Ledger.method.listDistributions, {})).distributions;
+    const [list, people] = await Promise.all([s.read(Ledger.method.listDistributions, {}).then((r) => r.distributions), members(s)]);
+    const treasurer = hasRole(people, s.me.handle, Role.TREASURER);
     const rows: string[][] = [["period_start", "period_end", "sequence", "status", "recipient", "amount", "currency"]];
     let mine = 0n;
+    const bars: { label: string; amount: bigint }[] = [];
     const items: HTMLElement[] = [];
     for (const d of list) {
       const full = await s.read(Ledger.method.getDistribution, { key: { case: "sequence", value: d.sequence } });
       const start = new Date(Number(d.period?.start ?? 0n) * 1000).toISOString().slice(0, 10);
       const end = new Date(Number(d.period?.end ?? 0n) * 1000).toISOString().slice(0, 10);
-      const status = d.voided ? `voided: ${d.voided.reason}` : "recorded";
+      const status = d.voided ? `voided by ${d.voided.treasurer}: ${d.voided.reason}` : "recorded";
+      const name = periodName(d.period?.start ?? 0n, d.period?.end ?? 1n);
+      let myShare = 0n;
       for (const p of full.payouts) {
         rows.push([start, end, String(d.sequence), d.voided ? "voided" : "recorded", p.recipient, plainAmount(p.amount), info?.currency ?? ""]);
-        if (!d.voided && p.recipient === s.me.handle) mine += p.amount;
+        if (p.recipient === s.me.handle) myShare += p.amount;
+      }
+      if (!d.voided) {
+        mine += myShare;
+        bars.push({ label: name, amount: myShare });
       }
       items.push(
         h(
           "li",
-          { class: "card" },
-          h("strong", {}, `${day(d.period?.start ?? 0n)} – ${day((d.period?.end ?? 1n) - 1n)}: ${money(d.income)}`),
-          h("p", {}, `${status}, by ${d.treasurer}; paid ${money(d.paid)} to ${d.recipients} recipient(s), reserve ${money(d.reserve)}`),
+          { class: d.voided ? "card voided" : "card", "data-sequence": String(d.sequence) },
+          h("strong", {}, `${name} (${day(d.period?.start ?? 0n)} – ${day((d.period?.end ?? 1n) - 1n)}): ${money(d.income)}`),
+          h("p", { class: "state" }, `${d.voided ? "VOIDED, not counted" : "recorded"}, by ${d.treasurer}; paid ${money(d.paid)} to ${d.recipients} recipient(s), reserve ${money(d.reserve)}`),
+          d.voided ? h("p", {}, status) : null,
           h("ul", {}, ...full.payouts.map((p) => h("li", {}, `${p.recipient}: ${money(p.amount)}`))),
+          treasurer && !d.voided ? voidForm(d.id, name, d.income, d.paid) : null,
         ),
       );
     }
@@ -767,11 +869,85 @@ function paidScreen(): HTMLElement {
     box.replaceChildren(
       h("h2", { tabindex: "-1" }, "Distributions"),
       h("p", { id: "my-total" }, `You were paid ${money(mine)} in total by ${list.filter((d) => !d.voided).length} recorded distribution(s) (voided ones not counted).`),
+      ...(bars.length ? [h("h3", {}, "Your earnings over the periods"), earningsChart(bars)] : []),
       list.length ? h("ul", { id: "distributions" }, ...items) : h("p", {}, "Nothing recorded yet."),
       ...(list.length ? [download] : []),
     );
   })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "Distributions"), h("p", { class: "error" }, refusalText(e))));
   return box;
+}
+
+/** Treasurers: void a recorded distribution, with a reason and a confirmation naming it. */
+function voidForm(id: Uint8Array, name: string, income: bigint, paid: bigint): HTMLElement {
+  const reason = h("input", { name: "void-reason", autocomplete: "off", required: true }) as HTMLInputElement;
+  const button = h("button", { type: "submit", class: "flag" }, "Void it") as HTMLButtonElement;
+  return h(
+    "form",
+    {
+      class: "void",
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        act(button, async () => {
+          if (!reason.value.trim()) throw new Error("say why it is voided: the members read it in the log");
+          if (!confirm(`Void the distribution of ${name}: income ${money(income)}, ${money(paid)} paid? It will no longer count, and its period reopens.`)) return;
+          const l = await session().submit({ case: "voidDistribution", value: { distributionId: id, reason: reason.value.trim() } });
+          landed(`Voided the distribution of ${name}`, l);
+          keepStatus = true;
+          route();
+        });
+      },
+    },
+    field("Why void it (treasurers)", reason),
+    button,
+  );
+}
+
+/** What the policy decides of a claim, from a scoring run's explanation line. */
+function policyWords(line: { valid: boolean; invalid?: string | null; value: number; points: number } | undefined): [string, string] {
+  if (!line) return ["unknown", "not in the policy's preview (no policy adopted?)"];
+  if (line.valid) return ["valid", `valid: it counts, worth ${money(BigInt(line.value))}, ${line.points} points`];
+  switch (line.invalid) {
+    case "too_few_approvals":
+      return ["pending", "pending: not enough approvals yet, it earns nothing until peers approve it"];
+    case "untrusted_approvers":
+      return ["pending", "pending: not enough trusted approvals yet (its approvers hold too little trust), it earns nothing until then"];
+    case "too_many_flags":
+      return ["flagged", "flagged: more flags than the policy tolerates, it earns nothing"];
+    case "flags_outweigh_approvals":
+      return ["flagged", "flagged: those who flag it outweigh those who approve it, it earns nothing"];
+    default:
+      return ["flagged", "not valid, it earns nothing"];
+  }
+}
+
+/**
+ * Each own claim's status as the adopted policy decides it: one
+ * explanation (a scoring run of the claim's month, at no income: validity
+ * does not depend on it) per month shown, not one per claim.
+ */
+async function policyStatus(s: Session, mine: Claim[], box: HTMLElement): Promise<void> {
+  const months = [...new Set(mine.map((c) => new Date(Number(c.contribution.at) * 1000).toISOString().slice(0, 7)))];
+  for (const month of months) {
+    const claims = mine.filter((c) => new Date(Number(c.contribution.at) * 1000).toISOString().startsWith(month));
+    const slot = (c: Claim): HTMLElement | null => box.querySelector(`#my-claims li[data-id="${toHex(c.id)}"] .policy-status`);
+    try {
+      const parts = await s.readAll(Ledger.method.explain, { member: s.me.handle, period: monthPeriod(month), income: 0n });
+      const e = JSON.parse(parts.map((p) => new TextDecoder().decode(p.explanationJson)).join("")) as Explanation;
+      for (const c of claims) {
+        const [word, text] = policyWords(e.contributions.find((l) => l.id === toHex(c.id)));
+        const el = slot(c);
+        if (el) {
+          el.textContent = `As the policy decides: ${text}`;
+          el.dataset.status = word;
+        }
+      }
+    } catch (err) {
+      for (const c of claims) {
+        const el = slot(c);
+        if (el) el.textContent = `As the policy decides: not known (${refusalText(err)})`;
+      }
+    }
+  }
 }
 
 function reviewScreen(): HTMLElement {
@@ -788,17 +964,98 @@ function reviewScreen(): HTMLElement {
         todo.length ? h("ul", { id: "to-review" }, ...todo.map((c) => reviewForm(c, refresh))) : h("p", {}, "Nothing to review."),
         h("h3", {}, `My claims (${mine.length})`),
         mine.length
-          ? h("ul", { id: "my-claims" }, ...mine.map((c) => h("li", { class: "card" }, claimRow(c), h("p", { class: "status" }, status(c)), retractForm(c, refresh))))
+          ? h(
+              "ul",
+              { id: "my-claims" },
+              ...mine.map((c) =>
+                h(
+                  "li",
+                  { class: "card", "data-id": toHex(c.id) },
+                  claimRow(c),
+                  h("p", { class: "status" }, status(c)),
+                  h("p", { class: "policy-status", "aria-live": "polite" }, "As the policy decides: …"),
+                  retractForm(c, refresh),
+                ),
+              ),
+            )
           : h("p", {}, "You have logged nothing in the open periods."),
       );
+      await policyStatus(s, mine, box);
     })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "Review"), h("p", { class: "error" }, refusalText(e))));
   };
   refresh();
   return box;
 }
 
+/** A one-time download of a key made in this page session, as the CLI's key file. */
+function saveKeyButton(handle: string): HTMLElement | null {
+  if (!freshSeed) return null;
+  return h(
+    "button",
+    {
+      type: "button",
+      id: "save-key",
+      onclick: () => {
+        if (!freshSeed) return;
+        const a = h("a", { href: URL.createObjectURL(new Blob([keyFileText(freshSeed)], { type: "text/plain" })), download: `${handle}.key` });
+        a.click();
+      },
+    },
+    "Save a key file for the command line (only now)",
+  );
+}
+
+/**
+ * Replaces the member's key: a new non-extractable key is made here, and
+ * the RotateKey entry naming it is signed by the current key (the log's
+ * rule: the current key binds the next). From then on the old key signs
+ * nothing. The new key is kept under "identity-next" until the server has
+ * accepted the entry, so an interrupted rotation can be finished.
+ */
+async function rotateKey(): Promise<void> {
+  const s = session();
+  const key = await newKey();
+  const next: Identity = { handle: s.me.handle, publicKey: key.publicKey, privateKey: key.privateKey };
+  await save("identity-next", next);
+  pendingSeed = key.seed;
+  try {
+    const l = await s.submit(
+      { case: "rotateKey", value: { newPublicKey: key.publicKey } },
+      async () => {
+        me = next;
+        freshSeed = key.seed;
+        pendingSeed = undefined;
+        await save("identity", next);
+        await remove("identity-next");
+      },
+      next,
+    );
+    landed(`Rotated ${next.handle}'s key: the old one signs nothing from now on`, l);
+  } catch (e) {
+    // The server's refusal leaves the current key in place: nothing to
+    // finish. A lost connection may have lost the receipt of an accepted
+    // rotation: the new key stays, for "Use the new key".
+    if (e instanceof ConnectError && refusalCodes.has(e.code)) {
+      pendingSeed = undefined;
+      await remove("identity-next");
+    }
+    throw e;
+  }
+}
+
+/** gRPC codes by which the server refuses an entry (DECISIONS.md "Status codes"). */
+const refusalCodes = new Set([
+  Code.InvalidArgument,
+  Code.Unauthenticated,
+  Code.PermissionDenied,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.FailedPrecondition,
+  Code.ResourceExhausted,
+]);
+
 function keyScreen(): HTMLElement {
-  const forget = h("button", { type: "button" }, "Forget this key in this browser") as HTMLButtonElement;
+  const forget = h("button", { type: "button", class: "flag" }, "Forget this key in this browser") as HTMLButtonElement;
   forget.addEventListener("click", () =>
     act(forget, async () => {
       if (!confirm("Forget the key? Without a key file you cannot sign as this member again.")) return;
@@ -808,14 +1065,309 @@ function keyScreen(): HTMLElement {
       location.hash = "#join";
     }),
   );
+  const rotate = h("button", { type: "button", id: "rotate" }, "Rotate my key") as HTMLButtonElement;
+  rotate.addEventListener("click", () =>
+    act(rotate, async () => {
+      if (!confirm("Make a new key and retire this one? Your current key signs the change; from then on only the new key signs for you, here and in the command line (save its key file next).")) return;
+      await rotateKey();
+      keepStatus = true;
+      route();
+    }),
+  );
+  const saved = saveKeyButton(me?.handle ?? "");
+  const interrupted = h("div", {});
+  load<Identity>("identity-next").then((next) => {
+    if (!next) return;
+    const finish = h("button", { type: "button" }, "Use the new key") as HTMLButtonElement;
+    finish.addEventListener("click", () =>
+      act(finish, async () => {
+        // Only the server knows whether the rotation landed: read as the new key.
+        const check = new Session(client, info as ServerInfo, next);
+        const m = await check.read(Ledger.method.getMember, { handle: next.handle });
+        if (!equalBytes(m.publicKey, next.publicKey)) throw new Error("the rotation did not land: the log still names your old key");
+        me = next;
+        // The old key's file is worthless now; the new one's only if this
+        // page session made it.
+        freshSeed = pendingSeed;
+        pendingSeed = undefined;
+        await save("identity", next);
+        await remove("identity-next");
+        route();
+      }),
+    );
+    const discard = h("button", { type: "button", class: "flag" }, "Discard the new key") as HTMLButtonElement;
+    discard.addEventListener("click", () =>
+      act(discard, async () => {
+        if (!confirm("Discard the new key? If the rotation did land, only an admin can reset your key then.")) return;
+        await remove("identity-next");
+        pendingSeed = undefined;
+        interrupted.replaceChildren();
+      }),
+    );
+    interrupted.replaceChildren(
+      h("p", { class: "note" }, "A key rotation was interrupted before this browser heard back: if the server took it, only the new key signs for you now."),
+      h("div", { class: "buttons" }, finish, discard),
+    );
+  }, () => undefined);
   return h(
     "div",
     {},
     h("h2", { tabindex: "-1" }, "My key"),
-    me ? h("p", {}, `Signed in as ${me.handle}, key `, h("span", { class: "mono" }, toHex(me.publicKey))) : h("p", {}, "No key in this browser."),
+    me ? h("p", {}, `Signed in as ${me.handle}, key `, h("span", { class: "mono", id: "my-key" }, toHex(me.publicKey))) : h("p", {}, "No key in this browser."),
     h("p", {}, "The key is kept in this browser and cannot be read back, not even by this page. Save a key file when you make the key (Join), or import the CLI's."),
-    me ? invitationBox(me) : null,
+    saved ? h("div", { class: "card" }, h("p", {}, "Your new key's file: save it now if you also use the command line (replace keys/<handle>.key); it is not offered again."), saved) : null,
+    interrupted,
+    me
+      ? h(
+          "div",
+          { class: "card" },
+          h("h3", {}, "Rotate my key"),
+          h("p", {}, "Replace your key with a new one, for instance when an old key file may have been copied. Your current key signs the change, so no admin is needed; the old key file stops working."),
+          rotate,
+        )
+      : null,
+    me ? h("details", {}, h("summary", {}, "My invitation link"), invitationBox(me)) : null,
     forget,
+  );
+}
+
+// ---- members and roles (admins act; everyone reads) --------------------------
+
+const roleNames: Record<number, string> = { [Role.ADMIN]: "admin", [Role.TREASURER]: "treasurer" };
+
+/** Every member, as the server's member list says (a signed read). */
+async function members(s: Session): Promise<Member[]> {
+  return (await s.read(Ledger.method.listMembers, {})).members;
+}
+
+function hasRole(list: Member[], handle: string, role: Role): boolean {
+  return list.some((m) => m.handle === handle && m.roles.includes(role));
+}
+
+/**
+ * Members and roles: every member with their roles, status and key. An
+ * admin grants and revokes roles and suspends and reinstates members, each
+ * a signed entry after a confirmation; others read the same list.
+ */
+function adminScreen(): HTMLElement {
+  const box = h("div", {}, h("h2", { tabindex: "-1" }, "Members and roles"), h("p", { "aria-busy": "true" }, "Reading the members…"));
+  const refresh = (): void => {
+    (async () => {
+      const s = session();
+      const list = await members(s);
+      const admin = hasRole(list, s.me.handle, Role.ADMIN);
+      box.replaceChildren(
+        h("h2", { tabindex: "-1" }, "Members and roles"),
+        h(
+          "p",
+          {},
+          admin
+            ? "You are an admin: each change below is an entry you sign, shown to you in words before it is sent."
+            : "Only admins change roles or suspend members; this is the list as the log holds it.",
+        ),
+        h(
+          "table",
+          { id: "members" },
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Member"), h("th", { scope: "col" }, "Roles"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Key"))),
+          h(
+            "tbody",
+            {},
+            ...list.map((m) =>
+              h(
+                "tr",
+                { "data-member": m.handle },
+                h("th", { scope: "row" }, m.handle),
+                h("td", { class: "roles" }, m.roles.map((r) => roleNames[r] ?? String(r)).join(", ") || "member"),
+                h("td", { class: "state" }, m.suspendedAt !== undefined ? `suspended (entry ${m.suspendedAt})` : "active"),
+                h("td", { class: "mono small" }, toHex(m.publicKey)),
+              ),
+            ),
+          ),
+        ),
+        ...(admin ? [h("h3", {}, "Change a member"), h("ul", { id: "member-actions" }, ...list.map((m) => memberActions(m, s.me.handle, refresh)))] : []),
+      );
+    })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "Members and roles"), h("p", { class: "error" }, refusalText(e))));
+  };
+  refresh();
+  return box;
+}
+
+/** An admin's buttons for one member: roles, suspension, with a reason. */
+function memberActions(m: Member, me: string, refresh: () => void): HTMLElement {
+  const reason = h("input", { name: "reason", autocomplete: "off" }) as HTMLInputElement;
+  const buttons: HTMLElement[] = [];
+  const add = (label: string, cls: string, question: string, body: () => Parameters<Session["submit"]>[0], done: string): void => {
+    const b = h("button", { type: "button", class: cls, "aria-label": `${label}: ${m.handle}` }, label) as HTMLButtonElement;
+    b.addEventListener("click", () =>
+      act(b, async () => {
+        if (!confirm(question)) return;
+        landed(done, await session().submit(body()));
+        keepStatus = true;
+        refresh();
+      }),
+    );
+    buttons.push(b);
+  };
+  for (const role of [Role.ADMIN, Role.TREASURER]) {
+    const name = roleNames[role];
+    if (m.roles.includes(role)) {
+      add(`Revoke ${name}`, "flag", `Revoke ${m.handle}'s ${name} role? You sign this entry as ${me}.`, () => ({ case: "revokeRole", value: { member: m.handle, role } }), `Revoked ${m.handle}'s ${name} role`);
+    } else {
+      add(`Grant ${name}`, "", `Make ${m.handle} ${name === "admin" ? "an admin" : "a treasurer"}? You sign this entry as ${me}.`, () => ({ case: "grantRole", value: { member: m.handle, role } }), `Granted ${name} to ${m.handle}`);
+    }
+  }
+  if (m.suspendedAt === undefined) {
+    add("Suspend", "flag", `Suspend ${m.handle}? Their key signs nothing until an admin reinstates them.`, () => ({ case: "suspendMember", value: { member: m.handle, reason: reason.value.trim() } }), `Suspended ${m.handle}`);
+  } else {
+    add("Reinstate", "", `Reinstate ${m.handle}? Their key signs again.`, () => ({ case: "reinstateMember", value: { member: m.handle, reason: reason.value.trim() } }), `Reinstated ${m.handle}`);
+  }
+  return h("li", { class: "card", "data-member": m.handle }, h("strong", {}, m.handle), field(`Reason (for a suspension, optional)`, reason), h("div", { class: "buttons wrap" }, ...buttons));
+}
+
+// ---- the policy in words, and adopting one (admins) --------------------------
+
+function moneyUnits(): Units {
+  return { currency: info?.currency ?? "", decimals: info?.decimals ?? 2, locale: navigator.language };
+}
+
+function sectionsView(id: string, sections: Section[]): HTMLElement {
+  return h("div", { id, class: "policy" }, ...sections.flatMap((s) => [h("h4", {}, s.title), h("ul", {}, ...s.lines.map((l) => h("li", {}, l)))]));
+}
+
+/** The adopted policies in the log: version (1, 2, …), adopter and JSON. */
+async function adoptedPolicies(s: Session): Promise<{ version: number; by: string; at: bigint; json: string }[]> {
+  const parts = await s.readAll(Ledger.method.listEntries, { kinds: [EntryKind.ADOPT_POLICY] });
+  return parts.flatMap((logged, i) => {
+    const e = fromBinary(EntrySchema, logged.envelope?.payload ?? new Uint8Array());
+    return e.body.case === "adoptPolicy" ? [{ version: i + 1, by: e.author, at: e.createdAtMs, json: new TextDecoder().decode(e.body.value.policyJson) }] : [];
+  });
+}
+
+/**
+ * The policy the cooperative pays by, in words, for every member. Admins
+ * also edit a new one (from the adopted JSON or a file), see it in words,
+ * and sign its adoption after a confirmation.
+ */
+function policyScreen(): HTMLElement {
+  const box = h("div", {}, h("h2", { tabindex: "-1" }, "The policy"), h("p", { "aria-busy": "true" }, "Reading the policy…"));
+  (async () => {
+    const s = session();
+    const [adopted, list] = await Promise.all([adoptedPolicies(s), members(s)]);
+    const current = adopted[adopted.length - 1];
+    const admin = hasRole(list, s.me.handle, Role.ADMIN);
+    const shown: (HTMLElement | null)[] = [h("h2", { tabindex: "-1" }, "The policy")];
+    if (!current) shown.push(h("p", { id: "policy-version" }, "No policy is adopted yet: nothing can be previewed or paid until an admin adopts one."));
+    else {
+      let doc: Record<string, unknown> = {};
+      try {
+        doc = JSON.parse(current.json) as Record<string, unknown>;
+      } catch {
+        // The server parsed it when it was adopted; a browser that cannot is shown the text.
+      }
+      shown.push(
+        h("p", { id: "policy-version" }, `Version ${current.version}, adopted by ${current.by} on ${day(current.at / 1000n)}. This is how every payout is computed; amounts are in ${moneyUnits().currency}.`),
+        sectionsView("policy-words", describePolicy(doc, moneyUnits())),
+        h("details", {}, h("summary", {}, "The adopted policy as JSON"), h("pre", { class: "mono" }, current.json)),
+      );
+    }
+    if (admin) shown.push(adoptForm(current ? JSON.stringify(JSON.parse(current.json), null, 2) : ""));
+    box.replaceChildren(...shown.filter((x): x is HTMLElement => x !== null));
+  })().catch((e) => box.replaceChildren(h("h2", { tabindex: "-1" }, "The policy"), h("p", { class: "error" }, refusalText(e))));
+  return box;
+}
+
+function adoptForm(start: string): HTMLElement {
+  const text = h("textarea", { name: "policy", rows: "16", spellcheck: "false", class: "mono" }) as HTMLTextAreaElement;
+  text.value = start;
+  const file = h("input", { type: "file", name: "policy-file", accept: ".json,application/json" }) as HTMLInputElement;
+  file.addEventListener("change", async () => {
+    const f = file.files?.[0];
+    if (f) text.value = await f.text();
+  });
+  const words = h("section", { id: "draft-words", "aria-live": "polite" });
+  const show = h("button", { type: "button", id: "show-draft" }, "Show it in words") as HTMLButtonElement;
+  const adopt = h("button", { type: "submit", id: "adopt" }, "Adopt this policy") as HTMLButtonElement;
+  const render = (): Record<string, unknown> => {
+    const doc = canonicalPolicy(text.value, moneyUnits());
+    words.replaceChildren(h("h4", {}, "The new policy, in words"), sectionsView("draft-policy", describePolicy(doc, moneyUnits())));
+    return doc;
+  };
+  show.addEventListener("click", () =>
+    act(show, async () => {
+      words.replaceChildren();
+      render();
+    }),
+  );
+  // What-if: the draft over the log as it is now, beside the adopted policy.
+  const month = h("input", { name: "draft-month", type: "month", value: new Date().toISOString().slice(0, 7) }) as HTMLInputElement;
+  const income = h("input", { name: "draft-income", inputmode: "decimal", autocomplete: "off" }) as HTMLInputElement;
+  const tryIt = h("button", { type: "button", id: "try-draft" }, "Preview a month with it") as HTMLButtonElement;
+  const preview = h("section", { id: "draft-preview", "aria-live": "polite" });
+  tryIt.addEventListener("click", () =>
+    act(tryIt, async () => {
+      preview.replaceChildren();
+      const doc = render();
+      const s = session();
+      const request = { period: monthPeriod(month.value), income: parseAmount(income.value, info?.decimals ?? 2) };
+      const report = async (draft?: Uint8Array): Promise<Report> => {
+        const parts = await s.readAll(Ledger.method.computeShares, { ...request, draftPolicyJson: draft });
+        return JSON.parse(parts.map((p) => new TextDecoder().decode(p.reportJson)).join("")) as Report;
+      };
+      const withDraft = await report(new TextEncoder().encode(JSON.stringify(doc)));
+      // No adopted policy yet, or one that cannot score this month: the draft alone.
+      const adopted = await report().catch(() => undefined);
+      const who = [...new Set([...Object.keys(withDraft.payouts), ...Object.keys(adopted?.payouts ?? {})])].sort();
+      const amount = (n: number | undefined): string => money(BigInt(n ?? 0));
+      preview.replaceChildren(
+        h(
+          "table",
+          { id: "draft-payouts" },
+          h("caption", {}, `${month.value} at ${money(request.income)}: what each would be paid (a what-if; nothing is signed)`),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Member"), h("th", { scope: "col" }, "With this draft"), adopted ? h("th", { scope: "col" }, "With the adopted policy") : null)),
+          h(
+            "tbody",
+            {},
+            ...who.map((m) =>
+              h("tr", { "data-member": m }, h("th", { scope: "row" }, m), h("td", { class: "num draft" }, amount(withDraft.payouts[m])), adopted ? h("td", { class: "num" }, amount(adopted.payouts[m])) : null),
+            ),
+            h("tr", {}, h("th", { scope: "row" }, "Reserve"), h("td", { class: "num" }, amount(withDraft.reserve)), adopted ? h("td", { class: "num" }, amount(adopted.reserve)) : null),
+          ),
+        ),
+      );
+    }),
+  );
+  return h(
+    "form",
+    {
+      id: "adopt-policy",
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        act(adopt, async () => {
+          words.replaceChildren();
+          const doc = render();
+          if (!confirm("Adopt the policy shown in words below? It applies to every preview and distribution from now on; the periods already recorded keep theirs.")) return;
+          const l = await session().submit({ case: "adoptPolicy", value: { policyJson: new TextEncoder().encode(JSON.stringify(doc, null, 2)) } });
+          landed("Adopted the new policy", l);
+          keepStatus = true;
+          route();
+        });
+      },
+    },
+    h("h3", {}, "Adopt a new policy (admins)"),
+    h("p", {}, "Edit the adopted policy (percents like \"5%\" and amounts like \"30.00\" are converted exactly), or load a file; check it in words, then sign it."),
+    field("Policy (JSON)", text),
+    field("…or a policy file", file),
+    h("div", { class: "buttons" }, show, adopt),
+    words,
+    h(
+      "details",
+      {},
+      h("summary", {}, "Try it on a month first"),
+      field("Month", month),
+      field(`Income (${info?.currency ?? ""})`, income),
+      tryIt,
+      preview,
+    ),
   );
 }
 
@@ -846,6 +1398,8 @@ function route(): void {
   else if (hash === "#audit") screen = auditScreen();
   else if (hash === "#month") screen = monthScreen();
   else if (hash === "#paid") screen = paidScreen();
+  else if (hash === "#admin") screen = adminScreen();
+  else if (hash === "#policy") screen = policyScreen();
   else screen = reviewScreen();
   main().replaceChildren(screen);
   showWho();
