@@ -301,8 +301,11 @@ fn check_nodes(store: &Store, nodes: &[crate::verify::Node]) -> Result<()> {
 
 /// How many decoded chunks may wait for the fold: the reads and the
 /// checks run this far ahead of it and no further, so memory stays bounded
-/// (a few chunks of entries) whatever the log's length.
-const AHEAD: usize = 2;
+/// (eight chunks of entries, tens of MiB) whatever the log's length. Eight,
+/// not two: the fold stops for each recorded distribution to settle it
+/// (a tenth of a second and more at a million entries), and the checks
+/// should keep the other core busy meanwhile.
+const AHEAD: usize = 8;
 
 /// A level's stored nodes from some index on, read as the replay needs them.
 type NodeCursor = std::iter::Peekable<Box<dyn Iterator<Item = Result<(u64, sled::IVec)>>>>;

@@ -332,16 +332,30 @@ fn prepare<'a>(input: &IndexedInput<'a>) -> Option<Prepared<'a>> {
     }
     let allocations = resolve_allocations(frame, &member_index).ok()?;
 
-    // Prior repayments, by binary search among the ids in id order.
+    // Prior repayments, sorted by id and merged with the ids in id order:
+    // one pass, where a binary search per repayment (a month-end repays
+    // tens of thousands of claims, and every earlier month counts) spent
+    // most of a settlement's time comparing ids. A repayment of an id not
+    // in the period is skipped; a claim's total is the same capped sum in
+    // any order.
     let mut prior_repaid = vec![0u64; contributions.len()];
-    for (id, amount) in input.prior_repayments {
-        let Ok(rank) = contribution_order.binary_search_by(|&i| raw(i as usize).cmp(id)) else {
-            continue;
+    let mut priors: Vec<&([u8; 32], u64)> = input.prior_repayments.iter().collect();
+    priors.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut rank = 0;
+    for (id, amount) in priors {
+        while rank < contribution_order.len() && raw(contribution_order[rank] as usize) < id {
+            rank += 1;
+        }
+        let Some(&index) = contribution_order.get(rank) else {
+            break;
         };
+        if raw(index as usize) != id {
+            continue;
+        }
         if *amount > MAX_AMOUNT {
             return None;
         }
-        let total = &mut prior_repaid[contribution_order[rank] as usize];
+        let total = &mut prior_repaid[index as usize];
         *total = total.saturating_add(*amount).min(MAX_AMOUNT);
     }
     let prior_paid = total_prior_payouts_of(frame, &member_index, members.len()).ok()?;
