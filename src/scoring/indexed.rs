@@ -340,7 +340,7 @@ fn prepare<'a>(input: &IndexedInput<'a>) -> Option<Prepared<'a>> {
     // any order.
     let mut prior_repaid = vec![0u64; contributions.len()];
     let mut priors: Vec<&([u8; 32], u64)> = input.prior_repayments.iter().collect();
-    priors.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    priors.sort_unstable_by_key(|p| p.0);
     let mut rank = 0;
     for (id, amount) in priors {
         while rank < contribution_order.len() && raw(contribution_order[rank] as usize) < id {
