@@ -14,8 +14,7 @@ use crate::log::Ledger;
 use crate::log::LedgerError;
 use crate::payout::PolicyChoice;
 use crate::payout::{
-    Preview, Priors, explanation_json, indexed_source_for, input_for, record_body, score_input,
-    score_parts, summary_json,
+    Preview, Priors, explanation_json, indexed_source_for, record_body, score_parts, summary_json,
 };
 use crate::pb;
 use crate::scoring::time::format_rfc3339;
@@ -151,15 +150,17 @@ fn recorded_view(
         .into());
     }
     let then: LedgerState = ledger.state_at(d.sequence)?;
-    let (input, version) = input_for(
+    // Through the scoring index of the state then, as the record was
+    // settled (`payout::settle`): no scoring input rebuilt from strings.
+    let source = indexed_source_for(
         &then,
         PolicyChoice::Version(d.policy_version),
         d.period,
-        d.income,
         Priors::All,
     )?;
     drop(then);
-    let preview = score_input(input, version, d.log_size, d.period, d.income)?;
+    let (parts, version) = source.into_parts(d.income)?;
+    let preview = score_parts(parts, version, d.log_size, d.period, d.income)?;
     if preview.digest.as_slice() != d.digest.as_slice() {
         return Err(LedgerError::Corrupt {
             sequence: d.sequence,
