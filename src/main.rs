@@ -9,7 +9,7 @@ mod cli;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: the server and the audit
@@ -343,6 +343,14 @@ async fn run(cli: Cli) -> Result<()> {
         )
     };
     match &cli.command {
+        // Neither prints results a script could read: refused rather than
+        // ignored, so a script asking for JSON is not handed prose.
+        Command::Serve(_) if cli.json => bail!(
+            "`serve` prints no results, only its log on standard error: --json is for the client commands"
+        ),
+        Command::Demo(_) if cli.json => bail!(
+            "`demo` narrates a month for people and has no JSON form; the commands it shows each take --json"
+        ),
         Command::Serve(args) => serve(args).await,
         Command::Demo(a) => cli::demo::run(a).await,
         Command::Score(args) => cli::score::run(args),

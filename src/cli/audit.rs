@@ -39,7 +39,8 @@ pub struct ExportArgs {
     /// Write the live log of --period (with --income) as a scenario file for `coopledger score`.
     #[arg(long, requires = "period", conflicts_with_all = ["member", "csv"])]
     pub scenario: Option<PathBuf>,
-    /// Print contributions, evaluations or distributions as CSV for a spreadsheet.
+    /// Print contributions, evaluations or distributions as CSV for a
+    /// spreadsheet (it takes precedence over --json).
     #[arg(long, value_parser = ["contributions", "evaluations", "distributions"], conflicts_with = "member")]
     pub csv: Option<String>,
     /// The period (2026-11 or START..END), for --scenario (required) and --csv (a filter).
@@ -594,13 +595,21 @@ async fn export_record(ctx: &Context, member: &str, proofs: &Path) -> Result<()>
     };
     std::fs::write(proofs, serde_json::to_vec_pretty(&record)?)
         .with_context(|| format!("writing {}", proofs.display()))?;
-    println!(
-        "wrote {} entries of {} with inclusion proofs against checkpoint {} to {}",
-        record.entries.len() - 1,
-        member,
-        cp.size,
-        proofs.display()
-    );
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({"member": member, "entries": record.entries.len() - 1,
+                "checkpoint_size": cp.size, "file": proofs})
+        );
+    } else {
+        println!(
+            "wrote {} entries of {} with inclusion proofs against checkpoint {} to {}",
+            record.entries.len() - 1,
+            member,
+            cp.size,
+            proofs.display()
+        );
+    }
     Ok(())
 }
 

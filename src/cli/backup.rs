@@ -111,6 +111,16 @@ pub async fn backup(ctx: &Context, args: &BackupArgs) -> Result<()> {
     if let Some(key) = secret {
         coopledger::log::keyfile::write_key(&to.join(coopledger::log::LOG_KEY_FILE), &key)?;
     }
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "to": to, "entries": cp.size, "root": hex::encode(&cp.root),
+                "log_key_included": args.log_key.is_some(),
+            })
+        );
+        return Ok(());
+    }
     println!(
         "backed up {} entries (root {}) to {}: every signature and rule checked, the signed checkpoint matched",
         cp.size,

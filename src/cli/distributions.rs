@@ -10,9 +10,10 @@ use coopledger::client;
 use coopledger::pb;
 use serde_json::Value;
 
+use super::history::period_label;
 use super::input::{format_money, format_time};
 use super::treasurer::confirm;
-use super::{Context, Session, print_table, status, submit};
+use super::{Context, Session, print_table, receipt_json, status, submit};
 
 /// `coopledger distribution ...`: the recorded distributions.
 #[derive(Subcommand)]
@@ -23,7 +24,7 @@ pub enum DistributionCommand {
     Show {
         /// Its entry id (a prefix is enough) or sequence number.
         id: String,
-        /// Print the payouts as CSV.
+        /// Print the payouts as CSV (it takes precedence over --json).
         #[arg(long)]
         csv: bool,
     },
@@ -165,6 +166,10 @@ pub async fn distribution(ctx: &Context, command: &DistributionCommand) -> Resul
                 )?;
                 return Ok(());
             }
+            if ctx.json {
+                println!("{}", distribution_json(&d, decimals, &currency));
+                return Ok(());
+            }
             println!(
                 "Distribution {} (sequence {}) of {} by {}",
                 hex::encode(&s.id),
@@ -236,12 +241,58 @@ pub async fn distribution(ctx: &Context, command: &DistributionCommand) -> Resul
             let signer = ctx.signer(&session)?;
             let body = client::void_body(&s.id, reason);
             let r = submit(&mut session, signer.sign(body)?).await?;
-            println!(
-                "voided the distribution of {} at sequence {}; the period is open again: preview and record it anew",
-                period(&s.period),
-                r.sequence
-            );
+            if ctx.print_id {
+                println!("{}", hex::encode(&r.id));
+            } else if ctx.json {
+                let mut v = receipt_json(&r);
+                v["voided"] = serde_json::json!({"sequence": s.sequence, "id": hex::encode(&s.id)});
+                println!("{v}");
+            } else {
+                println!(
+                    "voided the distribution of {} at sequence {}; the period is open again: preview and record it anew",
+                    period(&s.period),
+                    r.sequence
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// `distribution show --json`: everything the table shows, for scripts.
+/// Money is in minor units as in `distribution list --json` (with the
+/// currency and its decimals to format it), times in Unix seconds (with the
+/// period as people name it), ids and the digest in hex; `voided` is null
+/// while the distribution stands.
+fn distribution_json(d: &pb::Distribution, decimals: u32, currency: &str) -> Value {
+    let s = d.summary.clone().unwrap_or_default();
+    let payouts = |paid: &[pb::Payout]| -> Vec<Value> {
+        paid.iter()
+            .map(|p| serde_json::json!({"recipient": p.recipient, "amount": p.amount}))
+            .collect()
+    };
+    let buckets: Vec<Value> = d
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(index, b)| {
+            serde_json::json!({
+                "index": index, "type": b.r#type, "amount": b.amount,
+                "paid": b.paid.iter().map(|p| p.amount).sum::<u64>(), "payouts": payouts(&b.paid),
+            })
+        })
+        .collect();
+    let (start, end) = s.period.as_ref().map(|p| (p.start, p.end)).unzip();
+    serde_json::json!({
+        "sequence": s.sequence, "id": hex::encode(&s.id), "treasurer": s.treasurer,
+        "start": start, "end": end, "period": s.period.as_ref().map(|p| period_label(p.start, p.end)),
+        "currency": currency, "decimals": decimals,
+        "income": s.income, "paid": s.paid, "reserve": s.reserve,
+        "policy_version": s.policy_version, "log_size": s.log_size, "digest": hex::encode(&s.digest),
+        "recipients": s.recipients, "claims_repaid": s.claims_repaid,
+        "voided": s.voided.as_ref().map(|v| serde_json::json!({
+            "sequence": v.sequence, "id": hex::encode(&v.id), "treasurer": v.treasurer, "reason": v.reason,
+        })),
+        "payouts": payouts(&d.payouts), "buckets": buckets,
+    })
 }

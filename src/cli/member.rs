@@ -368,11 +368,21 @@ async fn rotate_key(ctx: &Context) -> Result<()> {
         .with_context(|| format!("moving the old key to {}", retired.display()))?;
     std::fs::rename(&next_path, &path)
         .with_context(|| format!("installing the new key at {}", path.display()))?;
-    println!(
-        "rotated {}'s key at sequence {}; the old key is kept at {} and can no longer sign",
-        signer.handle,
-        r.sequence,
-        retired.display()
-    );
+    if ctx.print_id {
+        println!("{}", hex::encode(&r.id));
+    } else if ctx.json {
+        let mut v = super::receipt_json(&r);
+        v["handle"] = signer.handle.clone().into();
+        v["key_file"] = path.display().to_string().into();
+        v["retired_key_file"] = retired.display().to_string().into();
+        println!("{v}");
+    } else {
+        println!(
+            "rotated {}'s key at sequence {}; the old key is kept at {} and can no longer sign",
+            signer.handle,
+            r.sequence,
+            retired.display()
+        );
+    }
     Ok(())
 }

@@ -392,10 +392,7 @@ pub async fn sign_and_submit(ctx: &Context, body: Body, what: &str) -> Result<pb
     if ctx.print_id {
         println!("{}", hex::encode(&r.id));
     } else if ctx.json {
-        println!(
-            "{}",
-            serde_json::json!({"sequence": r.sequence, "id": hex::encode(&r.id), "duplicate": r.duplicate, "log_size": r.log_size})
-        );
+        println!("{}", receipt_json(&r));
     } else {
         println!(
             "{what}: entry {} at sequence {}",
@@ -404,6 +401,11 @@ pub async fn sign_and_submit(ctx: &Context, body: Body, what: &str) -> Result<pb
         );
     }
     Ok(r)
+}
+
+/// A write's receipt as `--json` prints it: where the entry landed.
+pub fn receipt_json(r: &pb::Receipt) -> serde_json::Value {
+    serde_json::json!({"sequence": r.sequence, "id": hex::encode(&r.id), "duplicate": r.duplicate, "log_size": r.log_size})
 }
 
 /// The envelope of an entry the server listed, its signature checked and

@@ -45,7 +45,7 @@ pub struct DistributeArgs {
     /// Record without asking (scripts).
     #[arg(long, requires = "record")]
     pub yes: bool,
-    /// Print the payouts as CSV.
+    /// Print the payouts as CSV (it takes precedence over --json).
     #[arg(long)]
     pub csv: bool,
 }
@@ -515,6 +515,15 @@ pub async fn export_scenario(
     let c = compute(&mut session, &args, true).await?;
     std::fs::write(file, &c.preview.scenario_json)
         .with_context(|| format!("writing {}", file.display()))?;
+    if ctx.json {
+        let h = &c.preview.header;
+        println!(
+            "{}",
+            serde_json::json!({"file": file, "period": period, "log_size": h.log_size,
+                "policy_version": h.policy_version, "income": h.income, "recorded": h.recorded.is_some()})
+        );
+        return Ok(());
+    }
     println!(
         "wrote the log of {period} (size {}, policy v{}{}) as a scenario to {}; `coopledger score --scenario {}` reproduces it",
         c.preview.header.log_size,
