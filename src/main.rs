@@ -324,6 +324,11 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(cli).await {
+        if cli::is_reader_gone(&e) {
+            // `coopledger … | head -1`: the reader stopped reading, which
+            // is no error to report.
+            std::process::exit(cli::READER_GONE_STATUS);
+        }
         eprintln!("error: {}", cli::errors::render(&e));
         std::process::exit(1);
     }

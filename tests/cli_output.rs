@@ -1,7 +1,9 @@
 //! How the `coopledger` binary prints, against a real members-only server
 //! on 127.0.0.1:0: every client command honours the global `--json` (one
 //! JSON document on standard output, or one per line for `tail`), checked
-//! against the commands `--help` lists so a new one cannot be missed.
+//! against the commands `--help` lists so a new one cannot be missed; and a
+//! command whose reader goes away (`coopledger … | head -1`) stops quietly,
+//! with no panic.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,7 +16,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -412,4 +414,99 @@ async fn every_client_command_prints_json_with_json() {
         missed.is_empty(),
         "commands not run with --json here: {missed:?}"
     );
+}
+
+/// Runs `args` as `who` with standard output a pipe whose reader is gone
+/// before the first byte is written (`… | head -0`); returns the exit
+/// status and standard error.
+async fn reader_gone_at_once(cli: &Cli, who: &str, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = spawn_cli(cli.home.path(), &cli.url, &[&["--as", who], args].concat());
+    drop(child.stdout.take());
+    finish(child).await
+}
+
+/// Waits for `child`; its exit status and standard error.
+async fn finish(mut child: Child) -> (Option<i32>, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (child.wait().unwrap().code(), err)
+    })
+    .await
+    .unwrap()
+}
+
+/// The status a shell reports for a pipeline's command its reader stopped.
+const QUIET: Option<i32> = Some(141);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_whose_reader_goes_away_stops_quietly() {
+    let (_srv, _data, cli) = common::riverside(POLICY).await;
+    // Enough history that `entries` prints more than a pipe holds (64 KiB).
+    let rows: String = (0..1_000)
+        .map(|i| format!("cai,work,1h,2020-03-{:02},row {i}\n", 1 + i % 28))
+        .collect();
+    let csv = cli.home.path().join("history.csv");
+    std::fs::write(&csv, format!("member,kind,quantity,date,note\n{rows}")).unwrap();
+    cli.ok("ana", &["import", csv.to_str().unwrap(), "--yes"])
+        .await;
+    let id = cli
+        .ok(
+            "ben",
+            &[
+                "--print-id",
+                "distribute",
+                "--period",
+                "2020-03",
+                "--income",
+                "500.00",
+                "--record",
+                "--yes",
+            ],
+        )
+        .await;
+    let id = &id.trim()[..12];
+
+    // The reader gone before a byte is written: tables, JSON, CSV.
+    for args in [
+        &["entries"][..],
+        &["--json", "entries"],
+        &["distribution", "show", id],
+        &["--json", "distribution", "show", id],
+        &["distribution", "show", id, "--csv"],
+        &["export", "--csv", "contributions"],
+        &["history", "--member", "cai"],
+        &["history", "--member", "cai", "--csv"],
+        &["todo"],
+    ] {
+        let (code, err) = reader_gone_at_once(&cli, "ben", args).await;
+        assert!(
+            code == QUIET && err.is_empty(),
+            "{args:?}: exit {code:?}, stderr: {err}"
+        );
+    }
+
+    // The reader reads one line of a long listing, then goes.
+    let mut child = spawn_cli(cli.home.path(), &cli.url, &["--as", "ben", "entries"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    assert!(first.starts_with("SEQ"), "{first}");
+    let (code, err) = finish(child).await;
+    assert!(!err.contains("panicked") && err.is_empty(), "stderr: {err}");
+    assert_eq!(code, QUIET, "the listing should outgrow the pipe");
+
+    // Only a gone reader is quiet: the same listing read to the end succeeds.
+    let full = cli.ok("ben", &["entries"]).await;
+    assert!(full.len() > 64 << 10, "{} bytes", full.len());
 }

@@ -27,6 +27,32 @@
 //! [`transport`] (the server URL's scheme, TLS and `--tls-ca`, and
 //! connection failures explained). Entry bodies are built by
 //! `coopledger::client`'s `*_body` functions.
+//!
+//! Standard output: `println!` and `print!` in these modules are this
+//! module's own (defined below, ahead of the submodules, so they shadow
+//! std's), which exit quietly when the reader of standard output has gone
+//! (`coopledger entries | head -1`) where std's would panic. A command that
+//! writes through a handle of its own (CSV, `score`) gets a failed write
+//! back as an error, which `main` tells apart with [`is_reader_gone`].
+
+/// std's `println!`, exiting quietly (see [`write_stdout`]) instead of
+/// panicking when standard output's reader has gone.
+macro_rules! println {
+    () => {
+        $crate::cli::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// std's `print!`, exiting quietly (see [`write_stdout`]) instead of
+/// panicking when standard output's reader has gone.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
 
 pub mod audit;
 pub mod backup;
@@ -490,6 +516,44 @@ pub fn status(s: tonic::Status) -> anyhow::Error {
         ""
     };
     anyhow::anyhow!("refused ({:?}): {}{hint}", s.code(), s.message())
+}
+
+/// The exit status when standard output's reader has gone: 128 + SIGPIPE,
+/// what a shell reports for any Unix tool its pipeline's reader stopped
+/// (`yes | head -1`); not 0, since not everything was delivered.
+pub const READER_GONE_STATUS: i32 = 141;
+
+/// Writes to standard output, as std's `print!` does, for this module's
+/// `println!` and `print!`. Rust ignores SIGPIPE, so a write to a pipe
+/// whose reader has gone fails with `BrokenPipe`, where std's macros panic;
+/// here the command stops quietly with [`READER_GONE_STATUS`], as a Unix
+/// tool killed by SIGPIPE does. (SIGPIPE itself stays ignored: the CLI's
+/// own sockets must fail with an error a member can read, not kill it.)
+/// Any other failure to write (a full disk) ends the command with the
+/// error, as a failed command does.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(READER_GONE_STATUS);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Whether a failed command failed only because standard output's reader
+/// went away (a command writing through its own stdout handle, e.g. CSV,
+/// gets `BrokenPipe` back as an error): `main` then exits quietly with
+/// [`READER_GONE_STATUS`]. The CLI writes to no other pipe (the server's
+/// refusals and transport failures arrive as a gRPC `Status`, not an I/O
+/// error), so a broken pipe in the chain is standard output's.
+pub fn is_reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Prints rows under headers with columns aligned.
