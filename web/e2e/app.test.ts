@@ -420,17 +420,22 @@ test("three members join, log, review each other, and run the month in the brows
   await ben.screenshot({ path: join(shots, "record.png"), fullPage: true });
   const recorded = JSON.parse(cli("--as", "ana", "--json", "distribution", "list")) as { sequence: number; start: number; voided: unknown }[];
   assert.equal(recorded.length, 3);
-  const [, second, third] = recorded;
+  const [first, second, third] = recorded;
 
-  // ben voids: the server refuses the middle one in its words (a later one
-  // counts what it paid), then the last one goes, after a confirmation
-  // naming its period and amount; it is marked and no longer counted.
+  // ben voids: only the latest standing distribution can be (a later one
+  // counts what the ones before it paid), so only the last has a Void
+  // button and the older ones say why not; it goes after a confirmation
+  // naming its period and amount, is marked and no longer counted, and the
+  // one before it becomes the one to void.
+  const card = (d: { sequence: number }) => ben.locator(`#distributions > li[data-sequence="${d.sequence}"]`);
+  const onlyLatest = /^Only the latest standing distribution \(.+\) can be voided: the ones recorded after this one count what it paid/;
   await open(ben, "#paid");
   await shows(ben, "#my-total", /by 3 recorded distribution/);
-  const middle = ben.locator(`#distributions > li[data-sequence="${second.sequence}"]`);
-  await middle.locator("input[name=void-reason]").fill("test");
-  await middle.locator("button", { hasText: "Void it" }).click();
-  await status(ben, /^Refused: .*void that one first/);
+  for (const older of [first, second]) {
+    assert.equal(await card(older).locator("form.void").count(), 0, `no Void form on distribution ${older.sequence}`);
+    assert.match((await card(older).locator("p.void-later").textContent()) ?? "", onlyLatest);
+  }
+  assert.equal(await card(third).locator("p.void-later").count(), 0);
   const last = ben.locator(`#distributions > li[data-sequence="${third.sequence}"]`);
   await last.locator("input[name=void-reason]").fill("income was 550.00, not 500.00");
   await last.locator("button", { hasText: "Void it" }).click();
@@ -438,6 +443,10 @@ test("three members join, log, review each other, and run the month in the brows
   assert.match(lastAsked(ben), /Void the distribution of .*: income 500\.00 EUR, [\d.,]+ EUR paid\?/);
   await shows(ben, `#distributions > li[data-sequence="${third.sequence}"] .state`, /VOIDED, not counted/);
   await shows(ben, "#my-total", /by 2 recorded distribution\(s\)/);
+  assert.equal(await card(third).locator("form.void").count(), 0, "a voided distribution has no Void form");
+  assert.equal(await card(second).locator("form.void").count(), 1, "the one before the voided one is now the latest standing");
+  assert.equal(await card(first).locator("form.void").count(), 0);
+  assert.match((await card(first).locator("p.void-later").textContent()) ?? "", onlyLatest);
   await ben.screenshot({ path: join(shots, "void.png"), fullPage: true });
   const afterVoid = JSON.parse(cli("--as", "ana", "--json", "distribution", "list")) as { sequence: number; voided: unknown }[];
   assert.ok(afterVoid.find((d) => d.sequence === third.sequence)?.voided, "the server has it voided");

@@ -821,7 +821,10 @@ function earningsChart(bars: { label: string; amount: bigint }[]): HTMLElement {
 /**
  * Recorded distributions: what each paid whom, voided ones marked (never
  * counted), my earnings over the periods as a chart, my total, a CSV of
- * every row, and for treasurers a way to void one.
+ * every row, and for treasurers a way to void the one the server would let
+ * them void: the latest standing distribution (a later one counts what the
+ * ones before it paid, src/ledger/rules.rs `check_void`); the others say why
+ * not.
  */
 function paidScreen(): HTMLElement {
   const box = h("div", {}, h("h2", { tabindex: "-1" }, "Distributions"), h("p", { "aria-busy": "true" }, "Reading…"));
@@ -829,6 +832,10 @@ function paidScreen(): HTMLElement {
     const s = session();
     const [list, people] = await Promise.all([s.read(Ledger.method.listDistributions, {}).then((r) => r.distributions), members(s)]);
     const treasurer = hasRole(people, s.me.handle, Role.TREASURER);
+    // The server voids only the latest standing distribution: a later one
+    // counts what the ones before it paid.
+    const latest = list.filter((d) => !d.voided).reduce<(typeof list)[number] | undefined>((a, d) => (!a || d.sequence > a.sequence ? d : a), undefined);
+    const latestName = latest ? periodName(latest.period?.start ?? 0n, latest.period?.end ?? 1n) : "";
     const rows: string[][] = [["period_start", "period_end", "sequence", "status", "recipient", "amount", "currency"]];
     let mine = 0n;
     const bars: { label: string; amount: bigint }[] = [];
@@ -856,7 +863,11 @@ function paidScreen(): HTMLElement {
           h("p", { class: "state" }, `${d.voided ? "VOIDED, not counted" : "recorded"}, by ${d.treasurer}; paid ${money(d.paid)} to ${d.recipients} recipient(s), reserve ${money(d.reserve)}`),
           d.voided ? h("p", {}, status) : null,
           h("ul", {}, ...full.payouts.map((p) => h("li", {}, `${p.recipient}: ${money(p.amount)}`))),
-          treasurer && !d.voided ? voidForm(d.id, name, d.income, d.paid) : null,
+          !treasurer || d.voided
+            ? null
+            : d === latest
+              ? voidForm(d.id, name, d.income, d.paid)
+              : h("p", { class: "void-later" }, `Only the latest standing distribution (${latestName}) can be voided: the ones recorded after this one count what it paid; void them first, latest first.`),
         ),
       );
     }
