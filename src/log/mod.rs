@@ -11,6 +11,7 @@
 //! then answers. One writer means one total order and no write conflicts;
 //! grouping means one flush serves many requests.
 
+pub mod background;
 mod error;
 mod group;
 mod head;

@@ -200,9 +200,12 @@ impl Sequencer {
     }
 
     /// Every `max_replay_entries` entries, writes a snapshot of the state
-    /// (serialised here, between groups, so it is exactly the fold of the
-    /// frontier's entries; written to disk by a task once those entries are
-    /// durable).
+    /// (copied here, between groups, so it is exactly the fold of the
+    /// frontier's entries; encoded on a blocking thread and written to disk
+    /// once those entries are durable, so ingestion goes on meanwhile:
+    /// encoding it here stopped the sequencer for the whole encoding, 3 s
+    /// at 1.4M entries against 0.1 s for the copy, and batched ingestion
+    /// from 32 clients ran at about 25,000 entries/s instead of 36,000).
     fn snapshot_if_due(&mut self) {
         use std::sync::atomic::Ordering;
         let size = self.frontier.size();
@@ -214,13 +217,8 @@ impl Sequencer {
         {
             return;
         }
-        let body = match self.state.read().map(|s| s.snapshot_bytes()) {
-            Ok(Ok(body)) => body,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot encode the state snapshot");
-                self.snapshot_busy.store(false, Ordering::Release);
-                return;
-            }
+        let copy = match self.state.read() {
+            Ok(state) => state.snapshot_copy(),
             Err(_) => {
                 self.snapshot_busy.store(false, Ordering::Release);
                 return;
@@ -237,7 +235,15 @@ impl Sequencer {
         let reserve = self.limits.min_free_disk_bytes;
         tokio::spawn(async move {
             if durable.wait_for(|h| h.head.size >= size).await.is_ok() {
-                store_snapshot(dir, key, (size, root), reserve, move || Ok(body)).await;
+                store_snapshot(dir, key, (size, root), reserve, move || {
+                    // Its own thread, holding no lock: below the writer and
+                    // the request tasks, so a Submit meanwhile waits for no
+                    // encoding (`background.rs`).
+                    super::background::lower_this_threads_priority();
+                    copy.snapshot_bytes()
+                        .map_err(|e| LedgerError::Internal(e.to_string()))
+                })
+                .await;
             }
             busy.store(false, Ordering::Release);
         });
@@ -355,8 +361,9 @@ impl Sequencer {
 }
 
 /// Encodes (with `body`) and writes a state snapshot of `size` entries with
-/// root `root` on a blocking thread, logging the outcome: a snapshot is
-/// only a cache, so failing to write one never stops the ledger.
+/// root `root` on a thread of its own (which `body` may lower, see
+/// `background.rs`), logging the outcome: a snapshot is only a cache, so
+/// failing to write one never stops the ledger.
 async fn store_snapshot(
     dir: std::path::PathBuf,
     key: SigningKey,
@@ -364,7 +371,7 @@ async fn store_snapshot(
     reserve: u64,
     body: impl FnOnce() -> Result<Vec<u8>> + Send + 'static,
 ) {
-    let wrote = tokio::task::spawn_blocking(move || {
+    let wrote = super::background::run_on_own_thread("snapshot", move || {
         super::snapshot::write(&dir, &key, size, root, &body()?, reserve)
     })
     .await;

@@ -17,7 +17,8 @@
 //! root is not the stored entries' root at its size is set aside with a
 //! warning and the whole log is replayed instead. It is written atomically
 //! (temporary file, fsync, rename, fsync of the folder) on a clean stop and
-//! every `snapshot_every` entries while serving.
+//! every `max_replay_entries` entries while serving (a copy of the state
+//! taken between groups, encoded and written off the sequencer).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use tokio::sync::oneshot;
 
-mod background;
 mod connections;
 mod error;
 pub mod gate;

@@ -21,9 +21,9 @@ use crate::log::{Ledger, Receipt, SignedHead};
 use crate::pb;
 use crate::verify::{EntryId, EnvelopeError, VerifiedEnvelope};
 
-use super::background::{lower_this_threads_priority, run_on_own_thread};
 use super::payout;
 use super::status::{task_failed, within_message_limit};
+use crate::log::background::{lower_this_threads_priority, run_on_own_thread};
 
 /// The tonic service implementation.
 #[derive(Clone)]
@@ -722,7 +722,7 @@ impl LedgerService {
 
     /// Runs scoring work off the async workers, on a thread of its own that
     /// yields the CPU to the writer and to other requests once it has let
-    /// go of the state (`background.rs`).
+    /// go of the state (`log/background.rs`).
     async fn scoring<T: Send + 'static>(
         &self,
         work: impl FnOnce(Ledger) -> Result<T, LedgerError> + Send + 'static,

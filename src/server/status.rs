@@ -192,10 +192,10 @@ fn undecodable_request(message: &str) -> Option<String> {
     }
 }
 
-impl From<super::background::BackgroundError> for Status {
+impl From<crate::log::background::BackgroundError> for Status {
     /// A scoring thread that could not start or panicked: the server's
     /// fault, never the client's.
-    fn from(e: super::background::BackgroundError) -> Status {
+    fn from(e: crate::log::background::BackgroundError) -> Status {
         tracing::error!(error = %e, "scoring failed");
         Status::internal(e.to_string())
     }

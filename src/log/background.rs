@@ -1,6 +1,10 @@
-//! Scoring runs at a lower CPU priority than the writer.
+//! Background work — scoring, encoding a state snapshot — runs at a lower
+//! CPU priority than the writer.
 //!
-//! A preview of a large period keeps a core busy for a while, and a server
+//! (It lives in `log` so the sequencer's snapshot can use it as the
+//! server's scoring does.) Encoding the snapshot of a million entries keeps
+//! a core busy for a second or more while entries go on landing; a
+//! preview of a large period keeps a core busy for a while, and a server
 //! may score `max_concurrent_previews` of them at once; on a small machine
 //! that is every core. The sequencer, the writer and the request tasks must
 //! still get a core the moment a member's `Submit` arrives, or a hostile
@@ -26,10 +30,10 @@ pub const SCORING_NICENESS: i32 = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum BackgroundError {
     /// The operating system would not start a thread.
-    #[error("could not start a scoring thread: {0}")]
+    #[error("could not start a background thread: {0}")]
     Spawn(std::io::Error),
     /// The job panicked (a bug): its thread ended without an answer.
-    #[error("the scoring thread ended without an answer (it panicked)")]
+    #[error("the background thread ended without an answer (it panicked)")]
     Panicked,
 }
 
