@@ -335,12 +335,16 @@ impl SortedIds {
     /// each query's candidate slot, one confirms the candidates byte for
     /// byte (with a full probe for the rare candidate whose 32-bit tag
     /// agreed by chance).
-    pub(crate) fn find_all<'s, 'q, T: AsRef<[u8]> + ?Sized + 's>(
+    pub(crate) fn find_all<'s, 'q, T, Q>(
         &self,
         id_of: impl Fn(usize) -> &'s T + Copy,
         count: usize,
-        query_of: impl Fn(usize) -> &'q str,
-    ) -> Vec<u32> {
+        query_of: impl Fn(usize) -> &'q Q,
+    ) -> Vec<u32>
+    where
+        T: AsRef<[u8]> + ?Sized + 's,
+        Q: AsRef<[u8]> + ?Sized + 'q,
+    {
         let bytes_of = |i: usize| id_of(i).as_ref();
         let table = self.table.get_or_init(|| {
             let hashes: Vec<u64> = (0..self.keys.len()).map(|i| hash_id(bytes_of(i))).collect();
@@ -348,12 +352,10 @@ impl SortedIds {
                 same_bytes(bytes_of(a as usize), bytes_of(b as usize))
             })
         });
-        let hashes: Vec<u64> = (0..count)
-            .map(|q| hash_id(query_of(q).as_bytes()))
-            .collect();
+        let hashes: Vec<u64> = (0..count).map(|q| hash_id(query_of(q).as_ref())).collect();
         let mut found: Vec<u32> = hashes.iter().map(|&hash| table.candidate(hash)).collect();
         for (q, candidate) in found.iter_mut().enumerate() {
-            let query = query_of(q).as_bytes();
+            let query = query_of(q).as_ref();
             if *candidate != UNKNOWN && !same_bytes(bytes_of(*candidate as usize), query) {
                 *candidate = table
                     .find(hashes[q], |index| {

@@ -15,7 +15,7 @@
 //! byte-identical reports (tested: `tests/scoring_props`).
 
 use super::error::Result;
-use super::ids::{IdArena, MemberIndex, SortedIds};
+use super::ids::{IdArena, MemberIndex, SortedIds, UNKNOWN};
 use super::input::{Contribution, Evaluation, PriorRepayment, ScoringInput, Verdict};
 use super::kind::Kind;
 use super::limits::{MAX_AMOUNT, MAX_CONTRIBUTIONS, MAX_ENTRIES, MAX_EVALUATIONS, MAX_TAGS};
@@ -305,7 +305,6 @@ fn prepare<'a>(input: &IndexedInput<'a>) -> Option<Prepared<'a>> {
         return None;
     }
     let contribution_order: Vec<u32> = sorted.order().collect();
-    drop(sorted);
     let mut contribution_rank = vec![0u32; contributions.len()];
     for (rank, &index) in contribution_order.iter().enumerate() {
         contribution_rank[index as usize] = rank as u32;
@@ -332,24 +331,16 @@ fn prepare<'a>(input: &IndexedInput<'a>) -> Option<Prepared<'a>> {
     }
     let allocations = resolve_allocations(frame, &member_index).ok()?;
 
-    // Prior repayments, sorted by id and merged with the ids in id order:
-    // one pass, where a binary search per repayment (a month-end repays
-    // tens of thousands of claims, and every earlier month counts) spent
-    // most of a settlement's time comparing ids. A repayment of an id not
-    // in the period is skipped; a claim's total is the same capped sum in
-    // any order.
+    // Prior repayments, found among the ids in whole passes (as the string
+    // path finds them, `SortedIds::find_all`); a repayment of an id not in
+    // the period is skipped.
+    let repaid = sorted.find_all(raw, input.prior_repayments.len(), |q| {
+        &input.prior_repayments[q].0
+    });
+    drop(sorted);
     let mut prior_repaid = vec![0u64; contributions.len()];
-    let mut priors: Vec<&([u8; 32], u64)> = input.prior_repayments.iter().collect();
-    priors.sort_unstable_by_key(|p| p.0);
-    let mut rank = 0;
-    for (id, amount) in priors {
-        while rank < contribution_order.len() && raw(contribution_order[rank] as usize) < id {
-            rank += 1;
-        }
-        let Some(&index) = contribution_order.get(rank) else {
-            break;
-        };
-        if raw(index as usize) != id {
+    for ((_, amount), &index) in input.prior_repayments.iter().zip(&repaid) {
+        if index == UNKNOWN {
             continue;
         }
         if *amount > MAX_AMOUNT {
